@@ -1,0 +1,195 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { SqlError } from '../core/errors.js';
+
+/** A JSON-safe value as the engine returns it: BIGINT/HUGEINT/DECIMAL come back as strings. */
+export type SqlValue = string | number | boolean | null | SqlValue[] | { [key: string]: SqlValue };
+
+/** One result row, column name → JSON-safe value. */
+export type SqlRow = Record<string, SqlValue>;
+
+/** A result column's name and DuckDB type (`BIGINT`, `TIMESTAMP WITH TIME ZONE`, `STRUCT(...)`). */
+export interface SqlColumn {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** A statement parameter. */
+export type SqlParam = string | number | boolean | null | bigint;
+
+/** Resource limits of one DuckDB instance (one "circuit"). */
+export interface EngineOptions {
+  /** Worker threads; default: DuckDB's (all cores). */
+  readonly threads?: number;
+  /** e.g. `'2GB'`; default: DuckDB's (80% of RAM). */
+  readonly memoryLimit?: string;
+  /** Where DuckDB spills; default: DuckDB's. */
+  readonly tempDirectory?: string;
+  /** A database file; default in-memory. */
+  readonly databasePath?: string;
+}
+
+export interface ParquetWriteOptions {
+  readonly compression?: 'zstd' | 'snappy' | 'uncompressed';
+  readonly rowGroupSize?: number;
+}
+
+/** Quotes an identifier for DuckDB SQL: `my col` → `"my col"`. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quotes a string literal for DuckDB SQL: `it's` → `'it''s'`. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A list literal of string literals: `['a', 'b']`, for `read_parquet([...])`. */
+export function quoteList(values: readonly string[]): string {
+  return `[${values.map(quoteLiteral).join(', ')}]`;
+}
+
+/**
+ * The DuckDB session wrapper: the only module that imports `@duckdb/node-api`.
+ * Every instance runs with `TimeZone = 'UTC'` so timestamps mean the same everywhere.
+ *
+ * @example
+ * const engine = await Engine.create({ threads: 2, memoryLimit: '1GB' });
+ * const rows = await engine.all('SELECT count(*) AS n FROM read_parquet($1)', ['/tmp/a.parquet']);
+ * await engine.close();
+ */
+export class Engine {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const settings: Record<string, string> = {};
+    if (options.threads !== undefined) settings['threads'] = String(options.threads);
+    if (options.memoryLimit !== undefined) settings['memory_limit'] = options.memoryLimit;
+    if (options.tempDirectory !== undefined) settings['temp_directory'] = options.tempDirectory;
+    const instance = await DuckDBInstance.create(options.databasePath ?? ':memory:', settings);
+    const connection = await instance.connect();
+    const engine = new Engine(instance, connection);
+    await engine.run("SET TimeZone = 'UTC'");
+    return engine;
+  }
+
+  /** Runs statements for their effect. */
+  async run(sql: string, params: readonly SqlParam[] = []): Promise<void> {
+    try {
+      await this.connection.run(sql, params.length ? (params as SqlParam[]) : undefined);
+    } catch (error) {
+      throw new SqlError(messageOf(error), sql, { cause: error });
+    }
+  }
+
+  /** Runs a query and returns every row as a JSON-safe object. */
+  async all(sql: string, params: readonly SqlParam[] = []): Promise<SqlRow[]> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql, params.length ? (params as SqlParam[]) : undefined);
+      return reader.getRowObjectsJson() as SqlRow[];
+    } catch (error) {
+      throw new SqlError(messageOf(error), sql, { cause: error });
+    }
+  }
+
+  /** Runs a query and returns its columns and rows (rows as arrays, JSON-safe). */
+  async table(sql: string, params: readonly SqlParam[] = []): Promise<{ columns: SqlColumn[]; rows: SqlValue[][] }> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql, params.length ? (params as SqlParam[]) : undefined);
+      const names = reader.columnNames();
+      const types = reader.columnTypes().map(String);
+      return {
+        columns: names.map((name, i) => ({ name, type: types[i] ?? 'UNKNOWN' })),
+        rows: reader.getRowsJson() as SqlValue[][],
+      };
+    } catch (error) {
+      throw new SqlError(messageOf(error), sql, { cause: error });
+    }
+  }
+
+  /** The first column of the first row, or null when there is no row. */
+  async scalar(sql: string, params: readonly SqlParam[] = []): Promise<SqlValue> {
+    const rows = await this.all(sql, params);
+    const first = rows[0];
+    if (!first) return null;
+    return Object.values(first)[0] ?? null;
+  }
+
+  /** The columns a query would return, without running it. */
+  async describe(sql: string): Promise<SqlColumn[]> {
+    const rows = await this.all(`DESCRIBE ${sql}`);
+    return rows.map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }));
+  }
+
+  /** Writes a query's result to one Parquet file (zstd by default). */
+  async copyToParquet(selectSql: string, path: string, options: ParquetWriteOptions = {}): Promise<void> {
+    const compression = options.compression ?? 'zstd';
+    const rowGroup = options.rowGroupSize ? `, ROW_GROUP_SIZE ${options.rowGroupSize}` : '';
+    await this.run(`COPY (${selectSql}) TO ${quoteLiteral(path)} (FORMAT parquet, COMPRESSION ${compression}${rowGroup})`);
+  }
+
+  /**
+   * The tables a statement reads, as written (`bronze.orders` → `{schema: 'bronze', name: 'orders'}`),
+   * found with DuckDB's own parser. CTE names are excluded.
+   */
+  async tableRefs(sql: string): Promise<TableRef[]> {
+    const serialized = await this.scalar(`SELECT json_serialize_sql(${quoteLiteral(sql)})`);
+    const tree = JSON.parse(String(serialized)) as { error: boolean; error_message?: string };
+    if (tree.error) throw new SqlError(tree.error_message ?? 'cannot parse', sql);
+    const found = new Map<string, TableRef>();
+    collectTableRefs(tree, new Set(), found);
+    return [...found.values()];
+  }
+
+  /** Cancels the statement running now, if any. */
+  interrupt(): void {
+    this.connection.interrupt();
+  }
+
+  async close(): Promise<void> {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** A table named in a SQL statement. */
+export interface TableRef {
+  readonly catalog: string;
+  readonly schema: string;
+  readonly name: string;
+  /** 0-based character offset of the reference in the statement, where the parser knows it. */
+  readonly location: number | undefined;
+}
+
+function collectTableRefs(node: unknown, ctes: Set<string>, found: Map<string, TableRef>): void {
+  if (Array.isArray(node)) {
+    for (const child of node) collectTableRefs(child, ctes, found);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  const cteMap = record['cte_map'] as { map?: { key: string }[] } | undefined;
+  const scoped = new Set(ctes);
+  for (const entry of cteMap?.map ?? []) scoped.add(entry.key.toLowerCase());
+  if (record['type'] === 'BASE_TABLE' && typeof record['table_name'] === 'string') {
+    const schema = String(record['schema_name'] ?? '');
+    const name = record['table_name'];
+    if (schema !== '' || !scoped.has(name.toLowerCase())) {
+      const ref: TableRef = {
+        catalog: String(record['catalog_name'] ?? ''),
+        schema,
+        name,
+        location: typeof record['query_location'] === 'number' ? record['query_location'] : undefined,
+      };
+      const key = `${ref.catalog}.${ref.schema}.${ref.name}`.toLowerCase();
+      if (!found.has(key)) found.set(key, ref);
+    }
+  }
+  for (const value of Object.values(record)) collectTableRefs(value, scoped, found);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
