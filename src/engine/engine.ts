@@ -1,5 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { SqlError } from '../core/errors.js';
+import { SqlError } from '../core/index.js';
 
 /** A JSON-safe value as the engine returns it: BIGINT/HUGEINT/DECIMAL come back as strings. */
 export type SqlValue = string | number | boolean | null | SqlValue[] | { [key: string]: SqlValue };

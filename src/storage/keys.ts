@@ -1,4 +1,4 @@
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../core/index.js';
 
 /**
  * Checks that `key` is a safe relative object key: no leading `/`, no `.`/`..` or empty

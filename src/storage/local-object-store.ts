@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { ObjectNotFound, StorageError } from '../core/errors.js';
+import { ObjectNotFound, StorageError } from '../core/index.js';
 import { checkKey, checkPrefix } from './keys.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectKey, ObjectStore, PutIfAbsentResult } from './object-store.js';
 
