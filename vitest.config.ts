@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Starts s3rver on loopback for every run; tests reach it through test/helpers/s3.ts.
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -158,9 +158,11 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async delete(keys: readonly ObjectKey[]): Promise<void> {
-    for (const key of keys) {
-      await rm(this.pathOf(key), { force: true }).catch((error) => {
-        throw this.failure('delete', key, error);
+    // Check every key before deleting any: a hostile key refuses the whole batch.
+    const paths = keys.map((key) => this.pathOf(key));
+    for (const [i, path] of paths.entries()) {
+      await rm(path, { force: true }).catch((error) => {
+        throw this.failure('delete', keys[i] ?? '', error);
       });
     }
   }

@@ -78,3 +78,17 @@ export interface ObjectStore {
   conditionalWrites(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * What the engine prints when `conditionalWrites()` is false: the store does not enforce
+ * `If-None-Match: *`, so two writers could both "win" a commit.
+ *
+ * @example
+ * if (!(await store.conditionalWrites())) logger.warn(singleWriterNotice(store.description));
+ */
+export function singleWriterNotice(description: string): string {
+  return `${description} does not enforce conditional writes (If-None-Match: *); lakeloop runs single-writer: run only one writer against this lake at a time.`;
+}
+
+/** `singleWriterNotice` without a location, for places that have none. */
+export const SINGLE_WRITER_NOTICE = singleWriterNotice('This object store');

@@ -1,0 +1,21 @@
+import { ConfigError, LakeloopError, NotImplemented, UsageError } from '../core/index.js';
+
+/** The CLI's exit codes (SPEC §3). */
+export const ExitCode = Object.freeze({
+  /** The command did what it was asked. */
+  ok: 0,
+  /** It ran and failed: a missing table, a failing SQL statement, an unreachable store, a bug. */
+  failure: 1,
+  /** It could not start: bad arguments, an invalid config, a verb not built yet. */
+  usage: 2,
+});
+
+/**
+ * The exit code for an error that ended a command. Config errors count as usage errors:
+ * like a wrong flag, nothing was attempted and running again unchanged cannot help.
+ */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof UsageError || error instanceof ConfigError || error instanceof NotImplemented) return ExitCode.usage;
+  if (error instanceof LakeloopError) return ExitCode.failure;
+  return ExitCode.failure;
+}

@@ -1,0 +1,85 @@
+import { CommanderError } from 'commander';
+import type { ResolvedConfig } from '../config/index.js';
+import { LakeloopError } from '../core/index.js';
+import type { CommandContext, GlobalOptions } from './command-context.js';
+import { ExitCode, exitCodeOf } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { buildProgram } from './program.js';
+import { openSession, resolveConfig, type Session } from './session.js';
+
+/**
+ * Runs the `lakeloop` command line and returns its exit code: 0 ok, 1 failure, 2 usage
+ * error (bad arguments, invalid config, a verb not built yet). A `LakeloopError` prints
+ * `error: <message>` and `hint: <what to do>` on stderr, without a stack; anything else
+ * is a bug and prints its stack. `io` lets tests capture output and set the cwd.
+ *
+ * @example
+ * const code = await main(['query', 'select 42 as n', '--format', 'json']);
+ */
+export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const cliIo: CliIo = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    cwd: io.cwd ?? process.cwd(),
+    env: io.env ?? process.env,
+  };
+  const cleanups: (() => Promise<void>)[] = [];
+  let verbose = false;
+  const makeContext = (globals: GlobalOptions): CommandContext => {
+    verbose = globals.verbose === true;
+    const say = (message: string): void => {
+      if (verbose) cliIo.stderr.write(`${message}\n`);
+    };
+    let config: Promise<ResolvedConfig> | undefined;
+    let session: Promise<Session> | undefined;
+    const loadConfig = (): Promise<ResolvedConfig> => (config ??= resolveConfig(cliIo, globals, say));
+    return {
+      io: cliIo,
+      globals,
+      verbose: say,
+      config: loadConfig,
+      onClose: (close) => cleanups.push(close),
+      session: (options = {}) => {
+        session ??= (async () => {
+          const opened = await openSession(await loadConfig(), cliIo, options);
+          cleanups.push(() => opened.close());
+          return opened;
+        })();
+        return session;
+      },
+    };
+  };
+
+  try {
+    await buildProgram(cliIo, makeContext).parseAsync([...argv], { from: 'user' });
+    return ExitCode.ok;
+  } catch (error) {
+    return report(error, cliIo, verbose);
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) => {
+        cliIo.stderr.write(`warning: cleanup failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      });
+    }
+  }
+}
+
+function report(error: unknown, io: CliIo, verbose: boolean): number {
+  if (error instanceof CommanderError) {
+    // commander has already printed its message (and the usage hint) to stderr.
+    return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (error instanceof LakeloopError) {
+    io.stderr.write(`error: ${error.message}\n`);
+    if (error.hint !== undefined) io.stderr.write(`hint: ${error.hint}\n`);
+    if (verbose) {
+      for (let cause = error.cause; cause !== undefined; cause = cause instanceof Error ? cause.cause : undefined) {
+        io.stderr.write(`cause: ${cause instanceof Error ? cause.message : String(cause)}\n`);
+      }
+    }
+    return exitCodeOf(error);
+  }
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  io.stderr.write(`lakeloop internal error (a bug; please report it with the command you ran):\n${text}\n`);
+  return ExitCode.failure;
+}

@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs';
+import { Command, Help, Option } from 'commander';
+import { NotImplemented } from '../core/index.js';
+import type { CommandContext, GlobalOptions } from './command-context.js';
+import { inspectCommand, type InspectOptions } from './commands/inspect.js';
+import { queryCommand, type QueryOptions } from './commands/query.js';
+import { statusCommand, type StatusOptions } from './commands/status.js';
+import type { CliIo } from './io.js';
+
+/** The package version, for `--version` and `engineInfo`. */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status']);
+
+/**
+ * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs call
+ * their command module; the others fail with `NotImplemented` (exit code 2).
+ * `makeContext` turns the parsed global options into what commands run with.
+ */
+export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => CommandContext): Command {
+  const program = new Command('lakeloop');
+  const helpWidth = io.stdout.isTTY ? Math.min(io.stdout.columns ?? 100, 120) : 100;
+  program
+    .description(
+      'Hybrid lakehouse engine: streaming micro-batches to Delta/Parquet bronze, incremental DuckDB SQL models, scheduled reconciliation.',
+    )
+    .usage('[options] <verb> [args]')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .option('--config <file>', 'the project config (default: ./lakeloop.config.ts, else built-in defaults)')
+    .option('--lake <root>', 'lake root, overriding the config: a directory or s3://bucket/prefix')
+    .option('-v, --verbose', 'say more: where the config came from, what was bound, error causes')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      getOutHelpWidth: () => helpWidth,
+      getErrHelpWidth: () => helpWidth,
+    })
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .showHelpAfterError('(run `lakeloop --help` or `lakeloop <verb> --help` for usage)')
+    .showSuggestionAfterError(true);
+
+  const context = (command: Command): CommandContext => makeContext(command.optsWithGlobals<GlobalOptions>());
+  const notBuilt = (verb: string) => async (): Promise<void> => {
+    throw new NotImplemented(verb);
+  };
+
+  program
+    .command('init')
+    .usage('[dir]')
+    .description('scaffold a project (config, one contract, one silver and one gold model, a nightly job)')
+    .argument('[dir]', 'where to create the project', '.')
+    .action(notBuilt('init'));
+
+  program
+    .command('serve')
+    .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, dashboard, /metrics')
+    .action(notBuilt('serve'));
+
+  program
+    .command('ingest')
+    .usage('<source> [--file F | -] [--format ndjson|csv|parquet] [--idempotency-key K]')
+    .description('land records as bronze micro-batches (same path as the collector)')
+    .argument('<source>', 'the source (contract) the records belong to')
+    .argument('[input]', "'-' reads the records from standard input")
+    .option('--file <F>', 'read the records from this file')
+    .addOption(new Option('--format <format>', 'input format (default: from the file name)').choices(['ndjson', 'csv', 'parquet']))
+    .option('--idempotency-key <K>', 'a key that makes a repeated delivery a no-op')
+    .action(notBuilt('ingest'));
+
+  program
+    .command('run')
+    .usage('[models...] [--full-refresh]')
+    .description('run the incremental models once (streaming path), in DAG order')
+    .argument('[models...]', 'only these models (and what they need); default: all')
+    .option('--full-refresh', 'rebuild the models from scratch')
+    .action(notBuilt('run'));
+
+  program
+    .command('reconcile')
+    .usage('[--from D] [--to D] [--dry-run]')
+    .description('full recalculation of a window from bronze, diff against current outputs, report, publish')
+    .option('--from <D>', 'first day of the window (default: the reconciliation horizon)')
+    .option('--to <D>', 'last day of the window (default: today)')
+    .option('--dry-run', 'compute and report the differences, publish nothing')
+    .action(notBuilt('reconcile'));
+
+  program
+    .command('replay')
+    .usage('--from D --to D [--models m...] [--dry-run]')
+    .description("rebuild a window (or a new model's history) from bronze; same machinery as reconcile")
+    .requiredOption('--from <D>', 'first day of the window')
+    .requiredOption('--to <D>', 'last day of the window')
+    .option('--models <m...>', 'only these models (default: all)')
+    .option('--dry-run', 'compute and report, publish nothing')
+    .action(notBuilt('replay'));
+
+  program
+    .command('query')
+    .usage('"<SQL>" [--format table|csv|json|parquet] [--as-of V] [--output F]')
+    .description("SQL over the lake's tables at a consistent snapshot")
+    .argument('<sql>', 'one SQL statement; lake tables are named layer.table (e.g. gold.daily_revenue)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json', 'parquet']).default('table'))
+    .option('--as-of <V>', 'time travel: a table version (e.g. 12) or an ISO timestamp (e.g. 2024-05-01T12:00:00Z)')
+    .option('-o, --output <F>', 'write the result to this file instead of standard output (required for parquet)')
+    .action(async (sql: string, options: QueryOptions, command: Command) => queryCommand(sql, options, context(command)));
+
+  program
+    .command('status')
+    .usage('[--json]')
+    .description('counters, lag, freshness/SLOs, last runs, quality, storage per layer')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (options: StatusOptions, command: Command) => statusCommand(options, context(command)));
+
+  program
+    .command('inspect')
+    .usage('<table or path> [--as-of V] [--json]')
+    .description("a Delta table's version, schema, partitions, live files, rows, bytes, history")
+    .argument('<table>', 'layer.table in the lake, or the path of a Delta table folder (or s3://bucket/path)')
+    .option('--as-of <V>', 'time travel: a table version (e.g. 3) or an ISO timestamp (e.g. 2024-05-01T12:00:00Z)')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (target: string, options: InspectOptions, command: Command) => inspectCommand(target, options, context(command)));
+
+  const contracts = program
+    .command('contracts')
+    .usage('export')
+    .description('JSON Schema of every source contract, for producers in other languages');
+  contracts
+    .command('export')
+    .description('print the JSON Schema of every source contract')
+    .option('--output <dir>', 'write one file per contract into this folder')
+    .action(notBuilt('contracts export'));
+
+  program
+    .command('test')
+    .usage('[models...]')
+    .description('run data tests')
+    .argument('[models...]', 'only the tests of these models (default: all)')
+    .action(notBuilt('test'));
+
+  program
+    .command('lineage')
+    .usage('[--format text|mermaid|json]')
+    .description('the model/source graph')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'json']).default('text'))
+    .action(notBuilt('lineage'));
+
+  program
+    .command('compact')
+    .usage('[tables...]')
+    .description('merge small files')
+    .argument('[tables...]', 'layer.table names (default: every table)')
+    .action(notBuilt('compact'));
+
+  program
+    .command('vacuum')
+    .usage('[tables...] [--dry-run]')
+    .description('delete unreferenced files past retention')
+    .argument('[tables...]', 'layer.table names (default: every table)')
+    .option('--dry-run', 'list what would be deleted, delete nothing')
+    .action(notBuilt('vacuum'));
+
+  // Set after the verbs exist so they keep commander's own layout for their --help.
+  program.configureHelp({ formatHelp: (command, helper) => rootHelp(command, helper) });
+  return program;
+}
+
+/** The top-level help: every verb as its SPEC §3 synopsis, the description under it. */
+function rootHelp(program: Command, helper: Help): string {
+  const width = helper.helpWidth ?? 100;
+  const out: string[] = [`Usage: lakeloop ${program.usage()}`, '', ...wrap(program.description(), width), '', 'Verbs:'];
+  for (const verb of helper.visibleCommands(program)) {
+    if (verb.name() === 'help') continue;
+    const usage = verb.usage();
+    const synopsis = usage && usage !== '[options]' ? `${verb.name()} ${usage}` : verb.name();
+    const built = BUILT_VERBS.has(verb.name()) ? '' : '  (not built yet)';
+    out.push(`  ${synopsis}${built}`);
+    out.push(...wrap(verb.description(), width - 6).map((line) => `      ${line}`));
+  }
+  out.push('', 'Options:');
+  const options = helper.visibleOptions(program);
+  const termWidth = Math.max(...options.map((o) => helper.optionTerm(o).length));
+  for (const option of options) out.push(helper.formatItem(helper.optionTerm(option), termWidth, helper.optionDescription(option), helper));
+  out.push(
+    '',
+    'Exit codes: 0 ok, 1 failure, 2 usage error (bad arguments, invalid config, verb not built yet).',
+    'Run `lakeloop <verb> --help` for a verb\'s arguments and options.',
+    '',
+  );
+  return out.join('\n');
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}

@@ -1,0 +1,592 @@
+import { randomUUID } from 'node:crypto';
+import { backoffDelayMs, CommitConflict, LakeloopError, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
+import type { Engine } from '../engine/index.js';
+import type { ObjectStore } from '../storage/index.js';
+import {
+  emptyActions,
+  removeFor,
+  serializeActions,
+  type Action,
+  type AddAction,
+  type MetaDataAction,
+  type ParsedActions,
+  type ProtocolAction,
+  type RemoveAction,
+} from './actions.js';
+import { writeCheckpoint } from './checkpoint-writer.js';
+import { judgeWinner, type PendingCommit } from './conflict-checker.js';
+import { writeDataFiles } from './data-file-writer.js';
+import {
+  deltaTypeOfDuckdb,
+  sameSchema,
+  schemaFromDuckdbColumns,
+  schemaToString,
+  type DuckdbColumn,
+  type SchemaField,
+  type TableSchema,
+} from './delta-schema.js';
+import { ENGINE_INFO } from './engine-info.js';
+import { FileColumns } from './file-columns.js';
+import { parseStats } from './file-stats.js';
+import { commitKey, tableKey } from './log-files.js';
+import { LogReader, type CommitSummary, type SnapshotSelector } from './log-reader.js';
+import { decodeAddPath, partitionKey, partitionMatches, type PartitionSpec } from './partition-paths.js';
+import { checkWritable, LAKELOOP_PROTOCOL } from './protocol-support.js';
+import type { Snapshot } from './snapshot.js';
+
+/** How a `DeltaTable` handle reads and writes. */
+export interface DeltaTableOptions {
+  readonly engine: Engine;
+  /** The table's name in messages (`bronze.orders`); default: its path. */
+  readonly name?: string;
+  readonly clock?: Clock;
+  /** Write a checkpoint after every commit whose version is a multiple of this (default 10; 0 = never). */
+  readonly checkpointInterval?: number;
+  /** false: ignore checkpoints when reading and replay every JSON commit (tests, repair). Default true. */
+  readonly useCheckpoints?: boolean;
+  /** How lost commit races are retried (default: 10 attempts, 20 ms base, 1 s cap, full jitter). */
+  readonly commitRetry?: RetryPolicy;
+}
+
+/**
+ * A new table's definition: DuckDB columns (as `engine.describe` returns them) or a Delta
+ * schema, plus partitioning.
+ *
+ * @example
+ * { columns: await engine.describe(sql), partitionColumns: ['event_date'] }
+ */
+export interface CreateTableOptions {
+  readonly columns?: readonly DuckdbColumn[];
+  readonly schema?: TableSchema;
+  readonly partitionColumns?: readonly string[];
+  readonly configuration?: Readonly<Record<string, string>>;
+  readonly description?: string;
+}
+
+/** An application transaction id: a commit carrying it is applied at most once per (appId, version). */
+export interface TxnId {
+  readonly appId: string;
+  readonly version: number;
+}
+
+/** Options shared by the writing operations. */
+export interface WriteOptions {
+  /** Skip the write (nothing written, `skipped: true`) when this appId already committed a version ≥ this. */
+  readonly txn?: TxnId;
+  /** commitInfo.operation; default `WRITE`. */
+  readonly operation?: string;
+  /** Extra commitInfo fields (e.g. upstream versions consumed, watermark). */
+  readonly commitInfo?: Readonly<Record<string, unknown>>;
+  /** Deterministic data file names for idempotent writers (use with `txn`). */
+  readonly fileNamePrefix?: string;
+}
+
+/** Options of `writeDataFiles`. */
+export interface WriteDataFilesOptions {
+  /** Must equal the table's partition columns when given. */
+  readonly partitionColumns?: readonly string[];
+  readonly fileNamePrefix?: string;
+}
+
+/** A commit to attempt: the version it was planned against, its actions and what it depends on. */
+export interface CommitRequest {
+  /** The version the writer read (its snapshot); the commit goes to readVersion + 1 or later. */
+  readonly readVersion: number;
+  readonly add?: readonly AddAction[];
+  readonly remove?: readonly RemoveAction[];
+  readonly metadata?: MetaDataAction;
+  readonly protocol?: ProtocolAction;
+  readonly txn?: TxnId;
+  readonly operation: string;
+  readonly operationParameters?: Readonly<Record<string, unknown>>;
+  readonly commitInfo?: Readonly<Record<string, unknown>>;
+  /** Partitions whose content this commit depends on (`{}` = the whole table). */
+  readonly readPartitions?: readonly PartitionSpec[];
+}
+
+/** What a commit did. */
+export interface CommitResult {
+  /** The version written (or, when skipped, the version that already holds the txn / the version read). */
+  readonly version: number;
+  /** true when the txn was already applied: nothing was written. */
+  readonly skipped: boolean;
+  /** put-if-absent attempts (0 when skipped before writing). */
+  readonly attempts: number;
+  readonly addedFiles: number;
+  readonly removedFiles: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = Object.freeze({ attempts: 10, baseDelayMs: 20, maxDelayMs: 1_000 });
+const FORBIDDEN_NAME_CHARS = /[ ,;{}()\n\t=]/;
+
+/**
+ * A Delta Lake table (reader 1 / writer 2) on an object store: snapshots, time travel,
+ * history, and optimistic put-if-absent commits with conflict checks, txn idempotency
+ * and periodic checkpoints. See `src/table/README.md` for the commit protocol.
+ *
+ * @example
+ * const table = await DeltaTable.open(store, 'bronze/orders', { engine });
+ * await table.append('SELECT * FROM read_parquet(...)', { txn: { appId: 'orders', version: 7 } });
+ * const snapshot = await table.snapshot({ version: 3 });
+ */
+export class DeltaTable {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly checkpointInterval: number;
+  private readonly retry: RetryPolicy;
+  private readonly reader: LogReader;
+  /** The last checkpoint failure, if any (a failed checkpoint never fails a commit). */
+  lastCheckpointError: unknown = undefined;
+
+  private constructor(
+    readonly store: ObjectStore,
+    readonly path: string,
+    private readonly options: DeltaTableOptions,
+  ) {
+    this.name = options.name ?? (path === '' ? store.description : path);
+    this.clock = options.clock ?? systemClock;
+    this.checkpointInterval = options.checkpointInterval ?? 10;
+    this.retry = options.commitRetry ?? DEFAULT_RETRY;
+    this.reader = new LogReader({
+      store,
+      engine: options.engine,
+      table: this.name,
+      tablePath: path,
+      fileColumns: new FileColumns(options.engine),
+      useCheckpoints: options.useCheckpoints ?? true,
+    });
+  }
+
+  /** Opens an existing table; `TableNotFound` (with the name) when `path` has no `_delta_log`. */
+  static async open(store: ObjectStore, path: string, options: DeltaTableOptions): Promise<DeltaTable> {
+    const table = new DeltaTable(store, normalizePath(path), options);
+    if (!(await table.reader.exists())) throw new TableNotFound(table.name);
+    return table;
+  }
+
+  /**
+   * Creates a table (version 0: protocol 1/2, metaData, commitInfo). Idempotent: an
+   * existing table with the same schema and partitioning is returned as is; a different
+   * one is an error.
+   */
+  static async create(store: ObjectStore, path: string, options: DeltaTableOptions & CreateTableOptions): Promise<DeltaTable> {
+    const table = new DeltaTable(store, normalizePath(path), options);
+    const schema = options.schema ?? (options.columns ? schemaFromDuckdbColumns(options.columns) : undefined);
+    if (!schema) throw new LakeloopError('USAGE', `Failed to create ${table.name}: give columns or a schema`);
+    const partitionColumns = [...(options.partitionColumns ?? [])];
+    checkNewSchema(table.name, schema, partitionColumns);
+    if (await table.reader.exists()) return table.sameDefinitionOrThrow(schema, partitionColumns);
+    const now = table.clock.nowMs();
+    const metaData: MetaDataAction = {
+      id: randomUUID(),
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      format: { provider: 'parquet', options: {} },
+      schemaString: schemaToString(schema),
+      partitionColumns,
+      configuration: { ...(options.configuration ?? {}) },
+      createdTime: now,
+    };
+    const commitInfo = table.commitInfo(now, {
+      operation: 'CREATE TABLE',
+      operationParameters: { isManaged: 'false', description: options.description ?? null, partitionBy: JSON.stringify(partitionColumns), properties: JSON.stringify(metaData.configuration) },
+      readVersion: undefined,
+      isBlindAppend: true,
+      adds: [],
+      removes: [],
+      extras: {},
+    });
+    const body = serializeActions([{ commitInfo }, { protocol: LAKELOOP_PROTOCOL }, { metaData }]);
+    const { written } = await store.putIfAbsent(commitKey(table.path, 0), body);
+    if (!written) return table.sameDefinitionOrThrow(schema, partitionColumns);
+    return table;
+  }
+
+  /** The snapshot selected: the latest by default, `{version}` or `{timestampMs}` for time travel. */
+  snapshot(at?: SnapshotSelector): Promise<Snapshot> {
+    return this.reader.snapshot(at);
+  }
+
+  /** The newest commits first (`limit` of them), from each commit's commitInfo. */
+  history(options: { limit?: number } = {}): Promise<CommitSummary[]> {
+    return this.reader.history(options.limit);
+  }
+
+  /**
+   * Runs `selectSql` and writes its rows as data files of this table (one zstd Parquet file
+   * per partition tuple, with stats); returns their add actions. Nothing is visible until
+   * they are committed.
+   */
+  async writeDataFiles(selectSql: string, options: WriteDataFilesOptions = {}): Promise<AddAction[]> {
+    const snapshot = await this.snapshot();
+    if (options.partitionColumns && options.partitionColumns.join('\0') !== snapshot.partitionColumns.join('\0')) {
+      throw new LakeloopError(
+        'WRITE',
+        `Failed to write to ${this.name}: it is partitioned by [${snapshot.partitionColumns.join(', ')}], not [${options.partitionColumns.join(', ')}]`,
+      );
+    }
+    return this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined);
+  }
+
+  /**
+   * Commits actions at `readVersion + 1` with put-if-absent. On losing the race it reads
+   * the winners: our txn already there → skipped; a conflicting winner → `CommitConflict`;
+   * otherwise it retries at the next free version (bounded, with backoff and jitter).
+   * Checkpoints follow every `checkpointInterval` versions.
+   */
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    if (!Number.isInteger(request.readVersion) || request.readVersion < 0) {
+      throw new LakeloopError('USAGE', `Failed to commit to ${this.name}: readVersion ${request.readVersion} is not a version (create the table first)`);
+    }
+    const adds = request.add ?? [];
+    const removes = request.remove ?? [];
+    const latest = await this.snapshot();
+    const schema = request.metadata ? schemaOf(this.name, request.metadata) : latest.schema;
+    const configuration = request.metadata?.configuration ?? latest.metadata.configuration;
+    checkWritable(this.name, latest.version, request.protocol ?? latest.protocol, schema, configuration, removes.length > 0);
+    const partitionColumns = request.metadata?.partitionColumns ?? latest.partitionColumns;
+    const pending: PendingCommit = {
+      removedPaths: new Set(removes.map((r) => decodeAddPath(r.path))),
+      touchedPartitions: [
+        ...removes.map((r) => restrict(partitionColumns, r.partitionValues ?? {})),
+        ...(request.readPartitions ?? []),
+      ],
+      txn: request.txn,
+    };
+    const isBlindAppend = removes.length === 0 && (request.readPartitions ?? []).length === 0 && !request.metadata && !request.protocol;
+
+    let version = request.readVersion + 1;
+    for (let attempt = 1; ; attempt++) {
+      const now = this.clock.nowMs();
+      const actions: Action[] = [
+        {
+          commitInfo: this.commitInfo(now, {
+            operation: request.operation,
+            operationParameters: request.operationParameters ?? {},
+            readVersion: request.readVersion,
+            isBlindAppend,
+            adds,
+            removes,
+            extras: request.commitInfo ?? {},
+          }),
+        },
+      ];
+      if (request.protocol) actions.push({ protocol: request.protocol });
+      if (request.metadata) actions.push({ metaData: request.metadata });
+      if (request.txn) actions.push({ txn: { appId: request.txn.appId, version: request.txn.version, lastUpdated: now } });
+      for (const remove of removes) actions.push({ remove: { ...remove, deletionTimestamp: remove.deletionTimestamp ?? now } });
+      for (const add of adds) actions.push({ add });
+
+      const { written } = await this.store.putIfAbsent(commitKey(this.path, version), serializeActions(actions));
+      if (written) {
+        this.reader.noteCommitted(version, toParsed(actions), now);
+        await this.maybeCheckpoint(version);
+        return { version, skipped: false, attempts: attempt, addedFiles: adds.length, removedFiles: removes.length };
+      }
+
+      // Lost the race: judge every commit that won, in order.
+      let next = version;
+      for (;;) {
+        const winner = await this.reader.readCommit(next);
+        if (!winner) break;
+        const verdict = judgeWinner(pending, next, winner);
+        if (verdict.kind === 'already-applied') return { version: next, skipped: true, attempts: attempt, addedFiles: 0, removedFiles: 0 };
+        if (verdict.kind === 'conflict') throw new CommitConflict(this.name, version, await this.latestVersionFrom(next), verdict.reason);
+        next++;
+      }
+      if (attempt >= this.retry.attempts) {
+        throw new CommitConflict(this.name, version, next - 1, `gave up after ${attempt} attempts against concurrent writers`);
+      }
+      version = next;
+      await this.clock.sleep(backoffDelayMs(this.retry, attempt));
+    }
+  }
+
+  /** Appends the query's rows in one commit (a blind append: it never conflicts on data). */
+  async append(selectSql: string, options: WriteOptions = {}): Promise<CommitResult> {
+    const snapshot = await this.snapshot();
+    const skipped = alreadyApplied(snapshot, options.txn);
+    if (skipped) return skipped;
+    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined);
+    return this.commitWrite(options, adds, () => ({
+      readVersion: snapshot.version,
+      add: adds,
+      operation: options.operation ?? 'WRITE',
+      operationParameters: { mode: 'Append', partitionBy: JSON.stringify(snapshot.partitionColumns) },
+    }));
+  }
+
+  /**
+   * Replaces whole partitions in ONE commit: removes the live files of the replaced
+   * partitions and adds the query's rows. The replaced partitions are `partitions` when
+   * given (rows outside them are an error, and listed partitions the query leaves empty
+   * end up empty), else those the query's rows fall in. Conflicts with any concurrent
+   * commit that touches those partitions.
+   */
+  async overwritePartitions(selectSql: string, options: WriteOptions & { partitions?: readonly PartitionSpec[] } = {}): Promise<CommitResult> {
+    const snapshot = await this.snapshot();
+    const skipped = alreadyApplied(snapshot, options.txn);
+    if (skipped) return skipped;
+    const listed = options.partitions?.map((spec) => this.checkSpec(snapshot, spec));
+    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, listed);
+    const replaced = listed ?? distinctPartitions(snapshot.partitionColumns, adds);
+    const now = this.clock.nowMs();
+    const removes = snapshot.files.filter((f) => replaced.some((spec) => partitionMatches(f.partitionValues, spec))).map((f) => removeFor(f, now));
+    return this.commitWrite(options, adds, () => ({
+      readVersion: snapshot.version,
+      add: adds,
+      remove: removes,
+      readPartitions: replaced,
+      operation: options.operation ?? 'WRITE',
+      operationParameters: { mode: 'Overwrite', partitionOverwriteMode: 'DYNAMIC', partitions: JSON.stringify(replaced) },
+    }));
+  }
+
+  /** Replaces the whole table's content in one commit (remove every live file + add the new ones). */
+  async overwrite(selectSql: string, options: WriteOptions = {}): Promise<CommitResult> {
+    const snapshot = await this.snapshot();
+    const skipped = alreadyApplied(snapshot, options.txn);
+    if (skipped) return skipped;
+    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined);
+    const now = this.clock.nowMs();
+    return this.commitWrite(options, adds, () => ({
+      readVersion: snapshot.version,
+      add: adds,
+      remove: snapshot.files.map((f) => removeFor(f, now)),
+      readPartitions: [{}],
+      operation: options.operation ?? 'WRITE',
+      operationParameters: { mode: 'Overwrite' },
+    }));
+  }
+
+  /** Schema evolution: adds nullable columns (DuckDB types) at the end, in a new metaData. Older files read them as NULL. */
+  async addColumns(columns: readonly DuckdbColumn[], options: Omit<WriteOptions, 'fileNamePrefix'> = {}): Promise<CommitResult> {
+    const snapshot = await this.snapshot();
+    const existing = new Set(snapshot.schema.fields.map((f) => f.name.toLowerCase()));
+    const added: SchemaField[] = columns.map((c) => {
+      if (existing.has(c.name.toLowerCase())) throw new LakeloopError('SCHEMA', `Failed to add column ${c.name} to ${this.name}: it already exists`);
+      existing.add(c.name.toLowerCase());
+      checkColumnName(this.name, c.name);
+      return { name: c.name, type: deltaTypeOfDuckdb(c.type, c.name), nullable: true, metadata: {} };
+    });
+    const schema: TableSchema = { type: 'struct', fields: [...snapshot.schema.fields, ...added] };
+    return this.commit({
+      readVersion: snapshot.version,
+      metadata: { ...snapshot.metadata, schemaString: schemaToString(schema) },
+      ...(options.txn ? { txn: options.txn } : {}),
+      operation: options.operation ?? 'ADD COLUMNS',
+      operationParameters: { columns: JSON.stringify(added.map((f) => ({ name: f.name, type: f.type }))) },
+      ...(options.commitInfo ? { commitInfo: options.commitInfo } : {}),
+    });
+  }
+
+  private async writeFiles(
+    snapshot: Snapshot,
+    selectSql: string,
+    fileNamePrefix: string | undefined,
+    allowedPartitions: readonly PartitionSpec[] | undefined,
+  ): Promise<AddAction[]> {
+    checkWritable(this.name, snapshot.version, snapshot.protocol, snapshot.schema, snapshot.metadata.configuration, false);
+    return writeDataFiles(
+      { store: this.store, engine: this.options.engine, clock: this.clock, table: this.name, tablePath: this.path },
+      {
+        selectSql,
+        schema: snapshot.schema,
+        partitionColumns: snapshot.partitionColumns,
+        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
+        ...(allowedPartitions ? { allowedPartitions } : {}),
+      },
+    );
+  }
+
+  /** Commits a write; when it does not land (skipped or failed), deletes its randomly named files. */
+  private async commitWrite(options: WriteOptions, adds: readonly AddAction[], request: () => Omit<CommitRequest, 'txn' | 'commitInfo'>): Promise<CommitResult> {
+    let result: CommitResult | undefined;
+    try {
+      result = await this.commit({
+        ...request(),
+        ...(options.txn ? { txn: options.txn } : {}),
+        ...(options.commitInfo ? { commitInfo: options.commitInfo } : {}),
+      });
+      return result;
+    } finally {
+      // Deterministic names may belong to a winner that committed the same batch: keep those.
+      if ((!result || result.skipped) && options.fileNamePrefix === undefined && adds.length > 0) {
+        const snapshot = await this.snapshot().catch(() => undefined);
+        const live = new Set(snapshot?.files.map((f) => f.path) ?? []);
+        const orphans = adds.filter((a) => !live.has(a.path)).map((a) => tableKey(this.path, decodeAddPath(a.path)));
+        await this.store.delete(orphans).catch(() => undefined);
+      }
+    }
+  }
+
+  private commitInfo(
+    now: number,
+    parts: {
+      operation: string;
+      operationParameters: Readonly<Record<string, unknown>>;
+      readVersion: number | undefined;
+      isBlindAppend: boolean;
+      adds: readonly AddAction[];
+      removes: readonly RemoveAction[];
+      extras: Readonly<Record<string, unknown>>;
+    },
+  ): Record<string, unknown> {
+    let rows = 0;
+    let rowsKnown = true;
+    for (const add of parts.adds) {
+      const stats = parseStats(add);
+      if (stats) rows += stats.numRecords;
+      else rowsKnown = false;
+    }
+    const operationMetrics: Record<string, string> = {
+      numFiles: String(parts.adds.length),
+      numAddedFiles: String(parts.adds.length),
+      numRemovedFiles: String(parts.removes.length),
+      numOutputBytes: String(parts.adds.reduce((sum, a) => sum + a.size, 0)),
+      ...(rowsKnown ? { numOutputRows: String(rows) } : {}),
+    };
+    return {
+      ...parts.extras,
+      timestamp: now,
+      operation: parts.operation,
+      // Spark stores operationParameters as a string map; non-strings are JSON text.
+      operationParameters: stringValues(parts.operationParameters),
+      ...(parts.readVersion !== undefined ? { readVersion: parts.readVersion } : {}),
+      isolationLevel: 'WriteSerializable',
+      isBlindAppend: parts.isBlindAppend,
+      operationMetrics,
+      engineInfo: ENGINE_INFO,
+      txnId: randomUUID(),
+    };
+  }
+
+  private async maybeCheckpoint(version: number): Promise<void> {
+    if (this.checkpointInterval <= 0 || version === 0 || version % this.checkpointInterval !== 0) return;
+    try {
+      const snapshot = await this.reader.snapshot({ version });
+      await writeCheckpoint({ store: this.store, engine: this.options.engine, tablePath: this.path }, snapshot);
+      this.lastCheckpointError = undefined;
+    } catch (error) {
+      // The commit is durable; a missing checkpoint only costs readers some JSON replay.
+      this.lastCheckpointError = error;
+    }
+  }
+
+  private async latestVersionFrom(version: number): Promise<number> {
+    let v = version;
+    while (await this.store.head(commitKey(this.path, v + 1))) v++;
+    return v;
+  }
+
+  private async sameDefinitionOrThrow(schema: TableSchema, partitionColumns: readonly string[]): Promise<DeltaTable> {
+    const existing = await this.snapshot();
+    if (sameSchema(existing.schema, schema) && existing.partitionColumns.join('\0') === partitionColumns.join('\0')) return this;
+    throw new LakeloopError(
+      'TABLE_EXISTS',
+      `Failed to create ${this.name}: it already exists with a different schema or partitioning (version ${existing.version})`,
+      { hint: 'Use the existing definition, evolve it with addColumns, or choose another name.' },
+    );
+  }
+
+  private checkSpec(snapshot: Snapshot, spec: PartitionSpec): PartitionSpec {
+    for (const [column, value] of Object.entries(spec)) {
+      if (!snapshot.partitionColumns.includes(column)) {
+        throw new LakeloopError('USAGE', `Failed to overwrite partitions of ${this.name}: ${column} is not a partition column (they are [${snapshot.partitionColumns.join(', ')}])`);
+      }
+      if (value !== null && typeof value !== 'string') {
+        throw new LakeloopError('USAGE', `Failed to overwrite partitions of ${this.name}: partition values are strings or null, got ${JSON.stringify(value)} for ${column}`);
+      }
+    }
+    return spec;
+  }
+}
+
+function normalizePath(path: string): string {
+  return path.replace(/\/+$/, '');
+}
+
+function alreadyApplied(snapshot: Snapshot, txn: TxnId | undefined): CommitResult | undefined {
+  if (!txn) return undefined;
+  const recorded = snapshot.txns.get(txn.appId);
+  if (recorded === undefined || recorded < txn.version) return undefined;
+  return { version: snapshot.version, skipped: true, attempts: 0, addedFiles: 0, removedFiles: 0 };
+}
+
+function distinctPartitions(partitionColumns: readonly string[], adds: readonly AddAction[]): PartitionSpec[] {
+  if (partitionColumns.length === 0) return [{}];
+  const seen = new Map<string, PartitionSpec>();
+  for (const add of adds) seen.set(partitionKey(partitionColumns, add.partitionValues), restrict(partitionColumns, add.partitionValues));
+  return [...seen.values()];
+}
+
+function restrict(partitionColumns: readonly string[], values: Readonly<Record<string, string | null>>): PartitionSpec {
+  const spec: Record<string, string | null> = {};
+  for (const column of partitionColumns) spec[column] = values[column] ?? null;
+  return spec;
+}
+
+function stringValues(params: Readonly<Record<string, unknown>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined) continue;
+    out[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+function toParsed(actions: readonly Action[]): ParsedActions {
+  const parsed = emptyActions();
+  for (const action of actions) {
+    if ('protocol' in action) parsed.protocol = action.protocol;
+    else if ('metaData' in action) parsed.metaData = action.metaData;
+    else if ('commitInfo' in action) parsed.commitInfo = action.commitInfo;
+    else if ('txn' in action) parsed.txns.push(action.txn);
+    else if ('add' in action) {
+      parsed.adds.push(action.add);
+      parsed.fileActions.push({ add: action.add });
+    } else {
+      parsed.removes.push(action.remove);
+      parsed.fileActions.push({ remove: action.remove });
+    }
+  }
+  return parsed;
+}
+
+function schemaOf(table: string, metadata: MetaDataAction): TableSchema {
+  try {
+    return JSON.parse(metadata.schemaString) as TableSchema;
+  } catch (error) {
+    throw new LakeloopError('USAGE', `Failed to commit to ${table}: the new metaData's schemaString is not JSON`, { cause: error });
+  }
+}
+
+function checkColumnName(table: string, name: string): void {
+  if (name === '' || FORBIDDEN_NAME_CHARS.test(name)) {
+    throw new LakeloopError('SCHEMA', `Failed to define ${table}: column name ${JSON.stringify(name)} is empty or contains one of ' ,;{}()\\n\\t='`, {
+      hint: 'Rename the column in the query (Delta without column mapping forbids these characters).',
+    });
+  }
+}
+
+function checkNewSchema(table: string, schema: TableSchema, partitionColumns: readonly string[]): void {
+  if (schema.fields.length === 0) throw new LakeloopError('SCHEMA', `Failed to create ${table}: a table needs at least one column`);
+  const seen = new Set<string>();
+  for (const field of schema.fields) {
+    checkColumnName(table, field.name);
+    if (seen.has(field.name.toLowerCase())) throw new LakeloopError('SCHEMA', `Failed to create ${table}: column ${field.name} appears twice`);
+    seen.add(field.name.toLowerCase());
+  }
+  if (new Set(partitionColumns).size !== partitionColumns.length) {
+    throw new LakeloopError('SCHEMA', `Failed to create ${table}: a partition column is listed twice`);
+  }
+  for (const column of partitionColumns) {
+    const field = schema.fields.find((f) => f.name === column);
+    if (!field) throw new LakeloopError('SCHEMA', `Failed to create ${table}: partition column ${column} is not a column of the table`);
+    if (typeof field.type !== 'string' || field.type === 'binary') {
+      throw new LakeloopError('SCHEMA', `Failed to create ${table}: partition column ${column} must be a primitive, non-binary type`);
+    }
+  }
+  if (partitionColumns.length === schema.fields.length) {
+    throw new LakeloopError('SCHEMA', `Failed to create ${table}: at least one column must not be a partition column`);
+  }
+}

@@ -1,0 +1,12 @@
+export * from './actions.js';
+export * from './delta-schema.js';
+export * from './file-stats.js';
+export * from './partition-paths.js';
+export { padVersion, commitKey, checkpointKey, lastCheckpointKey, logPrefix, tableKey } from './log-files.js';
+export { type LastCheckpoint, readLastCheckpoint } from './checkpoint-writer.js';
+export { Snapshot } from './snapshot.js';
+export type { SnapshotSelector, CommitSummary } from './log-reader.js';
+export * from './delta-table.js';
+export * from './lake.js';
+export { ENGINE_INFO } from './engine-info.js';
+export { READER_VERSION, WRITER_VERSION } from './protocol-support.js';

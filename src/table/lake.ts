@@ -1,0 +1,122 @@
+import { UsageError, type Clock } from '../core/index.js';
+import type { Engine } from '../engine/index.js';
+import { quoteIdent } from '../engine/index.js';
+import type { ObjectStore } from '../storage/index.js';
+import { DeltaTable, type CreateTableOptions } from './delta-table.js';
+import type { SnapshotSelector } from './log-reader.js';
+import { logPrefix } from './log-files.js';
+import type { Snapshot } from './snapshot.js';
+
+/** The lake's layers: each is a key prefix holding one folder per table. */
+export const LAYERS = ['bronze', 'silver', 'gold', 'quarantine'] as const;
+
+/** One of `LAYERS`. */
+export type Layer = (typeof LAYERS)[number];
+
+/** How to open a lake. */
+export interface LakeOptions {
+  readonly store: ObjectStore;
+  readonly engine: Engine;
+  readonly clock?: Clock;
+  /** Checkpoint interval for every table (default 10). */
+  readonly checkpointInterval?: number;
+}
+
+const NAME = /^([a-z]+)\.([A-Za-z0-9_][A-Za-z0-9_-]*)$/;
+
+/**
+ * The lake: table names ↔ locations (`bronze.orders` lives under `bronze/orders/`), table
+ * discovery, creation, and DuckDB views over consistent snapshots.
+ *
+ * @example
+ * const lake = await Lake.open({ store, engine });
+ * const orders = await lake.table('bronze.orders');
+ * await lake.bindViews(engine, ['bronze.orders']); // SELECT * FROM bronze.orders
+ */
+export class Lake {
+  private readonly handles = new Map<string, DeltaTable>();
+
+  private constructor(
+    readonly store: ObjectStore,
+    readonly engine: Engine,
+    /** false when the store does not enforce put-if-absent: run one writer only (SPEC §4). */
+    readonly conditionalWrites: boolean,
+    private readonly clock: Clock | undefined,
+    private readonly checkpointInterval: number | undefined,
+  ) {}
+
+  static async open(options: LakeOptions): Promise<Lake> {
+    const conditional = await options.store.conditionalWrites();
+    return new Lake(options.store, options.engine, conditional, options.clock, options.checkpointInterval);
+  }
+
+  /** The key prefix of a table (`bronze.orders` → `bronze/orders`); throws `UsageError` for a malformed name. */
+  static pathOf(name: string): string {
+    const match = NAME.exec(name);
+    const layer = match?.[1];
+    if (!match || !layer || !(LAYERS as readonly string[]).includes(layer)) {
+      throw new UsageError(
+        `Table name ${JSON.stringify(name)} is not <layer>.<name>`,
+        `Use one of the layers ${LAYERS.join(', ')} and a name of letters, digits, '_' or '-', e.g. bronze.orders.`,
+      );
+    }
+    return `${layer}/${match[2]}`;
+  }
+
+  /** Every table (`layer.name`) that has a `_delta_log`, sorted. */
+  async tables(): Promise<string[]> {
+    const names: string[] = [];
+    for (const layer of LAYERS) {
+      const folders = await this.store.listPrefixes(`${layer}/`);
+      for (const folder of folders) {
+        const path = folder.replace(/\/$/, '');
+        const page = await this.store.list(logPrefix(path), { maxKeys: 1 });
+        if (page.objects.length > 0) names.push(`${layer}.${path.slice(layer.length + 1)}`);
+      }
+    }
+    return names.sort();
+  }
+
+  /** An existing table; `TableNotFound` (naming it) when it has no `_delta_log`. */
+  async table(name: string): Promise<DeltaTable> {
+    const cached = this.handles.get(name);
+    if (cached) return cached;
+    const table = await DeltaTable.open(this.store, Lake.pathOf(name), this.tableOptions(name));
+    this.handles.set(name, table);
+    return table;
+  }
+
+  /** Creates a table, or returns the existing one when it has the same schema and partitioning. */
+  async createTable(name: string, options: CreateTableOptions): Promise<DeltaTable> {
+    const table = await DeltaTable.create(this.store, Lake.pathOf(name), { ...this.tableOptions(name), ...options });
+    this.handles.set(name, table);
+    return table;
+  }
+
+  /**
+   * Binds each table as a DuckDB view `layer.name` over exactly the live files of its
+   * snapshot (`at` selects one version or time for all of them), and returns those snapshots.
+   */
+  async bindViews(engine: Engine, names: readonly string[], at?: SnapshotSelector): Promise<Map<string, Snapshot>> {
+    const bound = new Map<string, Snapshot>();
+    for (const name of names) {
+      const path = Lake.pathOf(name);
+      const [layer, table] = [path.slice(0, path.indexOf('/')), path.slice(path.indexOf('/') + 1)];
+      const snapshot = await (await this.table(name)).snapshot(at);
+      const sql = await snapshot.scanSql(this.store);
+      await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
+      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdent(layer)}.${quoteIdent(table)} AS ${sql}`);
+      bound.set(name, snapshot);
+    }
+    return bound;
+  }
+
+  private tableOptions(name: string): { engine: Engine; name: string; clock?: Clock; checkpointInterval?: number } {
+    return {
+      engine: this.engine,
+      name,
+      ...(this.clock ? { clock: this.clock } : {}),
+      ...(this.checkpointInterval !== undefined ? { checkpointInterval: this.checkpointInterval } : {}),
+    };
+  }
+}

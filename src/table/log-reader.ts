@@ -1,0 +1,299 @@
+import { LakeloopError, TableCorrupt, TableNotFound } from '../core/index.js';
+import type { Engine } from '../engine/index.js';
+import type { ObjectInfo, ObjectStore } from '../storage/index.js';
+import { parseCommitFile, type CommitInfoAction, type ParsedActions } from './actions.js';
+import { readCheckpoint } from './checkpoint-reader.js';
+import { readLastCheckpoint } from './checkpoint-writer.js';
+import type { FileColumns } from './file-columns.js';
+import { classifyLog, commitKey, logPrefix, padVersion, type LogListing } from './log-files.js';
+import { LogReplay } from './log-replay.js';
+import { checkReadable } from './protocol-support.js';
+import { mapLimit, Snapshot } from './snapshot.js';
+
+/** Which version of a table to read: the latest by default, or at a version, or as of a time. */
+export interface SnapshotSelector {
+  readonly version?: number;
+  /** the latest version whose commit timestamp is ≤ this (epoch ms). */
+  readonly timestampMs?: number;
+}
+
+/** One commit as `history()` reports it. */
+export interface CommitSummary {
+  readonly version: number;
+  readonly timestampMs: number;
+  readonly operation: string | null;
+  readonly operationParameters: Readonly<Record<string, unknown>>;
+  readonly readVersion: number | null;
+  readonly isBlindAppend: boolean | null;
+  readonly engineInfo: string | null;
+  /** `commitInfo.operationMetrics` as written (Spark and lakeloop write numbers as strings). */
+  readonly operationMetrics: Readonly<Record<string, unknown>>;
+  readonly numAddedFiles: number;
+  readonly numRemovedFiles: number;
+  readonly txns: readonly { readonly appId: string; readonly version: number }[];
+  /** the whole commitInfo, including lakeloop's `operationMetrics` and caller extras. */
+  readonly commitInfo: CommitInfoAction;
+}
+
+/** What the reader needs to know about the table. */
+export interface LogReaderContext {
+  readonly store: ObjectStore;
+  readonly engine: Engine;
+  readonly table: string;
+  readonly tablePath: string;
+  readonly fileColumns: FileColumns;
+  /** false: ignore checkpoints and replay every JSON commit (for tests and repair). */
+  readonly useCheckpoints: boolean;
+}
+
+interface CommitMeta {
+  readonly timestampMs: number;
+  readonly commitInfo: CommitInfoAction;
+  readonly numAddedFiles: number;
+  readonly numRemovedFiles: number;
+  readonly txns: readonly { appId: string; version: number }[];
+}
+
+/**
+ * Reads a table's `_delta_log`: `_last_checkpoint` → the checkpoint → later JSON commits
+ * (listed with `startAfter`, so the cost stays flat as the log grows), or a full listing
+ * when `_last_checkpoint` is missing. Keeps the latest state and extends it with new
+ * commits only. Refuses gaps, malformed records and protocols it cannot read.
+ */
+export class LogReader {
+  private latest: { replay: LogReplay; snapshot: Snapshot } | undefined;
+  private readonly commitMeta = new Map<number, CommitMeta>();
+
+  constructor(private readonly context: LogReaderContext) {}
+
+  /** The snapshot selected (latest by default). */
+  async snapshot(at: SnapshotSelector = {}): Promise<Snapshot> {
+    if (at.version !== undefined && at.timestampMs !== undefined) {
+      throw new LakeloopError('USAGE', `Failed to read ${this.context.table}: give a version or a timestamp, not both`);
+    }
+    if (at.timestampMs !== undefined) return this.load(await this.versionAt(at.timestampMs));
+    if (at.version !== undefined) {
+      if (!Number.isInteger(at.version) || at.version < 0) {
+        throw new LakeloopError('USAGE', `Failed to read ${this.context.table}: version ${at.version} is not a non-negative integer`);
+      }
+      if (this.latest && this.latest.snapshot.version === at.version) return this.latest.snapshot;
+      return this.load(at.version);
+    }
+    return this.latestSnapshot();
+  }
+
+  /** Whether the table has a log at all. */
+  async exists(): Promise<boolean> {
+    const page = await this.context.store.list(logPrefix(this.context.tablePath), { maxKeys: 1 });
+    return page.objects.length > 0;
+  }
+
+  /** Reads and parses one commit file; undefined when it does not exist. */
+  async readCommit(version: number, lastModifiedMs?: number): Promise<ParsedActions | undefined> {
+    const key = commitKey(this.context.tablePath, version);
+    const body = await this.context.store.getIfExists(key);
+    if (!body) return undefined;
+    const parsed = parseCommitFile(body.toString('utf8'), { table: this.context.table, version, file: key });
+    let modified = lastModifiedMs ?? 0;
+    if (typeof parsed.commitInfo?.timestamp !== 'number' && lastModifiedMs === undefined) {
+      modified = (await this.context.store.head(key))?.lastModifiedMs ?? 0;
+    }
+    this.remember(version, parsed, modified);
+    return parsed;
+  }
+
+  /** The newest commits first, at most `limit`. */
+  async history(limit: number | undefined): Promise<CommitSummary[]> {
+    const listing = await this.listing(undefined);
+    const versions = [...listing.commits.keys()].sort((a, b) => b - a).slice(0, limit ?? Number.MAX_SAFE_INTEGER);
+    const metas = await mapLimit(versions, 16, (v) => this.metaOf(v, listing.commits.get(v)));
+    return versions.map((version, i) => {
+      const meta = metas[i] as CommitMeta;
+      const info = meta.commitInfo;
+      return {
+        version,
+        timestampMs: meta.timestampMs,
+        operation: typeof info.operation === 'string' ? info.operation : null,
+        operationParameters: (info.operationParameters as Record<string, unknown> | undefined) ?? {},
+        readVersion: typeof info['readVersion'] === 'number' ? info['readVersion'] : null,
+        isBlindAppend: typeof info['isBlindAppend'] === 'boolean' ? info['isBlindAppend'] : null,
+        engineInfo: typeof info['engineInfo'] === 'string' ? info['engineInfo'] : null,
+        operationMetrics: isRecord(info['operationMetrics']) ? info['operationMetrics'] : {},
+        numAddedFiles: meta.numAddedFiles,
+        numRemovedFiles: meta.numRemovedFiles,
+        txns: meta.txns,
+        commitInfo: info,
+      };
+    });
+  }
+
+  /**
+   * Records a commit this process just wrote, extending the cached latest state without
+   * re-reading it when it directly follows.
+   */
+  noteCommitted(version: number, actions: ParsedActions, timestampMs: number): void {
+    this.remember(version, actions, timestampMs);
+    if (!this.latest || this.latest.replay.version !== version - 1) return;
+    const replay = this.latest.replay.clone();
+    replay.apply(version, actions);
+    this.latest = { replay, snapshot: this.build(replay, timestampMs) };
+  }
+
+  private async latestSnapshot(): Promise<Snapshot> {
+    const cached = this.latest;
+    if (!cached) return this.load(undefined);
+    const { store, tablePath } = this.context;
+    const prefix = logPrefix(tablePath);
+    const objects = await store.listAll(prefix, { startAfter: commitKey(tablePath, cached.replay.version) });
+    const listing = classifyLog(prefix, objects);
+    const newer = [...listing.commits.keys()].filter((v) => v > cached.replay.version).sort((a, b) => a - b);
+    if (newer.length === 0) return cached.snapshot;
+    const last = newer[newer.length - 1] as number;
+    this.checkContiguous(listing, cached.replay.version + 1, last);
+    const replay = cached.replay.clone();
+    const timestampMs = await this.replayCommits(replay, listing, cached.replay.version + 1, last);
+    const snapshot = this.build(replay, timestampMs);
+    this.latest = { replay, snapshot };
+    return snapshot;
+  }
+
+  /** Builds the snapshot at `target` (latest when undefined) from the newest usable checkpoint. */
+  private async load(target: number | undefined): Promise<Snapshot> {
+    const { table } = this.context;
+    const listing = await this.listing(target);
+    const versions = [...listing.commits.keys(), ...listing.checkpoints.keys()];
+    if (versions.length === 0) throw new TableNotFound(table);
+    const latest = Math.max(...versions);
+    if (target !== undefined && target > latest) {
+      throw new LakeloopError('VERSION_NOT_FOUND', `Failed to read ${table} at version ${target}: the latest version is ${latest}`);
+    }
+    const end = target ?? latest;
+    const checkpointVersions = this.context.useCheckpoints ? [...listing.checkpoints.keys()].filter((v) => v <= end) : [];
+    const checkpoint = checkpointVersions.length > 0 ? Math.max(...checkpointVersions) : undefined;
+    const replay = new LogReplay(table);
+    let start: number;
+    if (checkpoint !== undefined) {
+      const files = listing.checkpoints.get(checkpoint);
+      if (!files) throw new Error('lakeloop internal error: checkpoint vanished from its listing');
+      replay.apply(checkpoint, await readCheckpoint({ store: this.context.store, engine: this.context.engine, table }, files));
+      start = checkpoint + 1;
+    } else {
+      const first = Math.min(...listing.commits.keys());
+      if (first !== 0) {
+        throw new TableCorrupt(table, end, `the log starts at version ${first} and has no checkpoint to start from`, {
+          hint: 'Versions before the oldest checkpoint are no longer readable; read a later version.',
+        });
+      }
+      start = 0;
+    }
+    this.checkContiguous(listing, start, end);
+    let timestampMs: number;
+    if (start <= end) timestampMs = await this.replayCommits(replay, listing, start, end);
+    else {
+      // The snapshot is the checkpoint itself: its commit's timestamp, else the checkpoint's mtime.
+      const commit = listing.commits.get(end);
+      const checkpointKey = listing.checkpoints.get(end)?.keys[0];
+      if (commit) timestampMs = (await this.metaOf(end, commit)).timestampMs;
+      else timestampMs = checkpointKey ? ((await this.context.store.head(checkpointKey))?.lastModifiedMs ?? 0) : 0;
+    }
+    const snapshot = this.build(replay, timestampMs);
+    if (target === undefined || (this.latest === undefined && end === latest)) this.latest = { replay, snapshot };
+    return snapshot;
+  }
+
+  /** The log listing needed to reach `target`: from `_last_checkpoint` on when it is usable, else all of it. */
+  private async listing(target: number | undefined): Promise<LogListing> {
+    const { store, tablePath, useCheckpoints } = this.context;
+    const prefix = logPrefix(tablePath);
+    const last = useCheckpoints ? await readLastCheckpoint(store, tablePath) : undefined;
+    if (last && (target === undefined || last.version <= target)) {
+      const listing = classifyLog(prefix, await store.listAll(prefix, { startAfter: `${prefix}${padVersion(last.version)}` }));
+      if (listing.checkpoints.has(last.version)) return listing;
+    }
+    return classifyLog(prefix, await store.listAll(prefix));
+  }
+
+  private checkContiguous(listing: LogListing, start: number, end: number): void {
+    for (let v = start; v <= end; v++) {
+      if (!listing.commits.has(v)) {
+        const present = [...listing.commits.keys()].filter((x) => x > v);
+        const next = present.length > 0 ? Math.min(...present) : undefined;
+        throw new TableCorrupt(
+          this.context.table,
+          end,
+          `commit ${padVersion(v)}.json is missing from the log${next !== undefined ? ` (a gap before version ${next})` : ''}`,
+          { hint: 'A commit file was deleted or not copied; restore it from a backup. lakeloop does not guess past a gap.' },
+        );
+      }
+    }
+  }
+
+  /** Applies commits start..end (fetched in parallel, applied in order); returns the timestamp of `end`. */
+  private async replayCommits(replay: LogReplay, listing: LogListing, start: number, end: number): Promise<number> {
+    const versions: number[] = [];
+    for (let v = start; v <= end; v++) versions.push(v);
+    const { store, table, tablePath } = this.context;
+    const parsed = await mapLimit(versions, 16, async (version) => {
+      const key = commitKey(tablePath, version);
+      const body = await store.getIfExists(key);
+      if (!body) throw new TableCorrupt(table, version, `commit ${key} disappeared while reading the log`);
+      const actions = parseCommitFile(body.toString('utf8'), { table, version, file: key });
+      this.remember(version, actions, listing.commits.get(version)?.lastModifiedMs ?? 0);
+      return actions;
+    });
+    parsed.forEach((actions, i) => replay.apply(versions[i] as number, actions));
+    return this.commitMeta.get(end)?.timestampMs ?? 0;
+  }
+
+  /** The latest version whose timestamp is ≤ `timestampMs` (every commit's timestamp is read once, then remembered). */
+  private async versionAt(timestampMs: number): Promise<number> {
+    const prefix = logPrefix(this.context.tablePath);
+    const listing = classifyLog(prefix, await this.context.store.listAll(prefix));
+    const versions = [...listing.commits.keys()].sort((a, b) => a - b);
+    const metas = await mapLimit(versions, 16, (v) => this.metaOf(v, listing.commits.get(v)));
+    let found: number | undefined;
+    versions.forEach((version, i) => {
+      if ((metas[i] as CommitMeta).timestampMs <= timestampMs) found = version;
+    });
+    if (found === undefined) {
+      const first = versions[0];
+      const firstAt = first === undefined ? 'none' : new Date((metas[0] as CommitMeta).timestampMs).toISOString();
+      throw new LakeloopError(
+        'VERSION_NOT_FOUND',
+        `Failed to read ${this.context.table} as of ${new Date(timestampMs).toISOString()}: that is before its first commit (version ${first ?? '-'} at ${firstAt})`,
+      );
+    }
+    return found;
+  }
+
+  private async metaOf(version: number, info: ObjectInfo | undefined): Promise<CommitMeta> {
+    const known = this.commitMeta.get(version);
+    if (known) return known;
+    const parsed = await this.readCommit(version, info?.lastModifiedMs);
+    const meta = this.commitMeta.get(version);
+    if (!parsed || !meta) throw new TableCorrupt(this.context.table, version, `commit ${padVersion(version)}.json disappeared while reading the log`);
+    return meta;
+  }
+
+  private remember(version: number, actions: ParsedActions, lastModifiedMs: number): void {
+    const info = actions.commitInfo ?? {};
+    const timestampMs = typeof info.timestamp === 'number' ? info.timestamp : lastModifiedMs;
+    this.commitMeta.set(version, {
+      timestampMs,
+      commitInfo: info,
+      numAddedFiles: actions.adds.length,
+      numRemovedFiles: actions.removes.length,
+      txns: actions.txns.map((t) => ({ appId: t.appId, version: t.version })),
+    });
+  }
+
+  private build(replay: LogReplay, timestampMs: number): Snapshot {
+    const { table, tablePath, fileColumns } = this.context;
+    if (replay.protocol) checkReadable(table, replay.version, replay.protocol);
+    return new Snapshot(table, replay, timestampMs, { tablePath, fileColumns });
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,197 @@
+import { ObjectNotFound, TableCorrupt } from '../core/index.js';
+import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import type { ObjectStore } from '../storage/index.js';
+import type { AddAction, MetaDataAction, ProtocolAction, RemoveAction } from './actions.js';
+import { duckdbTypeOf, parseSchemaString, type TableSchema } from './delta-schema.js';
+import type { FileColumns } from './file-columns.js';
+import { parseStats } from './file-stats.js';
+import { tableKey } from './log-files.js';
+import type { LogReplay } from './log-replay.js';
+import { decodeAddPath, partitionKey } from './partition-paths.js';
+
+/** What a snapshot needs to build scans: the table's location and a footer cache. */
+export interface ScanContext {
+  readonly tablePath: string;
+  readonly fileColumns: FileColumns;
+}
+
+/**
+ * One version of a Delta table: protocol, metadata, schema and exactly the live files.
+ * Immutable; `scanSql` turns it into a DuckDB `SELECT` over those files.
+ *
+ * @example
+ * const snapshot = await table.snapshot();
+ * const rows = await engine.all(`SELECT count(*) AS n FROM (${await snapshot.scanSql(store)})`);
+ */
+export class Snapshot {
+  readonly table: string;
+  readonly version: number;
+  readonly timestampMs: number;
+  readonly protocol: ProtocolAction;
+  readonly metadata: MetaDataAction;
+  readonly schema: TableSchema;
+  readonly partitionColumns: readonly string[];
+  /** Live files, ordered by path. */
+  readonly files: readonly AddAction[];
+  /** Files removed and not re-added, ordered by path. */
+  readonly tombstones: readonly RemoveAction[];
+  /** appId → last committed txn version. */
+  readonly txns: ReadonlyMap<string, number>;
+
+  private recordCount: number | null | undefined;
+
+  /** @internal Built by the log reader from a finished replay; use `DeltaTable.snapshot()`. */
+  constructor(
+    table: string,
+    replay: LogReplay,
+    timestampMs: number,
+    private readonly context: ScanContext,
+  ) {
+    const { protocol, metaData } = replay;
+    if (!protocol) throw new TableCorrupt(table, replay.version, 'the log has no protocol action');
+    if (!metaData) throw new TableCorrupt(table, replay.version, 'the log has no metaData action');
+    let schema: TableSchema;
+    try {
+      schema = parseSchemaString(metaData.schemaString);
+    } catch (error) {
+      throw new TableCorrupt(table, replay.version, `its schemaString does not parse: ${(error as Error).message}`, { cause: error });
+    }
+    for (const column of metaData.partitionColumns) {
+      if (!schema.fields.some((f) => f.name === column)) {
+        throw new TableCorrupt(table, replay.version, `partition column ${column} is not in the schema`);
+      }
+    }
+    this.table = table;
+    this.version = replay.version;
+    this.timestampMs = timestampMs;
+    this.protocol = Object.freeze(protocol);
+    this.metadata = Object.freeze(metaData);
+    this.schema = Object.freeze(schema);
+    this.partitionColumns = Object.freeze([...metaData.partitionColumns]);
+    this.files = Object.freeze([...replay.files.values()].sort(byPath));
+    this.tombstones = Object.freeze([...replay.tombstones.values()].sort(byPath));
+    this.txns = new Map(replay.txns);
+    Object.freeze(this.txns);
+  }
+
+  /** Sum of the files' `stats.numRecords`; null when any file lacks stats. */
+  numRecords(): number | null {
+    if (this.recordCount === undefined) {
+      let total = 0;
+      for (const file of this.files) {
+        const stats = parseStats(file);
+        if (!stats) {
+          total = Number.NaN;
+          break;
+        }
+        total += stats.numRecords;
+      }
+      this.recordCount = Number.isNaN(total) ? null : total;
+    }
+    return this.recordCount;
+  }
+
+  /** Total bytes of the live files. */
+  sizeBytes(): number {
+    return this.files.reduce((sum, f) => sum + f.size, 0);
+  }
+
+  /** The object key of a live file (its `path` decoded and joined to the table's location). */
+  fileKey(file: Pick<AddAction, 'path'>): string {
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(file.path) || file.path.startsWith('/')) {
+      throw new TableCorrupt(this.table, this.version, `file ${file.path} has an absolute path; lakeloop reads table-relative paths only`);
+    }
+    const relative = decodeAddPath(file.path);
+    if (relative.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
+      throw new TableCorrupt(this.table, this.version, `file ${file.path} has a path that leaves the table folder`);
+    }
+    return tableKey(this.context.tablePath, relative);
+  }
+
+  /**
+   * A `SELECT` of the table's columns over exactly the live files (local paths from
+   * `store.localPath`). Partition values come from the files when they carry the partition
+   * columns (lakeloop's do), else from `partitionValues`, cast to the schema type. A missing
+   * file is `TableCorrupt` naming it; an empty table is a typed empty relation.
+   */
+  async scanSql(store: ObjectStore): Promise<string> {
+    const fields = this.schema.fields;
+    if (this.files.length === 0) {
+      return `SELECT ${fields.map((f) => `CAST(NULL AS ${duckdbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`).join(', ')} WHERE false`;
+    }
+    const located = await mapLimit(this.files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file) }));
+    const columnsByFile = await this.context.fileColumns.of(located.map((l) => ({ localPath: l.localPath, sizeBytes: l.file.size })));
+
+    // Files that carry every partition column are read as they are, in one read_parquet;
+    // the others (foreign writers omit partition columns) are grouped by partition tuple.
+    const partitionLower = this.partitionColumns.map((c) => c.toLowerCase());
+    const complete: string[] = [];
+    const byPartition = new Map<string, { values: AddAction['partitionValues']; paths: string[] }>();
+    for (const { file, localPath } of located) {
+      const columns = columnsByFile.get(localPath) ?? new Set<string>();
+      if (partitionLower.every((c) => columns.has(c))) complete.push(localPath);
+      else {
+        const key = partitionKey(this.partitionColumns, file.partitionValues);
+        const group = byPartition.get(key) ?? { values: file.partitionValues, paths: [] };
+        group.paths.push(localPath);
+        byPartition.set(key, group);
+      }
+    }
+    const present = (paths: readonly string[]): Set<string> => {
+      const union = new Set<string>();
+      for (const path of paths) for (const c of columnsByFile.get(path) ?? []) union.add(c);
+      return union;
+    };
+    const branch = (paths: readonly string[], constants: AddAction['partitionValues'] | undefined): string => {
+      const available = present(paths);
+      const exprs = fields.map((f) => {
+        const type = duckdbTypeOf(f.type);
+        const name = quoteIdent(f.name);
+        if (constants && this.partitionColumns.includes(f.name)) {
+          const value = constants[f.name];
+          return `CAST(${value === null || value === undefined ? 'NULL' : quoteLiteral(value)} AS ${type}) AS ${name}`;
+        }
+        if (!available.has(f.name.toLowerCase())) return `CAST(NULL AS ${type}) AS ${name}`;
+        return `CAST(${name} AS ${type}) AS ${name}`;
+      });
+      return `SELECT ${exprs.join(', ')} FROM read_parquet(${quoteList(paths)}, union_by_name = true)`;
+    };
+    const branches: string[] = [];
+    if (complete.length > 0) branches.push(branch(complete, undefined));
+    for (const group of byPartition.values()) branches.push(branch(group.paths, group.values));
+    return branches.join('\nUNION ALL\n');
+  }
+
+  private async localPathOf(store: ObjectStore, file: AddAction): Promise<string> {
+    const key = this.fileKey(file);
+    try {
+      return await store.localPath(key);
+    } catch (error) {
+      if (error instanceof ObjectNotFound) {
+        throw new TableCorrupt(this.table, this.version, `data file ${file.path} is missing (${key} not found in ${store.description})`, {
+          cause: error,
+          hint: 'The file was deleted outside lakeloop (or by a vacuum with too short a retention); restore it or time-travel to a version without it.',
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+function byPath(a: { path: string }, b: { path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+/** Maps with at most `limit` calls in flight, keeping order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,110 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, SPEC_VERBS, tempDir } from './cli-harness.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+let dir: string;
+let remove: () => Promise<void>;
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir('cli-help'));
+});
+afterAll(async () => remove());
+
+describe('lakeloop --help', () => {
+  it('the real bin lists every SPEC §3 verb with its options and exits 0', () => {
+    const child = spawnSync(process.execPath, [join(ROOT, 'bin', 'lakeloop.js'), '--help'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(child.status).toBe(0);
+    for (const verb of SPEC_VERBS) expect(child.stdout).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
+    expect(child.stdout).toContain('ingest <source> [--file F | -] [--format ndjson|csv|parquet] [--idempotency-key K]');
+    expect(child.stdout).toContain('replay --from D --to D [--models m...] [--dry-run]');
+    expect(child.stdout).toContain('query "<SQL>" [--format table|csv|json|parquet] [--as-of V]');
+    expect(child.stdout).toContain('inspect <table or path> [--as-of V] [--json]');
+    expect(child.stdout).toContain('lineage [--format text|mermaid|json]');
+    expect(child.stdout).toContain('--config <file>');
+    expect(child.stdout).toContain('--lake <root>');
+    expect(child.stderr).toBe('');
+  });
+
+  it('marks the verbs that are not built yet', async () => {
+    const run = await cli(['--help'], dir);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^ {2}serve {2}\(not built yet\)$/m);
+    expect(run.stdout).toMatch(/^ {2}query "<SQL>".*\[--output F\]$/m);
+  });
+
+  it.each(['init', 'serve', 'ingest', 'run', 'reconcile', 'replay', 'query', 'status', 'inspect', 'contracts', 'test', 'lineage', 'compact', 'vacuum'])(
+    '`%s --help` prints the verb usage and exits 0',
+    async (verb) => {
+      const run = await cli([verb, '--help'], dir);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`Usage: lakeloop ${verb}`);
+      expect(run.stdout).toContain('--config <file>');
+    },
+  );
+
+  it('`contracts export --help` works too', async () => {
+    const run = await cli(['contracts', 'export', '--help'], dir);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: lakeloop contracts export');
+  });
+
+  it('--version prints the package version', async () => {
+    const run = await cli(['--version'], dir);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('usage errors and unbuilt verbs', () => {
+  it('an unbuilt verb says so and exits 2', async () => {
+    const run = await cli(['serve'], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('error: serve is not built yet');
+    expect(run.stderr).toContain('hint:');
+    const ingest = await cli(['ingest', 'orders', '--file', 'x.ndjson', '--format', 'ndjson'], dir);
+    expect(ingest.code).toBe(2);
+    expect(ingest.stderr).toContain('ingest is not built yet');
+    const exportRun = await cli(['contracts', 'export'], dir);
+    expect(exportRun.code).toBe(2);
+    expect(exportRun.stderr).toContain('contracts export is not built yet');
+  });
+
+  it('an unknown verb exits 2 and suggests the near one', async () => {
+    const run = await cli(['inspct', 'gold.x'], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("unknown command 'inspct'");
+    expect(run.stderr).toContain('inspect');
+  });
+
+  it('a missing argument, a bad option value or an unknown option exits 2 with a message', async () => {
+    const missing = await cli(['inspect'], dir);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("missing required argument 'table'");
+    const badFormat = await cli(['query', 'select 1', '--format', 'xml'], dir);
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain("'xml' is invalid");
+    const unknown = await cli(['status', '--jsn'], dir);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--jsn'");
+    const replay = await cli(['replay', '--from', '2024-01-01'], dir);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toContain("required option '--to <D>' not specified");
+  });
+
+  it('no verb at all prints the help on stderr and exits 2', async () => {
+    const run = await cli([], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('Verbs:');
+  });
+
+  it('a bad --as-of and parquet without --output are usage errors', async () => {
+    const asOf = await cli(['query', 'select 1', '--as-of', 'yesterday'], dir);
+    expect(asOf.code).toBe(2);
+    expect(asOf.stderr).toContain('error: --as-of expects a table version or an ISO timestamp, got "yesterday"');
+    const parquet = await cli(['query', 'select 1', '--format', 'parquet'], dir);
+    expect(parquet.code).toBe(2);
+    expect(parquet.stderr).toContain('--format parquet needs --output F');
+  });
+});

@@ -1,0 +1,161 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CommitConflict, ManualClock } from '../../src/core/index.js';
+import type { LocalObjectStore } from '../../src/storage/index.js';
+import { DeltaTable, type CommitResult } from '../../src/table/index.js';
+import { filesUnder, tableFixture, type TableFixture } from './table-fixture.js';
+
+/**
+ * Two writers (two `DeltaTable` handles, each with its own cached state) on one table.
+ * A real store wrapper holds both commits at the put-if-absent until both arrive, so every
+ * race below really happens: both writers read the same version and try the same next one.
+ */
+function racingStore(inner: LocalObjectStore): { store: LocalObjectStore; race(writers: number): void } {
+  let armed = 0;
+  let waiting: (() => void)[] = [];
+  const store = Object.create(inner) as LocalObjectStore;
+  store.putIfAbsent = async (key, body) => {
+    if (armed > 0 && /_delta_log\/\d{20}\.json$/.test(key)) {
+      armed--;
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (armed === 0) {
+          for (const release of waiting) release();
+          waiting = [];
+        }
+      });
+    }
+    return inner.putIfAbsent(key, body);
+  };
+  return {
+    store,
+    race(writers: number) {
+      armed = writers;
+    },
+  };
+}
+
+const rows = (day: string, from: number, to: number): string =>
+  `SELECT i::BIGINT AS id, DATE '${day}' AS day, 'v' || i AS payload FROM range(${from}, ${to}) t(i)`;
+
+describe('concurrent commits to one table', () => {
+  let fx: TableFixture;
+  let race: ReturnType<typeof racingStore>;
+  let a: DeltaTable;
+  let b: DeltaTable;
+
+  beforeEach(async () => {
+    fx = await tableFixture();
+    race = racingStore(fx.store);
+    const clock = new ManualClock(Date.UTC(2024, 0, 1)); // backoff sleeps advance it instantly
+    const options = { engine: fx.engine, clock, name: 'silver.daily' };
+    a = await DeltaTable.create(race.store, 'silver/daily', { ...options, columns: await fx.engine.describe(rows('2024-01-01', 0, 1)), partitionColumns: ['day'] });
+    await a.append(rows('2024-01-01', 0, 10));
+    await a.append(rows('2024-01-02', 0, 10));
+    b = await DeltaTable.open(race.store, 'silver/daily', options);
+    await b.snapshot();
+  });
+  afterEach(async () => {
+    await fx.close();
+  });
+
+  async function dataFilesOnDisk(): Promise<string[]> {
+    return (await filesUnder(join(fx.dir, 'silver', 'daily'))).filter((f) => !f.startsWith('_delta_log/'));
+  }
+
+  async function liveFiles(): Promise<string[]> {
+    const snapshot = await (await DeltaTable.open(fx.store, 'silver/daily', { engine: fx.engine })).snapshot();
+    return snapshot.files.map((f) => decodeURIComponent(f.path)).sort();
+  }
+
+  it('lands both blind appends at distinct versions, every file live', async () => {
+    race.race(2);
+    const results = await Promise.all([a.append(rows('2024-01-01', 100, 105)), b.append(rows('2024-01-01', 200, 205))]);
+    expect(results.map((r) => r.version).sort()).toEqual([3, 4]);
+    expect(results.map((r) => r.attempts).sort()).toEqual([1, 2]);
+    const snapshot = await a.snapshot();
+    expect(snapshot.version).toBe(4);
+    expect(snapshot.numRecords()).toBe(30);
+    expect(await liveFiles()).toEqual(await dataFilesOnDisk());
+  });
+
+  it('lets one of two overwrites of the SAME partition win; the other gets CommitConflict', async () => {
+    race.race(2);
+    const outcomes = await Promise.allSettled([
+      a.overwritePartitions(rows('2024-01-01', 300, 303)),
+      b.overwritePartitions(rows('2024-01-01', 400, 404)),
+    ]);
+    const won = outcomes.filter((o): o is PromiseFulfilledResult<CommitResult> => o.status === 'fulfilled');
+    const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(won[0]?.value).toMatchObject({ version: 3, skipped: false, attempts: 1 });
+    expect(lost).toHaveLength(1);
+    const conflict = lost[0]?.reason as CommitConflict;
+    expect(conflict).toBeInstanceOf(CommitConflict);
+    expect([conflict.table, conflict.expected, conflict.actual]).toEqual(['silver.daily', 3, 3]);
+    expect(conflict.message).toMatch(/version 3 won the race and it also removed day=2024-01-01\/part-.*, which this commit removes$/);
+    expect(conflict.retryable).toBe(true);
+    // The table holds exactly the winner's rows for that day, and the loser left no files behind.
+    const snapshot = await (await DeltaTable.open(fx.store, 'silver/daily', { engine: fx.engine })).snapshot();
+    expect(snapshot.version).toBe(3);
+    const day1 = snapshot.files.filter((f) => f.partitionValues['day'] === '2024-01-01');
+    expect(day1).toHaveLength(1);
+    expect(await liveFiles()).toEqual(await dataFilesOnDisk());
+  });
+
+  it('lands two overwrites of DIFFERENT partitions, the loser after a retry', async () => {
+    race.race(2);
+    const results = await Promise.all([
+      a.overwritePartitions(rows('2024-01-01', 300, 303)),
+      b.overwritePartitions(rows('2024-01-02', 400, 404)),
+    ]);
+    expect(results.map((r) => [r.version, r.attempts]).sort()).toEqual([
+      [3, 1],
+      [4, 2],
+    ]);
+    const snapshot = await a.snapshot();
+    expect(snapshot.version).toBe(4);
+    expect(snapshot.files.map((f) => [f.partitionValues['day'], f.size > 0])).toEqual([
+      ['2024-01-01', true],
+      ['2024-01-02', true],
+    ]);
+    expect(snapshot.numRecords()).toBe(7);
+  });
+
+  it('applies a txn raced by two writers exactly once; the other is skipped', async () => {
+    race.race(2);
+    const txn = { appId: 'orders-collector', version: 7 };
+    const results = await Promise.all([
+      a.append(rows('2024-01-03', 0, 5), { txn, fileNamePrefix: 'orders-batch-7' }),
+      b.append(rows('2024-01-03', 0, 5), { txn, fileNamePrefix: 'orders-batch-7' }),
+    ]);
+    expect(results.map((r) => r.skipped).sort()).toEqual([false, true]);
+    expect(results.find((r) => r.skipped)).toMatchObject({ version: 3, addedFiles: 0 });
+    const snapshot = await b.snapshot();
+    expect(snapshot.version).toBe(3);
+    expect(snapshot.txns.get('orders-collector')).toBe(7);
+    expect(snapshot.files.filter((f) => f.partitionValues['day'] === '2024-01-03')).toHaveLength(1);
+    expect(snapshot.numRecords()).toBe(25);
+    // A retry of the same batch afterwards is skipped before writing anything.
+    expect(await a.append(rows('2024-01-03', 0, 5), { txn })).toMatchObject({ skipped: true, attempts: 0 });
+  });
+
+  it('fails an append racing a schema change (the winner changed metadata)', async () => {
+    race.race(2);
+    const outcomes = await Promise.allSettled([a.addColumns([{ name: 'note', type: 'VARCHAR' }]), b.append(rows('2024-01-01', 500, 501))]);
+    const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(rejected).toHaveLength(1);
+    expect((rejected[0]?.reason as Error).message).toMatch(/changed the table metadata/);
+  });
+
+  it('commits with a stale readVersion judge every commit since (remove of a file already removed)', async () => {
+    const stale = await b.snapshot();
+    await a.overwritePartitions(rows('2024-01-02', 600, 601));
+    const victim = stale.files.find((f) => f.partitionValues['day'] === '2024-01-02');
+    const error = await b
+      .commit({ readVersion: stale.version, remove: [{ path: victim?.path ?? '', dataChange: true, partitionValues: victim?.partitionValues ?? {} }], operation: 'DELETE' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommitConflict);
+    expect((error as Error).message).toMatch(/it also removed/);
+  });
+});
