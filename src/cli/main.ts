@@ -23,6 +23,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     cwd: io.cwd ?? process.cwd(),
     env: io.env ?? process.env,
   };
+  if (io.stdout === undefined) exitQuietlyOnBrokenPipe();
   const cleanups: (() => Promise<void>)[] = [];
   let verbose = false;
   const makeContext = (globals: GlobalOptions): CommandContext => {
@@ -82,4 +83,17 @@ function report(error: unknown, io: CliIo, verbose: boolean): number {
   const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
   io.stderr.write(`lakeloop internal error (a bug; please report it with the command you ran):\n${text}\n`);
   return ExitCode.failure;
+}
+
+/**
+ * `lakeloop status | head` closes our stdout early: that is the reader's choice, not an
+ * error, so stop without a stack (as Unix tools do). Commits are atomic, so stopping
+ * mid-way never leaves a partial one.
+ */
+function exitQuietlyOnBrokenPipe(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
 }

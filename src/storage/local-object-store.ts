@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { ObjectNotFound, StorageError } from '../core/index.js';
+import { failpoint, ObjectNotFound, StorageError } from '../core/index.js';
 import { checkKey, checkPrefix } from './keys.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectKey, ObjectStore, PutIfAbsentResult } from './object-store.js';
 
@@ -96,6 +96,7 @@ export class LocalObjectStore implements ObjectStore {
     const temp = await this.writeTemp(target, key, body);
     try {
       // link(2) fails with EEXIST if the target exists: the atomic compare-and-set of a local commit.
+      failpoint('storage.local.before-link');
       await link(temp, target);
       return { written: true };
     } catch (error) {

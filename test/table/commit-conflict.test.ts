@@ -63,9 +63,10 @@ describe('concurrent commits to one table', () => {
     return (await filesUnder(join(fx.dir, 'silver', 'daily'))).filter((f) => !f.startsWith('_delta_log/'));
   }
 
-  async function liveFiles(): Promise<string[]> {
+  /** Files the log references: live ones and tombstones (kept until a vacuum). */
+  async function referencedFiles(): Promise<string[]> {
     const snapshot = await (await DeltaTable.open(fx.store, 'silver/daily', { engine: fx.engine })).snapshot();
-    return snapshot.files.map((f) => decodeURIComponent(f.path)).sort();
+    return [...snapshot.files, ...snapshot.tombstones].map((f) => decodeURIComponent(f.path)).sort();
   }
 
   it('lands both blind appends at distinct versions, every file live', async () => {
@@ -76,7 +77,7 @@ describe('concurrent commits to one table', () => {
     const snapshot = await a.snapshot();
     expect(snapshot.version).toBe(4);
     expect(snapshot.numRecords()).toBe(30);
-    expect(await liveFiles()).toEqual(await dataFilesOnDisk());
+    expect(await referencedFiles()).toEqual(await dataFilesOnDisk());
   });
 
   it('lets one of two overwrites of the SAME partition win; the other gets CommitConflict', async () => {
@@ -100,7 +101,7 @@ describe('concurrent commits to one table', () => {
     expect(snapshot.version).toBe(3);
     const day1 = snapshot.files.filter((f) => f.partitionValues['day'] === '2024-01-01');
     expect(day1).toHaveLength(1);
-    expect(await liveFiles()).toEqual(await dataFilesOnDisk());
+    expect(await referencedFiles()).toEqual(await dataFilesOnDisk());
   });
 
   it('lands two overwrites of DIFFERENT partitions, the loser after a retry', async () => {
