@@ -1,8 +1,9 @@
 /**
  * The `lakeloop` package entry: what a project imports (`import { defineConfig } from 'lakeloop'`).
- * The engine's internals are reached through the CLI, not through this module.
+ * It loads only what a config file needs (no DuckDB, no AWS SDK), so loading a config stays
+ * fast; the engine's internals are reached through the CLI.
  */
-export { defineConfig, loadConfig } from './config/index.js';
+export { defineConfig } from './config/define-config.js';
 export type { EngineConfig, LakeLocation, LakeloopConfig, ResolvedConfig, S3Config } from './config/index.js';
 export {
   CommitConflict,

@@ -24,7 +24,7 @@ const NUMERIC_TYPE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLI
 export function formatTable(result: ResultTable, options: { maxCellWidth?: number } = {}): string {
   const maxWidth = Math.max(4, options.maxCellWidth ?? MAX_CELL_WIDTH);
   const header = result.columns.map((c) => clip(c.name, maxWidth));
-  const body = result.rows.map((row) => result.columns.map((_, i) => clip(cellText(row[i] ?? null, 'NULL'), maxWidth)));
+  const body = result.rows.map((row) => result.columns.map((c, i) => clip(cellText(row[i] ?? null, 'NULL', c.type), maxWidth)));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
   const right = result.columns.map((c) => NUMERIC_TYPE.test(c.type));
   const line = (cells: readonly string[]): string =>
@@ -46,7 +46,7 @@ export function formatTable(result: ResultTable, options: { maxCellWidth?: numbe
 export function formatCsv(result: ResultTable): string {
   const lines = [result.columns.map((c) => csvField(c.name)).join(',')];
   for (const row of result.rows) {
-    lines.push(result.columns.map((_, i) => csvValue(row[i] ?? null)).join(','));
+    lines.push(result.columns.map((c, i) => csvValue(row[i] ?? null, c.type)).join(','));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -88,19 +88,19 @@ export function jsonValue(value: SqlValue, type: string): unknown {
   return value;
 }
 
-/** How a value reads in table and CSV output. */
-export function cellText(value: SqlValue, nullText: string): string {
+/** How a value reads in table and CSV output: scalars as DuckDB prints them, lists and structs as JSON. */
+export function cellText(value: SqlValue, nullText: string, type: string): string {
   if (value === null) return nullText;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (isInterval(value)) return formatInterval(value);
-  return JSON.stringify(value);
+  return JSON.stringify(jsonValue(value, type));
 }
 
-function csvValue(value: SqlValue): string {
+function csvValue(value: SqlValue, type: string): string {
   if (value === null) return '';
   if (value === '') return '""';
-  return csvField(cellText(value, ''));
+  return csvField(cellText(value, '', type));
 }
 
 function csvField(text: string): string {

@@ -5,7 +5,7 @@ import type { CommandContext, GlobalOptions } from './command-context.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { buildProgram } from './program.js';
-import { openSession, resolveConfig, type Session } from './session.js';
+import type { Session } from './session.js';
 
 /**
  * Runs the `lakeloop` command line and returns its exit code: 0 ok, 1 failure, 2 usage
@@ -33,7 +33,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     };
     let config: Promise<ResolvedConfig> | undefined;
     let session: Promise<Session> | undefined;
-    const loadConfig = (): Promise<ResolvedConfig> => (config ??= resolveConfig(cliIo, globals, say));
+    const loadConfig = (): Promise<ResolvedConfig> =>
+      (config ??= import('./session.js').then(({ resolveConfig }) => resolveConfig(cliIo, globals, say)));
     return {
       io: cliIo,
       globals,
@@ -42,6 +43,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       onClose: (close) => cleanups.push(close),
       session: (options = {}) => {
         session ??= (async () => {
+          const { openSession } = await import('./session.js');
           const opened = await openSession(await loadConfig(), cliIo, options);
           cleanups.push(() => opened.close());
           return opened;

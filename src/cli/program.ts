@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { Command, Help, Option } from 'commander';
 import { NotImplemented } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
-import { inspectCommand, type InspectOptions } from './commands/inspect.js';
-import { queryCommand, type QueryOptions } from './commands/query.js';
-import { statusCommand, type StatusOptions } from './commands/status.js';
+import type { InspectOptions } from './commands/inspect.js';
+import type { QueryOptions } from './commands/query.js';
+import type { StatusOptions } from './commands/status.js';
 import type { CliIo } from './io.js';
 
-/** The package version, for `--version` and `engineInfo`. */
+/** The package version, for `--version`. */
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
@@ -16,8 +16,9 @@ export const VERSION: string = (
 export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status']);
 
 /**
- * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs call
- * their command module; the others fail with `NotImplemented` (exit code 2).
+ * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
+ * their command module when they run (so `--help` and `--version` never load DuckDB or the
+ * AWS SDK); the others fail with `NotImplemented` (exit code 2).
  * `makeContext` turns the parsed global options into what commands run with.
  */
 export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => CommandContext): Command {
@@ -107,14 +108,20 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json', 'parquet']).default('table'))
     .option('--as-of <V>', 'time travel: a table version (e.g. 12) or an ISO timestamp (e.g. 2024-05-01T12:00:00Z)')
     .option('-o, --output <F>', 'write the result to this file instead of standard output (required for parquet)')
-    .action(async (sql: string, options: QueryOptions, command: Command) => queryCommand(sql, options, context(command)));
+    .action(async (sql: string, options: QueryOptions, command: Command) => {
+      const { queryCommand } = await import('./commands/query.js');
+      await queryCommand(sql, options, context(command));
+    });
 
   program
     .command('status')
     .usage('[--json]')
     .description('counters, lag, freshness/SLOs, last runs, quality, storage per layer')
     .option('--json', 'print one JSON object as the last line')
-    .action(async (options: StatusOptions, command: Command) => statusCommand(options, context(command)));
+    .action(async (options: StatusOptions, command: Command) => {
+      const { statusCommand } = await import('./commands/status.js');
+      await statusCommand(options, context(command));
+    });
 
   program
     .command('inspect')
@@ -123,7 +130,10 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .argument('<table>', 'layer.table in the lake, or the path of a Delta table folder (or s3://bucket/path)')
     .option('--as-of <V>', 'time travel: a table version (e.g. 3) or an ISO timestamp (e.g. 2024-05-01T12:00:00Z)')
     .option('--json', 'print one JSON object as the last line')
-    .action(async (target: string, options: InspectOptions, command: Command) => inspectCommand(target, options, context(command)));
+    .action(async (target: string, options: InspectOptions, command: Command) => {
+      const { inspectCommand } = await import('./commands/inspect.js');
+      await inspectCommand(target, options, context(command));
+    });
 
   const contracts = program
     .command('contracts')

@@ -67,7 +67,7 @@ async function importConfig(path: string, mtimeMs: number): Promise<unknown> {
 
 /** The first useful line(s) of an import failure: esbuild/tsx put the file:line:col in the message. */
 function loadFailureReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^Transform failed with \d+ errors?:\s*/, '');
   const lines = message
     .split('\n')
     .map((l) => l.trim())

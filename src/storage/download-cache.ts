@@ -36,8 +36,8 @@ export class DownloadCache {
     readonly maxBytes: number,
   ) {}
 
+  /** The directory is made on the first download, so an unused cache leaves no trace. */
   static async create(options: DownloadCacheOptions): Promise<DownloadCache> {
-    await mkdir(options.dir, { recursive: true });
     return new DownloadCache(options.dir, Math.max(0, options.maxBytes));
   }
 

@@ -197,7 +197,7 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Deletes every object in a bucket, then the bucket; a missing bucket is fine. For tests and teardown. */
   static async deleteBucket(options: S3ConnectionOptions & { readonly bucket: string }): Promise<void> {
-    const store = await S3ObjectStore.open({ ...options, cacheDir: join(tmpdir(), 'lakeloop-cache', 'unused') }, false);
+    const store = await S3ObjectStore.open(options, false);
     try {
       if (!(await store.bucketExists())) return;
       await store.delete((await store.listAll('')).map((o) => o.key));

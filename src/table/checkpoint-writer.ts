@@ -1,6 +1,6 @@
-import { writeFile } from 'node:fs/promises';
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { failpoint } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -60,12 +60,13 @@ export async function writeCheckpoint(
       .join(', ');
     await engine.copyToParquet(
       `SELECT txn, add, remove, metaData, protocol FROM read_json(${quoteLiteral(ndjson)}, format = 'newline_delimited', ` +
-        `maximum_object_size = 1073741824, columns = {${columns}})`,
+        `columns = {${columns}})`,
       parquet,
       { compression: 'snappy' },
     );
     const sizeInBytes = (await stat(parquet)).size;
     await store.putFile(checkpointKey(tablePath, snapshot.version), parquet);
+    failpoint('table.checkpoint.after-parquet');
     const last: LastCheckpoint = { version: snapshot.version, size: lines.length, sizeInBytes, numOfAddFiles: snapshot.files.length };
     const current = await readLastCheckpoint(store, tablePath);
     if (!current || current.version < snapshot.version) await store.put(lastCheckpointKey(tablePath), JSON.stringify(last));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { backoffDelayMs, CommitConflict, LakeloopError, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
+import { backoffDelayMs, CommitConflict, failpoint, LakeloopError, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import {
@@ -276,8 +276,10 @@ export class DeltaTable {
       for (const remove of removes) actions.push({ remove: { ...remove, deletionTimestamp: remove.deletionTimestamp ?? now } });
       for (const add of adds) actions.push({ add });
 
+      failpoint('table.before-log-put');
       const { written } = await this.store.putIfAbsent(commitKey(this.path, version), serializeActions(actions));
       if (written) {
+        failpoint('table.after-log-put');
         this.reader.noteCommitted(version, toParsed(actions), now);
         await this.maybeCheckpoint(version);
         return { version, skipped: false, attempts: attempt, addedFiles: adds.length, removedFiles: removes.length };
@@ -386,7 +388,7 @@ export class DeltaTable {
     allowedPartitions: readonly PartitionSpec[] | undefined,
   ): Promise<AddAction[]> {
     checkWritable(this.name, snapshot.version, snapshot.protocol, snapshot.schema, snapshot.metadata.configuration, false);
-    return writeDataFiles(
+    const adds = await writeDataFiles(
       { store: this.store, engine: this.options.engine, clock: this.clock, table: this.name, tablePath: this.path },
       {
         selectSql,
@@ -396,6 +398,8 @@ export class DeltaTable {
         ...(allowedPartitions ? { allowedPartitions } : {}),
       },
     );
+    failpoint('table.after-data-files');
+    return adds;
   }
 
   /** Commits a write; when it does not land (skipped or failed), deletes its randomly named files. */

@@ -1,6 +1,6 @@
 import { ManualClock } from '../../src/core/index.js';
 import { Engine } from '../../src/engine/index.js';
-import { LocalObjectStore } from '../../src/storage/index.js';
+import { LocalObjectStore, type ObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 
 /** When the fixture's commits happen: version v is committed at START_MS + v hours. */
@@ -15,9 +15,9 @@ export const HOUR_MS = 3_600_000;
  * - `gold.daily_revenue` (unpartitioned): v0 create, v1 append 2 rows, with a text
  *   column holding commas, quotes and a newline (for CSV quoting).
  */
-export async function buildFixtureLake(root: string): Promise<void> {
+export async function buildFixtureLake(rootOrStore: string | ObjectStore): Promise<void> {
   const clock = new ManualClock(START_MS);
-  const store = await LocalObjectStore.create(root);
+  const store = typeof rootOrStore === 'string' ? await LocalObjectStore.create(rootOrStore) : rootOrStore;
   const engine = await Engine.create({ threads: 2 });
   try {
     const lake = await Lake.open({ store, engine, clock });
@@ -57,6 +57,6 @@ export async function buildFixtureLake(root: string): Promise<void> {
 and a newline')) t(day, revenue, orders, note)`);
   } finally {
     await engine.close();
-    await store.close();
+    if (typeof rootOrStore === 'string') await store.close();
   }
 }

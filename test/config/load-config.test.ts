@@ -144,3 +144,12 @@ describe('loadConfig', () => {
     expect((await loadConfig(dir)).engine.threads).toBe(7);
   });
 });
+
+describe("the repository's own config", () => {
+  it('is valid: the default project uses ./lake next to it', async () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const config = await loadConfig(root);
+    expect(config.file).toBe(join(root, 'lakeloop.config.ts'));
+    expect(config.lake.location).toEqual({ kind: 'local', path: join(root, 'lake') });
+  });
+});

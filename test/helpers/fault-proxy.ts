@@ -13,8 +13,12 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** What the proxy does with one request. */
-export type FaultAction = 'forward' | 'reset' | 'hang' | { readonly status: number; readonly code?: string };
+/**
+ * What the proxy does with one request: `forward` it; `reset` the connection before
+ * forwarding; `lost-response`: forward, let upstream act, then cut the connection so the
+ * client never hears back; `hang` forever; or answer `{ status, code }` itself.
+ */
+export type FaultAction = 'forward' | 'reset' | 'lost-response' | 'hang' | { readonly status: number; readonly code?: string };
 
 /** One request the proxy saw, and what it did. */
 export interface ProxiedRequest {
@@ -48,9 +52,9 @@ export async function startFaultProxy(options: {
       req.socket.destroy();
       return;
     }
-    if (action === 'forward') {
+    if (action === 'forward' || action === 'lost-response') {
       if (!upstream) return sendError(req, res, 502, 'NoUpstream');
-      forward(upstream, req, res);
+      forward(upstream, req, res, action === 'lost-response');
       return;
     }
     sendError(req, res, action.status, action.code ?? 'InternalError');
@@ -77,10 +81,15 @@ function sendError(req: IncomingMessage, res: ServerResponse, status: number, co
   });
 }
 
-function forward(upstream: URL, req: IncomingMessage, res: ServerResponse): void {
+function forward(upstream: URL, req: IncomingMessage, res: ServerResponse, loseResponse: boolean): void {
   const outgoing = httpRequest(
     { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
     (answer) => {
+      if (loseResponse) {
+        answer.resume();
+        answer.on('end', () => req.socket.destroy());
+        return;
+      }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     },

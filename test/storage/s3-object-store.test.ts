@@ -60,7 +60,7 @@ describe('S3ObjectStore (s3rver): retries', () => {
 
   beforeEach(async () => {
     bucket = await createTestBucket('retry', s3rverTestEndpoint());
-    env = await storeBehindProxy(bucket, { requestTimeoutMs: 500 });
+    env = await storeBehindProxy(bucket);
   });
   afterEach(async () => {
     await env.store.close();
@@ -99,11 +99,17 @@ describe('S3ObjectStore (s3rver): retries', () => {
   });
 
   it('a request that hangs past requestTimeoutMs is retried', async () => {
-    const before = env.proxy.requests.length;
-    env.failNext(1, 'hang');
-    await env.store.put('t/slow', 'eventually');
-    expect(env.proxy.requests.length - before).toBe(2);
-    expect(env.retries[0]?.reason).toMatch(/time/i);
+    const impatient = await storeBehindProxy(bucket, { requestTimeoutMs: 1_000 });
+    try {
+      const before = impatient.proxy.requests.length;
+      impatient.failNext(1, 'hang');
+      await impatient.store.put('t/slow', 'eventually');
+      expect(impatient.proxy.requests.length - before).toBe(2);
+      expect(impatient.retries[0]?.reason).toMatch(/timed out/i);
+    } finally {
+      await impatient.store.close();
+      await impatient.proxy.close();
+    }
   });
 
   it('gives up after the policy attempts with a retryable StorageError', async () => {
@@ -264,6 +270,56 @@ describe('S3ObjectStore (s3rver): conditional-write probe', () => {
       await env.store.close();
       await env.proxy.close();
     }
+  });
+});
+
+describe('S3ObjectStore (s3rver): putIfAbsent across a lost response', () => {
+  let bucket: TestBucket;
+  let proxy: FaultProxy;
+  let store: S3ObjectStore;
+  let direct: S3ObjectStore;
+  const next: FaultAction[] = [];
+
+  beforeEach(async () => {
+    bucket = await createTestBucket('lost', s3rverTestEndpoint());
+    let probePuts = 0;
+    // s3rver ignores If-None-Match; the proxy plays an endpoint that enforces it for the
+    // probe (second probe write refused), and answers commit PUTs as scripted in `next`.
+    proxy = await startFaultProxy({
+      upstream: bucket.endpoint.endpoint,
+      plan: (_index, req) => {
+        if (req.method !== 'PUT') return 'forward';
+        if (req.url?.includes('_lakeloop/probe/')) return ++probePuts === 2 ? { status: 412, code: 'PreconditionFailed' } : 'forward';
+        return next.shift() ?? 'forward';
+      },
+    });
+    store = await S3ObjectStore.create({ ...bucket.options, endpoint: proxy.endpoint, retryPolicy: policy, clock: new ManualClock() });
+    direct = await S3ObjectStore.create(bucket.options);
+    expect(await store.conditionalWrites()).toBe(true);
+  });
+  afterEach(async () => {
+    await store.close();
+    await direct.close();
+    await proxy.close();
+    await bucket.cleanup();
+  });
+
+  it('counts a write as ours when the retry is refused but the object holds our bytes', async () => {
+    next.push('lost-response', { status: 412, code: 'PreconditionFailed' });
+    expect(await store.putIfAbsent('_delta_log/00000000000000000000.json', 'commit A')).toEqual({ written: true });
+    expect((await direct.get('_delta_log/00000000000000000000.json')).toString()).toBe('commit A');
+  });
+
+  it('reports written:false when the refusal was for another writer\'s object', async () => {
+    await direct.put('_delta_log/00000000000000000001.json', 'commit B');
+    next.push('reset', { status: 412, code: 'PreconditionFailed' });
+    expect(await store.putIfAbsent('_delta_log/00000000000000000001.json', 'commit C')).toEqual({ written: false });
+    expect((await direct.get('_delta_log/00000000000000000001.json')).toString()).toBe('commit B');
+  });
+
+  it('a 409 ConditionalRequestConflict is a refusal too', async () => {
+    next.push({ status: 409, code: 'ConditionalRequestConflict' });
+    expect(await store.putIfAbsent('_delta_log/00000000000000000002.json', 'commit D')).toEqual({ written: false });
   });
 });
 

@@ -141,12 +141,12 @@ describe('concurrent commits to one table', () => {
     expect(await a.append(rows('2024-01-03', 0, 5), { txn })).toMatchObject({ skipped: true, attempts: 0 });
   });
 
-  it('fails an append racing a schema change (the winner changed metadata)', async () => {
-    race.race(2);
-    const outcomes = await Promise.allSettled([a.addColumns([{ name: 'note', type: 'VARCHAR' }]), b.append(rows('2024-01-01', 500, 501))]);
-    const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-    expect(rejected).toHaveLength(1);
-    expect((rejected[0]?.reason as Error).message).toMatch(/changed the table metadata/);
+  it('fails an append planned before a schema change that won the race', async () => {
+    const adds = await b.writeDataFiles(rows('2024-01-01', 500, 501));
+    await a.addColumns([{ name: 'note', type: 'VARCHAR' }]);
+    const error = await b.commit({ readVersion: 2, add: adds, operation: 'WRITE' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommitConflict);
+    expect((error as Error).message).toMatch(/version 3 won the race and it changed the table metadata/);
   });
 
   it('commits with a stale readVersion judge every commit since (remove of a file already removed)', async () => {
