@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../core/index.js';
 import { LocalObjectStore } from './local-object-store.js';
 import type { ObjectStore } from './object-store.js';
 import { S3ObjectStore, type S3StoreOptions } from './s3-object-store.js';

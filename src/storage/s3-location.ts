@@ -1,4 +1,4 @@
-import { StorageError } from '../core/errors.js';
+import { StorageError } from '../core/index.js';
 import { checkKey } from './keys.js';
 
 /** A bucket and a key prefix inside it (no leading or trailing `/`; `''` for the bucket root). */

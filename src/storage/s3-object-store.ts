@@ -23,9 +23,7 @@ import {
   type CompletedPart,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { defaultRetryPolicy, withRetry, type RetryPolicy } from '../core/backoff.js';
-import { systemClock, type Clock } from '../core/clock.js';
-import { LakeloopError, ObjectNotFound, StorageError } from '../core/errors.js';
+import { defaultRetryPolicy, LakeloopError, ObjectNotFound, StorageError, systemClock, withRetry, type Clock, type RetryPolicy } from '../core/index.js';
 import { DownloadCache } from './download-cache.js';
 import { checkKey, checkPrefix } from './keys.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectKey, ObjectStore, PutIfAbsentResult } from './object-store.js';

@@ -1,6 +1,6 @@
 import { ObjectNotFound, SqlError, TableCorrupt } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
-import { quoteIdent, quoteList } from '../engine/index.js';
+import { quoteList, quoteLiteral } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { addAction, emptyActions, type ParsedActions } from './actions.js';
 import type { CheckpointFiles } from './log-files.js';
@@ -27,19 +27,16 @@ export async function readCheckpoint(
       throw error;
     }
   }
-  const from = `read_parquet(${quoteList(paths)}, union_by_name = true)`;
+  const kinds = ACTION_COLUMNS.map(quoteLiteral).join(', ');
+  // One query, one JSON line per checkpoint row: to_json renders Parquet MAPs as objects and
+  // BIGINTs as numbers; the COLUMNS lambda tolerates checkpoints lacking some action columns.
+  const sql =
+    `SELECT to_json(t)::VARCHAR AS action FROM (SELECT COLUMNS(c -> c IN (${kinds})) ` +
+    `FROM read_parquet(${quoteList(paths)}, union_by_name = true)) AS t`;
   let rows;
   try {
-    const columns = new Set((await engine.describe(`SELECT * FROM ${from}`)).map((c) => c.name));
-    const kinds = ACTION_COLUMNS.filter((k) => columns.has(k));
-    if (!kinds.includes('protocol') || !kinds.includes('metaData')) {
-      throw new TableCorrupt(table, checkpoint.version, `checkpoint ${checkpoint.keys.join(', ')} has no protocol or metaData column`);
-    }
-    const select = kinds.map((k) => `to_json(${quoteIdent(k)}) AS ${quoteIdent(k)}`).join(', ');
-    const where = kinds.map((k) => `${quoteIdent(k)} IS NOT NULL`).join(' OR ');
-    rows = await engine.all(`SELECT ${select} FROM ${from} WHERE ${where}`);
+    rows = await engine.all(sql);
   } catch (error) {
-    if (error instanceof TableCorrupt) throw error;
     if (error instanceof SqlError) {
       throw new TableCorrupt(table, checkpoint.version, `checkpoint ${checkpoint.keys.join(', ')} does not parse: ${error.message}`, {
         cause: error,
@@ -50,16 +47,16 @@ export async function readCheckpoint(
   }
   const parsed = emptyActions();
   rows.forEach((row, index) => {
-    const record: Record<string, unknown> = {};
-    for (const [kind, json] of Object.entries(row)) {
-      if (json === null) continue;
-      try {
-        record[kind] = typeof json === 'string' ? JSON.parse(json) : json;
-      } catch (error) {
-        throw new TableCorrupt(table, checkpoint.version, `checkpoint row ${index + 1} has an unreadable ${kind}`, { cause: error });
-      }
+    let record: unknown;
+    try {
+      record = JSON.parse(String(row['action']));
+    } catch (error) {
+      throw new TableCorrupt(table, checkpoint.version, `checkpoint row ${index + 1} is unreadable`, { cause: error });
     }
-    addAction(parsed, record, source, `checkpoint row ${index + 1}`);
+    addAction(parsed, record as Record<string, unknown>, source, `checkpoint row ${index + 1}`);
   });
+  if (!parsed.protocol || !parsed.metaData) {
+    throw new TableCorrupt(table, checkpoint.version, `checkpoint ${checkpoint.keys.join(', ')} has no protocol or metaData action`);
+  }
   return parsed;
 }

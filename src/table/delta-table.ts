@@ -239,7 +239,14 @@ export class DeltaTable {
     }
     const adds = request.add ?? [];
     const removes = request.remove ?? [];
-    const latest = await this.snapshot();
+    // The writer checks need a state at least as new as readVersion; later protocol or
+    // metadata changes are caught by the conflict check against the winners.
+    const cached = this.reader.cached();
+    const latest = cached && cached.version >= request.readVersion ? cached : await this.snapshot();
+    if (latest.version < request.readVersion) {
+      // Writing past the latest version would leave a gap in the log.
+      throw new LakeloopError('USAGE', `Failed to commit to ${this.name}: readVersion ${request.readVersion} is newer than the latest version ${latest.version}`);
+    }
     const schema = request.metadata ? schemaOf(this.name, request.metadata) : latest.schema;
     const configuration = request.metadata?.configuration ?? latest.metadata.configuration;
     checkWritable(this.name, latest.version, request.protocol ?? latest.protocol, schema, configuration, removes.length > 0);

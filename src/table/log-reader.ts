@@ -5,7 +5,7 @@ import { parseCommitFile, type CommitInfoAction, type ParsedActions } from './ac
 import { readCheckpoint } from './checkpoint-reader.js';
 import { readLastCheckpoint } from './checkpoint-writer.js';
 import type { FileColumns } from './file-columns.js';
-import { classifyLog, commitKey, logPrefix, padVersion, type LogListing } from './log-files.js';
+import { classifyLog, commitKey, lastCheckpointKey, logPrefix, padVersion, type LogListing } from './log-files.js';
 import { LogReplay } from './log-replay.js';
 import { checkReadable } from './protocol-support.js';
 import { mapLimit, Snapshot } from './snapshot.js';
@@ -82,10 +82,18 @@ export class LogReader {
     return this.latestSnapshot();
   }
 
-  /** Whether the table has a log at all. */
+  /** Whether the table has a log at all (two HEADs in the usual case, a listing otherwise). */
   async exists(): Promise<boolean> {
-    const page = await this.context.store.list(logPrefix(this.context.tablePath), { maxKeys: 1 });
+    const { store, tablePath } = this.context;
+    if (await store.head(commitKey(tablePath, 0))) return true;
+    if (await store.head(lastCheckpointKey(tablePath))) return true;
+    const page = await store.list(logPrefix(tablePath), { maxKeys: 1 });
     return page.objects.length > 0;
+  }
+
+  /** The cached latest snapshot, if this reader has one (no I/O). */
+  cached(): Snapshot | undefined {
+    return this.latest?.snapshot;
   }
 
   /** Reads and parses one commit file; undefined when it does not exist. */

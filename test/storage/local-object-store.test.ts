@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../src/core/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 
 const putLoop = fileURLToPath(new URL('./fixtures/put-loop.ts', import.meta.url));

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ObjectNotFound, StorageError } from '../../src/core/errors.js';
+import { ObjectNotFound, StorageError } from '../../src/core/index.js';
 import type { ObjectStore } from '../../src/storage/index.js';
 
 /** A store under test and how to dispose of it. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StorageError } from '../../src/core/errors.js';
+import { StorageError } from '../../src/core/index.js';
 import { LocalObjectStore, openObjectStore, parseS3Url, S3ObjectStore, s3OptionsFromEnv } from '../../src/storage/index.js';
 import { createTestBucket, s3rverTestEndpoint, type TestBucket } from '../helpers/s3.js';
 
