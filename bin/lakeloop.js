@@ -4,6 +4,9 @@
 // (lakeloop.config.ts, contracts/*.ts, jobs/*.ts) load the same way.
 import { register } from 'tsx/esm/api';
 
+// The AWS SDK warns on every start that its releases after January 2027 need Node 22;
+// package-lock.json pins a release that supports Node 20, so the warning is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 register();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { StorageError } from '../core/index.js';
 import { LocalObjectStore } from './local-object-store.js';
 import type { ObjectStore } from './object-store.js';
-import { S3ObjectStore, type S3StoreOptions } from './s3-object-store.js';
+import type { S3StoreOptions } from './s3-object-store.js';
 import { isS3Url, parseS3Url } from './s3-location.js';
 
 /** S3 settings for `openObjectStore`; the bucket and prefix come from the root URL. */
@@ -42,6 +42,7 @@ export const storeEnvVars = Object.freeze({
 export async function openObjectStore(root: string, options: OpenStoreOptions = {}): Promise<ObjectStore> {
   if (isS3Url(root)) {
     const { bucket, prefix } = parseS3Url(root);
+    const { S3ObjectStore } = await import('./s3-object-store.js');
     return S3ObjectStore.create({ ...s3OptionsFromEnv(options.env ?? process.env), ...definedOnly(options.s3 ?? {}), bucket, prefix });
   }
   if (/^file:\/\//i.test(root)) return LocalObjectStore.create(fileURLToPath(root));

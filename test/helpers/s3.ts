@@ -14,7 +14,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { S3ObjectStore, type OpenStoreOptions, type S3StoreOptions } from '../../src/storage/index.js';
+import { S3ObjectStore } from '../../src/storage/s3-object-store.js';
+import { type OpenStoreOptions, type S3StoreOptions } from '../../src/storage/index.js';
 import type { S3TestEndpoint } from '../global-setup.js';
 
 export type { S3TestEndpoint };

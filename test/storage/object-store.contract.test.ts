@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalObjectStore, S3ObjectStore } from '../../src/storage/index.js';
+import { S3ObjectStore } from '../../src/storage/s3-object-store.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
 import { createTestBucket, externalTestEndpoint, s3rverTestEndpoint, type S3TestEndpoint } from '../helpers/s3.js';
 import { describeObjectStoreContract, type ContractFactoryOptions, type ContractSubject } from './object-store-contract.js';
 

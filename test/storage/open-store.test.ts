@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/core/index.js';
-import { LocalObjectStore, openObjectStore, parseS3Url, S3ObjectStore, s3OptionsFromEnv } from '../../src/storage/index.js';
+import { S3ObjectStore } from '../../src/storage/s3-object-store.js';
+import { LocalObjectStore, openObjectStore, parseS3Url, s3OptionsFromEnv } from '../../src/storage/index.js';
 import { createTestBucket, s3rverTestEndpoint, type TestBucket } from '../helpers/s3.js';
 
 describe('openObjectStore', () => {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, ObjectNotFound, StorageError } from '../../src/core/index.js';
-import { S3ObjectStore, singleWriterNotice, type S3RetryEvent, type S3StoreOptions } from '../../src/storage/index.js';
+import { S3ObjectStore } from '../../src/storage/s3-object-store.js';
+import { singleWriterNotice, type S3RetryEvent, type S3StoreOptions } from '../../src/storage/index.js';
 import { startFaultProxy, type FaultAction, type FaultProxy } from '../helpers/fault-proxy.js';
 import { createTestBucket, s3rverTestEndpoint, type TestBucket } from '../helpers/s3.js';
 
