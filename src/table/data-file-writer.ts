@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LakeloopError, type Clock } from '../core/index.js';
+import { assert, LakeloopError, type Clock } from '../core/index.js';
 import type { Engine, SqlValue } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -59,7 +59,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
   const fields = request.schema.fields;
   const partitioned = request.partitionColumns.length > 0;
   const projection = await castProjection(engine, table, request);
-  const inner = `SELECT ${projection.join(', ')} FROM (${request.selectSql}) AS __lakeloop_source`;
+  const inner = `SELECT ${projection.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
   const partitionFields = request.partitionColumns.map((c) => fieldOf(request.schema, c, table));
 
   return withTempDir('write', async (dir) => {
@@ -125,7 +125,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
 
 /** The SELECT list that casts the query's columns to the table schema, in schema order. */
 async function castProjection(engine: Engine, table: string, request: DataFilesRequest): Promise<string[]> {
-  const source = await engine.describe(`SELECT * FROM (${request.selectSql}) AS __lakeloop_source`);
+  const source = await engine.describe(`SELECT * FROM ${subquery(request.selectSql)} AS __lakeloop_source`);
   const byName = new Map<string, { name: string; type: string }>();
   for (const column of source) {
     const lower = column.name.toLowerCase();
@@ -207,9 +207,7 @@ async function describeFiles(
     `SELECT ${selects.join(', ')} FROM read_parquet(${quoteList(localFiles)}, filename = ${quoteLiteral(FILE_COLUMN)}) GROUP BY ${FILE_COLUMN}`,
   );
   return rows.map((row) => {
-    if (partitionFields.length > 0 && Number(row['tuples']) !== 1) {
-      throw new Error(`lakeloop internal error: written file ${String(row['f'])} holds ${String(row['tuples'])} partitions`);
-    }
+    assert(partitionFields.length === 0 || Number(row['tuples']) === 1, `written file ${String(row['f'])} holds exactly one partition`);
     const partitionValues: Record<string, string | null> = {};
     partitionFields.forEach((f, i) => {
       const value = row[`p${i}`];
@@ -267,6 +265,11 @@ function statValue(value: SqlValue | undefined, type: string, bound: 'min' | 'ma
   }
   if (type === 'date' || type.startsWith('timestamp')) return JSON.stringify(text);
   return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text) ? text : undefined;
+}
+
+/** A query as a parenthesized subquery; tolerates a trailing `;` or `-- comment`. */
+function subquery(sql: string): string {
+  return `(\n${sql.trim().replace(/;+\s*$/, '')}\n)`;
 }
 
 function fieldOf(schema: TableSchema, column: string, table: string): SchemaField {

@@ -90,8 +90,32 @@ const DUCKDB_TO_PRIMITIVE: Readonly<Record<string, string>> = {
   TIMESTAMP: 'timestamp',
   TIMESTAMP_S: 'timestamp',
   TIMESTAMP_MS: 'timestamp',
+  // Delta timestamps hold microseconds: nanoseconds are truncated on write.
   TIMESTAMP_NS: 'timestamp',
   'TIMESTAMP WITH TIME ZONE': 'timestamp',
+  // Aliases people write by hand in column lists.
+  TIMESTAMPTZ: 'timestamp',
+  DATETIME: 'timestamp',
+  BOOL: 'boolean',
+  LOGICAL: 'boolean',
+  INT1: 'byte',
+  INT2: 'short',
+  SHORT: 'short',
+  INT: 'integer',
+  INT4: 'integer',
+  SIGNED: 'integer',
+  INT8: 'long',
+  LONG: 'long',
+  REAL: 'float',
+  FLOAT4: 'float',
+  FLOAT8: 'double',
+  TEXT: 'string',
+  STRING: 'string',
+  CHAR: 'string',
+  BPCHAR: 'string',
+  BYTEA: 'binary',
+  BINARY: 'binary',
+  VARBINARY: 'binary',
 };
 
 /** Whether a Delta type is a primitive (not array/map/struct). */

@@ -186,7 +186,7 @@ export class DeltaTable {
       configuration: { ...(options.configuration ?? {}) },
       createdTime: now,
     };
-    const commitInfo = table.commitInfo(now, {
+    const commitInfo = table.commitInfo(now, randomUUID(), {
       operation: 'CREATE TABLE',
       operationParameters: { isManaged: 'false', description: options.description ?? null, partitionBy: JSON.stringify(partitionColumns), properties: JSON.stringify(metaData.configuration) },
       readVersion: undefined,
@@ -261,12 +261,18 @@ export class DeltaTable {
     };
     const isBlindAppend = removes.length === 0 && (request.readPartitions ?? []).length === 0 && !request.metadata && !request.protocol;
 
+    // Every attempt's commitInfo carries a fresh txnId: a "winner" with one of ours is our own
+    // earlier attempt that landed although its put reported failure (an ambiguous network error
+    // retried by the store), and must not be committed twice.
+    const sentTxnIds = new Set<string>();
     let version = request.readVersion + 1;
     for (let attempt = 1; ; attempt++) {
       const now = this.clock.nowMs();
+      const txnId = randomUUID();
+      sentTxnIds.add(txnId);
       const actions: Action[] = [
         {
-          commitInfo: this.commitInfo(now, {
+          commitInfo: this.commitInfo(now, txnId, {
             operation: request.operation,
             operationParameters: request.operationParameters ?? {},
             readVersion: request.readVersion,
@@ -297,6 +303,11 @@ export class DeltaTable {
       for (;;) {
         const winner = await this.reader.readCommit(next);
         if (!winner) break;
+        if (sentTxnIds.has(String(winner.commitInfo?.['txnId']))) {
+          this.reader.noteCommitted(next, winner, now);
+          await this.maybeCheckpoint(next);
+          return { version: next, skipped: false, attempts: attempt, addedFiles: adds.length, removedFiles: removes.length };
+        }
         const verdict = judgeWinner(pending, next, winner);
         if (verdict.kind === 'already-applied') return { version: next, skipped: true, attempts: attempt, addedFiles: 0, removedFiles: 0 };
         if (verdict.kind === 'conflict') throw new CommitConflict(this.name, version, await this.latestVersionFrom(next), verdict.reason);
@@ -432,6 +443,7 @@ export class DeltaTable {
 
   private commitInfo(
     now: number,
+    txnId: string,
     parts: {
       operation: string;
       operationParameters: Readonly<Record<string, unknown>>;
@@ -467,7 +479,7 @@ export class DeltaTable {
       isBlindAppend: parts.isBlindAppend,
       operationMetrics,
       engineInfo: ENGINE_INFO,
-      txnId: randomUUID(),
+      txnId,
     };
   }
 

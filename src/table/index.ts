@@ -2,7 +2,7 @@ export * from './actions.js';
 export * from './delta-schema.js';
 export * from './file-stats.js';
 export * from './partition-paths.js';
-export { padVersion, commitKey, checkpointKey, lastCheckpointKey, logPrefix, tableKey } from './log-files.js';
+export { padVersion, commitKey, checkpointKey, lastCheckpointKey, logPrefix, tableKey, hasDeltaLog } from './log-files.js';
 export { type LastCheckpoint, readLastCheckpoint } from './checkpoint-writer.js';
 export { Snapshot } from './snapshot.js';
 export type { SnapshotSelector, CommitSummary } from './log-reader.js';

@@ -4,7 +4,7 @@ import { quoteIdent } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { DeltaTable, type CreateTableOptions } from './delta-table.js';
 import type { SnapshotSelector } from './log-reader.js';
-import { logPrefix } from './log-files.js';
+import { hasDeltaLog } from './log-files.js';
 import type { Snapshot } from './snapshot.js';
 
 /** The lake's layers: each is a key prefix holding one folder per table. */
@@ -70,8 +70,7 @@ export class Lake {
       const folders = await this.store.listPrefixes(`${layer}/`);
       for (const folder of folders) {
         const path = folder.replace(/\/$/, '');
-        const page = await this.store.list(logPrefix(path), { maxKeys: 1 });
-        if (page.objects.length > 0) names.push(`${layer}.${path.slice(layer.length + 1)}`);
+        if (await hasDeltaLog(this.store, path)) names.push(`${layer}.${path.slice(layer.length + 1)}`);
       }
     }
     return names.sort();

@@ -1,4 +1,4 @@
-import type { ObjectInfo } from '../storage/index.js';
+import type { ObjectInfo, ObjectStore } from '../storage/index.js';
 
 /** The key prefix of a table's log: `bronze/orders/_delta_log/` (or `_delta_log/` for a root table). */
 export function logPrefix(tablePath: string): string {
@@ -105,4 +105,12 @@ export function checkpointKeysFor(tablePath: string, version: number, parts: num
     keys.push(`${logPrefix(tablePath)}${padVersion(version)}.checkpoint.${String(i).padStart(10, '0')}.${String(parts).padStart(10, '0')}.parquet`);
   }
   return keys;
+}
+
+/** Whether a table has a `_delta_log` (two HEADs in the usual case, a one-key listing otherwise). */
+export async function hasDeltaLog(store: ObjectStore, tablePath: string): Promise<boolean> {
+  if (await store.head(commitKey(tablePath, 0))) return true;
+  if (await store.head(lastCheckpointKey(tablePath))) return true;
+  const page = await store.list(logPrefix(tablePath), { maxKeys: 1 });
+  return page.objects.length > 0;
 }

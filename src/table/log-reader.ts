@@ -1,11 +1,11 @@
-import { LakeloopError, TableCorrupt, TableNotFound } from '../core/index.js';
+import { assert, LakeloopError, TableCorrupt, TableNotFound } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import type { ObjectInfo, ObjectStore } from '../storage/index.js';
 import { parseCommitFile, type CommitInfoAction, type ParsedActions } from './actions.js';
 import { readCheckpoint } from './checkpoint-reader.js';
 import { readLastCheckpoint } from './checkpoint-writer.js';
 import type { FileColumns } from './file-columns.js';
-import { classifyLog, commitKey, lastCheckpointKey, logPrefix, padVersion, type LogListing } from './log-files.js';
+import { classifyLog, commitKey, hasDeltaLog, logPrefix, padVersion, type LogListing } from './log-files.js';
 import { LogReplay } from './log-replay.js';
 import { checkReadable } from './protocol-support.js';
 import { mapLimit, Snapshot } from './snapshot.js';
@@ -83,12 +83,8 @@ export class LogReader {
   }
 
   /** Whether the table has a log at all (two HEADs in the usual case, a listing otherwise). */
-  async exists(): Promise<boolean> {
-    const { store, tablePath } = this.context;
-    if (await store.head(commitKey(tablePath, 0))) return true;
-    if (await store.head(lastCheckpointKey(tablePath))) return true;
-    const page = await store.list(logPrefix(tablePath), { maxKeys: 1 });
-    return page.objects.length > 0;
+  exists(): Promise<boolean> {
+    return hasDeltaLog(this.context.store, this.context.tablePath);
   }
 
   /** The cached latest snapshot, if this reader has one (no I/O). */
@@ -110,11 +106,16 @@ export class LogReader {
     return parsed;
   }
 
-  /** The newest commits first, at most `limit`. */
+  /** The newest commits first, at most `limit` (all by default); stops at commits a log cleanup removed. */
   async history(limit: number | undefined): Promise<CommitSummary[]> {
-    const listing = await this.listing(undefined);
-    const versions = [...listing.commits.keys()].sort((a, b) => b - a).slice(0, limit ?? Number.MAX_SAFE_INTEGER);
-    const metas = await mapLimit(versions, 16, (v) => this.metaOf(v, listing.commits.get(v)));
+    const latest = (await this.latestSnapshot()).version;
+    const oldest = Math.max(0, latest - (limit ?? Number.MAX_SAFE_INTEGER) + 1);
+    const candidates: number[] = [];
+    for (let v = latest; v >= oldest; v--) candidates.push(v);
+    const found = await mapLimit(candidates, 16, async (v) => this.commitMeta.get(v) ?? (await this.readCommit(v), this.commitMeta.get(v)));
+    const missing = found.findIndex((meta) => meta === undefined);
+    const versions = missing < 0 ? candidates : candidates.slice(0, missing);
+    const metas = found.slice(0, versions.length);
     return versions.map((version, i) => {
       const meta = metas[i] as CommitMeta;
       const info = meta.commitInfo;
@@ -169,26 +170,26 @@ export class LogReader {
   private async load(target: number | undefined): Promise<Snapshot> {
     const { table } = this.context;
     const listing = await this.listing(target);
-    const versions = [...listing.commits.keys(), ...listing.checkpoints.keys()];
-    if (versions.length === 0) throw new TableNotFound(table);
-    const latest = Math.max(...versions);
+    if (listing.commits.size === 0 && listing.checkpoints.size === 0) throw new TableNotFound(table);
+    const latest = Math.max(maxOf(listing.commits.keys()), maxOf(listing.checkpoints.keys()));
     if (target !== undefined && target > latest) {
       throw new LakeloopError('VERSION_NOT_FOUND', `Failed to read ${table} at version ${target}: the latest version is ${latest}`);
     }
     const end = target ?? latest;
-    const checkpointVersions = this.context.useCheckpoints ? [...listing.checkpoints.keys()].filter((v) => v <= end) : [];
-    const checkpoint = checkpointVersions.length > 0 ? Math.max(...checkpointVersions) : undefined;
+    const usable = this.context.useCheckpoints ? maxOf([...listing.checkpoints.keys()].filter((v) => v <= end)) : -1;
+    const checkpoint = usable >= 0 ? usable : undefined;
     const replay = new LogReplay(table);
     let start: number;
     if (checkpoint !== undefined) {
       const files = listing.checkpoints.get(checkpoint);
-      if (!files) throw new Error('lakeloop internal error: checkpoint vanished from its listing');
+      assert(files, 'a checkpoint picked from a listing is in it');
       replay.apply(checkpoint, await readCheckpoint({ store: this.context.store, engine: this.context.engine, table }, files));
       start = checkpoint + 1;
     } else {
-      const first = Math.min(...listing.commits.keys());
+      const first = minOf(listing.commits.keys());
       if (first !== 0) {
-        throw new TableCorrupt(table, end, `the log starts at version ${first} and has no checkpoint to start from`, {
+        const starts = Number.isFinite(first) ? `the log starts at version ${first}` : 'the log has no JSON commits';
+        throw new TableCorrupt(table, end, `${starts} and has no usable checkpoint to start from`, {
           hint: 'Versions before the oldest checkpoint are no longer readable; read a later version.',
         });
       }
@@ -224,12 +225,11 @@ export class LogReader {
   private checkContiguous(listing: LogListing, start: number, end: number): void {
     for (let v = start; v <= end; v++) {
       if (!listing.commits.has(v)) {
-        const present = [...listing.commits.keys()].filter((x) => x > v);
-        const next = present.length > 0 ? Math.min(...present) : undefined;
+        const next = minOf([...listing.commits.keys()].filter((x) => x > v));
         throw new TableCorrupt(
           this.context.table,
           end,
-          `commit ${padVersion(v)}.json is missing from the log${next !== undefined ? ` (a gap before version ${next})` : ''}`,
+          `commit ${padVersion(v)}.json is missing from the log${Number.isFinite(next) ? ` (a gap before version ${next})` : ''}`,
           { hint: 'A commit file was deleted or not copied; restore it from a backup. lakeloop does not guess past a gap.' },
         );
       }
@@ -304,4 +304,18 @@ export class LogReader {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The largest number, or -1 for none (no spread: logs can hold more versions than a call has arguments). */
+function maxOf(values: Iterable<number>): number {
+  let max = -1;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}
+
+/** The smallest number, or Infinity for none. */
+function minOf(values: Iterable<number>): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const v of values) if (v < min) min = v;
+  return min;
 }

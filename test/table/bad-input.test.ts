@@ -145,6 +145,13 @@ describe('bad input to the Delta reader and writer', () => {
     await expect(table.overwritePartitions(SQL, { partitions: [{ nope: 'x' }] })).rejects.toThrow(/nope is not a partition column/);
   });
 
+  it('accepts a query with a trailing semicolon and line comment', async () => {
+    const table = await makeTable();
+    await table.append(`${SQL} -- the usual tail\n;`);
+    await table.append(`${SQL};`);
+    expect((await table.snapshot()).numRecords()).toBe(30);
+  });
+
   it('scans an empty table as a typed empty relation', async () => {
     const table = await lake.createTable('bronze.empty', { columns: await fx.engine.describe(SQL), partitionColumns: ['k'] });
     const sql = await (await table.snapshot()).scanSql(fx.store);

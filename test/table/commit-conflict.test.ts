@@ -159,4 +159,23 @@ describe('concurrent commits to one table', () => {
     expect(error).toBeInstanceOf(CommitConflict);
     expect((error as Error).message).toMatch(/it also removed/);
   });
+
+  it('recognises its own commit when a put landed but reported failure (no duplicate)', async () => {
+    const ambiguous = Object.create(fx.store) as LocalObjectStore;
+    let lies = 1;
+    ambiguous.putIfAbsent = async (key, body) => {
+      const result = await fx.store.putIfAbsent(key, body);
+      if (lies > 0 && result.written && key.endsWith('.json')) {
+        lies--;
+        return { written: false };
+      }
+      return result;
+    };
+    const table = await DeltaTable.open(ambiguous, 'silver/daily', { engine: fx.engine });
+    const result = await table.append(rows('2024-01-05', 0, 3));
+    expect(result).toMatchObject({ version: 3, skipped: false, attempts: 1, addedFiles: 1 });
+    const snapshot = await (await DeltaTable.open(fx.store, 'silver/daily', { engine: fx.engine })).snapshot();
+    expect(snapshot.version).toBe(3);
+    expect(snapshot.numRecords()).toBe(23);
+  });
 });

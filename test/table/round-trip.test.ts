@@ -318,6 +318,9 @@ describe('a Delta table round trip', () => {
     expect(after.tombstones.length).toBeGreaterThanOrEqual(before.files.length);
     const history = await table.history({ limit: 1 });
     expect(history[0]).toMatchObject({ version: result.version, operation: 'WRITE', operationParameters: { mode: 'Overwrite' }, isBlindAppend: false });
+    const all = await table.history();
+    expect(all.map((h) => h.version)).toEqual(Array.from({ length: result.version + 1 }, (_, i) => result.version - i));
+    expect(all.at(-1)?.operation).toBe('CREATE TABLE');
     expect(history[0]?.operationMetrics).toMatchObject({ numRemovedFiles: String(before.files.length), numOutputRows: '30' });
   });
 
