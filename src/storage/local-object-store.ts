@@ -135,7 +135,7 @@ export class LocalObjectStore implements ObjectStore {
     const slash = prefix.lastIndexOf('/');
     const folderKey = slash < 0 ? '' : prefix.slice(0, slash);
     const found: ObjectInfo[] = [];
-    await this.walk(folderKey, prefix, found);
+    await this.walk(folderKey, prefix, options.startAfter, found);
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const startAfter = options.startAfter;
     const filtered = startAfter === undefined ? found : found.filter((o) => o.key > startAfter);
@@ -180,7 +180,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async close(): Promise<void> {}
 
-  private async walk(folderKey: string, prefix: string, found: ObjectInfo[]): Promise<void> {
+  private async walk(folderKey: string, prefix: string, startAfter: string | undefined, found: ObjectInfo[]): Promise<void> {
     const folder = folderKey === '' ? this.root : join(this.root, ...folderKey.split('/'));
     let entries;
     try {
@@ -193,8 +193,8 @@ export class LocalObjectStore implements ObjectStore {
       if (entry.name.includes(TEMP_MARK)) continue;
       const key = folderKey === '' ? entry.name : `${folderKey}/${entry.name}`;
       if (entry.isDirectory()) {
-        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await this.walk(key, prefix, found);
-      } else if (entry.isFile() && key.startsWith(prefix)) {
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await this.walk(key, prefix, startAfter, found);
+      } else if (entry.isFile() && key.startsWith(prefix) && (startAfter === undefined || key > startAfter)) {
         const info = await stat(join(folder, entry.name)).catch(() => undefined);
         if (info) found.push(toInfo(key, info.size, info.mtimeMs));
       }
