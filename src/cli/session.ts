@@ -46,7 +46,7 @@ export async function openSession(config: ResolvedConfig, io: CliIo, options: { 
   let engine: Engine | undefined;
   try {
     engine = await Engine.create(engineOptions(config));
-    const lake = await Lake.open({ store, engine });
+    const lake = await Lake.open({ store, engine, onNotice: (message) => io.stderr.write(`notice: ${message}\n`) });
     const opened = engine;
     return {
       config,

@@ -27,6 +27,7 @@ import {
 } from './delta-schema.js';
 import { ENGINE_INFO } from './engine-info.js';
 import { FileColumns } from './file-columns.js';
+import { withCommitLock } from './commit-lock.js';
 import { parseStats } from './file-stats.js';
 import { commitKey, tableKey } from './log-files.js';
 import { LogReader, type CommitSummary, type SnapshotSelector } from './log-reader.js';
@@ -234,6 +235,10 @@ export class DeltaTable {
    * Checkpoints follow every `checkpointInterval` versions.
    */
   async commit(request: CommitRequest): Promise<CommitResult> {
+    return withCommitLock(`${this.store.description}|${this.path}`, () => this.commitUnlocked(request));
+  }
+
+  private async commitUnlocked(request: CommitRequest): Promise<CommitResult> {
     if (!Number.isInteger(request.readVersion) || request.readVersion < 0) {
       throw new LakeloopError('USAGE', `Failed to commit to ${this.name}: readVersion ${request.readVersion} is not a version (create the table first)`);
     }

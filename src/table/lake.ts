@@ -1,7 +1,7 @@
 import { UsageError, type Clock } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent } from '../engine/index.js';
-import type { ObjectStore } from '../storage/index.js';
+import { singleWriterNotice, type ObjectStore } from '../storage/index.js';
 import { DeltaTable, type CreateTableOptions } from './delta-table.js';
 import type { SnapshotSelector } from './log-reader.js';
 import { hasDeltaLog } from './log-files.js';
@@ -20,6 +20,8 @@ export interface LakeOptions {
   readonly clock?: Clock;
   /** Checkpoint interval for every table (default 10). */
   readonly checkpointInterval?: number;
+  /** Told once, at open, when the store does not enforce conditional writes (run a single writer). */
+  readonly onNotice?: (message: string) => void;
 }
 
 const NAME = /^([a-z]+)\.([A-Za-z0-9_][A-Za-z0-9_-]*)$/;
@@ -47,6 +49,7 @@ export class Lake {
 
   static async open(options: LakeOptions): Promise<Lake> {
     const conditional = await options.store.conditionalWrites();
+    if (!conditional) options.onNotice?.(singleWriterNotice(options.store.description));
     return new Lake(options.store, options.engine, conditional, options.clock, options.checkpointInterval);
   }
 

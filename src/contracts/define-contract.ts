@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../core/index.js';
+import { contractColumns, ContractSchemaIssues, type ContractColumn } from './contract-columns.js';
+
+/**
+ * What happens to a top-level field the contract does not declare: `evolve` adds it to
+ * bronze as a new nullable column, `rescue` keeps it in the `_rescued` JSON column,
+ * `strict` rejects the record to quarantine.
+ */
+export type DriftPolicy = 'evolve' | 'rescue' | 'strict';
+
+/** The drift policy of a contract that does not choose one: nothing is lost and no column appears unreviewed. */
+export const DEFAULT_DRIFT: DriftPolicy = 'rescue';
+
+/** When a micro-batch of a source closes: at N records, B bytes or T ms, whichever first. */
+export interface BatchSettings {
+  readonly maxRecords?: number;
+  readonly maxBytes?: number;
+  readonly maxMs?: number;
+}
+
+type FieldOf<S extends z.ZodObject> = Extract<keyof S['shape'], string>;
+
+/**
+ * A source's data contract as the user writes it in `contracts/<source>.ts`.
+ *
+ * @example
+ * export default defineContract({
+ *   source: 'orders', version: 1, owner: 'checkout-team',
+ *   schema: z.object({ order_id: z.string(), amount: z.number().nonnegative(), order_ts: z.iso.datetime({ offset: true }) }),
+ *   key: ['order_id'], eventTime: 'order_ts', drift: 'rescue',
+ * });
+ */
+export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
+  /** snake_case; names the bronze and quarantine tables. */
+  readonly source: string;
+  /** Bumped by the owner on every change of the schema. */
+  readonly version: number;
+  /** Who to ask about this data (a team or a person). */
+  readonly owner: string;
+  readonly description?: string;
+  /** The record's fields; each top-level field is a bronze column. */
+  readonly schema: S;
+  /** The fields that identify a record (CDC upserts and deletes key on them); required fields. */
+  readonly key: readonly FieldOf<S>[];
+  /** A required `z.iso.datetime()` field; bronze partitions by its UTC date (`event_date`). */
+  readonly eventTime: FieldOf<S>;
+  /** Default `'rescue'` (see `DriftPolicy`). */
+  readonly drift?: DriftPolicy;
+  /** Records are Debezium envelopes (`op`, `before`, `after`, `ts_ms`, `source`) whose images follow `schema`. */
+  readonly cdc?: boolean;
+  readonly batch?: BatchSettings;
+}
+
+/** A validated contract: the definition with its defaults applied and its bronze columns. */
+export interface Contract<S extends z.ZodObject = z.ZodObject> {
+  readonly source: string;
+  readonly version: number;
+  readonly owner: string;
+  readonly description: string | undefined;
+  readonly schema: S;
+  readonly key: readonly string[];
+  readonly eventTime: string;
+  readonly drift: DriftPolicy;
+  readonly cdc: boolean;
+  readonly batch: BatchSettings;
+  /** The schema's top-level fields as bronze columns, in schema order. */
+  readonly columns: readonly ContractColumn[];
+  /** The file the contract was loaded from (`loadContracts`), else undefined. */
+  readonly file: string | undefined;
+}
+
+/**
+ * Column names the engine adds to bronze, quarantine or the validation SQL; a contract
+ * field may not use one (compared case-insensitively, as DuckDB does).
+ */
+export const RESERVED_COLUMNS: readonly string[] = Object.freeze([
+  'event_date', '_line', '_raw', '_json', '_reject_reason', '_reject_field', '_rescued', '_op', '_cdc_ts_ms',
+  '_source_position', '_ingest_id', '_batch_id', '_ingested_at', '_source_offset',
+]);
+
+/** Names the validation SQL uses internally; a field may not start with it. */
+export const INTERNAL_PREFIX = '__ll_';
+
+const CONTRACT = Symbol.for('lakeloop.contract');
+
+const POSITIVE_INT = 'expected a positive integer';
+const positiveInt = z.int({ error: POSITIVE_INT }).positive({ error: POSITIVE_INT });
+
+const definitionSchema = z.strictObject({
+  source: z
+    .string({ error: 'expected a snake_case name such as "orders"' })
+    .regex(/^[a-z][a-z0-9_]*$/, { error: 'expected a snake_case name such as "orders" (lowercase letters, digits, underscores)' }),
+  version: positiveInt,
+  owner: z.string({ error: 'expected the owning team or person' }).min(1, { error: 'expected the owning team or person' }),
+  description: z.string().optional(),
+  schema: z.custom<z.ZodObject>((value) => value instanceof z.ZodObject, { error: 'expected a zod object schema, e.g. z.object({ ... })' }),
+  key: z.array(z.string(), { error: 'expected a list of field names' }).min(1, { error: 'expected at least one key field' }),
+  eventTime: z.string({ error: 'expected the name of a z.iso.datetime() field' }),
+  drift: z.enum(['evolve', 'rescue', 'strict'], { error: 'expected "evolve", "rescue" or "strict"' }).default(DEFAULT_DRIFT),
+  cdc: z.boolean().default(false),
+  batch: z
+    .strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional(), maxMs: positiveInt.optional() })
+    .default({}),
+});
+
+/**
+ * Validates a source's contract and returns it frozen, with its bronze columns. Throws
+ * `ConfigError` listing every problem by field (`eventTime: "created" is not a field of
+ * the schema`); `loadContracts` re-labels it with the contract's file.
+ *
+ * @example
+ * const orders = defineContract({ source: 'orders', version: 1, owner: 'checkout', schema, key: ['order_id'], eventTime: 'order_ts' });
+ * orders.drift; // 'rescue'
+ */
+export function defineContract<S extends z.ZodObject>(definition: ContractDefinition<S>): Contract<S> {
+  return validateContract(definition, undefined) as Contract<S>;
+}
+
+/** Whether a value is a contract made by `defineContract` (from any copy of lakeloop). */
+export function isContract(value: unknown): value is Contract {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[CONTRACT] === true;
+}
+
+/**
+ * Validates a contract definition (or re-labels an already validated contract) with the
+ * file it came from. The error names `file`, else the contract's source.
+ */
+export function validateContract(value: unknown, file: string | undefined): Contract {
+  const label = (source: unknown): string => file ?? (typeof source === 'string' ? `contract "${source}"` : 'contract');
+  if (isContract(value)) return file === undefined ? value : brand({ ...value, file });
+  const parsed = definitionSchema.safeParse(value, { reportInput: true });
+  if (!parsed.success) {
+    const source = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['source'] : undefined;
+    throw new ConfigError(label(source), parsed.error.issues.map(toIssue));
+  }
+  const definition = parsed.data;
+  let columns: ContractColumn[];
+  try {
+    columns = contractColumns(definition.schema);
+  } catch (error) {
+    if (error instanceof ContractSchemaIssues) throw new ConfigError(label(definition.source), error.issues, { cause: error });
+    throw error;
+  }
+  const issues = semanticIssues(definition.key, definition.eventTime, columns);
+  if (issues.length > 0) throw new ConfigError(label(definition.source), issues);
+  return brand({
+    source: definition.source,
+    version: definition.version,
+    owner: definition.owner,
+    description: definition.description,
+    schema: definition.schema,
+    key: Object.freeze([...definition.key]),
+    eventTime: definition.eventTime,
+    drift: definition.drift,
+    cdc: definition.cdc,
+    batch: Object.freeze({ ...definition.batch }),
+    columns: Object.freeze(columns),
+    file,
+  });
+}
+
+function semanticIssues(key: readonly string[], eventTime: string, columns: readonly ContractColumn[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const fields = columns.map((c) => c.name).join(', ');
+  const seenKeys = new Set<string>();
+  key.forEach((name, i) => {
+    const column = byName.get(name);
+    if (column === undefined) issues.push({ path: `key[${i}]`, message: `"${name}" is not a field of the schema (fields: ${fields})` });
+    else if (!column.required) issues.push({ path: `key[${i}]`, message: `"${name}" must be required (not optional, nullable or defaulted): it identifies the record` });
+    else if (column.duckdbType === 'JSON') issues.push({ path: `key[${i}]`, message: `"${name}" is an object or array; a key field must be a scalar` });
+    if (seenKeys.has(name)) issues.push({ path: `key[${i}]`, message: `"${name}" is listed twice` });
+    seenKeys.add(name);
+  });
+  const time = byName.get(eventTime);
+  if (time === undefined) issues.push({ path: 'eventTime', message: `"${eventTime}" is not a field of the schema (fields: ${fields})` });
+  else if (time.duckdbType !== 'TIMESTAMP WITH TIME ZONE') {
+    issues.push({ path: 'eventTime', message: `"${eventTime}" must be a date-time field (z.iso.datetime()), not ${time.duckdbType}` });
+  } else if (!time.required) {
+    issues.push({ path: 'eventTime', message: `"${eventTime}" must be required (not optional, nullable or defaulted): bronze partitions by its date` });
+  }
+  const reserved = new Set(RESERVED_COLUMNS);
+  const lower = new Map<string, string>();
+  for (const { name } of columns) {
+    if (reserved.has(name.toLowerCase())) issues.push({ path: `schema.${name}`, message: `"${name}" is a column lakeloop adds itself; rename the field` });
+    else if (name.toLowerCase().startsWith(INTERNAL_PREFIX)) issues.push({ path: `schema.${name}`, message: `names starting with "${INTERNAL_PREFIX}" are reserved; rename the field` });
+    else if (name === '') issues.push({ path: 'schema', message: 'a field has an empty name' });
+    const other = lower.get(name.toLowerCase());
+    if (other !== undefined) issues.push({ path: `schema.${name}`, message: `"${name}" and "${other}" differ only in case, and DuckDB column names ignore case` });
+    lower.set(name.toLowerCase(), name);
+  }
+  return issues;
+}
+
+function brand(contract: Omit<Contract, never>): Contract {
+  Object.defineProperty(contract, CONTRACT, { value: true, enumerable: false });
+  return Object.freeze(contract);
+}
+
+function toIssue(issue: z.core.$ZodIssue): ConfigIssue {
+  const path = issue.path
+    .map((segment, i) => (typeof segment === 'number' ? `[${segment}]` : `${i === 0 ? '' : '.'}${String(segment)}`))
+    .join('');
+  if (issue.code === 'unrecognized_keys') return { path, message: `unknown ${issue.keys.length === 1 ? 'field' : 'fields'} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+  return { path, message: issue.message };
+}
