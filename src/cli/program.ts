@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Help, Option } from 'commander';
 import { NotImplemented } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
+import type { ContractsExportOptions } from './commands/contracts.js';
 import type { InspectOptions } from './commands/inspect.js';
 import type { QueryOptions } from './commands/query.js';
 import type { StatusOptions } from './commands/status.js';
@@ -13,7 +14,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -141,9 +142,14 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .description('JSON Schema of every source contract, for producers in other languages');
   contracts
     .command('export')
-    .description('print the JSON Schema of every source contract')
-    .option('--output <dir>', 'write one file per contract into this folder')
-    .action(notBuilt('contracts export'));
+    .usage('[--output DIR] [--json]')
+    .description('write the JSON Schema of every source contract (contracts/*.ts) as <source>.schema.json')
+    .option('--output <dir>', 'the folder to write into (default: ./contract-schemas)')
+    .option('--json', 'print one JSON object { <source>: <schema> } as the last line instead of writing files')
+    .action(async (options: ContractsExportOptions, command: Command) => {
+      const { contractsExportCommand } = await import('./commands/contracts.js');
+      await contractsExportCommand(options, context(command));
+    });
 
   program
     .command('test')

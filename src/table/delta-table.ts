@@ -235,6 +235,8 @@ export class DeltaTable {
    * Checkpoints follow every `checkpointInterval` versions.
    */
   async commit(request: CommitRequest): Promise<CommitResult> {
+    // Where put-if-absent is atomic, racing writers are resolved by the log itself.
+    if (await this.store.conditionalWrites()) return this.commitUnlocked(request);
     return withCommitLock(`${this.store.description}|${this.path}`, () => this.commitUnlocked(request));
   }
 
