@@ -63,6 +63,9 @@ const NAMED_FORMATS = new Set([
   'nanoid', 'xid', 'ksuid', 'base64', 'base64url', 'emoji', 'jwt', 'hostname', 'mac', 'hex', 'duration',
 ]);
 
+/** Checks for formats zod exports without a pattern (RE2 syntax). */
+const FORMAT_PATTERNS: Readonly<Record<string, string>> = { uri: '^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]+$' };
+
 /** Keywords that constrain a value in ways the SQL cannot check: a field using one is refused. */
 const UNSUPPORTED = ['allOf', 'oneOf', 'not', 'if', 'then', 'else', 'dependentSchemas', 'contentSchema'];
 
@@ -143,7 +146,7 @@ function mapField(name: string, property: JsonSchema, inRequired: boolean, defs:
       const duckdbType: ContractColumnType = format === 'date-time' ? 'TIMESTAMP WITH TIME ZONE' : format === 'date' ? 'DATE' : 'VARCHAR';
       numberCheck(schema, 'minLength', checks);
       numberCheck(schema, 'maxLength', checks);
-      const pattern = schema['pattern'];
+      const pattern = schema['pattern'] ?? (format === undefined ? undefined : FORMAT_PATTERNS[format]);
       if (typeof pattern === 'string' && !(format !== undefined && CAST_FORMATS.has(format))) {
         const re2 = toRe2(pattern);
         if (re2 !== undefined) checks.push({ kind: 'pattern', pattern: re2, format: format !== undefined && NAMED_FORMATS.has(format) ? format : undefined });

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { assert, type Clock } from '../core/index.js';
+import { contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
+import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
+import { duckdbTypeOf, type DeltaTable, type Lake } from '../table/index.js';
+import type { RawRecords } from './raw-records.js';
+
+/** Who sent a batch and where it sits in their stream: the key of exactly-once landing. */
+export interface BatchIdentity {
+  /**
+   * The `txn` appId: one producer's stream (`collector:orders:<instance>`), or one
+   * idempotency key (`key:orders:<K>`), or one file (`file:orders:<path>:<size>:<mtime>`).
+   */
+  readonly appId: string;
+  /** The `txn` version: the batch's sequence number in that stream (≥ 1). */
+  readonly version: number;
+  /** Where the batch came from, for `_source_offset` (`<file>#<batch>`, `<request id>`); each record appends `:<line>`. */
+  readonly sourceOffset: string;
+}
+
+/** What landing one batch did. */
+export interface LandResult {
+  readonly source: string;
+  /** Records read from the input. */
+  readonly received: number;
+  /** Records committed to bronze. */
+  readonly landed: number;
+  /** Records committed to quarantine with their reasons. */
+  readonly quarantined: number;
+  /** Records of a batch that had already landed (txn applied before): nothing written. */
+  readonly duplicates: number;
+  /** Data files added to bronze. */
+  readonly files: number;
+  /** The bronze version holding the batch (the one it landed in before, for a duplicate). */
+  readonly bronzeVersion: number;
+  readonly batchId: string;
+  /** Columns added to bronze by drift policy `evolve`. */
+  readonly addedColumns: readonly string[];
+}
+
+/** The engine-added bronze columns, after the contract's. */
+const SYSTEM_COLUMNS = ['event_date', '_op', '_cdc_ts_ms', '_source_position', '_rescued', '_ingest_id', '_batch_id', '_ingested_at', '_source_offset'];
+
+/** The quarantine table's columns. */
+const QUARANTINE_COLUMNS = [
+  { name: 'payload', type: 'VARCHAR' },
+  { name: 'reason', type: 'VARCHAR' },
+  { name: 'field', type: 'VARCHAR' },
+  { name: 'line', type: 'BIGINT' },
+  { name: 'source_position', type: 'VARCHAR' },
+  { name: 'batch_id', type: 'VARCHAR' },
+  { name: 'quarantined_at', type: 'TIMESTAMP WITH TIME ZONE' },
+  { name: 'quarantine_date', type: 'DATE' },
+];
+
+/**
+ * Lands one batch exactly once: checks every record against the contract in one DuckDB
+ * pass, commits the rejects to `quarantine.<source>` and the rest to `bronze.<source>`
+ * (partitioned by `event_date`), both under the batch's `txn`. A batch whose txn is
+ * already recorded is a no-op (at-least-once delivery + idempotent commits = exactly
+ * once); quarantine commits first, so a crash between the two commits is finished by
+ * the retry, which skips quarantine and lands bronze. Data file names derive from the
+ * txn, never random.
+ *
+ * @example
+ * const raw = await loadRawRecords(engine, spoolFile, 'ndjson', 'raw_1', spoolDir);
+ * const result = await landBatch({ lake, contract, raw, batch: { appId: 'key:orders:abc', version: 1, sourceOffset: 'upload-1' }, clock });
+ */
+export async function landBatch(options: {
+  readonly lake: Lake;
+  readonly contract: Contract;
+  readonly raw: RawRecords;
+  readonly batch: BatchIdentity;
+  readonly clock: Clock;
+  readonly bytes?: number;
+}): Promise<LandResult> {
+  const { lake, contract, raw, batch, clock } = options;
+  const engine = lake.engine;
+  const batchId = createHash('sha256').update(`${batch.appId}\n${batch.version}`).digest('hex').slice(0, 16);
+  const filePrefix = `${contract.source}-${batchId}`;
+  const txn = { appId: batch.appId, version: batch.version };
+  const base = { source: contract.source, received: raw.records, batchId, addedColumns: [] as string[] };
+
+  const bronze = await bronzeTable(lake, contract);
+  const before = await bronze.snapshot();
+  if ((before.txns.get(batch.appId) ?? -1) >= batch.version) {
+    return { ...base, landed: 0, quarantined: 0, duplicates: raw.records, files: 0, bronzeVersion: before.version };
+  }
+
+  const input = `(SELECT _line, _raw, TRY_CAST(_raw AS JSON) AS _json FROM ${raw.relation} WHERE _read_error IS NULL)`;
+  const extra = extraColumnsOf(contract, before.schema.fields.map((f) => ({ name: f.name, type: duckdbTypeOf(f.type) })));
+  const addedColumns: string[] = [];
+  if (contract.drift === 'evolve') {
+    const found = await engine.all(unknownFieldsSql(contract, input, { extraColumns: extra }));
+    const added = found.map((r) => ({ name: String(r['name']), type: String(r['type']) as ContractColumnType }));
+    if (added.length > 0) {
+      await bronze.addColumns(added, { operation: 'ADD COLUMNS', commitInfo: { lakeloop: { source: contract.source, drift: 'evolve' } } });
+      extra.push(...added);
+      addedColumns.push(...added.map((c) => c.name));
+    }
+  }
+
+  const checked = quoteIdent(`${raw.table}_checked`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${checked} AS ${contractSql(contract, input, { extraColumns: extra })}`);
+  try {
+    const nowMs = clock.nowMs();
+    const now = `make_timestamptz(${nowMs * 1000}::BIGINT)`;
+    const counts = await engine.all(`SELECT count(*) FILTER (WHERE _reject_reason IS NULL) AS landed, count(*) FILTER (WHERE _reject_reason IS NOT NULL) AS rejected FROM ${checked}`);
+    const readErrors = Number(await engine.scalar(`SELECT count(*) FROM ${raw.relation} WHERE _read_error IS NOT NULL`));
+    const landed = Number(counts[0]?.['landed'] ?? 0);
+    const quarantined = Number(counts[0]?.['rejected'] ?? 0) + readErrors;
+    const offset = (line: string): string => `${quoteLiteral(`${batch.sourceOffset}:`)} || ${line}`;
+    const commitInfo = {
+      lakeloop: { source: contract.source, batchId, sourceOffset: batch.sourceOffset, received: raw.records, landed, quarantined, bytes: options.bytes ?? null },
+    };
+
+    if (quarantined > 0) {
+      const quarantine = await lake.createTable(`quarantine.${contract.source}`, { columns: QUARANTINE_COLUMNS, partitionColumns: ['quarantine_date'] });
+      const rows =
+        `SELECT _raw AS payload, _reject_reason AS reason, _reject_field AS field, _line AS line, ${offset('_line')} AS source_position, ` +
+        `${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date FROM ${checked} WHERE _reject_reason IS NOT NULL ` +
+        `UNION ALL SELECT _raw, _read_error, NULL, _line, ${offset('_line')}, ${quoteLiteral(batchId)}, ${now}, CAST(${now} AS DATE) FROM ${raw.relation} WHERE _read_error IS NOT NULL`;
+      await quarantine.append(rows, { txn, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
+    }
+
+    const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
+    const rows =
+      `SELECT * EXCLUDE (${drop.join(', ')}), ${quoteLiteral(`${batchId}:`)} || _line AS _ingest_id, ${quoteLiteral(batchId)} AS _batch_id, ` +
+      `${now} AS _ingested_at, ${offset('_line')} AS _source_offset FROM ${checked} WHERE _reject_reason IS NULL`;
+    const result = await bronze.append(rows, { txn, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo });
+    if (result.skipped) return { ...base, addedColumns, landed: 0, quarantined: 0, duplicates: raw.records, files: 0, bronzeVersion: result.version };
+    return { ...base, addedColumns, landed, quarantined, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };
+  } finally {
+    await engine.run(`DROP TABLE IF EXISTS ${checked}`);
+  }
+}
+
+/** `bronze.<source>`, created on first use with the contract's columns, partitioned by event_date. */
+async function bronzeTable(lake: Lake, contract: Contract): Promise<DeltaTable> {
+  const name = `bronze.${contract.source}`;
+  if ((await lake.tables()).includes(name)) return lake.table(name);
+  const engine: Engine = lake.engine;
+  const empty = `(SELECT CAST(NULL AS VARCHAR) AS _line, CAST(NULL AS VARCHAR) AS _raw, CAST(NULL AS JSON) AS _json WHERE false)`;
+  const described = await engine.describe(contractSql(contract, empty));
+  const columns = described
+    .filter((c) => !['_line', '_raw', '_reject_reason', '_reject_field'].includes(c.name))
+    .concat([
+      { name: '_ingest_id', type: 'VARCHAR' },
+      { name: '_batch_id', type: 'VARCHAR' },
+      { name: '_ingested_at', type: 'TIMESTAMP WITH TIME ZONE' },
+      { name: '_source_offset', type: 'VARCHAR' },
+    ]);
+  return lake.createTable(name, { columns, partitionColumns: ['event_date'], description: contract.description ?? `bronze of source ${contract.source}` });
+}
+
+/** Columns bronze has beyond the contract and the engine's own: added earlier by `evolve`. */
+function extraColumnsOf(contract: Contract, columns: readonly { name: string; type: string }[]): ExtraColumn[] {
+  const known = new Set([...contract.columns.map((c) => c.name.toLowerCase()), ...SYSTEM_COLUMNS]);
+  return columns
+    .filter((c) => !known.has(c.name.toLowerCase()))
+    .map((c) => {
+      assert(c.type.length > 0, `column ${c.name} has no type`);
+      return { name: c.name, type: c.type as ContractColumnType };
+    });
+}

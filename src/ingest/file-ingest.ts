@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { LakeloopError, systemClock, type Clock } from '../core/index.js';
+import type { Contract } from '../contracts/index.js';
+import { quoteIdent } from '../engine/index.js';
+import type { Lake } from '../table/index.js';
+import { landBatch, type LandResult } from './bronze-writer.js';
+import { loadRawRecords, type RecordFormat } from './raw-records.js';
+
+/** Defaults when a contract sets no batch limits: big batches make few, large files. */
+export const DEFAULT_FILE_BATCH = Object.freeze({ maxRecords: 1_000_000, maxBytes: 256 * 1024 * 1024 });
+
+/** The totals of one `ingest` run. */
+export interface IngestSummary {
+  readonly source: string;
+  readonly received: number;
+  readonly landed: number;
+  readonly quarantined: number;
+  readonly duplicates: number;
+  readonly files: number;
+  readonly batches: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  /** The `txn` appId the batches were committed under (derived from the idempotency key). */
+  readonly appId: string;
+  readonly addedColumns: readonly string[];
+}
+
+export interface IngestFileOptions {
+  readonly lake: Lake;
+  readonly contract: Contract;
+  /** A local file path, or a readable stream (stdin). */
+  readonly input: string | Readable;
+  /** Default: from the file extension (.csv, .parquet, .json → array or NDJSON by its first byte, else NDJSON). */
+  readonly format?: RecordFormat;
+  /**
+   * Re-sending with the same key adds nothing. Default: a file's identity (real path,
+   * size, modification time); for a stream, the SHA-256 of its bytes.
+   */
+  readonly idempotencyKey?: string;
+  readonly clock?: Clock;
+  readonly onBatch?: (result: LandResult, done: { bytes: number; totalBytes: number }) => void;
+}
+
+/**
+ * `lakeloop ingest`: lands a file (or stdin) in bronze as micro-batches on the same path
+ * as the collector. NDJSON is cut at record boundaries into batches of the contract's
+ * `batch.maxRecords` / `batch.maxBytes`; each batch is one bronze commit whose `txn` is
+ * (the idempotency key, the batch's number), so an interrupted ingest re-run with the same
+ * key lands only the batches that had not landed.
+ */
+export async function ingestFile(options: IngestFileOptions): Promise<IngestSummary> {
+  const clock = options.clock ?? systemClock;
+  const started = clock.nowMs();
+  const spoolDir = await mkdtemp(join(tmpdir(), 'lakeloop-ingest-'));
+  try {
+    const { file, key } = await resolveInput(options, spoolDir);
+    const totalBytes = (await stat(file)).size;
+    const format = options.format ?? (await formatOf(file));
+    const appId = `ingest:${options.contract.source}:${key}`;
+    const limits = {
+      maxRecords: options.contract.batch.maxRecords ?? DEFAULT_FILE_BATCH.maxRecords,
+      maxBytes: options.contract.batch.maxBytes ?? DEFAULT_FILE_BATCH.maxBytes,
+    };
+    const ranges = format === 'ndjson' ? await batchRanges(file, limits) : [{ start: 0, end: totalBytes }];
+    const totals = { received: 0, landed: 0, quarantined: 0, duplicates: 0, files: 0 };
+    const addedColumns: string[] = [];
+    for (const [index, range] of ranges.entries()) {
+      const batchFile = ranges.length === 1 ? file : await copyRange(file, range, join(spoolDir, `batch-${index + 1}.ndjson`));
+      const table = `__ll_raw_${process.pid}_${index + 1}`;
+      const raw = await loadRawRecords(options.lake.engine, batchFile, format, table, spoolDir);
+      try {
+        const result = await landBatch({
+          lake: options.lake,
+          contract: options.contract,
+          raw,
+          batch: { appId, version: index + 1, sourceOffset: `${key}#${index + 1}` },
+          clock,
+          bytes: range.end - range.start,
+        });
+        totals.received += result.received;
+        totals.landed += result.landed;
+        totals.quarantined += result.quarantined;
+        totals.duplicates += result.duplicates;
+        totals.files += result.files;
+        addedColumns.push(...result.addedColumns);
+        options.onBatch?.(result, { bytes: range.end, totalBytes });
+      } finally {
+        await options.lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+        if (batchFile !== file) await rm(batchFile, { force: true });
+      }
+    }
+    return {
+      source: options.contract.source,
+      ...totals,
+      batches: ranges.length,
+      bytes: totalBytes,
+      seconds: (clock.nowMs() - started) / 1000,
+      appId,
+      addedColumns,
+    };
+  } finally {
+    await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+async function resolveInput(options: IngestFileOptions, spoolDir: string): Promise<{ file: string; key: string }> {
+  if (typeof options.input === 'string') {
+    const info = await stat(options.input).catch(() => undefined);
+    if (!info?.isFile()) {
+      throw new LakeloopError('INPUT_NOT_FOUND', `Failed to ingest ${options.input}: no such file`, { hint: 'Check the path given to --file.' });
+    }
+    const path = await realpath(options.input);
+    return { file: path, key: options.idempotencyKey ?? `${path}:${info.size}:${Math.floor(info.mtimeMs)}` };
+  }
+  const file = join(spoolDir, 'stdin');
+  const hash = createHash('sha256');
+  const out = createWriteStream(file);
+  await pipeline(options.input, async function* (chunks: AsyncIterable<Buffer>) {
+    for await (const chunk of chunks) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  }, out);
+  return { file, key: options.idempotencyKey ?? `sha256:${hash.digest('hex')}` };
+}
+
+async function formatOf(file: string): Promise<RecordFormat> {
+  const extension = extname(file).toLowerCase();
+  if (extension === '.csv') return 'csv';
+  if (extension === '.parquet') return 'parquet';
+  if (extension === '.json') {
+    for await (const chunk of createReadStream(file, { start: 0, end: 4095 })) {
+      const first = (chunk as Buffer).toString('utf8').trimStart()[0];
+      return first === '[' ? 'json' : 'ndjson';
+    }
+  }
+  return 'ndjson';
+}
+
+/** Byte ranges of a file cut at line ends, each with at most maxRecords lines and about maxBytes bytes. */
+async function batchRanges(file: string, limits: { maxRecords: number; maxBytes: number }): Promise<{ start: number; end: number }[]> {
+  const ranges: { start: number; end: number }[] = [];
+  let start = 0;
+  let position = 0;
+  let lines = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
+    const bytes = chunk as Buffer;
+    let from = 0;
+    for (let at = bytes.indexOf(10, from); at >= 0; at = bytes.indexOf(10, from)) {
+      lines += 1;
+      from = at + 1;
+      const end = position + from;
+      if (lines >= limits.maxRecords || end - start >= limits.maxBytes) {
+        ranges.push({ start, end });
+        start = end;
+        lines = 0;
+      }
+    }
+    position += bytes.length;
+  }
+  if (position > start || ranges.length === 0) ranges.push({ start, end: position });
+  return ranges;
+}
+
+async function copyRange(file: string, range: { start: number; end: number }, target: string): Promise<string> {
+  const out = createWriteStream(target);
+  if (range.end > range.start) await pipeline(createReadStream(file, { start: range.start, end: range.end - 1 }), out);
+  else {
+    out.end();
+    await once(out, 'finish');
+  }
+  return target;
+}

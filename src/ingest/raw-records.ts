@@ -1,0 +1,152 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { LakeloopError } from '../core/index.js';
+import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
+
+/** The input formats a batch can arrive in. */
+export type RecordFormat = 'ndjson' | 'json' | 'csv' | 'parquet';
+
+/** A batch's records, loaded into a DuckDB temp table in input order. */
+export interface RawRecords {
+  /** The temp table holding them (drop it when done). */
+  readonly table: string;
+  /** A parenthesised query over it: `_line BIGINT` (1-based), `_raw VARCHAR`, `_read_error VARCHAR` (NULL unless unreadable). */
+  readonly relation: string;
+  /** Records in the input (non-empty lines / array elements / CSV rows / Parquet rows). */
+  readonly records: number;
+}
+
+/**
+ * Loads one spooled input file into a temp table of raw records with their 1-based
+ * line (or element, or row) numbers, for the contract check. NDJSON stays raw text all
+ * the way (DuckDB parses it; no per-record JavaScript on the fast path). CSV and Parquet
+ * rows are turned into JSON objects by DuckDB, so one contract check serves all formats.
+ *
+ * @example
+ * const raw = await loadRawRecords(engine, '/tmp/spool/batch-1.ndjson', 'ndjson', 'raw_1', spoolDir);
+ * // raw.table: _line, _raw
+ */
+export async function loadRawRecords(engine: Engine, file: string, format: RecordFormat, table: string, spoolDir: string): Promise<RawRecords> {
+  const target = quoteIdent(table);
+  // rowid numbers a materialised table's rows in insertion order, which DuckDB keeps equal
+  // to input order (preserve_insertion_order), so it is the line number at no extra cost.
+  let relation = `(SELECT rowid + 1 AS _line, _raw, _read_error FROM ${target} WHERE _raw IS NOT NULL AND trim(_raw) <> '')`;
+  switch (format) {
+    case 'ndjson':
+      await loadNdjson(engine, file, target, spoolDir);
+      break;
+    case 'json':
+      await loadJsonArray(engine, file, target);
+      break;
+    case 'csv':
+      await loadCsv(engine, file, target);
+      relation = `(SELECT _line, _raw, _read_error FROM ${target})`;
+      break;
+    case 'parquet':
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT CAST(to_json(__ll_row) AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_parquet(${quoteLiteral(file)}) AS __ll_row`);
+      break;
+  }
+  const records = Number(await engine.scalar(`SELECT count(*) FROM ${relation}`));
+  return { table, relation, records };
+}
+
+/**
+ * NDJSON: where the bytes are clean UTF-8 without CR or control characters that the line
+ * reader would trip on (the usual case), DuckDB reads the lines itself and the table's
+ * rowid is the line number. Otherwise Node splits the lines once and hands DuckDB each
+ * one as a JSON string, so no byte of a bad record is lost or misnumbered.
+ */
+async function loadNdjson(engine: Engine, file: string, target: string, spoolDir: string): Promise<void> {
+  if (await isCleanText(file)) {
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_csv(${quoteLiteral(file)}, ` +
+        `columns = {'_raw': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n')`,
+    );
+    return;
+  }
+  const escaped = join(spoolDir, `escaped-${process.pid}-${Date.now()}.ndjson`);
+  await escapeLines(file, escaped);
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT raw AS _raw, CASE WHEN contains(raw, chr(65533)) THEN 'invalid UTF-8' END AS _read_error ` +
+      `FROM read_ndjson(${quoteLiteral(escaped)}, columns = {'raw': 'VARCHAR'})`,
+  );
+}
+
+async function loadJsonArray(engine: Engine, file: string, target: string): Promise<void> {
+  try {
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT CAST(json AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error ` +
+        `FROM read_json(${quoteLiteral(file)}, format = 'array', records = false)`,
+    );
+  } catch (error) {
+    throw new LakeloopError('BAD_INPUT', 'The body is not a JSON array of records', {
+      cause: error,
+      hint: 'Send a JSON array ([{...}, {...}]) or NDJSON (one JSON object per line).',
+    });
+  }
+}
+
+/**
+ * CSV: a header row names the fields; every value arrives as text and the contract types
+ * it. Rows DuckDB's reader rejects (too many or too few fields) keep their line number and
+ * raw text, and carry `_read_error`, so they go to quarantine with the reason.
+ */
+async function loadCsv(engine: Engine, file: string, target: string): Promise<void> {
+  await engine.run('DROP TABLE IF EXISTS __ll_rej; DROP TABLE IF EXISTS __ll_rejscan');
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE __ll_csv AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, all_varchar = true, ` +
+      `store_rejects = true, rejects_table = '__ll_rej', rejects_scan = '__ll_rejscan')`,
+  );
+  const rejects = await engine.all('SELECT DISTINCT line FROM __ll_rej ORDER BY line');
+  const rejectLines = rejects.map((r) => Number(r['line']));
+  // Good row g (0-based) sits on line g + 2 + (rejected lines before it): one CASE branch per reject.
+  const branches = rejectLines
+    .map((line, j) => ({ from: line - 2 - j, offset: j + 1 }))
+    .reverse()
+    .map((b) => `WHEN rowid >= ${b.from} THEN ${b.offset}`)
+    .join(' ');
+  const offset = branches ? `CASE ${branches} ELSE 0 END` : '0';
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM (` +
+      `SELECT rowid + 2 + ${offset} AS _line, CAST(to_json(__ll_row) AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM __ll_csv AS __ll_row ` +
+      `UNION ALL SELECT line AS _line, csv_line AS _raw, 'unreadable CSV row: ' || error_message AS _read_error FROM __ll_rej) ORDER BY _line`,
+  );
+  await engine.run('DROP TABLE IF EXISTS __ll_csv; DROP TABLE IF EXISTS __ll_rej; DROP TABLE IF EXISTS __ll_rejscan');
+}
+
+/** Whether a file is valid UTF-8 without CR or the \x01 delimiter the fast line reader uses. */
+async function isCleanText(file: string): Promise<boolean> {
+  let carry = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
+    const bytes = chunk as Buffer;
+    if (bytes.includes(1) || bytes.includes(13)) return false;
+    const joined = carry.length ? Buffer.concat([carry, bytes]) : bytes;
+    // check up to the last newline: a multi-byte character never spans one
+    const end = joined.lastIndexOf(10) + 1;
+    if (!isUtf8(joined.subarray(0, end))) return false;
+    carry = Buffer.from(joined.subarray(end));
+  }
+  return isUtf8(carry);
+}
+
+/** Rewrites every line as `{"raw": "<the line>"}` (invalid UTF-8 replaced by U+FFFD, CR dropped). */
+async function escapeLines(source: string, target: string): Promise<void> {
+  const out = createWriteStream(target);
+  const decoder = new TextDecoder('utf-8');
+  let pending = '';
+  const flush = async (text: string): Promise<void> => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  for await (const chunk of createReadStream(source, { highWaterMark: 4 * 1024 * 1024 })) {
+    pending += decoder.decode(chunk as Buffer, { stream: true });
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    await flush(lines.map((line) => `${JSON.stringify({ raw: line.replace(/\r$/, '') })}\n`).join(''));
+  }
+  pending += decoder.decode();
+  if (pending !== '') await flush(`${JSON.stringify({ raw: pending.replace(/\r$/, '') })}\n`);
+  out.end();
+  await once(out, 'finish');
+}

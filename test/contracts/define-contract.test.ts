@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineContract, isContract, type ContractDefinition } from '../../src/contracts/index.js';
+import { ConfigError } from '../../src/core/index.js';
+
+const schema = z.object({
+  order_id: z.string(),
+  amount: z.number().nonnegative(),
+  note: z.string().optional(),
+  meta: z.object({ a: z.string() }),
+  order_ts: z.iso.datetime({ offset: true }),
+});
+
+const base = { source: 'orders', version: 1, owner: 'checkout', schema, key: ['order_id'], eventTime: 'order_ts' } as const;
+
+/** The issues `defineContract` reports for a definition, as "path: message" lines. */
+function issuesOf(definition: unknown): string[] {
+  try {
+    defineContract(definition as ContractDefinition);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  throw new Error('expected defineContract to throw');
+}
+
+describe('defineContract', () => {
+  it('returns a frozen contract with defaults: drift rescue, not CDC, no batch limits', () => {
+    const contract = defineContract(base);
+    expect(isContract(contract)).toBe(true);
+    expect(Object.isFrozen(contract)).toBe(true);
+    expect(contract).toMatchObject({ source: 'orders', drift: 'rescue', cdc: false, batch: {}, key: ['order_id'], eventTime: 'order_ts', file: undefined });
+    expect(contract.columns.map((c) => c.name)).toEqual(['order_id', 'amount', 'note', 'meta', 'order_ts']);
+  });
+
+  it('names an event-time field that is not in the schema, and lists the fields', () => {
+    const issues = issuesOf({ ...base, eventTime: 'created' });
+    expect(issues).toEqual(['eventTime: "created" is not a field of the schema (fields: order_id, amount, note, meta, order_ts)']);
+  });
+
+  it('refuses an event-time field that is not a required date-time', () => {
+    expect(issuesOf({ ...base, eventTime: 'amount' })).toEqual(['eventTime: "amount" must be a date-time field (z.iso.datetime()), not DOUBLE']);
+    const optional = z.object({ order_id: z.string(), order_ts: z.iso.datetime().optional() });
+    expect(issuesOf({ ...base, schema: optional })[0]).toContain('eventTime: "order_ts" must be required');
+  });
+
+  it('names key fields that are missing, optional or not scalar', () => {
+    expect(issuesOf({ ...base, key: ['id'] })[0]).toBe('key[0]: "id" is not a field of the schema (fields: order_id, amount, note, meta, order_ts)');
+    expect(issuesOf({ ...base, key: ['order_id', 'note'] })).toEqual([
+      'key[1]: "note" must be required (not optional, nullable or defaulted): it identifies the record',
+    ]);
+    expect(issuesOf({ ...base, key: ['meta'] })).toEqual(['key[0]: "meta" is an object or array; a key field must be a scalar']);
+    expect(issuesOf({ ...base, key: [] })).toEqual(['key: expected at least one key field']);
+  });
+
+  it('names a field whose type cannot be a column', () => {
+    const withDate = z.object({ order_id: z.string(), created: z.date(), order_ts: z.iso.datetime() });
+    expect(issuesOf({ ...base, schema: withDate })).toEqual([
+      'schema.created: Date cannot be represented in JSON Schema; use a JSON type (e.g. z.iso.datetime() for dates, z.int() for integers)',
+    ]);
+    const withUnion = z.object({ order_id: z.string(), ref: z.union([z.string(), z.number()]), order_ts: z.iso.datetime() });
+    expect(issuesOf({ ...base, schema: withUnion })).toEqual([
+      'schema.ref: is a union of string and number; give it one type, or z.json() to keep any JSON value',
+    ]);
+    const withLookahead = z.object({ order_id: z.string().regex(/^(?!x)/), order_ts: z.iso.datetime() });
+    expect(issuesOf({ ...base, schema: withLookahead })[0]).toContain("schema.order_id: pattern \"^(?!x)\" uses lookaround or backreferences");
+  });
+
+  it('refuses reserved column names and names that differ only in case', () => {
+    const reserved = z.object({ order_id: z.string(), event_date: z.iso.date(), Order_Id: z.string(), order_ts: z.iso.datetime() });
+    expect(issuesOf({ ...base, schema: reserved })).toEqual([
+      'schema.event_date: "event_date" is a column lakeloop adds itself; rename the field',
+      'schema.Order_Id: "Order_Id" and "order_id" differ only in case, and DuckDB column names ignore case',
+    ]);
+  });
+
+  it('checks the definition itself with zod: source, version, owner, drift, batch, unknown keys', () => {
+    const issues = issuesOf({ ...base, source: 'Orders', version: 0, owner: '', drift: 'loose', batch: { maxRecords: -1 }, retention: 3 });
+    expect(issues).toEqual([
+      'source: expected a snake_case name such as "orders" (lowercase letters, digits, underscores)',
+      'version: expected a positive integer',
+      'owner: expected the owning team or person',
+      'drift: expected "evolve", "rescue" or "strict"',
+      'batch.maxRecords: expected a positive integer',
+      ': unknown field "retention"',
+    ]);
+    expect(issuesOf({ ...base, schema: { order_id: 'string' } })).toEqual(['schema: expected a zod object schema, e.g. z.object({ ... })']);
+  });
+
+  it('labels its error with the source until loadContracts gives it a file', () => {
+    try {
+      defineContract({ ...base, eventTime: 'created' } as ContractDefinition);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ConfigError).file).toBe('contract "orders"');
+      expect((error as ConfigError).message).toContain('Invalid config contract "orders":\n  - eventTime: "created" is not a field');
+    }
+  });
+});
