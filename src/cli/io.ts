@@ -15,6 +15,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Where `LAKELOOP_*` settings are read from (default `process.env`). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** What `ingest -` reads (default `process.stdin`). */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 /** A `TextSink` that keeps what it is given, for tests and for capturing output. */

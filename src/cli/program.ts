@@ -3,6 +3,7 @@ import { Command, Help, Option } from 'commander';
 import { NotImplemented } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { ContractsExportOptions } from './commands/contracts.js';
+import type { IngestOptions } from './commands/ingest.js';
 import type { InspectOptions } from './commands/inspect.js';
 import type { QueryOptions } from './commands/query.js';
 import type { StatusOptions } from './commands/status.js';
@@ -14,7 +15,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -70,9 +71,13 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .argument('<source>', 'the source (contract) the records belong to')
     .argument('[input]', "'-' reads the records from standard input")
     .option('--file <F>', 'read the records from this file')
-    .addOption(new Option('--format <format>', 'input format (default: from the file name)').choices(['ndjson', 'csv', 'parquet']))
-    .option('--idempotency-key <K>', 'a key that makes a repeated delivery a no-op')
-    .action(notBuilt('ingest'));
+    .addOption(new Option('--format <format>', 'input format (default: from the file name)').choices(['ndjson', 'json', 'csv', 'parquet']))
+    .option('--idempotency-key <K>', 'a key that makes a repeated delivery a no-op (default: the file\'s identity, or the hash of stdin)')
+    .option('--json', 'print the summary as one JSON object (last line)')
+    .action(async (source: string, input: string | undefined, options: IngestOptions, command: Command) => {
+      const { ingestCommand } = await import('./commands/ingest.js');
+      await ingestCommand(source, input, options, context(command));
+    });
 
   program
     .command('run')

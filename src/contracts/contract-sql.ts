@@ -194,7 +194,7 @@ function typedExpr(f: Field, cdc: boolean): string {
         : `TRY_CAST(${text} AS TIMESTAMPTZ)`;
       break;
     case 'DATE': {
-      const date = `CASE WHEN length(${text}) = 10 THEN TRY_CAST(${text} AS DATE) END`;
+      const date = `CASE WHEN regexp_full_match(${text}, '\\d{4}-\\d{2}-\\d{2}') THEN TRY_CAST(${text} AS DATE) END`;
       // Debezium's io.debezium.time.Date: days since 1970-01-01.
       expr = cdc ? `CASE WHEN ${text} IS NOT NULL THEN ${date} WHEN TRY_CAST(${value} AS INTEGER) IS NOT NULL THEN DATE '1970-01-01' + TRY_CAST(${value} AS INTEGER) END` : date;
       break;

@@ -1,11 +1,36 @@
 /**
  * Data contracts: a source's zod schema with its key, event-time column, owner, version
- * and drift policy (`defineContract`, `loadContracts`); the bronze columns it maps to;
- * THE validation SQL that types records and splits bronze from quarantine in one DuckDB
- * pass (`contractSql`, `unknownFieldsSql`); the JSON Schema producers validate against.
+ * and drift policy (`defineContract`, `loadContracts`); the bronze columns it maps to
+ * (`contractColumns`); THE validation SQL that types records and splits bronze from
+ * quarantine in one DuckDB pass (`contractSql`, `unknownFieldsSql`); and the JSON Schema
+ * handed to producers in other languages (`contractJsonSchema`).
  */
-export * from './contract-columns.js';
-export * from './define-contract.js';
-export * from './contract-sql.js';
-export * from './contract-json-schema.js';
-export * from './load-contracts.js';
+export {
+  contractColumns,
+  type ColumnCheck,
+  type ContractColumn,
+  type ContractColumnType,
+  type ContractLiteral,
+} from './contract-columns.js';
+export {
+  DEFAULT_DRIFT,
+  INTERNAL_PREFIX,
+  RESERVED_COLUMNS,
+  defineContract,
+  isContract,
+  validateContract,
+  type BatchSettings,
+  type Contract,
+  type ContractDefinition,
+  type DriftPolicy,
+} from './define-contract.js';
+export {
+  CDC_OPS,
+  contractInputSql,
+  contractSql,
+  unknownFieldsSql,
+  type ContractSqlOptions,
+  type ExtraColumn,
+} from './contract-sql.js';
+export { contractJsonSchema, type ContractSchemaMetadata } from './contract-json-schema.js';
+export { CONTRACTS_DIR, loadContracts } from './load-contracts.js';

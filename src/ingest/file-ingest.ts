@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { quoteIdent } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
 import type { Lake } from '../table/index.js';
 import { landBatch, type LandResult } from './bronze-writer.js';
 import { loadRawRecords, type RecordFormat } from './raw-records.js';
@@ -68,13 +68,15 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
       maxRecords: options.contract.batch.maxRecords ?? DEFAULT_FILE_BATCH.maxRecords,
       maxBytes: options.contract.batch.maxBytes ?? DEFAULT_FILE_BATCH.maxBytes,
     };
-    const ranges = format === 'ndjson' ? await batchRanges(file, limits) : [{ start: 0, end: totalBytes }];
+    const ranges = format === 'ndjson' ? await batchRanges(file, limits) : [{ start: 0, end: totalBytes, linesBefore: 0 }];
+    if (format === 'parquet') await checkParquetColumns(options.lake.engine, file, options.contract);
     const totals = { received: 0, landed: 0, quarantined: 0, duplicates: 0, files: 0 };
     const addedColumns: string[] = [];
     for (const [index, range] of ranges.entries()) {
       const batchFile = ranges.length === 1 ? file : await copyRange(file, range, join(spoolDir, `batch-${index + 1}.ndjson`));
       const table = `__ll_raw_${process.pid}_${index + 1}`;
-      const raw = await loadRawRecords(options.lake.engine, batchFile, format, table, spoolDir);
+      const fieldTypes = new Map(options.contract.columns.map((c) => [c.name, c.duckdbType]));
+      const raw = await loadRawRecords(options.lake.engine, batchFile, format, table, spoolDir, range.linesBefore, fieldTypes);
       try {
         const result = await landBatch({
           lake: options.lake,
@@ -145,11 +147,12 @@ async function formatOf(file: string): Promise<RecordFormat> {
 }
 
 /** Byte ranges of a file cut at line ends, each with at most maxRecords lines and about maxBytes bytes. */
-async function batchRanges(file: string, limits: { maxRecords: number; maxBytes: number }): Promise<{ start: number; end: number }[]> {
-  const ranges: { start: number; end: number }[] = [];
+async function batchRanges(file: string, limits: { maxRecords: number; maxBytes: number }): Promise<{ start: number; end: number; linesBefore: number }[]> {
+  const ranges: { start: number; end: number; linesBefore: number }[] = [];
   let start = 0;
   let position = 0;
   let lines = 0;
+  let linesBefore = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
     const bytes = chunk as Buffer;
     let from = 0;
@@ -158,14 +161,15 @@ async function batchRanges(file: string, limits: { maxRecords: number; maxBytes:
       from = at + 1;
       const end = position + from;
       if (lines >= limits.maxRecords || end - start >= limits.maxBytes) {
-        ranges.push({ start, end });
+        ranges.push({ start, end, linesBefore });
         start = end;
+        linesBefore += lines;
         lines = 0;
       }
     }
     position += bytes.length;
   }
-  if (position > start || ranges.length === 0) ranges.push({ start, end: position });
+  if (position > start || ranges.length === 0) ranges.push({ start, end: position, linesBefore });
   return ranges;
 }
 
@@ -177,4 +181,26 @@ async function copyRange(file: string, range: { start: number; end: number }, ta
     await once(out, 'finish');
   }
   return target;
+}
+
+/**
+ * A Parquet file is typed already: one that lacks a required field of the contract is
+ * refused whole, with the missing columns named, rather than quarantined row by row.
+ */
+async function checkParquetColumns(engine: Engine, file: string, contract: Contract): Promise<void> {
+  let columns: { name: string; type: string }[];
+  try {
+    columns = await engine.describe(`SELECT * FROM read_parquet(${quoteLiteral(file)})`);
+  } catch (error) {
+    throw new LakeloopError('BAD_INPUT', `Failed to ingest ${file}: not a readable Parquet file`, { cause: error });
+  }
+  const present = new Set(columns.map((c) => c.name));
+  const missing = contract.columns.filter((c) => c.required && !present.has(c.name)).map((c) => c.name);
+  if (missing.length > 0) {
+    throw new LakeloopError(
+      'INCOMPATIBLE_SCHEMA',
+      `Failed to ingest ${file}: its Parquet schema is incompatible with contract ${contract.source}: missing required column(s) ${missing.join(', ')}`,
+      { hint: `The file has ${columns.map((c) => `${c.name} ${c.type}`).join(', ')}. Fix the producer or the contract; nothing was landed.` },
+    );
+  }
 }

@@ -28,11 +28,21 @@ export interface RawRecords {
  * const raw = await loadRawRecords(engine, '/tmp/spool/batch-1.ndjson', 'ndjson', 'raw_1', spoolDir);
  * // raw.table: _line, _raw
  */
-export async function loadRawRecords(engine: Engine, file: string, format: RecordFormat, table: string, spoolDir: string): Promise<RawRecords> {
+export async function loadRawRecords(
+  engine: Engine,
+  file: string,
+  format: RecordFormat,
+  table: string,
+  spoolDir: string,
+  /** Lines of the whole input before this batch, so numbers stay file line numbers. */
+  linesBefore = 0,
+  /** CSV only: the contract's column types, so text like `10` becomes a JSON number where a number is expected. */
+  fieldTypes: ReadonlyMap<string, string> = new Map(),
+): Promise<RawRecords> {
   const target = quoteIdent(table);
   // rowid numbers a materialised table's rows in insertion order, which DuckDB keeps equal
   // to input order (preserve_insertion_order), so it is the line number at no extra cost.
-  let relation = `(SELECT rowid + 1 AS _line, _raw, _read_error FROM ${target} WHERE _raw IS NOT NULL AND trim(_raw) <> '')`;
+  let relation = `(SELECT rowid + ${linesBefore + 1} AS _line, _raw, _read_error FROM ${target} WHERE _raw IS NOT NULL AND trim(_raw) <> '')`;
   switch (format) {
     case 'ndjson':
       await loadNdjson(engine, file, target, spoolDir);
@@ -41,8 +51,8 @@ export async function loadRawRecords(engine: Engine, file: string, format: Recor
       await loadJsonArray(engine, file, target);
       break;
     case 'csv':
-      await loadCsv(engine, file, target);
-      relation = `(SELECT _line, _raw, _read_error FROM ${target})`;
+      await loadCsv(engine, file, target, fieldTypes);
+      relation = `(SELECT CAST(_line AS BIGINT) AS _line, _raw, _read_error FROM ${target})`;
       break;
     case 'parquet':
       await engine.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT CAST(to_json(__ll_row) AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_parquet(${quoteLiteral(file)}) AS __ll_row`);
@@ -93,7 +103,7 @@ async function loadJsonArray(engine: Engine, file: string, target: string): Prom
  * it. Rows DuckDB's reader rejects (too many or too few fields) keep their line number and
  * raw text, and carry `_read_error`, so they go to quarantine with the reason.
  */
-async function loadCsv(engine: Engine, file: string, target: string): Promise<void> {
+async function loadCsv(engine: Engine, file: string, target: string, fieldTypes: ReadonlyMap<string, string>): Promise<void> {
   await engine.run('DROP TABLE IF EXISTS __ll_rej; DROP TABLE IF EXISTS __ll_rejscan');
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE __ll_csv AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, all_varchar = true, ` +
@@ -108,9 +118,23 @@ async function loadCsv(engine: Engine, file: string, target: string): Promise<vo
     .map((b) => `WHEN rowid >= ${b.from} THEN ${b.offset}`)
     .join(' ');
   const offset = branches ? `CASE ${branches} ELSE 0 END` : '0';
+  // CSV values are text: an empty field is absent, and a field the contract types as a
+  // number or boolean becomes a JSON number/boolean when it parses as one (else it stays
+  // text, and the contract check reports the wrong type).
+  const header = await engine.describe('SELECT * FROM __ll_csv');
+  const pairs = header.map((column) => {
+    const value = `nullif(__ll_row.${quoteIdent(column.name)}, '')`;
+    const type = fieldTypes.get(column.name);
+    const typed =
+      type === 'BIGINT' || type === 'DOUBLE' || type === 'BOOLEAN'
+        ? `COALESCE(to_json(TRY_CAST(${value} AS ${type})), to_json(${value}))`
+        : `to_json(${value})`;
+    return `${quoteLiteral(column.name)}, ${typed}`;
+  });
+  const record = pairs.length ? `json_object(${pairs.join(', ')})` : `json_object()`;
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM (` +
-      `SELECT rowid + 2 + ${offset} AS _line, CAST(to_json(__ll_row) AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM __ll_csv AS __ll_row ` +
+      `SELECT rowid + 2 + ${offset} AS _line, CAST(${record} AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM __ll_csv AS __ll_row ` +
       `UNION ALL SELECT line AS _line, csv_line AS _raw, 'unreadable CSV row: ' || error_message AS _read_error FROM __ll_rej) ORDER BY _line`,
   );
   await engine.run('DROP TABLE IF EXISTS __ll_csv; DROP TABLE IF EXISTS __ll_rej; DROP TABLE IF EXISTS __ll_rejscan');

@@ -1,0 +1,67 @@
+import { Readable } from 'node:stream';
+import { loadContracts } from '../../contracts/index.js';
+import { LakeloopError, UsageError } from '../../core/index.js';
+import { ingestFile, type IngestSummary, type RecordFormat } from '../../ingest/index.js';
+import type { CommandContext } from '../command-context.js';
+import { formatBytes, formatCount } from '../human.js';
+import { Progress } from '../progress.js';
+
+export interface IngestOptions {
+  readonly file?: string;
+  readonly format?: RecordFormat;
+  readonly idempotencyKey?: string;
+  readonly json?: boolean;
+}
+
+/**
+ * `lakeloop ingest <source> [--file F | -]`: lands a file or stdin in `bronze.<source>`
+ * (rejects in `quarantine.<source>`), batch by batch, exactly once per idempotency key.
+ * Prints a summary (or, with `--json`, one JSON object as the last line). Exit 0 even when
+ * records were quarantined — they are accounted for — and 1 when nothing could be read.
+ */
+export async function ingestCommand(source: string, input: string | undefined, options: IngestOptions, context: CommandContext): Promise<void> {
+  const { io } = context;
+  if (input !== undefined && input !== '-') throw new UsageError(`Unexpected argument ${JSON.stringify(input)}`, "Use --file F for a file, or '-' for standard input.");
+  if (input === '-' && options.file !== undefined) throw new UsageError("Give either --file F or '-', not both");
+  if (input === undefined && options.file === undefined) throw new UsageError('Nothing to ingest', "Use --file F, or '-' to read standard input.");
+  const config = await context.config();
+  const contracts = await loadContracts(config.projectDir);
+  const contract = contracts.get(source);
+  if (!contract) {
+    const known = [...contracts.keys()];
+    throw new LakeloopError('UNKNOWN_SOURCE', `Unknown source ${JSON.stringify(source)}`, {
+      hint: known.length ? `Known sources (contracts/*.ts): ${known.join(', ')}.` : 'Add contracts/<source>.ts with `export default defineContract({ ... })`.',
+    });
+  }
+  const session = await context.session();
+  const progress = Progress.start(io.stderr, `ingesting ${source}`);
+  let summary: IngestSummary;
+  try {
+    summary = await ingestFile({
+      lake: session.lake,
+      contract,
+      input: options.file ?? Readable.from(io.stdin ?? process.stdin),
+      ...(options.format ? { format: options.format } : {}),
+      ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+      onBatch: (_result, done) => {
+        const percent = done.totalBytes > 0 ? Math.floor((100 * done.bytes) / done.totalBytes) : 100;
+        progress.update(`${percent}% of ${formatBytes(done.totalBytes)}`);
+      },
+    });
+  } finally {
+    progress.stop();
+  }
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  io.stdout.write(
+    `${source}: ${formatCount(summary.landed)} landed, ${formatCount(summary.quarantined)} quarantined, ` +
+      `${formatCount(summary.duplicates)} duplicates skipped, ${formatCount(summary.files)} files, ` +
+      `${summary.batches} ${summary.batches === 1 ? 'batch' : 'batches'}, ${summary.seconds.toFixed(2)} s\n`,
+  );
+  if (summary.addedColumns.length) io.stdout.write(`schema evolved: added ${summary.addedColumns.join(', ')} to bronze.${source}\n`);
+  if (summary.quarantined > 0) {
+    io.stdout.write(`see the rejects: lakeloop query "select line, reason, field, payload from quarantine.${source} order by quarantined_at desc limit 20"\n`);
+  }
+}
