@@ -15,3 +15,7 @@ export {
   UsageError,
   type ConfigIssue,
 } from './core/index.js';
+// Contracts: `import { defineContract, z } from 'lakeloop'`, so a project needs no zod of its own.
+export { defineContract } from './contracts/define-contract.js';
+export type { Contract, ContractDefinition, DriftPolicy } from './contracts/define-contract.js';
+export { z } from 'zod';

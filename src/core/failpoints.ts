@@ -17,7 +17,8 @@ export type FailpointName =
   | 'table.before-log-put'
   | 'storage.local.before-link'
   | 'table.after-log-put'
-  | 'table.checkpoint.after-parquet';
+  | 'table.checkpoint.after-parquet'
+  | 'ingest.after-quarantine';
 
 /** Dies here with SIGKILL when `name` is armed. */
 export function failpoint(name: FailpointName): void {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { assert, type Clock } from '../core/index.js';
+import { assert, failpoint, type Clock } from '../core/index.js';
 import { contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
 import { duckdbTypeOf, type DeltaTable, type Lake } from '../table/index.js';
@@ -121,6 +121,7 @@ export async function landBatch(options: {
         `${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date FROM ${checked} WHERE _reject_reason IS NOT NULL ` +
         `UNION ALL SELECT _raw, _read_error, NULL, _line, ${offset('_line')}, ${quoteLiteral(batchId)}, ${now}, CAST(${now} AS DATE) FROM ${raw.relation} WHERE _read_error IS NOT NULL`;
       await quarantine.append(rows, { txn, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
+      failpoint('ingest.after-quarantine');
     }
 
     const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];

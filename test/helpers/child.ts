@@ -18,10 +18,10 @@ export interface TsChild {
   kill(): Promise<number | string>;
 }
 
-/** Starts `node bin/run-ts.js <script> ...args` with extra environment variables. */
-export function spawnTs(script: string, args: readonly string[], env: Record<string, string> = {}): TsChild {
+/** Starts `node bin/run-ts.js <script> ...args` with extra environment variables, in `cwd` (default: the repository). */
+export function spawnTs(script: string, args: readonly string[], env: Record<string, string> = {}, cwd: string = PROJECT_ROOT): TsChild {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'run-ts.js'), join(PROJECT_ROOT, script), ...args], {
-    cwd: PROJECT_ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
