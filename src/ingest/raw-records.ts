@@ -1,5 +1,4 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { LakeloopError } from '../core/index.js';
@@ -63,18 +62,20 @@ export async function loadRawRecords(
 }
 
 /**
- * NDJSON: where the bytes are clean UTF-8 without CR or control characters that the line
- * reader would trip on (the usual case), DuckDB reads the lines itself and the table's
- * rowid is the line number. Otherwise Node splits the lines once and hands DuckDB each
- * one as a JSON string, so no byte of a bad record is lost or misnumbered.
+ * NDJSON: DuckDB reads the lines itself (the usual case) and the table's rowid is the line
+ * number. Where its line reader refuses the bytes (invalid UTF-8, a \x01 byte), Node
+ * splits the lines once and hands DuckDB each one as a JSON string, so no byte of a bad
+ * record is lost or misnumbered.
  */
 async function loadNdjson(engine: Engine, file: string, target: string, spoolDir: string): Promise<void> {
-  if (await isCleanText(file)) {
+  try {
     await engine.run(
       `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_csv(${quoteLiteral(file)}, ` +
-        `columns = {'_raw': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n')`,
+        `columns = {'_raw': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', strict_mode = true)`,
     );
     return;
+  } catch {
+    // invalid UTF-8 or a \x01 byte inside a line: take the careful path below
   }
   const escaped = join(spoolDir, `escaped-${process.pid}-${Date.now()}.ndjson`);
   await escapeLines(file, escaped);
@@ -138,21 +139,6 @@ async function loadCsv(engine: Engine, file: string, target: string, fieldTypes:
       `UNION ALL SELECT line AS _line, csv_line AS _raw, 'unreadable CSV row: ' || error_message AS _read_error FROM __ll_rej) ORDER BY _line`,
   );
   await engine.run('DROP TABLE IF EXISTS __ll_csv; DROP TABLE IF EXISTS __ll_rej; DROP TABLE IF EXISTS __ll_rejscan');
-}
-
-/** Whether a file is valid UTF-8 without CR or the \x01 delimiter the fast line reader uses. */
-async function isCleanText(file: string): Promise<boolean> {
-  let carry = Buffer.alloc(0);
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
-    const bytes = chunk as Buffer;
-    if (bytes.includes(1) || bytes.includes(13)) return false;
-    const joined = carry.length ? Buffer.concat([carry, bytes]) : bytes;
-    // check up to the last newline: a multi-byte character never spans one
-    const end = joined.lastIndexOf(10) + 1;
-    if (!isUtf8(joined.subarray(0, end))) return false;
-    carry = Buffer.from(joined.subarray(end));
-  }
-  return isUtf8(carry);
 }
 
 /** Rewrites every line as `{"raw": "<the line>"}` (invalid UTF-8 replaced by U+FFFD, CR dropped). */

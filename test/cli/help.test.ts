@@ -63,12 +63,9 @@ describe('usage errors and unbuilt verbs', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('error: serve is not built yet');
     expect(run.stderr).toContain('hint:');
-    const ingest = await cli(['ingest', 'orders', '--file', 'x.ndjson', '--format', 'ndjson'], dir);
-    expect(ingest.code).toBe(2);
-    expect(ingest.stderr).toContain('ingest is not built yet');
-    const exportRun = await cli(['contracts', 'export'], dir);
-    expect(exportRun.code).toBe(2);
-    expect(exportRun.stderr).toContain('contracts export is not built yet');
+    const run2 = await cli(['reconcile'], dir);
+    expect(run2.code).toBe(2);
+    expect(run2.stderr).toContain('reconcile is not built yet');
   });
 
   it('an unknown verb exits 2 and suggests the near one', async () => {
