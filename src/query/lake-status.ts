@@ -23,9 +23,25 @@ export interface LayerStatus {
   readonly sizeBytes: number;
 }
 
+/** One source's ingestion counters, summed from its bronze commits (`commitInfo.lakeloop`). */
+export interface SourceStatus {
+  readonly source: string;
+  /** Records read from the input by batches that landed. */
+  readonly received: number;
+  readonly landed: number;
+  readonly quarantined: number;
+  /** Batches committed (a re-sent batch that was skipped as a duplicate commits nothing and is not counted). */
+  readonly batches: number;
+  /** Input bytes of those batches, where known. */
+  readonly bytes: number;
+  readonly lastBatchMs: number | null;
+}
+
 /** What `lakeloop status` reports about the lake's storage. */
 export interface LakeStatus {
   readonly root: string;
+  /** Ingestion counters per source (one per bronze table). */
+  readonly sources: readonly SourceStatus[];
   /** Ordered by layer (bronze, silver, gold, quarantine, then others by name), then name. */
   readonly tables: readonly TableStatus[];
   readonly layers: readonly LayerStatus[];
@@ -66,7 +82,29 @@ export async function lakeStatus(lake: Lake): Promise<LakeStatus> {
       layers.push({ layer: table.layer, tables: 1, files: table.files, rows: table.rows, sizeBytes: table.sizeBytes });
     }
   }
-  return { root: lake.store.description, tables, layers };
+  const sources: SourceStatus[] = [];
+  for (const name of names.filter((n) => n.startsWith('bronze.'))) {
+    sources.push(await sourceStatus(lake, name));
+  }
+  return { root: lake.store.description, sources, tables, layers };
+}
+
+/** Sums the ingestion counters that every bronze batch commit carries. */
+async function sourceStatus(lake: Lake, name: string): Promise<SourceStatus> {
+  const history = await (await lake.table(name)).history();
+  const totals = { received: 0, landed: 0, quarantined: 0, batches: 0, bytes: 0 };
+  let lastBatchMs: number | null = null;
+  for (const commit of history) {
+    const info = (commit.commitInfo as { lakeloop?: Record<string, unknown> } | undefined)?.lakeloop;
+    if (!info || typeof info['landed'] !== 'number') continue;
+    totals.batches += 1;
+    totals.received += Number(info['received'] ?? 0);
+    totals.landed += Number(info['landed'] ?? 0);
+    totals.quarantined += Number(info['quarantined'] ?? 0);
+    totals.bytes += Number(info['bytes'] ?? 0);
+    lastBatchMs = Math.max(lastBatchMs ?? 0, commit.timestampMs);
+  }
+  return { source: name.slice('bronze.'.length), ...totals, lastBatchMs };
 }
 
 function layerRank(layer: string): number {

@@ -21,7 +21,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
     if (!(error instanceof LakeloopError && error.code === 'LAKE_NOT_FOUND')) throw error;
     context.verbose(error.message);
     const config = await context.config();
-    status = { root: config.lake.root, tables: [], layers: [] };
+    status = { root: config.lake.root, sources: [], tables: [], layers: [] };
   }
   if (options.json) {
     io.stdout.write(`${JSON.stringify(status)}\n`);
@@ -31,6 +31,24 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   if (status.tables.length === 0) {
     io.stdout.write('no tables yet\n');
     return;
+  }
+  if (status.sources.length > 0) {
+    io.stdout.write('\nsources:\n');
+    io.stdout.write(
+      formatColumns(
+        ['source', 'received', 'landed', 'quarantined', 'batches', 'bytes in', 'last batch'],
+        status.sources.map((s) => [
+          s.source,
+          formatCount(s.received),
+          formatCount(s.landed),
+          formatCount(s.quarantined),
+          formatCount(s.batches),
+          formatBytes(s.bytes),
+          s.lastBatchMs === null ? '-' : formatTime(s.lastBatchMs),
+        ]),
+        { right: [false, true, true, true, true, true, false], indent: 2 },
+      ),
+    );
   }
   for (const layer of status.layers) {
     const tables = status.tables.filter((t) => t.layer === layer.layer);
