@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { assert, failpoint, type Clock } from '../core/index.js';
 import { contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
-import { duckdbTypeOf, type DeltaTable, type Lake } from '../table/index.js';
+import { duckdbTypeOf, type DeltaTable, type Lake, type TxnId } from '../table/index.js';
 import type { RawRecords } from './raw-records.js';
 
 /** Who sent a batch and where it sits in their stream: the key of exactly-once landing. */
@@ -73,12 +73,15 @@ export async function landBatch(options: {
   readonly batch: BatchIdentity;
   readonly clock: Clock;
   readonly bytes?: number;
+  /** More txns the batch's commits record (the idempotency keys of the requests it holds). */
+  readonly extraTxns?: readonly TxnId[];
 }): Promise<LandResult> {
   const { lake, contract, raw, batch, clock } = options;
   const engine = lake.engine;
   const batchId = createHash('sha256').update(`${batch.appId}\n${batch.version}`).digest('hex').slice(0, 16);
   const filePrefix = `${contract.source}-${batchId}`;
   const txn = { appId: batch.appId, version: batch.version };
+  const extraTxns = options.extraTxns ?? [];
   const base = { source: contract.source, received: raw.records, batchId, addedColumns: [] as string[] };
 
   const bronze = await bronzeTable(lake, contract);
@@ -120,7 +123,7 @@ export async function landBatch(options: {
         `SELECT _raw AS payload, _reject_reason AS reason, _reject_field AS field, _line AS line, ${offset('_line')} AS source_position, ` +
         `${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date FROM ${checked} WHERE _reject_reason IS NOT NULL ` +
         `UNION ALL SELECT _raw, _read_error, NULL, _line, ${offset('_line')}, ${quoteLiteral(batchId)}, ${now}, CAST(${now} AS DATE) FROM ${raw.relation} WHERE _read_error IS NOT NULL`;
-      await quarantine.append(rows, { txn, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
+      await quarantine.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
       failpoint('ingest.after-quarantine');
     }
 
@@ -128,7 +131,7 @@ export async function landBatch(options: {
     const rows =
       `SELECT * EXCLUDE (${drop.join(', ')}), ${quoteLiteral(`${batchId}:`)} || _line AS _ingest_id, ${quoteLiteral(batchId)} AS _batch_id, ` +
       `${now} AS _ingested_at, ${offset('_line')} AS _source_offset FROM ${checked} WHERE _reject_reason IS NULL`;
-    const result = await bronze.append(rows, { txn, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo });
+    const result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo });
     if (result.skipped) return { ...base, addedColumns, landed: 0, quarantined: 0, duplicates: raw.records, files: 0, bronzeVersion: result.version };
     return { ...base, addedColumns, landed, quarantined, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };
   } finally {

@@ -8,6 +8,8 @@ export interface PendingCommit {
   /** the partitions whose content this commit depends on: those of its removes plus its readPartitions. */
   readonly touchedPartitions: readonly PartitionSpec[];
   readonly txn: { readonly appId: string; readonly version: number } | undefined;
+  /** further txns this commit records; a winner that applied one of them conflicts. */
+  readonly extraTxns: readonly { readonly appId: string; readonly version: number }[];
 }
 
 /** What to do about one winning commit. */
@@ -24,6 +26,11 @@ export function judgeWinner(pending: PendingCommit, winnerVersion: number, winne
   if (pending.txn) {
     const { appId, version } = pending.txn;
     if (winner.txns.some((t) => t.appId === appId && t.version >= version)) return { kind: 'already-applied' };
+  }
+  for (const extra of pending.extraTxns) {
+    if (winner.txns.some((t) => t.appId === extra.appId && t.version >= extra.version)) {
+      return conflict(winnerVersion, `it applied txn ${extra.appId} v${extra.version}, which this commit also carries`);
+    }
   }
   if (winner.metaData) return conflict(winnerVersion, 'it changed the table metadata (schema, partitioning or configuration)');
   if (winner.protocol) return conflict(winnerVersion, 'it changed the table protocol');

@@ -74,6 +74,12 @@ export interface TxnId {
 export interface WriteOptions {
   /** Skip the write (nothing written, `skipped: true`) when this appId already committed a version ≥ this. */
   readonly txn?: TxnId;
+  /**
+   * More txn actions recorded by the same commit (e.g. the idempotency keys of the requests
+   * a collector batch holds). Not checked before writing: the caller filters those already
+   * applied; a concurrent commit that applied one of them is a `CommitConflict`.
+   */
+  readonly extraTxns?: readonly TxnId[];
   /** commitInfo.operation; default `WRITE`. */
   readonly operation?: string;
   /** Extra commitInfo fields (e.g. upstream versions consumed, watermark). */
@@ -98,6 +104,8 @@ export interface CommitRequest {
   readonly metadata?: MetaDataAction;
   readonly protocol?: ProtocolAction;
   readonly txn?: TxnId;
+  /** See `WriteOptions.extraTxns`. */
+  readonly extraTxns?: readonly TxnId[];
   readonly operation: string;
   readonly operationParameters?: Readonly<Record<string, unknown>>;
   readonly commitInfo?: Readonly<Record<string, unknown>>;
@@ -265,6 +273,7 @@ export class DeltaTable {
         ...(request.readPartitions ?? []),
       ],
       txn: request.txn,
+      extraTxns: request.extraTxns ?? [],
     };
     const isBlindAppend = removes.length === 0 && (request.readPartitions ?? []).length === 0 && !request.metadata && !request.protocol;
 
@@ -293,6 +302,7 @@ export class DeltaTable {
       if (request.protocol) actions.push({ protocol: request.protocol });
       if (request.metadata) actions.push({ metaData: request.metadata });
       if (request.txn) actions.push({ txn: { appId: request.txn.appId, version: request.txn.version, lastUpdated: now } });
+      for (const extra of request.extraTxns ?? []) actions.push({ txn: { appId: extra.appId, version: extra.version, lastUpdated: now } });
       for (const remove of removes) actions.push({ remove: { ...remove, deletionTimestamp: remove.deletionTimestamp ?? now } });
       for (const add of adds) actions.push({ add });
 
@@ -434,6 +444,7 @@ export class DeltaTable {
       result = await this.commit({
         ...request(),
         ...(options.txn ? { txn: options.txn } : {}),
+        ...(options.extraTxns?.length ? { extraTxns: options.extraTxns } : {}),
         ...(options.commitInfo ? { commitInfo: options.commitInfo } : {}),
       });
       return result;
