@@ -4,8 +4,8 @@ export function formatCount(n: number | null): string {
 }
 
 /** `plural(1, 'file')` → `1 file`; `plural(2, 'file')` → `2 files`; null → `? files`. */
-export function plural(n: number | null, noun: string): string {
-  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+export function plural(n: number | null, noun: string, nouns = `${noun}s`): string {
+  return `${formatCount(n)} ${n === 1 ? noun : nouns}`;
 }
 
 /** `5612345` → `5.4 MiB`. */

@@ -3,7 +3,7 @@ import { loadContracts } from '../../contracts/index.js';
 import { LakeloopError, UsageError } from '../../core/index.js';
 import { ingestFile, type IngestSummary, type RecordFormat } from '../../ingest/index.js';
 import type { CommandContext } from '../command-context.js';
-import { formatBytes, formatCount } from '../human.js';
+import { formatBytes, formatCount, plural } from '../human.js';
 import { Progress } from '../progress.js';
 
 export interface IngestOptions {
@@ -57,8 +57,8 @@ export async function ingestCommand(source: string, input: string | undefined, o
   }
   io.stdout.write(
     `${source}: ${formatCount(summary.landed)} landed, ${formatCount(summary.quarantined)} quarantined, ` +
-      `${formatCount(summary.duplicates)} duplicates skipped, ${formatCount(summary.files)} files, ` +
-      `${summary.batches} ${summary.batches === 1 ? 'batch' : 'batches'}, ${summary.seconds.toFixed(2)} s\n`,
+      `${formatCount(summary.duplicates)} duplicates skipped, ${plural(summary.files, 'file')}, ` +
+      `${plural(summary.batches, 'batch', 'batches')}, ${summary.seconds.toFixed(2)} s\n`,
   );
   if (summary.addedColumns.length) io.stdout.write(`schema evolved: added ${summary.addedColumns.join(', ')} to bronze.${source}\n`);
   if (summary.quarantined > 0) {
