@@ -7,3 +7,4 @@ export * from './schema.js';
 export * from './define-config.js';
 export * from './validate-config.js';
 export * from './load-config.js';
+export * from './import-user-module.js';

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/index.js';
+import { importUserModule } from './import-user-module.js';
 import { validateConfig, type ResolvedConfig } from './validate-config.js';
 
 /** The file names looked for in the project folder, in order. */
@@ -48,29 +48,5 @@ export async function findConfigFile(dir: string): Promise<string | undefined> {
 }
 
 async function importConfig(path: string, mtimeMs: number): Promise<unknown> {
-  // The query makes an edited file load afresh in a long-lived process (tests, `serve`)
-  // instead of coming from the module cache.
-  const url = `${pathToFileURL(path).href}?mtime=${Math.floor(mtimeMs)}`;
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(url)) as Record<string, unknown>;
-  } catch (error) {
-    throw new ConfigError(path, [{ path: '', message: `failed to load: ${loadFailureReason(error)}` }], { cause: error });
-  }
-  if (!('default' in module) || module['default'] === undefined) {
-    throw new ConfigError(path, [
-      { path: '', message: 'has no default export; expected `export default defineConfig({ ... })`' },
-    ]);
-  }
-  return module['default'];
-}
-
-/** The first useful line(s) of an import failure: esbuild/tsx put the file:line:col in the message. */
-function loadFailureReason(error: unknown): string {
-  const message = (error instanceof Error ? error.message : String(error)).replace(/^Transform failed with \d+ errors?:\s*/, '');
-  const lines = message
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  return lines.slice(0, 3).join(' ') || 'unknown error';
+  return importUserModule(path, mtimeMs, 'export default defineConfig({ ... })');
 }

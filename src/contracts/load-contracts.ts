@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importUserModule } from '../config/index.js';
 import { ConfigError } from '../core/index.js';
 import { validateContract, type Contract } from './define-contract.js';
 
@@ -50,27 +50,5 @@ export async function loadContracts(projectDir: string): Promise<Map<string, Con
 }
 
 async function importDefault(file: string, mtimeMs: number): Promise<unknown> {
-  // The query makes an edited file load afresh in a long-lived process (tests, `serve`).
-  const url = `${pathToFileURL(file).href}?mtime=${Math.floor(mtimeMs)}`;
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(url)) as Record<string, unknown>;
-  } catch (error) {
-    // defineContract's own ConfigError, thrown while the module ran: keep its issues, name the file.
-    if (error instanceof ConfigError) throw new ConfigError(file, error.issues, { cause: error });
-    throw new ConfigError(file, [{ path: '', message: `failed to load: ${firstLines(error)}` }], { cause: error });
-  }
-  if (!('default' in module) || module['default'] === undefined) {
-    throw new ConfigError(file, [{ path: '', message: 'has no default export; expected `export default defineContract({ ... })`' }]);
-  }
-  return module['default'];
-}
-
-function firstLines(error: unknown): string {
-  const message = (error instanceof Error ? error.message : String(error)).replace(/^Transform failed with \d+ errors?:\s*/, '');
-  const lines = message
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  return lines.slice(0, 3).join(' ') || 'unknown error';
+  return importUserModule(file, mtimeMs, 'export default defineContract({ ... })');
 }

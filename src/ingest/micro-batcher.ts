@@ -1,0 +1,406 @@
+import { writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LakeloopError, systemClock, type Clock } from '../core/index.js';
+import type { Contract } from '../contracts/index.js';
+import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import type { Lake, TxnId } from '../table/index.js';
+import { landBatch, type LandResult } from './bronze-writer.js';
+import { loadRawRecords } from './raw-records.js';
+
+/** Defaults when a contract sets no batch limits: small enough for sub-second acks, large enough for few files. */
+export const DEFAULT_COLLECTOR_BATCH = Object.freeze({ maxRecords: 5_000, maxBytes: 8 * 1024 * 1024, maxMs: 1_000 });
+
+/** One record of a request that went to quarantine, numbered within the request (1-based line or array element). */
+export interface RecordReject {
+  readonly line: number;
+  readonly reason: string;
+  readonly field: string | null;
+}
+
+/** What happened to one request's records, known only once the batch holding them is committed. */
+export interface RequestOutcome {
+  readonly source: string;
+  /** Records in the request (non-blank lines, or array elements). */
+  readonly records: number;
+  /** This request's records committed to bronze. */
+  readonly landed: number;
+  /** This request's records committed to quarantine (each listed in `rejects`). */
+  readonly quarantined: number;
+  /** true when the request's idempotency key had landed before: nothing was written for it. */
+  readonly duplicate: boolean;
+  /** The batch holding the records (null for a duplicate known only from the table's txns). */
+  readonly batchId: string | null;
+  /** The bronze version that committed the batch (null when unknown, see `batchId`). */
+  readonly bronzeVersion: number | null;
+  readonly rejects: readonly RecordReject[];
+}
+
+/** Counters of one source's batcher since it started. */
+export interface BatcherStats {
+  readonly requests: number;
+  readonly records: number;
+  readonly landed: number;
+  readonly quarantined: number;
+  readonly duplicates: number;
+  readonly batches: number;
+  readonly failedBatches: number;
+  /** Bytes accepted but not yet committed. */
+  readonly pendingBytes: number;
+}
+
+/** The source has more uncommitted bytes than it accepts: the caller should retry after `retryAfterSeconds`. */
+export class Backpressure extends LakeloopError {
+  constructor(
+    readonly source: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('BACKPRESSURE', `Source ${source} is busy: too many records are waiting to be committed`, {
+      retryable: true,
+      hint: `Retry after ${retryAfterSeconds} s with the same Idempotency-Key.`,
+    });
+  }
+}
+
+/** A batch could not be committed; none of its requests were acknowledged. */
+export class BatchFailed extends LakeloopError {
+  constructor(source: string, cause: unknown) {
+    super('BATCH_FAILED', `Failed to land a batch of ${source}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+      retryable: true,
+      hint: 'Nothing of the request was acknowledged; re-send it with the same Idempotency-Key.',
+    });
+  }
+}
+
+export interface MicroBatcherOptions {
+  readonly lake: Lake;
+  readonly contract: Contract;
+  /** Names this process's stream of batches: txn appId `collector:<source>:<instanceId>`. */
+  readonly instanceId: string;
+  /** A folder for the batches' spool files (each removed once landed). */
+  readonly spoolDir: string;
+  readonly clock?: Clock;
+  /** Uncommitted bytes above which `submit` throws `Backpressure`; default 4 × maxBytes. */
+  readonly maxPendingBytes?: number;
+  /** Called after every batch commit (for counters). */
+  readonly onBatch?: (result: LandResult) => void;
+}
+
+interface PendingRequest {
+  readonly key: string | undefined;
+  readonly records: number;
+  /** Its lines in the batch's spool file: (firstLine, firstLine + records]. */
+  firstLine: number;
+  readonly chunks: readonly Buffer[];
+  readonly bytes: number;
+  readonly resolve: (outcome: RequestOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface OpenBatch {
+  readonly requests: PendingRequest[];
+  records: number;
+  bytes: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * One source's collector micro-batcher: request bodies accumulate in an open batch that
+ * closes at the contract's `batch.maxRecords`, `maxBytes` or `maxMs` (whichever first);
+ * closed batches land one at a time through `landBatch` under the txn
+ * (`collector:<source>:<instanceId>`, next sequence number), with each keyed request's
+ * `key:<source>:<K>` as an extra txn of the same commits. A request's promise settles only
+ * after the commit that holds it, with its own counts. The sequence continues from the
+ * highest version bronze or quarantine recorded for the appId, so a restart (or a kill
+ * between the quarantine and bronze commits) never reuses a number.
+ *
+ * @example
+ * const batcher = await MicroBatcher.create({ lake, contract, instanceId: 'host-8080', spoolDir });
+ * const outcome = await batcher.submit(Buffer.from('{"id":1}\n'), 'req-1');
+ * await batcher.close();
+ */
+export class MicroBatcher {
+  readonly source: string;
+  readonly appId: string;
+  private readonly limits: { maxRecords: number; maxBytes: number; maxMs: number };
+  private readonly maxPendingBytes: number;
+  private readonly clock: Clock;
+  private open: OpenBatch | undefined;
+  private readonly closed: OpenBatch[] = [];
+  private landing: Promise<void> | undefined;
+  private nextVersion: number;
+  private pendingBytes = 0;
+  /** Keys whose request is accepted but not yet committed: a repeat waits for the same outcome. */
+  private readonly pendingKeys = new Map<string, Promise<RequestOutcome>>();
+  /** Keys known to be in bronze (its txns at start, plus this process's commits). */
+  private readonly landedKeys = new Map<string, { batchId: string | null; bronzeVersion: number | null }>();
+  private closing = false;
+  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0 };
+  private batchCounter = 0;
+
+  private constructor(
+    private readonly options: MicroBatcherOptions,
+    startVersion: number,
+  ) {
+    const batch = options.contract.batch;
+    this.source = options.contract.source;
+    this.appId = `collector:${this.source}:${options.instanceId}`;
+    this.limits = {
+      maxRecords: batch.maxRecords ?? DEFAULT_COLLECTOR_BATCH.maxRecords,
+      maxBytes: batch.maxBytes ?? DEFAULT_COLLECTOR_BATCH.maxBytes,
+      maxMs: batch.maxMs ?? DEFAULT_COLLECTOR_BATCH.maxMs,
+    };
+    this.maxPendingBytes = options.maxPendingBytes ?? 4 * this.limits.maxBytes;
+    this.clock = options.clock ?? systemClock;
+    this.nextVersion = startVersion;
+  }
+
+  /** Reads bronze's (and quarantine's) txns to resume the batch sequence and know the landed keys. */
+  static async create(options: MicroBatcherOptions): Promise<MicroBatcher> {
+    const batcher = new MicroBatcher(options, 1);
+    await batcher.recover();
+    return batcher;
+  }
+
+  /**
+   * Accepts one request body (NDJSON, or a JSON array when its first non-space byte is `[`)
+   * and resolves once its records are committed. Throws `Backpressure` when too much is
+   * waiting, `BatchFailed` when the batch could not be committed.
+   */
+  submit(body: Buffer, idempotencyKey?: string): Promise<RequestOutcome> {
+    if (this.closing) return Promise.reject(new LakeloopError('CLOSING', `The collector of ${this.source} is shutting down`, { retryable: true, hint: 'Retry shortly.' }));
+    const appKey = idempotencyKey === undefined ? undefined : `key:${this.source}:${idempotencyKey}`;
+    if (appKey !== undefined) {
+      const waiting = this.pendingKeys.get(appKey);
+      if (waiting) return waiting.then((outcome) => ({ ...outcome, duplicate: true }));
+      const landed = this.landedKeys.get(appKey);
+      if (landed) {
+        this.stats.duplicates += 1;
+        return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: true, ...landed, rejects: [] });
+      }
+    }
+    const { chunks, records, bytes } = toLines(body);
+    if (this.pendingBytes + bytes > this.maxPendingBytes && this.pendingBytes > 0) {
+      return Promise.reject(new Backpressure(this.source, Math.max(1, Math.ceil(this.limits.maxMs / 1000))));
+    }
+    this.stats.requests += 1;
+    this.stats.records += records;
+    const promise = new Promise<RequestOutcome>((resolve, reject) => {
+      const batch = (this.open ??= this.newBatch());
+      batch.requests.push({ key: appKey, records, firstLine: batch.records, chunks, bytes, resolve, reject });
+      batch.records += records;
+      batch.bytes += bytes;
+      this.pendingBytes += bytes;
+      if (batch.records >= this.limits.maxRecords || batch.bytes >= this.limits.maxBytes) this.closeOpen();
+    });
+    if (appKey !== undefined) {
+      this.pendingKeys.set(appKey, promise);
+      const forget = (): void => {
+        if (this.pendingKeys.get(appKey) === promise) this.pendingKeys.delete(appKey);
+      };
+      promise.then(forget, forget);
+    }
+    return promise;
+  }
+
+  /** Closes the open batch and waits until every accepted request is committed (or failed). */
+  async flush(): Promise<void> {
+    this.closeOpen();
+    while (this.landing) await this.landing;
+  }
+
+  /** Stops accepting, then commits what was accepted. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.flush();
+  }
+
+  /** Counters since start. */
+  counters(): BatcherStats {
+    return { ...this.stats, pendingBytes: this.pendingBytes };
+  }
+
+  private newBatch(): OpenBatch {
+    const batch: OpenBatch = { requests: [], records: 0, bytes: 0, timer: undefined };
+    batch.timer = setTimeout(() => {
+      if (this.open === batch) this.closeOpen();
+    }, this.limits.maxMs);
+    return batch;
+  }
+
+  private closeOpen(): void {
+    const batch = this.open;
+    if (!batch) return;
+    this.open = undefined;
+    clearTimeout(batch.timer);
+    this.closed.push(batch);
+    this.landing ??= this.landAll().finally(() => {
+      this.landing = undefined;
+    });
+  }
+
+  private async landAll(): Promise<void> {
+    for (let batch = this.closed.shift(); batch; batch = this.closed.shift()) {
+      try {
+        await this.landOne(batch);
+      } catch (error) {
+        this.stats.failedBatches += 1;
+        const failed = error instanceof LakeloopError && error.code === 'BATCH_FAILED' ? error : new BatchFailed(this.source, error);
+        for (const request of batch.requests) request.reject(failed);
+        // partial commits (quarantine without bronze) may have used the number: re-read it
+        await this.recover().catch(() => undefined);
+      } finally {
+        this.pendingBytes -= batch.bytes;
+      }
+    }
+  }
+
+  private async landOne(batch: OpenBatch): Promise<void> {
+    const { lake, contract } = this.options;
+    // a key landed meanwhile (by another instance) is a duplicate, not re-landed
+    const bronzeTxns = await this.txnsOf(`bronze.${this.source}`);
+    const requests: PendingRequest[] = [];
+    for (const request of batch.requests) {
+      if (request.key !== undefined && (bronzeTxns.get(request.key) ?? 0) >= 1) {
+        this.landedKeys.set(request.key, { batchId: null, bronzeVersion: null });
+        this.stats.duplicates += 1;
+        request.resolve({ source: this.source, records: request.records, landed: 0, quarantined: 0, duplicate: true, batchId: null, bronzeVersion: null, rejects: [] });
+      } else requests.push(request);
+    }
+    if (requests.length === 0) return;
+    let line = 0;
+    for (const request of requests) {
+      request.firstLine = line;
+      line += request.records;
+    }
+    this.batchCounter += 1;
+    const spoolFile = join(this.options.spoolDir, `${this.source}-${process.pid}-${this.batchCounter}.ndjson`);
+    await writeFile(spoolFile, requests.flatMap((r) => r.chunks));
+    const table = `__ll_collect_${this.source}_${process.pid}_${this.batchCounter}`;
+    const version = this.nextVersion;
+    const keys = [...new Set(requests.flatMap((r) => (r.key === undefined ? [] : [r.key])))];
+    const extraTxns: TxnId[] = keys.map((appId) => ({ appId, version: 1 }));
+    let result: LandResult;
+    try {
+      const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0);
+      result = await landBatch({
+        lake,
+        contract,
+        raw,
+        batch: { appId: this.appId, version, sourceOffset: `${this.options.instanceId}#${version}` },
+        clock: this.clock,
+        bytes: batch.bytes,
+        extraTxns,
+      });
+    } finally {
+      await lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+      await rm(spoolFile, { force: true });
+    }
+    // A skipped batch means another process committed this number for our appId (two
+    // collectors with one instance id): nothing of ours landed, so fail it rather than ack.
+    if (result.duplicates > 0) throw new BatchFailed(this.source, new Error(`batch ${this.appId}#${version} was already committed by another process (is the instance id shared?)`));
+    this.nextVersion = version + 1;
+    this.stats.batches += 1;
+    this.stats.landed += result.landed;
+    this.stats.quarantined += result.quarantined;
+    this.options.onBatch?.(result);
+    const rejects = result.quarantined > 0 ? await this.rejectsOf(result.batchId) : [];
+    for (const request of requests) {
+      const mine = rejects
+        .filter((r) => r.line > request.firstLine && r.line <= request.firstLine + request.records)
+        .map((r) => ({ ...r, line: r.line - request.firstLine }));
+      if (request.key !== undefined) this.landedKeys.set(request.key, { batchId: result.batchId, bronzeVersion: result.bronzeVersion });
+      request.resolve({
+        source: this.source,
+        records: request.records,
+        landed: request.records - mine.length,
+        quarantined: mine.length,
+        duplicate: false,
+        batchId: result.batchId,
+        bronzeVersion: result.bronzeVersion,
+        rejects: mine,
+      });
+    }
+  }
+
+  /** The quarantined lines of one batch, read back from its (deterministically named) quarantine files. */
+  private async rejectsOf(batchId: string): Promise<RecordReject[]> {
+    const { lake } = this.options;
+    const snapshot = await (await lake.table(`quarantine.${this.source}`)).snapshot();
+    const prefix = `${this.source}-${batchId}`;
+    const files = snapshot.files.filter((f) => f.path.includes(prefix));
+    if (files.length === 0) return [];
+    const paths = await Promise.all(files.map((f) => lake.store.localPath(snapshot.fileKey(f))));
+    const rows = await lake.engine.all(
+      `SELECT line, reason, field FROM read_parquet(${quoteList(paths)}) WHERE batch_id = ${quoteLiteral(batchId)} ORDER BY line`,
+    );
+    return rows.map((r) => ({ line: Number(r['line']), reason: String(r['reason']), field: r['field'] === null || r['field'] === undefined ? null : String(r['field']) }));
+  }
+
+  private async txnsOf(name: string): Promise<ReadonlyMap<string, number>> {
+    const { lake } = this.options;
+    if (!(await lake.tables()).includes(name)) return new Map();
+    return (await (await lake.table(name)).snapshot()).txns;
+  }
+
+  private async recover(): Promise<void> {
+    const bronze = await this.txnsOf(`bronze.${this.source}`);
+    const quarantine = await this.txnsOf(`quarantine.${this.source}`);
+    this.nextVersion = Math.max(bronze.get(this.appId) ?? 0, quarantine.get(this.appId) ?? 0, this.nextVersion - 1) + 1;
+    const prefix = `key:${this.source}:`;
+    for (const [appId] of bronze) if (appId.startsWith(prefix) && !this.landedKeys.has(appId)) this.landedKeys.set(appId, { batchId: null, bronzeVersion: null });
+  }
+}
+
+const SPACE = new Set([0x20, 0x09, 0x0d, 0x0a]);
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * A request body as spool lines: NDJSON bytes pass through as they are (blank lines
+ * dropped, a final newline added), so line N of the request is record N. A JSON array is
+ * parsed in Node and each element written as one line; a body that starts with `[` but
+ * does not parse as an array is taken as NDJSON, so each of its lines reaches quarantine
+ * with its reason instead of being refused unseen.
+ */
+function toLines(body: Buffer): { chunks: Buffer[]; records: number; bytes: number } {
+  let first = 0;
+  while (first < body.length && SPACE.has(body[first] as number)) first++;
+  if (body[first] === 0x5b) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    if (Array.isArray(parsed)) {
+      const text = parsed.map((element) => `${JSON.stringify(element) ?? 'null'}\n`).join('');
+      const chunk = Buffer.from(text, 'utf8');
+      return { chunks: [chunk], records: parsed.length, bytes: chunk.length };
+    }
+  }
+  const chunks: Buffer[] = [];
+  let records = 0;
+  let blank = false;
+  for (let start = 0; start < body.length; ) {
+    const end = body.indexOf(0x0a, start);
+    const stop = end < 0 ? body.length : end;
+    let nonBlank = false;
+    for (let i = start; i < stop; i++) {
+      if (!SPACE.has(body[i] as number)) {
+        nonBlank = true;
+        break;
+      }
+    }
+    if (nonBlank) {
+      records += 1;
+      chunks.push(body.subarray(start, stop), NEWLINE);
+    } else blank = true;
+    start = stop + 1;
+  }
+  if (!blank) {
+    // the usual case: keep the body as one chunk
+    const whole = body[body.length - 1] === 0x0a || body.length === 0 ? [body] : [body, NEWLINE];
+    return { chunks: body.length === 0 ? [] : whole, records, bytes: body.length + (whole.length - 1) };
+  }
+  return { chunks, records, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
+}
