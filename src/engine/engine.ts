@@ -131,6 +131,34 @@ export class Engine {
   }
 
   /**
+   * What a Parquet file's footer says, without reading its data: rows, row groups, and per
+   * column the physical/logical type, compression, and min/max/null count over all row
+   * groups (min/max as the footer's text, null where the writer stored none).
+   */
+  async parquetMetadata(path: string): Promise<ParquetMetadata> {
+    const file = quoteLiteral(path);
+    const summary = await this.all(`SELECT num_rows, num_row_groups FROM parquet_file_metadata(${file})`);
+    const columns = await this.all(
+      `SELECT path_in_schema AS name, any_value(type) AS physical_type, any_value(compression) AS compression, ` +
+        `min(stats_min_value) AS min, max(stats_max_value) AS max, sum(stats_null_count) AS null_count, ` +
+        `sum(total_compressed_size) AS compressed_bytes FROM parquet_metadata(${file}) GROUP BY path_in_schema, column_id ORDER BY column_id`,
+    );
+    return {
+      rows: Number(summary[0]?.['num_rows'] ?? 0),
+      rowGroups: Number(summary[0]?.['num_row_groups'] ?? 0),
+      columns: columns.map((c) => ({
+        name: String(c['name']),
+        physicalType: String(c['physical_type']),
+        compression: String(c['compression']),
+        min: c['min'] === null ? null : String(c['min']),
+        max: c['max'] === null ? null : String(c['max']),
+        nullCount: c['null_count'] === null ? null : Number(c['null_count']),
+        compressedBytes: Number(c['compressed_bytes'] ?? 0),
+      })),
+    };
+  }
+
+  /**
    * The tables a statement reads, as written (`bronze.orders` → `{schema: 'bronze', name: 'orders'}`),
    * found with DuckDB's own parser. CTE names are excluded.
    */
@@ -152,6 +180,21 @@ export class Engine {
     this.connection.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** A Parquet file's footer, summarised (see `Engine.parquetMetadata`). */
+export interface ParquetMetadata {
+  readonly rows: number;
+  readonly rowGroups: number;
+  readonly columns: readonly {
+    readonly name: string;
+    readonly physicalType: string;
+    readonly compression: string;
+    readonly min: string | null;
+    readonly max: string | null;
+    readonly nullCount: number | null;
+    readonly compressedBytes: number;
+  }[];
 }
 
 /** A table named in a SQL statement. */

@@ -1,0 +1,267 @@
+import { appendFile, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineContract, type Contract } from '../../../src/contracts/index.js';
+import { Engine, quoteLiteral } from '../../../src/engine/index.js';
+import { FileDropSource, type FileDropPollSummary } from '../../../src/ingest/index.js';
+import { LocalObjectStore, type ObjectInfo, type ObjectStore } from '../../../src/storage/index.js';
+import { Lake } from '../../../src/table/index.js';
+import { createTestS3Store } from '../../helpers/s3.js';
+
+/** The file drop, watching a local folder and an S3 prefix; both land in a lake on the same kind of store. */
+const schema = z.object({
+  id: z.string().min(1),
+  amount: z.number().nonnegative(),
+  ts: z.iso.datetime({ offset: true }),
+});
+
+const contract = (source: string): Contract => defineContract({ source, version: 1, owner: 'test', schema, key: ['id'], eventTime: 'ts', drift: 'strict' });
+const line = (id: string, amount = 1): string => JSON.stringify({ id, amount, ts: '2026-03-01T10:00:00Z' });
+const lines = (...ids: string[]): string => ids.map((id) => `${line(id)}\n`).join('');
+
+let engine: Engine;
+let dir: string;
+
+beforeAll(async () => {
+  engine = await Engine.create({ threads: 2 });
+  dir = await mkdtemp(join(tmpdir(), 'lakeloop-drop-'));
+});
+
+afterAll(async () => {
+  await engine.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A drop location: `drop(name, body)` writes a file the way a producer would. */
+interface Drop {
+  readonly store: ObjectStore;
+  readonly prefix: string;
+  drop(name: string, body: string | Buffer): Promise<void>;
+  /** Copies a local file in (for Parquet made by DuckDB). */
+  dropFile(name: string, path: string): Promise<void>;
+}
+
+interface Setup {
+  readonly lake: Lake;
+  newDrop(label: string): Promise<Drop>;
+  cleanup(): Promise<void>;
+}
+
+const setups: { name: string; open: () => Promise<Setup> }[] = [
+  {
+    name: 'a local folder',
+    open: async () => {
+      const lake = await Lake.open({ store: await LocalObjectStore.create(await mkdtemp(join(dir, 'lake-'))), engine });
+      return {
+        lake,
+        newDrop: async (label) => {
+          const folder = join(dir, `drop-${label}`);
+          await mkdir(folder, { recursive: true });
+          return {
+            store: await LocalObjectStore.create(folder),
+            prefix: '',
+            drop: (name, body) => writeFile(join(folder, name), body),
+            dropFile: async (name, path) => writeFile(join(folder, name), await import('node:fs/promises').then((fs) => fs.readFile(path))),
+          };
+        },
+        cleanup: async () => undefined,
+      };
+    },
+  },
+  {
+    name: 'an S3 prefix',
+    open: async () => {
+      const { store, cleanup } = await createTestS3Store();
+      const lake = await Lake.open({ store, engine });
+      return {
+        lake,
+        newDrop: async (label) => ({
+          store,
+          prefix: `incoming/${label}/`,
+          drop: (name, body) => store.put(`incoming/${label}/${name}`, body),
+          dropFile: (name, path) => store.putFile(`incoming/${label}/${name}`, path),
+        }),
+        cleanup,
+      };
+    },
+  },
+];
+
+describe.each(setups)('file drop from $name', ({ open }) => {
+  let setup: Setup;
+  let lake: Lake;
+
+  beforeAll(async () => {
+    setup = await open();
+    lake = setup.lake;
+  });
+  afterAll(async () => setup.cleanup());
+
+  async function count(source: string): Promise<number> {
+    const snapshot = await (await lake.table(`bronze.${source}`)).snapshot();
+    return Number(await engine.scalar(`SELECT count(*) FROM (${await snapshot.scanSql(lake.store)})`));
+  }
+
+  function source(c: Contract, drop: Drop, stablePolls?: number): FileDropSource {
+    return new FileDropSource({ lake, contract: c, store: drop.store, prefix: drop.prefix, ...(stablePolls === undefined ? {} : { stablePolls }) });
+  }
+
+  it('lands a dropped file once: a second poll and a new instance (a restart) land nothing', async () => {
+    const c = contract('drop_once');
+    const drop = await setup.newDrop('once');
+    await drop.drop('a.ndjson', lines('a1', 'a2', 'a3'));
+    const watcher = source(c, drop);
+
+    const first = await watcher.pollOnce();
+    expect(first).toMatchObject({ listed: 1, ingested: [], deferred: [`${drop.prefix}a.ndjson`] });
+    const second = await watcher.pollOnce();
+    expect(second.ingested).toEqual([expect.objectContaining({ key: `${drop.prefix}a.ndjson`, received: 3, landed: 3, quarantined: 0, batches: 1 })]);
+    expect(second).toMatchObject({ landed: 3, quarantined: 0, deferred: [], failed: [] });
+
+    expect(await watcher.pollOnce()).toMatchObject({ ingested: [], alreadyIngested: 1, deferred: [] });
+    const restarted = source(c, drop);
+    expect(await restarted.pollOnce()).toMatchObject({ ingested: [], alreadyIngested: 1, deferred: [] });
+    expect(await count(c.source)).toBe(3);
+
+    // the identity is in bronze's txns: the batch under ingest:<source>:<identity>, then the done mark
+    const txns = (await (await lake.table(`bronze.${c.source}`)).snapshot()).txns;
+    const identity = second.ingested[0]?.identity ?? '';
+    expect(identity).toMatch(new RegExp(`^${drop.prefix}a\\.ndjson:${Buffer.byteLength(lines('a1', 'a2', 'a3'))}:`));
+    expect(txns.get(`ingest:${c.source}:${identity}`)).toBe(1);
+    expect(txns.get(`filedrop:${c.source}:${identity}`)).toBe(1);
+  });
+
+  it('a changed file (new size and mtime/etag) is a new file; a file still growing is deferred until it is stable', async () => {
+    const c = contract('drop_change');
+    const drop = await setup.newDrop('change');
+    const watcher = source(c, drop);
+    await drop.drop('b.ndjson', lines('b1'));
+    await watcher.pollOnce();
+    expect((await watcher.pollOnce()).landed).toBe(1);
+
+    await drop.drop('b.ndjson', lines('b1', 'b2'));
+    expect(await watcher.pollOnce()).toMatchObject({ deferred: [`${drop.prefix}b.ndjson`], alreadyIngested: 0 });
+    await drop.drop('b.ndjson', lines('b1', 'b2', 'b3')); // still being written
+    expect(await watcher.pollOnce()).toMatchObject({ deferred: [`${drop.prefix}b.ndjson`], ingested: [] });
+    const landed = await watcher.pollOnce();
+    expect(landed.ingested).toEqual([expect.objectContaining({ received: 3, landed: 3 })]);
+    expect(await count(c.source)).toBe(4);
+  });
+
+  it('an empty file is recorded as ingested with 0 records; CSV and JSON arrays land; hidden and unknown files are ignored', async () => {
+    const c = contract('drop_formats');
+    const drop = await setup.newDrop('formats');
+    await drop.drop('empty.ndjson', '');
+    await drop.drop('c.csv', 'id,amount,ts\nc1,2,2026-03-01T10:00:00Z\nc2,3,2026-03-01T11:00:00Z\n');
+    await drop.drop('d.json', JSON.stringify([JSON.parse(line('d1')), JSON.parse(line('d2', -1))]));
+    await drop.drop('.partial.ndjson', lines('x'));
+    await drop.drop('_SUCCESS', '');
+    await drop.drop('notes.txt', 'hello');
+    const watcher = source(c, drop, 0);
+    const summary = await watcher.pollOnce();
+    const byKey = new Map(summary.ingested.map((f) => [f.key.slice(drop.prefix.length), f]));
+    expect(byKey.get('empty.ndjson')).toMatchObject({ received: 0, landed: 0, batches: 0 });
+    expect(byKey.get('c.csv')).toMatchObject({ received: 2, landed: 2 });
+    expect(byKey.get('d.json')).toMatchObject({ received: 2, landed: 1, quarantined: 1 });
+    expect(summary.ignored.map((k) => k.slice(drop.prefix.length)).sort()).toEqual(['.partial.ndjson', '_SUCCESS', 'notes.txt']);
+    expect(summary).toMatchObject({ landed: 3, quarantined: 1, failed: [] });
+    expect(await watcher.pollOnce()).toMatchObject({ ingested: [], alreadyIngested: 3 });
+  });
+
+  it('a Parquet file with an incompatible schema is reported once with its reason, recorded in the ledger and not retried', async () => {
+    const c = contract('drop_parquet');
+    const drop = await setup.newDrop('parquet');
+    const good = join(dir, `good-${Math.random().toString(16).slice(2)}.parquet`);
+    const bad = join(dir, `bad-${Math.random().toString(16).slice(2)}.parquet`);
+    await engine.run(`COPY (SELECT 'p1' AS id, 5.0::DOUBLE AS amount, '2026-03-01T10:00:00Z' AS ts) TO ${quoteLiteral(good)} (FORMAT parquet)`);
+    await engine.run(`COPY (SELECT 'p2' AS id, 7 AS price) TO ${quoteLiteral(bad)} (FORMAT parquet)`);
+    await drop.dropFile('good.parquet', good);
+    await drop.dropFile('bad.parquet', bad);
+
+    const watcher = source(c, drop, 0);
+    const first = await watcher.pollOnce();
+    expect(first.ingested).toEqual([expect.objectContaining({ key: `${drop.prefix}good.parquet`, landed: 1 })]);
+    expect(first.failed).toEqual([
+      expect.objectContaining({ key: `${drop.prefix}bad.parquet`, code: 'INCOMPATIBLE_SCHEMA', willRetry: false, reason: expect.stringMatching(/missing required column\(s\) amount, ts/) }),
+    ]);
+    expect(await watcher.pollOnce()).toMatchObject({ failed: [], ingested: [], previouslyFailed: 1, alreadyIngested: 1 });
+    const restarted = source(c, drop, 0);
+    expect(await restarted.pollOnce()).toMatchObject({ failed: [], previouslyFailed: 1 });
+    expect(await restarted.failures()).toEqual([expect.objectContaining({ key: `${drop.prefix}bad.parquet`, code: 'INCOMPATIBLE_SCHEMA' })]);
+    expect(await lake.store.head(`_lakeloop/sources/${c.source}/failed.json`)).toBeDefined();
+  });
+});
+
+describe('file drop safety on a local folder', () => {
+  let lake: Lake;
+  let root: string;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(dir, 'safety-'));
+    lake = await Lake.open({ store: await LocalObjectStore.create(join(root, 'lake')), engine });
+  });
+
+  it('never follows a symlink out of the drop folder (nor into a linked folder)', async () => {
+    const folder = join(root, 'drop');
+    const outside = join(root, 'outside');
+    await mkdir(folder, { recursive: true });
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, 'secret.ndjson'), lines('secret'));
+    await symlink(join(outside, 'secret.ndjson'), join(folder, 'link.ndjson'));
+    await symlink(outside, join(folder, 'linked-dir'));
+    await writeFile(join(folder, 'real.ndjson'), lines('r1'));
+    const c = contract('drop_symlink');
+    const watcher = new FileDropSource({ lake, contract: c, store: await LocalObjectStore.create(folder), stablePolls: 0 });
+    const summary = await watcher.pollOnce();
+    expect(summary).toMatchObject({ listed: 1, ingested: [expect.objectContaining({ key: 'real.ndjson', landed: 1 })] });
+    const snapshot = await (await lake.table(`bronze.${c.source}`)).snapshot();
+    expect(await engine.all(`SELECT id FROM (${await snapshot.scanSql(lake.store)})`)).toEqual([{ id: 'r1' }]);
+  });
+
+  it('refuses and reports hostile names from a listing (.., absolute, NUL, outside the prefix) without reading them', async () => {
+    const folder = join(root, 'hostile');
+    await mkdir(join(folder, 'in'), { recursive: true });
+    await writeFile(join(folder, 'in', 'ok.ndjson'), lines('h1'));
+    await writeFile(join(root, 'x.ndjson'), lines('escaped'));
+    const inner = await LocalObjectStore.create(folder);
+    const fake = (key: string): ObjectInfo => ({ key, sizeBytes: 10, lastModifiedMs: 0, etag: '10-0' });
+    const reads: string[] = [];
+    // A store whose listing returns what a hostile bucket or a buggy lister could: every read is recorded.
+    const hostile = Object.assign(Object.create(inner) as ObjectStore, {
+      listAll: async (prefix: string) => [...(await inner.listAll(prefix)), fake('in/../../x.ndjson'), fake('/etc/passwd.ndjson'), fake('in/a\0b.ndjson'), fake('other/y.ndjson')],
+      localPath: async (key: string) => {
+        reads.push(key);
+        return inner.localPath(key);
+      },
+    });
+    const watcher = new FileDropSource({ lake, contract: contract('drop_hostile'), store: hostile, prefix: 'in/', stablePolls: 0 });
+    const summary: FileDropPollSummary = await watcher.pollOnce();
+    expect(summary.refused.map((r) => r.key)).toEqual(['in/../../x.ndjson', '/etc/passwd.ndjson', 'in/a\0b.ndjson', 'other/y.ndjson']);
+    expect(summary.refused[0]?.reason).toMatch(/Refused object key/);
+    expect(summary.refused[3]?.reason).toMatch(/outside the watched prefix/);
+    expect(summary.ingested.map((f) => f.key)).toEqual(['in/ok.ndjson']);
+    expect(reads).toEqual(['in/ok.ndjson']);
+  });
+
+  it('start/stop polls on a timer, one poll at a time, and reports each summary', async () => {
+    const folder = join(root, 'timer');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 't.ndjson'), lines('t1', 't2'));
+    const summaries: FileDropPollSummary[] = [];
+    const c = contract('drop_timer');
+    const watcher = new FileDropSource({ lake, contract: c, store: await LocalObjectStore.create(folder), onPoll: (s) => summaries.push(s) });
+    watcher.start(10);
+    const deadline = Date.now() + 10_000;
+    while (!summaries.some((s) => s.landed > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await watcher.stop();
+    const polls = summaries.length;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(summaries.length).toBe(polls);
+    expect(summaries.reduce((sum, s) => sum + s.landed, 0)).toBe(2);
+    // a touched-but-unchanged mtime is a new identity; an untouched file is never landed twice
+    await utimes(join(folder, 't.ndjson'), new Date(), new Date(Date.now() + 5_000));
+    await appendFile(join(folder, 't.ndjson'), '');
+  });
+});
