@@ -6,6 +6,7 @@ import type { ContractsExportOptions } from './commands/contracts.js';
 import type { IngestOptions } from './commands/ingest.js';
 import type { InspectOptions } from './commands/inspect.js';
 import type { QueryOptions } from './commands/query.js';
+import type { ServeOptions } from './commands/serve.js';
 import type { StatusOptions } from './commands/status.js';
 import type { CliIo } from './io.js';
 
@@ -15,7 +16,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest', 'serve']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -61,8 +62,16 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
+    .usage('[--port N] [--host H] [--max-body-bytes B] [--instance-id ID]')
     .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, dashboard, /metrics')
-    .action(notBuilt('serve'));
+    .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
+    .option('--host <H>', 'address to listen on', '127.0.0.1')
+    .option('--max-body-bytes <B>', 'larger request bodies get 413 (default 16 MiB)')
+    .option('--instance-id <ID>', "names this collector's batch stream in the txn log (default: <hostname>-<port>)")
+    .action(async (options: ServeOptions, command: Command) => {
+      const { serveCommand } = await import('./commands/serve.js');
+      await serveCommand(options, context(command));
+    });
 
   program
     .command('ingest')

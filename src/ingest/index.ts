@@ -8,3 +8,4 @@ export * from './raw-records.js';
 export * from './bronze-writer.js';
 export * from './file-ingest.js';
 export * from './micro-batcher.js';
+export * from './sources/index.js';

@@ -172,7 +172,10 @@ export class MicroBatcher {
     const appKey = idempotencyKey === undefined ? undefined : `key:${this.source}:${idempotencyKey}`;
     if (appKey !== undefined) {
       const waiting = this.pendingKeys.get(appKey);
-      if (waiting) return waiting.then((outcome) => ({ ...outcome, duplicate: true }));
+      if (waiting) {
+        this.stats.duplicates += 1;
+        return waiting.then((outcome) => ({ ...outcome, duplicate: true }));
+      }
       const landed = this.landedKeys.get(appKey);
       if (landed) {
         this.stats.duplicates += 1;
@@ -180,6 +183,7 @@ export class MicroBatcher {
       }
     }
     const { chunks, records, bytes } = toLines(body);
+    if (records === 0) return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: false, batchId: null, bronzeVersion: null, rejects: [] });
     if (this.pendingBytes + bytes > this.maxPendingBytes && this.pendingBytes > 0) {
       return Promise.reject(new Backpressure(this.source, Math.max(1, Math.ceil(this.limits.maxMs / 1000))));
     }

@@ -18,21 +18,22 @@ export interface QueryResult {
  * A reference in a lake layer that names no table is `TableNotFound` listing the known ones.
  */
 export async function lakeTablesIn(lake: Lake, sql: string): Promise<string[]> {
-  const refs = await lake.engine.tableRefs(sql);
-  const known = await lake.tables();
-  const layers = new Set<string>(LAYERS);
-  const byLowerName = new Map(known.map((name) => [name.toLowerCase(), name]));
+  const refs = (await lake.engine.tableRefs(sql)).filter((ref) => isLakeRef(ref, new Set<string>(LAYERS)));
   const names: string[] = [];
+  let known: string[] | undefined;
   for (const ref of refs) {
-    if (!isLakeRef(ref, layers)) continue;
-    const lower = `${ref.schema}.${ref.name}`.toLowerCase();
-    const name = byLowerName.get(lower);
+    const written = `${ref.schema.toLowerCase()}.${ref.name}`;
+    // Open the named table directly (one probe); list the lake only when that misses,
+    // to match case-insensitively as DuckDB does, or to say which tables exist.
+    let name: string | undefined = (await lake.table(written).then(() => written).catch(() => undefined));
+    if (name === undefined) {
+      known ??= await lake.tables();
+      name = known.find((candidate) => candidate.toLowerCase() === written.toLowerCase());
+    }
     if (name === undefined) {
       throw new TableNotFound(
         `${ref.schema}.${ref.name}`,
-        known.length === 0
-          ? `The lake at ${lake.store.description} has no tables yet.`
-          : `Known tables: ${known.join(', ')}.`,
+        known?.length ? `Known tables: ${known.join(', ')}.` : `The lake at ${lake.store.description} has no tables yet.`,
       );
     }
     if (!names.includes(name)) names.push(name);

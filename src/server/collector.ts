@@ -1,0 +1,250 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LakeloopError, type Clock } from '../core/index.js';
+import type { Contract } from '../contracts/index.js';
+import { Backpressure, MicroBatcher, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
+import type { Lake } from '../table/index.js';
+
+/** Default request body limit: 16 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+
+export interface CollectorOptions {
+  readonly lake: Lake;
+  /** The sources it accepts, by name (`loadContracts`). */
+  readonly contracts: ReadonlyMap<string, Contract>;
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 0: any free port (read it from `port` after `create`). */
+  readonly port?: number;
+  /** Larger bodies get 413; default 16 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Names this collector's batch stream (txn appId `collector:<source>:<instanceId>`); default `<hostname>-<port>`. */
+  readonly instanceId?: string;
+  /** Per-source uncommitted bytes above which requests get 429; default 4 × the batch's maxBytes. */
+  readonly maxPendingBytes?: number;
+  readonly clock?: Clock;
+}
+
+/**
+ * The HTTP collector (SPEC §5): `POST /ingest/<source>` with an NDJSON body (or a JSON
+ * array) and an optional `Idempotency-Key`, answered only after the records are committed
+ * to bronze (rejects to quarantine), with the request's own counts; `GET /healthz`.
+ * Status codes: 200 committed (or a duplicate key), 400 nothing valid (the rejects listed,
+ * and quarantined), 404 unknown source, 405 wrong method, 413 body over the limit, 429
+ * backpressure and 503 a failed batch or shutting down (both with `Retry-After`).
+ *
+ * @example
+ * const collector = await Collector.create({ lake, contracts, port: 0 });
+ * await fetch(`${collector.url}/ingest/orders`, { method: 'POST', body: '{"order_id":"a"}\n' });
+ * await collector.close();
+ */
+export class Collector {
+  private readonly batchers = new Map<string, Promise<MicroBatcher>>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: CollectorOptions,
+    private readonly server: Server,
+    private readonly spoolDir: string,
+    readonly host: string,
+    readonly port: number,
+    readonly instanceId: string,
+  ) {}
+
+  /** Starts listening; batchers (and their sequence recovery) start with each source's first request. */
+  static async create(options: CollectorOptions): Promise<Collector> {
+    const host = options.host ?? '127.0.0.1';
+    const spoolDir = await mkdtemp(join(tmpdir(), 'lakeloop-collector-'));
+    let collector: Collector | undefined;
+    const server = createServer((req, res) => {
+      if (!collector) return sendJson(res, 503, { error: 'starting', hint: 'Retry shortly.' }, { 'retry-after': '1' });
+      collector.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, { error: `Internal error: ${error instanceof Error ? error.message : String(error)}`, hint: 'A bug; please report it.' });
+        else res.destroy();
+      });
+    });
+    server.keepAliveTimeout = 5_000;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port ?? 0, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      await rm(spoolDir, { recursive: true, force: true });
+      throw new LakeloopError('LISTEN', `Failed to listen on ${host}:${options.port ?? 0}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+        hint: 'Choose another --port (0 picks a free one) or stop the process using it.',
+      });
+    }
+    const port = (server.address() as AddressInfo).port;
+    collector = new Collector(options, server, spoolDir, host, port, options.instanceId ?? `${hostname()}-${port}`);
+    return collector;
+  }
+
+  /** `http://host:port`. */
+  get url(): string {
+    return `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+
+  /** Counters of every source that has received a request. */
+  async counters(): Promise<Record<string, BatcherStats>> {
+    const out: Record<string, BatcherStats> = {};
+    for (const [source, batcher] of this.batchers) out[source] = (await batcher).counters();
+    return out;
+  }
+
+  /**
+   * Graceful stop: accepts no new connection or request, commits every open batch and
+   * answers its requests, then closes the remaining connections. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      const batchers = await Promise.allSettled([...this.batchers.values()]);
+      await Promise.all(batchers.map((b) => (b.status === 'fulfilled' ? b.value.close() : undefined)));
+      this.server.closeIdleConnections();
+      const timeout = setTimeout(() => this.server.closeAllConnections(), 2_000);
+      await serverClosed;
+      clearTimeout(timeout);
+      await rm(this.spoolDir, { recursive: true, force: true });
+    })();
+    return this.closing;
+  }
+
+  private batcherOf(contract: Contract): Promise<MicroBatcher> {
+    let batcher = this.batchers.get(contract.source);
+    if (!batcher) {
+      batcher = MicroBatcher.create({
+        lake: this.options.lake,
+        contract,
+        instanceId: this.instanceId,
+        spoolDir: this.spoolDir,
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
+        ...(this.options.maxPendingBytes !== undefined ? { maxPendingBytes: this.options.maxPendingBytes } : {}),
+      });
+      this.batchers.set(contract.source, batcher);
+      // a failed start (e.g. an unreadable table) is retried by the next request
+      batcher.catch(() => this.batchers.delete(contract.source));
+    }
+    return batcher;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://collector');
+    if (this.closing) res.setHeader('connection', 'close');
+    if (url.pathname === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
+      return sendJson(res, 200, { ok: true });
+    }
+    const match = /^\/ingest\/([^/]+)\/?$/.exec(url.pathname);
+    if (!match) {
+      return sendJson(res, 404, { error: `No route ${url.pathname}`, hint: 'POST records to /ingest/<source>; GET /healthz.' });
+    }
+    const source = decodeURIComponent(match[1] ?? '');
+    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+    const contract = this.options.contracts.get(source);
+    if (!contract) {
+      const known = [...this.options.contracts.keys()].sort();
+      return sendJson(res, 404, {
+        error: `Unknown source ${JSON.stringify(source)}`,
+        hint: known.length ? `Known sources: ${known.join(', ')}.` : 'No source is defined: add contracts/<source>.ts.',
+        sources: known,
+      });
+    }
+    const key = headerOf(req, 'idempotency-key');
+    if (key !== undefined && !KEY_PATTERN.test(key)) {
+      return sendJson(res, 400, { error: 'Invalid Idempotency-Key', hint: 'Use 1 to 200 printable ASCII characters without spaces.' });
+    }
+    const body = await this.readBody(req, res);
+    if (body === undefined) return;
+    if (this.closing) return sendJson(res, 503, { error: 'The collector is shutting down', hint: 'Retry shortly (another instance, or after restart).' }, { 'retry-after': '1' });
+    let outcome: RequestOutcome;
+    try {
+      const batcher = await this.batcherOf(contract);
+      outcome = await batcher.submit(body, key);
+    } catch (error) {
+      if (error instanceof Backpressure) return sendJson(res, 429, { error: error.message, hint: error.hint }, { 'retry-after': String(error.retryAfterSeconds) });
+      if (error instanceof LakeloopError && error.retryable) return sendJson(res, 503, { error: error.message, hint: error.hint }, { 'retry-after': '1' });
+      throw error;
+    }
+    const reply = {
+      source: outcome.source,
+      records: outcome.records,
+      landed: outcome.landed,
+      quarantined: outcome.quarantined,
+      duplicate: outcome.duplicate,
+      batchId: outcome.batchId,
+      bronzeVersion: outcome.bronzeVersion,
+    };
+    if (outcome.records === 0 && !outcome.duplicate) {
+      return sendJson(res, 400, { error: 'The request has no records', hint: 'Send NDJSON (one JSON object per line) or a JSON array.', ...reply, rejects: [] });
+    }
+    if (!outcome.duplicate && outcome.landed === 0) {
+      return sendJson(res, 400, {
+        error: `No valid record in the request: all ${outcome.quarantined} were quarantined`,
+        hint: `See the reasons below, or: lakeloop query "select line, reason, field, payload from quarantine.${source} where batch_id = '${outcome.batchId}'"`,
+        ...reply,
+        rejects: outcome.rejects.slice(0, 1000),
+      });
+    }
+    return sendJson(res, 200, { ...reply, rejects: outcome.rejects.slice(0, 1000) });
+  }
+
+  /** The body, or undefined after answering 413 (reading stops at the limit; nothing more is kept). */
+  private readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+    const limit = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const tooLarge = (): void => {
+      sendJson(res, 413, { error: `Request body over the limit of ${limit} bytes`, hint: 'Split the records into several requests.' }, { connection: 'close' });
+      res.once('finish', () => req.socket.destroySoon());
+    };
+    const declared = Number(headerOf(req, 'content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+      tooLarge();
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer): void => {
+        size += chunk.length;
+        if (size > limit) {
+          req.off('data', onData);
+          req.pause();
+          chunks.length = 0;
+          tooLarge();
+          resolve(undefined);
+          return;
+        }
+        chunks.push(chunk);
+      };
+      req.on('data', onData);
+      req.once('end', () => {
+        if (size <= limit) resolve(Buffer.concat(chunks, size));
+      });
+      req.once('error', reject);
+    });
+  }
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function methodNotAllowed(res: ServerResponse, allowed: string): void {
+  sendJson(res, 405, { error: `Method not allowed; use ${allowed}`, hint: `This path accepts ${allowed} only.` }, { allow: allowed });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
