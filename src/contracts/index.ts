@@ -26,8 +26,10 @@ export {
 } from './define-contract.js';
 export {
   CDC_OPS,
+  contractFastSql,
   contractInputSql,
   contractSql,
+  FAST_PATH_MISS,
   unknownFieldsSql,
   type ContractSqlOptions,
   type ExtraColumn,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { assert, failpoint, type Clock } from '../core/index.js';
-import { contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
+import { assert, failpoint, LakeloopError, SqlError, type Clock } from '../core/index.js';
+import { contractFastSql, contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
 import { duckdbTypeOf, type DeltaTable, type Lake, type TxnId } from '../table/index.js';
 import type { RawRecords } from './raw-records.js';
@@ -137,6 +137,69 @@ export async function landBatch(options: {
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${checked}`);
   }
+}
+
+/**
+ * The fast path of `landBatch` for an NDJSON file whose every line is a record (none
+ * blank, each starts with `{`, as `ingestFile` sees while cutting batches): DuckDB parses
+ * the file once, `contractFastSql` types it, and bronze is written straight from that
+ * query — no raw-lines table, no materialised check. Record `n` of the file is line
+ * `linesBefore + n`. As soon as one record would not land as it is (invalid JSON, a reject,
+ * an undeclared field), the query fails before anything is committed and this returns
+ * undefined: the caller then takes the full path (`loadRawRecords` + `landBatch`), which
+ * reports every record exactly. Same result and files as `landBatch` when it succeeds.
+ */
+export async function landCleanNdjson(options: {
+  readonly lake: Lake;
+  readonly contract: Contract;
+  readonly file: string;
+  /** Lines in the file (all of them records). */
+  readonly records: number;
+  /** Lines of the whole input before this file, so numbers stay file line numbers. */
+  readonly linesBefore: number;
+  readonly batch: BatchIdentity;
+  readonly clock: Clock;
+  readonly bytes?: number;
+  readonly extraTxns?: readonly TxnId[];
+}): Promise<LandResult | undefined> {
+  const { lake, contract, batch, clock, records } = options;
+  if (contract.cdc || records === 0) return undefined;
+  const batchId = createHash('sha256').update(`${batch.appId}\n${batch.version}`).digest('hex').slice(0, 16);
+  const filePrefix = `${contract.source}-${batchId}`;
+  const txn = { appId: batch.appId, version: batch.version };
+  const extraTxns = options.extraTxns ?? [];
+  const base = { source: contract.source, received: records, batchId, addedColumns: [] as string[] };
+
+  const bronze = await bronzeTable(lake, contract);
+  const before = await bronze.snapshot();
+  if ((before.txns.get(batch.appId) ?? -1) >= batch.version) {
+    return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: before.version };
+  }
+  const extra = extraColumnsOf(contract, before.schema.fields.map((f) => ({ name: f.name, type: duckdbTypeOf(f.type) })));
+  // rowid-like numbering: DuckDB keeps input order (preserve_insertion_order), one row per line.
+  const input =
+    `(SELECT row_number() OVER () + ${options.linesBefore} AS _line, json AS _json FROM read_json(${quoteLiteral(options.file)}, ` +
+    `format = 'newline_delimited', records = false, columns = {'json': 'JSON'}))`;
+  const checked = contractFastSql(contract, input, { extraColumns: extra });
+  if (checked === undefined) return undefined;
+  const now = `make_timestamptz(${clock.nowMs() * 1000}::BIGINT)`;
+  const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
+  const rows =
+    `SELECT * EXCLUDE (${drop.join(', ')}), ${quoteLiteral(`${batchId}:`)} || _line AS _ingest_id, ${quoteLiteral(batchId)} AS _batch_id, ` +
+    `${now} AS _ingested_at, ${quoteLiteral(`${batch.sourceOffset}:`)} || _line AS _source_offset FROM (${checked})`;
+  const commitInfo = {
+    lakeloop: { source: contract.source, batchId, sourceOffset: batch.sourceOffset, received: records, landed: records, quarantined: 0, bytes: options.bytes ?? null },
+  };
+  let result;
+  try {
+    result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, expectedRows: records });
+  } catch (error) {
+    // Nothing was committed: a record needs the full check (or the reader refused the file).
+    if (error instanceof SqlError || (error instanceof LakeloopError && error.code === 'ROW_COUNT')) return undefined;
+    throw error;
+  }
+  if (result.skipped) return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: result.version };
+  return { ...base, landed: records, quarantined: 0, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };
 }
 
 /** `bronze.<source>`, created on first use with the contract's columns, partitioned by event_date. */

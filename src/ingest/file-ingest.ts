@@ -10,7 +10,7 @@ import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
 import type { Lake } from '../table/index.js';
-import { landBatch, type LandResult } from './bronze-writer.js';
+import { landBatch, landCleanNdjson, type BatchIdentity, type LandResult } from './bronze-writer.js';
 import { loadRawRecords, type RecordFormat } from './raw-records.js';
 
 /** Defaults when a contract sets no batch limits: big batches make few, large files. */
@@ -68,24 +68,22 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
       maxRecords: options.contract.batch.maxRecords ?? DEFAULT_FILE_BATCH.maxRecords,
       maxBytes: options.contract.batch.maxBytes ?? DEFAULT_FILE_BATCH.maxBytes,
     };
-    const ranges = format === 'ndjson' ? await batchRanges(file, limits) : [{ start: 0, end: totalBytes, linesBefore: 0 }];
+    const ranges: readonly BatchRange[] =
+      format === 'ndjson' ? await batchRanges(file, limits) : [{ start: 0, end: totalBytes, linesBefore: 0, lines: 0, objectLines: false }];
     if (format === 'parquet') await checkParquetColumns(options.lake.engine, file, options.contract);
     const totals = { received: 0, landed: 0, quarantined: 0, duplicates: 0, files: 0 };
     const addedColumns: string[] = [];
     for (const [index, range] of ranges.entries()) {
       const batchFile = ranges.length === 1 ? file : await copyRange(file, range, join(spoolDir, `batch-${index + 1}.ndjson`));
-      const table = `__ll_raw_${process.pid}_${index + 1}`;
-      const fieldTypes = new Map(options.contract.columns.map((c) => [c.name, c.duckdbType]));
-      const raw = await loadRawRecords(options.lake.engine, batchFile, format, table, spoolDir, range.linesBefore, fieldTypes);
+      const batch = { appId, version: index + 1, sourceOffset: `${key}#${index + 1}` };
+      const bytes = range.end - range.start;
       try {
-        const result = await landBatch({
-          lake: options.lake,
-          contract: options.contract,
-          raw,
-          batch: { appId, version: index + 1, sourceOffset: `${key}#${index + 1}` },
-          clock,
-          bytes: range.end - range.start,
-        });
+        // Fast path: a batch of object lines parsed once by DuckDB straight into bronze; it
+        // gives up (nothing committed) at the first record that needs the full check below.
+        const fast = range.objectLines
+          ? await landCleanNdjson({ lake: options.lake, contract: options.contract, file: batchFile, records: range.lines, linesBefore: range.linesBefore, batch, clock, bytes })
+          : undefined;
+        const result = fast ?? (await landRaw(options, batchFile, format, `__ll_raw_${process.pid}_${index + 1}`, spoolDir, range.linesBefore, batch, clock, bytes));
         totals.received += result.received;
         totals.landed += result.landed;
         totals.quarantined += result.quarantined;
@@ -94,7 +92,6 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
         addedColumns.push(...result.addedColumns);
         options.onBatch?.(result, { bytes: range.end, totalBytes });
       } finally {
-        await options.lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
         if (batchFile !== file) await rm(batchFile, { force: true });
       }
     }
@@ -109,6 +106,27 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
     };
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+/** The full path: the batch's raw records in a temp table, checked and landed by `landBatch`. */
+async function landRaw(
+  options: IngestFileOptions,
+  batchFile: string,
+  format: RecordFormat,
+  table: string,
+  spoolDir: string,
+  linesBefore: number,
+  batch: BatchIdentity,
+  clock: Clock,
+  bytes: number,
+): Promise<LandResult> {
+  const fieldTypes = new Map(options.contract.columns.map((c) => [c.name, c.duckdbType]));
+  const raw = await loadRawRecords(options.lake.engine, batchFile, format, table, spoolDir, linesBefore, fieldTypes);
+  try {
+    return await landBatch({ lake: options.lake, contract: options.contract, raw, batch, clock, bytes });
+  } finally {
+    await options.lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
   }
 }
 
@@ -146,30 +164,52 @@ async function formatOf(file: string): Promise<RecordFormat> {
   return 'ndjson';
 }
 
+/** A batch's byte range, the lines before it, and (NDJSON) its line count and whether every line starts with `{`. */
+interface BatchRange {
+  readonly start: number;
+  readonly end: number;
+  readonly linesBefore: number;
+  /** Lines in the range, counting a last one without a newline. */
+  readonly lines: number;
+  /** Every line is non-empty and starts with `{`: no blank line shifts the record numbers. */
+  readonly objectLines: boolean;
+}
+
 /** Byte ranges of a file cut at line ends, each with at most maxRecords lines and about maxBytes bytes. */
-async function batchRanges(file: string, limits: { maxRecords: number; maxBytes: number }): Promise<{ start: number; end: number; linesBefore: number }[]> {
-  const ranges: { start: number; end: number; linesBefore: number }[] = [];
+async function batchRanges(file: string, limits: { maxRecords: number; maxBytes: number }): Promise<BatchRange[]> {
+  const ranges: BatchRange[] = [];
   let start = 0;
   let position = 0;
   let lines = 0;
   let linesBefore = 0;
+  let objectLines = true;
+  // Whether the next byte read starts a line (the file's first byte, or the one after a newline at a chunk's end).
+  let atLineStart = true;
   for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
     const bytes = chunk as Buffer;
+    if (atLineStart && bytes.length > 0 && bytes[0] !== 0x7b) objectLines = false;
+    atLineStart = false;
     let from = 0;
     for (let at = bytes.indexOf(10, from); at >= 0; at = bytes.indexOf(10, from)) {
       lines += 1;
       from = at + 1;
       const end = position + from;
       if (lines >= limits.maxRecords || end - start >= limits.maxBytes) {
-        ranges.push({ start, end, linesBefore });
+        ranges.push({ start, end, linesBefore, lines, objectLines });
         start = end;
         linesBefore += lines;
         lines = 0;
+        objectLines = true;
       }
+      if (from < bytes.length) {
+        if (bytes[from] !== 0x7b) objectLines = false;
+      } else atLineStart = true;
     }
     position += bytes.length;
   }
-  if (position > start || ranges.length === 0) ranges.push({ start, end: position, linesBefore });
+  // A last line without a newline is a line too (at its start, objectLines was checked already).
+  if (position > start) ranges.push({ start, end: position, linesBefore, lines: atLineStart ? lines : lines + 1, objectLines });
+  else if (ranges.length === 0) ranges.push({ start, end: position, linesBefore, lines: 0, objectLines: false });
   return ranges;
 }
 

@@ -86,10 +86,15 @@ async function loadNdjson(engine: Engine, file: string, target: string, spoolDir
 }
 
 async function loadJsonArray(engine: Engine, file: string, target: string): Promise<void> {
+  // The array is parsed once as a whole (it arrives as one request body or file) and each
+  // element keeps its exact JSON text, so the contract check sees what the producer sent.
+  const source = `(SELECT CAST(content AS JSON) AS __ll_doc FROM read_text(${quoteLiteral(file)}))`;
   try {
+    const type = await engine.scalar(`SELECT json_type(__ll_doc) FROM ${source}`);
+    if (type !== 'ARRAY') throw new Error(`the document is a JSON ${String(type).toLowerCase()}`);
     await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT CAST(json AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error ` +
-        `FROM read_json(${quoteLiteral(file)}, format = 'array', records = false)`,
+      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT CAST(__ll_element AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error ` +
+        `FROM (SELECT unnest(json_extract(__ll_doc, '$[*]')) AS __ll_element FROM ${source})`,
     );
   } catch (error) {
     throw new LakeloopError('BAD_INPUT', 'The body is not a JSON array of records', {

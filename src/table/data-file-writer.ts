@@ -32,6 +32,8 @@ export interface DataFilesRequest {
   readonly allowedPartitions?: readonly PartitionSpec[];
   /** Decoded paths of live files: a deterministic name must never overwrite one of them. */
   readonly livePaths?: ReadonlySet<string>;
+  /** When set, the query must return exactly this many rows (else `ROW_COUNT`, nothing uploaded). */
+  readonly expectedRows?: number;
 }
 
 const PARTITION_HELPER = '__lakeloop_partition';
@@ -76,9 +78,16 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
       await engine.copyToParquet(inner, file, { compression: 'zstd' });
       localFiles = [file];
     }
-    if (localFiles.length === 0) return [];
+    if (localFiles.length === 0) {
+      if (request.expectedRows) throw rowCountError(table, request.expectedRows, 0);
+      return [];
+    }
 
     const described = await describeFiles(engine, localFiles, fields, partitionFields);
+    if (request.expectedRows !== undefined) {
+      const rows = described.reduce((sum, file) => sum + file.numRecords, 0);
+      if (rows !== request.expectedRows) throw rowCountError(table, request.expectedRows, rows);
+    }
     for (const file of described) {
       for (const field of fields) {
         const nulls = file.nullCounts.get(field.name) ?? 0;
@@ -176,8 +185,13 @@ function partitionText(expr: string, field: SchemaField): string {
   }
 }
 
+function rowCountError(table: string, expected: number, actual: number): LakeloopError {
+  return new LakeloopError('ROW_COUNT', `Failed to write to ${table}: expected ${expected} row(s), the query returned ${actual}`);
+}
+
 interface DescribedFile {
   readonly localPath: string;
+  readonly numRecords: number;
   readonly partitionValues: PartitionValues;
   readonly nullCounts: ReadonlyMap<string, number>;
   readonly statsJson: string;
@@ -228,7 +242,7 @@ async function describeFiles(
       if (hi !== undefined) maxs.push(`${name}:${hi}`);
     });
     const statsJson = `{"numRecords":${Number(row['n'])},"minValues":{${mins.join(',')}},"maxValues":{${maxs.join(',')}},"nullCount":{${nulls.join(',')}}}`;
-    return { localPath: String(row['f']), partitionValues, nullCounts, statsJson };
+    return { localPath: String(row['f']), numRecords: Number(row['n']), partitionValues, nullCounts, statsJson };
   });
 }
 

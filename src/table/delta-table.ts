@@ -86,6 +86,8 @@ export interface WriteOptions {
   readonly commitInfo?: Readonly<Record<string, unknown>>;
   /** Deterministic data file names for idempotent writers (use with `txn`). */
   readonly fileNamePrefix?: string;
+  /** When set, the write must produce exactly this many rows, else it fails (code `ROW_COUNT`) before anything is committed. */
+  readonly expectedRows?: number;
 }
 
 /** Options of `writeDataFiles`. */
@@ -343,7 +345,7 @@ export class DeltaTable {
     const snapshot = await this.snapshot();
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
-    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined);
+    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined, options.expectedRows);
     return this.commitWrite(options, adds, () => ({
       readVersion: snapshot.version,
       add: adds,
@@ -421,6 +423,7 @@ export class DeltaTable {
     selectSql: string,
     fileNamePrefix: string | undefined,
     allowedPartitions: readonly PartitionSpec[] | undefined,
+    expectedRows?: number,
   ): Promise<AddAction[]> {
     checkWritable(this.name, snapshot.version, snapshot.protocol, snapshot.schema, snapshot.metadata.configuration, false);
     const adds = await writeDataFiles(
@@ -431,6 +434,7 @@ export class DeltaTable {
         partitionColumns: snapshot.partitionColumns,
         ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
         ...(allowedPartitions ? { allowedPartitions } : {}),
+        ...(expectedRows !== undefined ? { expectedRows } : {}),
       },
     );
     failpoint('table.after-data-files');

@@ -45,3 +45,19 @@ describe('raw records from NDJSON', () => {
     expect(rows[1]?.['_raw']).toBe('{"a":"\x01"}');
   });
 });
+
+describe('raw records from a JSON array', () => {
+  it('keeps each element as its exact JSON text, numbered from 1; a non-array is a clear error', async () => {
+    const path = join(dir, 'array.json');
+    await writeFile(path, '[{"id":"d1","x":1},\n {"id":"d2","n":null}, 5]');
+    const raw = await loadRawRecords(engine, path, 'json', 'r3', dir);
+    expect(await engine.all(`SELECT _line, _raw FROM ${raw.relation} ORDER BY _line`)).toEqual([
+      { _line: '1', _raw: '{"id":"d1","x":1}' },
+      { _line: '2', _raw: '{"id":"d2","n":null}' },
+      { _line: '3', _raw: '5' },
+    ]);
+    const object = join(dir, 'object.json');
+    await writeFile(object, '{"id":"d1"}');
+    await expect(loadRawRecords(engine, object, 'json', 'r4', dir)).rejects.toThrow(/not a JSON array of records/);
+  });
+});

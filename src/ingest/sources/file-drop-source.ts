@@ -178,7 +178,9 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
       }
       const name = info.key.slice(info.key.lastIndexOf('/') + 1);
       const format = FORMATS[extensionOf(name)];
-      if (name.startsWith('.') || name.startsWith('_') || format === undefined) {
+      // Like Spark and Hive: names (or folders) starting with '.' or '_' are in-progress or marker files.
+      const hidden = info.key.slice(this.prefix.length).split('/').some((part) => part.startsWith('.') || part.startsWith('_'));
+      if (hidden || format === undefined) {
         summary.ignored.push(info.key);
         continue;
       }

@@ -1,11 +1,12 @@
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract, type Contract } from '../../../src/contracts/index.js';
 import { Engine, quoteLiteral } from '../../../src/engine/index.js';
-import { FileDropSource, type FileDropPollSummary } from '../../../src/ingest/index.js';
+import { FileDropSource, landBatch, loadRawRecords, type FileDropPollSummary } from '../../../src/ingest/index.js';
+import { ManualClock } from '../../../src/core/index.js';
 import { LocalObjectStore, type ObjectInfo, type ObjectStore } from '../../../src/storage/index.js';
 import { Lake } from '../../../src/table/index.js';
 import { createTestS3Store } from '../../helpers/s3.js';
@@ -62,7 +63,10 @@ const setups: { name: string; open: () => Promise<Setup> }[] = [
           return {
             store: await LocalObjectStore.create(folder),
             prefix: '',
-            drop: (name, body) => writeFile(join(folder, name), body),
+            drop: async (name, body) => {
+              await mkdir(dirname(join(folder, name)), { recursive: true });
+              await writeFile(join(folder, name), body);
+            },
             dropFile: async (name, path) => writeFile(join(folder, name), await readFile(path)),
           };
         },
@@ -150,14 +154,15 @@ describe.each(setups)('file drop from $name', ({ open }) => {
     expect(await count(c.source)).toBe(4);
   });
 
-  it('an empty file is recorded as ingested with 0 records; CSV and JSON arrays land; hidden and unknown files are ignored', async () => {
+  it('an empty file is recorded as ingested with 0 records; CSV and .json land; hidden and unknown files are ignored', async () => {
     const c = contract('drop_formats');
     const drop = await setup.newDrop('formats');
     await drop.drop('empty.ndjson', '');
     await drop.drop('c.csv', 'id,amount,ts\nc1,2,2026-03-01T10:00:00Z\nc2,3,2026-03-01T11:00:00Z\n');
-    await drop.drop('d.json', JSON.stringify([JSON.parse(line('d1')), JSON.parse(line('d2', -1))]));
+    await drop.drop('d.json', `${line('d1')}\n${line('d2', -1)}\n`); // .json holding NDJSON: sniffed by its first byte
     await drop.drop('.partial.ndjson', lines('x'));
     await drop.drop('_SUCCESS', '');
+    await drop.drop('_tmp/x.ndjson', lines('y'));
     await drop.drop('notes.txt', 'hello');
     const watcher = source(c, drop, 0);
     const summary = await watcher.pollOnce();
@@ -165,9 +170,16 @@ describe.each(setups)('file drop from $name', ({ open }) => {
     expect(byKey.get('empty.ndjson')).toMatchObject({ received: 0, landed: 0, batches: 0 });
     expect(byKey.get('c.csv')).toMatchObject({ received: 2, landed: 2 });
     expect(byKey.get('d.json')).toMatchObject({ received: 2, landed: 1, quarantined: 1 });
-    expect(summary.ignored.map((k) => k.slice(drop.prefix.length)).sort()).toEqual(['.partial.ndjson', '_SUCCESS', 'notes.txt']);
+    expect(summary.ignored.map((k) => k.slice(drop.prefix.length)).sort()).toEqual(['.partial.ndjson', '_SUCCESS', '_tmp/x.ndjson', 'notes.txt']);
     expect(summary).toMatchObject({ landed: 3, quarantined: 1, failed: [] });
     expect(await watcher.pollOnce()).toMatchObject({ ingested: [], alreadyIngested: 3 });
+  });
+
+  it('a .json file holding a JSON array lands its elements', async () => {
+    const c = contract('drop_json_array');
+    const drop = await setup.newDrop('json-array');
+    await drop.drop('e.json', JSON.stringify([JSON.parse(line('e1')), JSON.parse(line('e2'))]));
+    expect(await source(c, drop, 0).pollOnce()).toMatchObject({ landed: 2, quarantined: 0 });
   });
 
   it('a Parquet file with an incompatible schema is reported once with its reason, recorded in the ledger and not retried', async () => {
@@ -243,6 +255,28 @@ describe('file drop safety on a local folder', () => {
     expect(summary.refused[3]?.reason).toMatch(/outside the watched prefix/);
     expect(summary.ingested.map((f) => f.key)).toEqual(['in/ok.ndjson']);
     expect(reads).toEqual(['in/ok.ndjson']);
+  });
+
+  it('finishes a file whose ingest died after its first batch, without duplicates', async () => {
+    const folder = join(root, 'crash');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'big.ndjson'), lines('k1', 'k2', 'k3', 'k4', 'k5'));
+    const store = await LocalObjectStore.create(folder);
+    const c = defineContract({ source: 'drop_crash', version: 1, owner: 'test', schema, key: ['id'], eventTime: 'ts', drift: 'strict', batch: { maxRecords: 2 } });
+    // what a process killed after the first of three batches leaves behind: batch 1 committed, no done mark
+    const info = await store.head('big.ndjson');
+    const identity = `big.ndjson:${info?.sizeBytes}:${info?.etag}`;
+    const first = join(root, 'first-batch.ndjson');
+    await writeFile(first, lines('k1', 'k2'));
+    const raw = await loadRawRecords(engine, first, 'ndjson', '__crash_raw', root);
+    await landBatch({ lake, contract: c, raw, batch: { appId: `ingest:drop_crash:${identity}`, version: 1, sourceOffset: `${identity}#1` }, clock: new ManualClock(Date.now()) });
+    await engine.run('DROP TABLE __crash_raw');
+
+    const summary = await new FileDropSource({ lake, contract: c, store, stablePolls: 0 }).pollOnce();
+    expect(summary.ingested).toEqual([expect.objectContaining({ identity, received: 5, landed: 3, batches: 3 })]);
+    const snapshot = await (await lake.table('bronze.drop_crash')).snapshot();
+    expect(await engine.all(`SELECT id FROM (${await snapshot.scanSql(lake.store)}) ORDER BY id`)).toEqual(['k1', 'k2', 'k3', 'k4', 'k5'].map((id) => ({ id })));
+    expect(snapshot.txns.get(`ingest:drop_crash:${identity}`)).toBe(3);
   });
 
   it('start/stop polls on a timer, one poll at a time, and reports each summary', async () => {

@@ -1,0 +1,246 @@
+import { request } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineContract, type Contract } from '../../src/contracts/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { Collector, type CollectorOptions } from '../../src/server/index.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
+import { Lake } from '../../src/table/index.js';
+
+/** The HTTP collector in-process on 127.0.0.1: real sockets, real DuckDB, a real lake in a temp dir. */
+const schema = z.object({ id: z.int(), kind: z.enum(['view', 'click']), ts: z.iso.datetime({ offset: true }) });
+const contract = (source: string, batch: Contract['batch']): Contract =>
+  defineContract({ source, version: 1, owner: 'test', key: ['id'], eventTime: 'ts', drift: 'strict', schema, batch });
+
+const contracts = new Map<string, Contract>(
+  [
+    contract('events', { maxMs: 30 }),
+    contract('by_records', { maxRecords: 3, maxMs: 60_000 }),
+    contract('by_time', { maxRecords: 10_000, maxMs: 300 }),
+    contract('slow', { maxMs: 60_000 }),
+  ].map((c) => [c.source, c]),
+);
+
+let engine: Engine;
+let dir: string;
+let lake: Lake;
+let collector: Collector;
+
+beforeAll(async () => {
+  engine = await Engine.create({ threads: 2 });
+  dir = await mkdtemp(join(tmpdir(), 'lakeloop-collector-'));
+  lake = await Lake.open({ store: await LocalObjectStore.create(join(dir, 'lake')), engine });
+  collector = await Collector.create({ lake, contracts, port: 0, maxBodyBytes: 64 * 1024 });
+});
+
+afterAll(async () => {
+  await collector.close();
+  await engine.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const record = (id: number, kind = 'view'): string => JSON.stringify({ id, kind, ts: '2026-05-01T12:00:00Z' });
+const ndjson = (ids: readonly number[]): string => ids.map((id) => `${record(id)}\n`).join('');
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}
+
+async function post(server: Collector, path: string, body: string, headers: Record<string, string> = {}, method = 'POST'): Promise<Reply> {
+  const response = await fetch(`${server.url}${path}`, { method, body: method === 'GET' ? undefined : body, headers });
+  return { status: response.status, headers: Object.fromEntries(response.headers), body: (await response.json()) as Record<string, unknown> };
+}
+
+async function rows(table: string, where = 'true'): Promise<Record<string, unknown>[]> {
+  if (!(await lake.tables()).includes(table)) return [];
+  const snapshot = await (await lake.table(table)).snapshot();
+  return engine.all(`SELECT * FROM (${await snapshot.scanSql(lake.store)}) WHERE ${where}`);
+}
+
+describe('POST /ingest/<source>', () => {
+  it('answers 200 only after the commit, with the rows in bronze', async () => {
+    const reply = await post(collector, '/ingest/events', ndjson([1, 2, 3]));
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ source: 'events', records: 3, landed: 3, quarantined: 0, duplicate: false });
+    expect(typeof reply.body['batchId']).toBe('string');
+    const landed = await rows('bronze.events', 'id IN (1, 2, 3)');
+    expect(landed.map((r) => Number(r['id'])).sort()).toEqual([1, 2, 3]);
+    expect(landed.every((r) => r['_batch_id'] === reply.body['batchId'])).toBe(true);
+  });
+
+  it('accepts a JSON array body', async () => {
+    const body = JSON.stringify([JSON.parse(record(10)), JSON.parse(record(11, 'click'))]);
+    const reply = await post(collector, '/ingest/events', `  ${body}`);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ records: 2, landed: 2, quarantined: 0 });
+    expect((await rows('bronze.events', 'id IN (10, 11)')).length).toBe(2);
+  });
+
+  it('lands the good lines and quarantines the bad ones with their line numbers', async () => {
+    const body = `${record(20)}\n{"id": 21, "kind": "nope", "ts": "2026-05-01T12:00:00Z"}\n\n${record(22)}\n{"id": 23,\n`;
+    const reply = await post(collector, '/ingest/events', body);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ records: 4, landed: 2, quarantined: 2 });
+    const rejects = reply.body['rejects'] as { line: number; reason: string; field: string | null }[];
+    expect(rejects.map((r) => r.line)).toEqual([2, 4]);
+    expect(rejects[0]?.field).toBe('kind');
+    expect((await rows('bronze.events', 'id BETWEEN 20 AND 23')).map((r) => Number(r['id'])).sort()).toEqual([20, 22]);
+    const quarantined = await rows('quarantine.events', `batch_id = '${String(reply.body['batchId'])}'`);
+    expect(quarantined.length).toBe(2);
+  });
+
+  it('answers 400 with every reason when nothing is valid, and still quarantines them', async () => {
+    const reply = await post(collector, '/ingest/events', '{"id": "x", "kind": "view", "ts": "2026-05-01T12:00:00Z"}\nnot json\n');
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ records: 2, landed: 0, quarantined: 2 });
+    expect(reply.body['error']).toMatch(/No valid record/);
+    const rejects = reply.body['rejects'] as { line: number; reason: string }[];
+    expect(rejects.map((r) => r.line)).toEqual([1, 2]);
+    expect(rejects.every((r) => r.reason.length > 0)).toBe(true);
+    expect((await rows('quarantine.events', `batch_id = '${String(reply.body['batchId'])}'`)).length).toBe(2);
+  });
+
+  it('answers 400 to an empty body', async () => {
+    const reply = await post(collector, '/ingest/events', '\n  \n');
+    expect(reply.status).toBe(400);
+    expect(reply.body['error']).toMatch(/no records/);
+  });
+
+  it('answers 404 to an unknown source, listing the known ones', async () => {
+    const reply = await post(collector, '/ingest/nope', ndjson([1]));
+    expect(reply.status).toBe(404);
+    expect(reply.body['error']).toMatch(/Unknown source "nope"/);
+    expect(reply.body['hint']).toMatch(/events/);
+  });
+
+  it('answers 405 to a wrong method', async () => {
+    const reply = await post(collector, '/ingest/events', '', {}, 'GET');
+    expect(reply.status).toBe(405);
+    expect(reply.headers['allow']).toBe('POST');
+  });
+
+  it('answers 413 over the body limit, declared or streamed', async () => {
+    const big = ndjson(Array.from({ length: 2000 }, (_, i) => 100_000 + i));
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    const declared = await post(collector, '/ingest/events', big);
+    expect(declared.status).toBe(413);
+    // chunked, no Content-Length: reading stops at the limit
+    const streamed = await new Promise<number>((resolve, reject) => {
+      const req = request(`${collector.url}/ingest/events`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 8; i++) req.write(big.slice(i * 10_000, (i + 1) * 10_000));
+      req.end();
+    });
+    expect(streamed).toBe(413);
+    expect((await rows('bronze.events', 'id >= 100000')).length).toBe(0);
+  });
+
+  it('GET /healthz answers ok', async () => {
+    const reply = await post(collector, '/healthz', '', {}, 'GET');
+    expect(reply).toMatchObject({ status: 200, body: { ok: true } });
+  });
+});
+
+describe('idempotency keys', () => {
+  it('lands a key once when it is sent twice in a row', async () => {
+    const first = await post(collector, '/ingest/events', ndjson([30, 31]), { 'idempotency-key': 'seq-1' });
+    const second = await post(collector, '/ingest/events', ndjson([30, 31]), { 'idempotency-key': 'seq-1' });
+    expect(first.status).toBe(200);
+    expect(first.body['duplicate']).toBe(false);
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ duplicate: true });
+    expect((await rows('bronze.events', 'id IN (30, 31)')).length).toBe(2);
+  });
+
+  it('lands a key once when it is sent twice at the same time', async () => {
+    const [a, b] = await Promise.all([
+      post(collector, '/ingest/events', ndjson([40, 41]), { 'idempotency-key': 'conc-1' }),
+      post(collector, '/ingest/events', ndjson([40, 41]), { 'idempotency-key': 'conc-1' }),
+    ]);
+    expect([a?.status, b?.status]).toEqual([200, 200]);
+    expect([a?.body['duplicate'], b?.body['duplicate']].sort()).toEqual([false, true]);
+    expect((await rows('bronze.events', 'id IN (40, 41)')).length).toBe(2);
+  });
+
+  it('knows the keys of an earlier process from the table (a new collector on the same lake)', async () => {
+    const other = await Collector.create({ lake, contracts, port: 0, instanceId: 'other' });
+    try {
+      const reply = await post(other, '/ingest/events', ndjson([30, 31]), { 'idempotency-key': 'seq-1' });
+      expect(reply.body).toMatchObject({ duplicate: true });
+    } finally {
+      await other.close();
+    }
+    expect((await rows('bronze.events', 'id IN (30, 31)')).length).toBe(2);
+  });
+
+  it('refuses a malformed key', async () => {
+    const reply = await post(collector, '/ingest/events', ndjson([50]), { 'idempotency-key': 'has space' });
+    expect(reply.status).toBe(400);
+  });
+});
+
+describe('micro-batching', () => {
+  it('closes a batch at maxRecords without waiting for maxMs', async () => {
+    const started = Date.now();
+    const replies = await Promise.all([60, 61, 62].map((id) => post(collector, '/ingest/by_records', ndjson([id]))));
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(new Set(replies.map((r) => r.body['batchId'])).size).toBe(1);
+    expect((await rows('bronze.by_records')).length).toBe(3);
+  });
+
+  it('closes a batch at maxMs', async () => {
+    const started = Date.now();
+    const reply = await post(collector, '/ingest/by_time', ndjson([70]));
+    expect(reply.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect((await rows('bronze.by_time')).length).toBe(1);
+  });
+
+  it('continues the batch sequence of its instance after a restart', async () => {
+    const first = await Collector.create({ lake, contracts, port: 0, instanceId: 'restart' });
+    await post(first, '/ingest/events', ndjson([80]));
+    await first.close();
+    const second = await Collector.create({ lake, contracts, port: 0, instanceId: 'restart' });
+    const reply = await post(second, '/ingest/events', ndjson([81]));
+    await second.close();
+    expect(reply.status).toBe(200);
+    const snapshot = await (await lake.table('bronze.events')).snapshot();
+    expect(snapshot.txns.get('collector:events:restart')).toBe(2);
+    expect((await rows('bronze.events', 'id IN (80, 81)')).length).toBe(2);
+  });
+
+  it('answers 429 with Retry-After under backpressure, and commits what it accepted', async () => {
+    const options: CollectorOptions = { lake, contracts, port: 0, maxPendingBytes: 10, instanceId: 'busy' };
+    const busy = await Collector.create(options);
+    const accepted = post(busy, '/ingest/slow', ndjson([90]));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await post(busy, '/ingest/slow', ndjson([91]));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    await busy.close(); // flushes the open batch (maxMs is a minute)
+    expect((await accepted).status).toBe(200);
+    expect((await rows('bronze.slow', 'id IN (90, 91)')).map((r) => Number(r['id']))).toEqual([90]);
+  });
+
+  it('a graceful close commits the open batch and answers its requests', async () => {
+    const closing = await Collector.create({ lake, contracts, port: 0, instanceId: 'closing' });
+    const pending = post(closing, '/ingest/slow', ndjson([95, 96]));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await closing.close();
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const reply = await pending;
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ landed: 2 });
+    expect((await rows('bronze.slow', 'id IN (95, 96)')).length).toBe(2);
+  });
+});
