@@ -110,13 +110,17 @@ async function loadJsonArray(engine: Engine, file: string, target: string): Prom
  * raw text, and carry `_read_error`, so they go to quarantine with the reason.
  */
 async function loadCsv(engine: Engine, file: string, target: string, fieldTypes: ReadonlyMap<string, string>): Promise<void> {
-  await engine.run('DROP TABLE IF EXISTS __ll_rej; DROP TABLE IF EXISTS __ll_rejscan');
+  // helper tables named after the target, so concurrent loads in one engine never share one
+  const base = target.replaceAll('"', '');
+  const csv = quoteIdent(`${base}_csv`);
+  const rejects = `${base}_rej`;
+  const rejectScans = `${base}_rejscan`;
+  await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(rejectScans)}`);
   await engine.run(
-    `CREATE OR REPLACE TEMP TABLE __ll_csv AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, all_varchar = true, ` +
-      `store_rejects = true, rejects_table = '__ll_rej', rejects_scan = '__ll_rejscan')`,
+    `CREATE OR REPLACE TEMP TABLE ${csv} AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, all_varchar = true, ` +
+      `store_rejects = true, rejects_table = ${quoteLiteral(rejects)}, rejects_scan = ${quoteLiteral(rejectScans)})`,
   );
-  const rejects = await engine.all('SELECT DISTINCT line FROM __ll_rej ORDER BY line');
-  const rejectLines = rejects.map((r) => Number(r['line']));
+  const rejectLines = (await engine.all(`SELECT DISTINCT line FROM ${quoteIdent(rejects)} ORDER BY line`)).map((r) => Number(r['line']));
   // Good row g (0-based) sits on line g + 2 + (rejected lines before it): one CASE branch per reject.
   const branches = rejectLines
     .map((line, j) => ({ from: line - 2 - j, offset: j + 1 }))
@@ -127,7 +131,7 @@ async function loadCsv(engine: Engine, file: string, target: string, fieldTypes:
   // CSV values are text: an empty field is absent, and a field the contract types as a
   // number or boolean becomes a JSON number/boolean when it parses as one (else it stays
   // text, and the contract check reports the wrong type).
-  const header = await engine.describe('SELECT * FROM __ll_csv');
+  const header = await engine.describe(`SELECT * FROM ${csv}`);
   const pairs = header.map((column) => {
     const value = `nullif(__ll_row.${quoteIdent(column.name)}, '')`;
     const type = fieldTypes.get(column.name);
@@ -140,10 +144,10 @@ async function loadCsv(engine: Engine, file: string, target: string, fieldTypes:
   const record = pairs.length ? `json_object(${pairs.join(', ')})` : `json_object()`;
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM (` +
-      `SELECT rowid + 2 + ${offset} AS _line, CAST(${record} AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM __ll_csv AS __ll_row ` +
-      `UNION ALL SELECT line AS _line, csv_line AS _raw, 'unreadable CSV row: ' || error_message AS _read_error FROM __ll_rej) ORDER BY _line`,
+      `SELECT rowid + 2 + ${offset} AS _line, CAST(${record} AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM ${csv} AS __ll_row ` +
+      `UNION ALL SELECT line AS _line, csv_line AS _raw, 'unreadable CSV row: ' || error_message AS _read_error FROM ${quoteIdent(rejects)}) ORDER BY _line`,
   );
-  await engine.run('DROP TABLE IF EXISTS __ll_csv; DROP TABLE IF EXISTS __ll_rej; DROP TABLE IF EXISTS __ll_rejscan');
+  await engine.run(`DROP TABLE IF EXISTS ${csv}; DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(rejectScans)}`);
 }
 
 /** Rewrites every line as `{"raw": "<the line>"}` (invalid UTF-8 replaced by U+FFFD, CR dropped). */

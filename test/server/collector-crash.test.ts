@@ -128,7 +128,6 @@ describe('lakeloop serve under kill -9', () => {
       const exit = await child.kill();
       await producing;
       if (exit === 'SIGKILL') kills += 1;
-      if (process.env['DEBUG_CRASH']) process.stderr.write(`round ${round}: acked ${acked.size}\n`);
       await verify(lakeRoot, false);
     }
     expect(kills).toBeGreaterThanOrEqual(20);
