@@ -182,21 +182,26 @@ export async function landCleanNdjson(options: {
     `format = 'newline_delimited', records = false, columns = {'json': 'JSON'}))`;
   const checked = contractFastSql(contract, input, { extraColumns: extra });
   if (checked === undefined) return undefined;
+  // Materialised once: the check runs as one parallel scan, the partitioned write reads plain rows.
+  const table = quoteIdent(`__ll_fast_${process.pid}_${batchId}`);
   const now = `make_timestamptz(${clock.nowMs() * 1000}::BIGINT)`;
   const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
   const rows =
     `SELECT * EXCLUDE (${drop.join(', ')}), ${quoteLiteral(`${batchId}:`)} || _line AS _ingest_id, ${quoteLiteral(batchId)} AS _batch_id, ` +
-    `${now} AS _ingested_at, ${quoteLiteral(`${batch.sourceOffset}:`)} || _line AS _source_offset FROM (${checked})`;
+    `${now} AS _ingested_at, ${quoteLiteral(`${batch.sourceOffset}:`)} || _line AS _source_offset FROM ${table}`;
   const commitInfo = {
     lakeloop: { source: contract.source, batchId, sourceOffset: batch.sourceOffset, received: records, landed: records, quarantined: 0, bytes: options.bytes ?? null },
   };
   let result;
   try {
+    await lake.engine.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${checked}`);
     result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, expectedRows: records });
   } catch (error) {
     // Nothing was committed: a record needs the full check (or the reader refused the file).
     if (error instanceof SqlError || (error instanceof LakeloopError && error.code === 'ROW_COUNT')) return undefined;
     throw error;
+  } finally {
+    await lake.engine.run(`DROP TABLE IF EXISTS ${table}`);
   }
   if (result.skipped) return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: result.version };
   return { ...base, landed: records, quarantined: 0, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };

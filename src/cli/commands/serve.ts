@@ -25,6 +25,17 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const config = await context.config();
   const contracts = await loadContracts(config.projectDir);
   const session = await context.session();
+  // Listen for SIGINT/SIGTERM before saying "listening": a signal that arrives right after
+  // that line must stop the server gracefully, not kill it the default way.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (name: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(name);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
   const collector = await Collector.create({
     lake: session.lake,
     contracts,
@@ -51,15 +62,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ticker.unref();
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (name: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(name);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const signal = await stopSignal;
   if (ticker) {
     clearInterval(ticker);
     io.stderr.write('\r\x1b[2K');
