@@ -1,4 +1,5 @@
 import { loadContracts } from '../../contracts/index.js';
+import { startConfiguredSources } from '../../ingest/index.js';
 import { UsageError } from '../../core/index.js';
 import { Collector } from '../../server/index.js';
 import type { CommandContext } from '../command-context.js';
@@ -27,15 +28,21 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const session = await context.session();
   // Listen for SIGINT/SIGTERM before saying "listening": a signal that arrives right after
   // that line must stop the server gracefully, not kill it the default way.
+  let onSignal: ((name: NodeJS.Signals) => void) | undefined;
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (name: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+    onSignal = (name: NodeJS.Signals): void => {
+      stopListening();
       resolve(name);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  const stopListening = (): void => {
+    if (!onSignal) return;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  context.onClose(async () => stopListening());
   const collector = await Collector.create({
     lake: session.lake,
     contracts,
@@ -44,10 +51,20 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
   });
+  const pulled = await startConfiguredSources({
+    lake: session.lake,
+    contracts,
+    sources: config.sources,
+    configFile: config.file,
+    projectDir: config.projectDir,
+    storeOptions: { s3: config.lake.s3, env: io.env },
+    onEvent: (source, message) => io.stderr.write(`${source}: ${message}\n`),
+  });
   const sources = [...contracts.keys()].sort();
   io.stdout.write(`listening on ${collector.url}\n`);
   io.stdout.write(`sources: ${sources.length ? sources.join(', ') : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
   context.verbose(`lake: ${config.lake.root}`);
+  for (const line of pulled.descriptions) io.stdout.write(`${line}\n`);
 
   let ticker: NodeJS.Timeout | undefined;
   if (io.stderr.isTTY) {
@@ -68,6 +85,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     io.stderr.write('\r\x1b[2K');
   }
   io.stdout.write(`${signal}: committing open batches…\n`);
+  await pulled.stop();
   await collector.close();
   const counters = await collector.counters();
   for (const [source, c] of Object.entries(counters)) {

@@ -5,3 +5,4 @@
 export * from './poll-loop.js';
 export * from './file-drop-source.js';
 export * from './api-pull-source.js';
+export * from './configured-sources.js';
