@@ -69,7 +69,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
     if (partitioned) {
       const tuple = partitionFields.map((f) => partitionText(quoteIdent(f.name), f)).join(', ');
       await engine.run(
-        `COPY (SELECT *, md5(to_json([${tuple}])) AS ${PARTITION_HELPER} FROM (${inner})) TO ${quoteLiteral(join(dir, 'out'))} ` +
+        `COPY (SELECT *, hash(${tuple}) AS ${PARTITION_HELPER} FROM (${inner})) TO ${quoteLiteral(join(dir, 'out'))} ` +
           `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}))`,
       );
       localFiles = await parquetFilesUnder(join(dir, 'out'));
