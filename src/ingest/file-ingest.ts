@@ -11,6 +11,7 @@ import type { Contract } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
 import type { Lake } from '../table/index.js';
 import { landBatch, landCleanNdjson, type BatchIdentity, type LandResult } from './bronze-writer.js';
+import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords, type RecordFormat } from './raw-records.js';
 
 /** Defaults when a contract sets no batch limits: big batches make few, large files. */
@@ -83,11 +84,12 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
         const fast = range.objectLines
           ? await landCleanNdjson({ lake: options.lake, contract: options.contract, file: batchFile, records: range.lines, linesBefore: range.linesBefore, batch, clock, bytes })
           : undefined;
-        const result = fast ?? (await landRaw(options, batchFile, format, `__ll_raw_${process.pid}_${index + 1}`, spoolDir, range.linesBefore, batch, clock, bytes));
+        const result = fast ?? (await landRaw(options, batchFile, format, `__ll_raw_${randomUUID().slice(0, 8)}_${index + 1}`, spoolDir, range.linesBefore, batch, clock, bytes));
         totals.received += result.received;
         totals.landed += result.landed;
         totals.quarantined += result.quarantined;
         totals.duplicates += result.duplicates;
+        await recordDuplicates(options.lake.store, options.contract.source, result.duplicates);
         totals.files += result.files;
         addedColumns.push(...result.addedColumns);
         options.onBatch?.(result, { bytes: range.end, totalBytes });

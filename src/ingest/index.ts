@@ -9,3 +9,4 @@ export * from './bronze-writer.js';
 export * from './file-ingest.js';
 export * from './micro-batcher.js';
 export * from './sources/index.js';
+export * from './duplicate-counter.js';

@@ -5,6 +5,7 @@ import type { Contract } from '../contracts/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import type { Lake, TxnId } from '../table/index.js';
 import { landBatch, type LandResult } from './bronze-writer.js';
+import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords } from './raw-records.js';
 
 /** Defaults when a contract sets no batch limits: small enough for sub-second acks, large enough for few files. */
@@ -135,6 +136,8 @@ export class MicroBatcher {
   /** Keys known to be in bronze (its txns at start, plus this process's commits). */
   private readonly landedKeys = new Map<string, { batchId: string | null; bronzeVersion: number | null }>();
   private closing = false;
+  /** Re-delivered records not yet added to the lake's duplicate counter. */
+  private duplicateRecords = 0;
   private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0 };
   private batchCounter = 0;
 
@@ -174,11 +177,13 @@ export class MicroBatcher {
       const waiting = this.pendingKeys.get(appKey);
       if (waiting) {
         this.stats.duplicates += 1;
+        this.duplicateRecords += toLines(body).records;
         return waiting.then((outcome) => ({ ...outcome, duplicate: true }));
       }
       const landed = this.landedKeys.get(appKey);
       if (landed) {
         this.stats.duplicates += 1;
+        this.duplicateRecords += toLines(body).records;
         return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: true, ...landed, rejects: [] });
       }
     }
@@ -217,6 +222,16 @@ export class MicroBatcher {
   async close(): Promise<void> {
     this.closing = true;
     await this.flush();
+    await this.saveDuplicates();
+  }
+
+  /** Adds the re-delivered records counted since the last save to the lake's counter (for `status`). */
+  private async saveDuplicates(): Promise<void> {
+    const records = this.duplicateRecords;
+    this.duplicateRecords = 0;
+    await recordDuplicates(this.options.lake.store, this.source, records).catch(() => {
+      this.duplicateRecords += records;
+    });
   }
 
   /** Counters since start. */
@@ -305,6 +320,7 @@ export class MicroBatcher {
     if (result.duplicates > 0) throw new BatchFailed(this.source, new Error(`batch ${this.appId}#${version} was already committed by another process (is the instance id shared?)`));
     this.nextVersion = version + 1;
     this.stats.batches += 1;
+    await this.saveDuplicates();
     this.stats.landed += result.landed;
     this.stats.quarantined += result.quarantined;
     this.options.onBatch?.(result);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -77,7 +78,7 @@ async function loadNdjson(engine: Engine, file: string, target: string, spoolDir
   } catch {
     // invalid UTF-8 or a \x01 byte inside a line: take the careful path below
   }
-  const escaped = join(spoolDir, `escaped-${process.pid}-${Date.now()}.ndjson`);
+  const escaped = join(spoolDir, `escaped-${randomUUID()}.ndjson`);
   await escapeLines(file, escaped);
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT raw AS _raw, CASE WHEN contains(raw, chr(65533)) THEN 'invalid UTF-8' END AS _read_error ` +

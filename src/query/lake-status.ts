@@ -1,3 +1,4 @@
+import { readDuplicates } from '../ingest/index.js';
 import type { Lake } from '../table/index.js';
 
 /** One table's line in `lakeloop status`. */
@@ -30,6 +31,8 @@ export interface SourceStatus {
   readonly received: number;
   readonly landed: number;
   readonly quarantined: number;
+  /** Re-delivered records skipped because their batch or request key had already landed. */
+  readonly duplicates: number;
   /** Batches committed (a re-sent batch that was skipped as a duplicate commits nothing and is not counted). */
   readonly batches: number;
   /** Input bytes of those batches, where known. */
@@ -104,7 +107,8 @@ async function sourceStatus(lake: Lake, name: string): Promise<SourceStatus> {
     totals.bytes += Number(info['bytes'] ?? 0);
     lastBatchMs = Math.max(lastBatchMs ?? 0, commit.timestampMs);
   }
-  return { source: name.slice('bronze.'.length), ...totals, lastBatchMs };
+  const source = name.slice('bronze.'.length);
+  return { source, ...totals, duplicates: await readDuplicates(lake.store, source), lastBatchMs };
 }
 
 function layerRank(layer: string): number {

@@ -33,10 +33,10 @@ describe('lakeloop ingest', () => {
 
     const status = await cli(['--lake', lake, 'status', '--json'], PROJECT_ROOT);
     expect(status.json<{ sources: unknown[] }>().sources).toEqual([
-      expect.objectContaining({ source: 'orders', received: 4, landed: 2, quarantined: 2, batches: 1 }),
+      expect.objectContaining({ source: 'orders', received: 4, landed: 2, quarantined: 2, duplicates: 4, batches: 1 }),
     ]);
     const human = await cli(['--lake', lake, 'status'], PROJECT_ROOT);
-    expect(human.stdout).toMatch(/sources:\n\s+source\s+received\s+landed\s+quarantined/);
+    expect(human.stdout).toMatch(/sources:\n\s+source\s+received\s+landed\s+quarantined\s+duplicates/);
 
     const rejects = await cli(['--lake', lake, 'query', 'select line, field from quarantine.orders order by line', '--format', 'csv'], PROJECT_ROOT);
     expect(rejects.stdout).toBe('line,field\n2,status\n3,\n');

@@ -36,17 +36,18 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
     io.stdout.write('\nsources:\n');
     io.stdout.write(
       formatColumns(
-        ['source', 'received', 'landed', 'quarantined', 'batches', 'bytes in', 'last batch'],
+        ['source', 'received', 'landed', 'quarantined', 'duplicates', 'batches', 'bytes in', 'last batch'],
         status.sources.map((s) => [
           s.source,
           formatCount(s.received),
           formatCount(s.landed),
           formatCount(s.quarantined),
+          formatCount(s.duplicates),
           formatCount(s.batches),
           formatBytes(s.bytes),
           s.lastBatchMs === null ? '-' : formatTime(s.lastBatchMs),
         ]),
-        { right: [false, true, true, true, true, true, false], indent: 2 },
+        { right: [false, true, true, true, true, true, true, false], indent: 2 },
       ),
     );
   }
