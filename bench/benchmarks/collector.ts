@@ -1,59 +1,25 @@
 import { join } from 'node:path';
-import { z } from 'zod';
-import { defineContract } from '../../src/contracts/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { Collector } from '../../src/server/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
+import { benchOrdersContract, orderLine, seededRandom } from '../support.js';
 
 /**
  * The HTTP collector in-process on loopback: a few concurrent clients each POST batches of
  * 100 events (~250 B each) with an Idempotency-Key and wait for the ack (= the bronze
  * commit) before sending the next. Reports sustained events/s and ack latency percentiles.
  */
-const contract = defineContract({
-  source: 'orders',
-  version: 1,
-  owner: 'bench',
-  key: ['order_id'],
-  eventTime: 'order_ts',
-  drift: 'rescue',
-  batch: { maxRecords: 5_000, maxMs: 100 },
-  schema: z.object({
-    order_id: z.string(),
-    customer_id: z.string(),
-    status: z.enum(['placed', 'paid', 'shipped', 'cancelled']),
-    amount: z.number().nonnegative(),
-    currency: z.enum(['EUR', 'USD', 'GBP', 'SEK', 'JPY']),
-    country: z.string().regex(/^[A-Z]{2}$/),
-    order_ts: z.iso.datetime({ offset: true }),
-    items: z.int().positive(),
-    channel: z.enum(['web', 'ios', 'android']),
-    coupon: z.string().nullish(),
-  }),
-});
+const contract = benchOrdersContract({ maxRecords: 5_000, maxMs: 100 });
 
 const EVENTS_PER_REQUEST = 100;
 const CLIENTS = 64;
 
 function requestBody(request: number): string {
+  const random = seededRandom(request + 1);
   let text = '';
-  for (let i = 0; i < EVENTS_PER_REQUEST; i++) {
-    const n = request * EVENTS_PER_REQUEST + i;
-    text += `${JSON.stringify({
-      order_id: `o-${n}`,
-      customer_id: `c-${n % 9973}`,
-      status: ['placed', 'paid', 'shipped', 'cancelled'][n % 4],
-      amount: (n % 10_000) / 100,
-      currency: ['EUR', 'USD', 'GBP', 'SEK', 'JPY'][n % 5],
-      country: ['SE', 'DE', 'FR', 'US', 'GB'][n % 5],
-      order_ts: new Date(Date.UTC(2026, 4, 1, n % 24, n % 60)).toISOString(),
-      items: 1 + (n % 7),
-      channel: ['web', 'ios', 'android'][n % 3],
-      coupon: n % 3 === 0 ? `SAVE${n % 50}` : null,
-    })}\n`;
-  }
+  for (let i = 0; i < EVENTS_PER_REQUEST; i++) text += orderLine(request * EVENTS_PER_REQUEST + i, random);
   return text;
 }
 

@@ -3,6 +3,7 @@ import { runQuery } from '../../src/query/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
+import { median, timed } from '../support.js';
 
 /**
  * `lakeloop query` vs plain DuckDB: a 1M-row events table (30 days, partitioned by day)
@@ -117,14 +118,3 @@ async function writeEvents(lake: Lake, rows: number, context: BenchContext): Pro
   return { rows, seconds };
 }
 
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}

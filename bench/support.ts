@@ -1,0 +1,67 @@
+// Pieces the benchmarks share: the orders contract and event generator, and timing helpers.
+import { z } from 'zod';
+import { defineContract, type BatchSettings, type Contract } from '../src/contracts/index.js';
+
+/** An orders contract like the default project's, with the batch limits a benchmark wants. */
+export function benchOrdersContract(batch: BatchSettings): Contract {
+  return defineContract({
+    source: 'orders',
+    version: 1,
+    owner: 'bench',
+    key: ['order_id'],
+    eventTime: 'order_ts',
+    drift: 'rescue',
+    batch,
+    schema: z.object({
+      order_id: z.string(),
+      customer_id: z.string(),
+      status: z.enum(['placed', 'paid', 'shipped', 'cancelled']),
+      amount: z.number().nonnegative(),
+      currency: z.enum(['EUR', 'USD', 'GBP', 'SEK', 'JPY']),
+      country: z.string().regex(/^[A-Z]{2}$/),
+      order_ts: z.iso.datetime({ offset: true }),
+      items: z.int().positive(),
+      channel: z.enum(['web', 'ios', 'android']),
+      coupon: z.string().nullish(),
+      note: z.string().optional(),
+    }),
+  });
+}
+
+/** A deterministic pseudo-random source (the same events every run). */
+export function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+}
+
+/** Order number `n` as one NDJSON line (~250 B), valid under `benchOrdersContract`, over 30 days of October 2026. */
+export function orderLine(n: number, random: () => number): string {
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+  return `${JSON.stringify({
+    order_id: `ORD-${String(n).padStart(9, '0')}`,
+    customer_id: `C-${Math.floor(random() * 200_000)}`,
+    status: pick(['placed', 'paid', 'shipped', 'cancelled']),
+    amount: Math.round(random() * 50_000) / 100,
+    currency: pick(['EUR', 'USD', 'GBP', 'SEK', 'JPY']),
+    country: pick(['DE', 'US', 'GB', 'SE', 'JP', 'FR', 'NL', 'ES', 'IT', 'PL']),
+    order_ts: new Date(Date.UTC(2026, 9, 1) + Math.floor(random() * 30 * 86_400_000)).toISOString(),
+    items: 1 + Math.floor(random() * 5),
+    channel: pick(['web', 'ios', 'android']),
+    coupon: random() < 0.3 ? 'SAVE10' : null,
+    note: 'x'.repeat(Math.floor(random() * 40)),
+  })}\n`;
+}
+
+/** Seconds `work` took. */
+export async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+/** The median (mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
