@@ -5,7 +5,9 @@ import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { ContractsExportOptions } from './commands/contracts.js';
 import type { IngestOptions } from './commands/ingest.js';
 import type { InspectOptions } from './commands/inspect.js';
+import type { LineageOptions } from './commands/lineage.js';
 import type { QueryOptions } from './commands/query.js';
+import type { RunOptions } from './commands/run.js';
 import type { ServeOptions } from './commands/serve.js';
 import type { StatusOptions } from './commands/status.js';
 import type { CliIo } from './io.js';
@@ -16,7 +18,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest', 'serve']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -94,7 +96,11 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .description('run the incremental models once (streaming path), in DAG order')
     .argument('[models...]', 'only these models (and what they need); default: all')
     .option('--full-refresh', 'rebuild the models from scratch')
-    .action(notBuilt('run'));
+    .option('--json', 'print { models: [...] } as one JSON object (last line)')
+    .action(async (models: string[], options: RunOptions, command: Command) => {
+      const { runCommand } = await import('./commands/run.js');
+      await runCommand(models, options, context(command));
+    });
 
   program
     .command('reconcile')
@@ -177,7 +183,10 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .usage('[--format text|mermaid|json]')
     .description('the model/source graph')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'json']).default('text'))
-    .action(notBuilt('lineage'));
+    .action(async (options: LineageOptions, command: Command) => {
+      const { lineageCommand } = await import('./commands/lineage.js');
+      await lineageCommand(options, context(command));
+    });
 
   program
     .command('compact')

@@ -30,7 +30,7 @@ describe('lakeloop --help', () => {
   it('marks the verbs that are not built yet', async () => {
     const run = await cli(['--help'], dir);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^ {2}run \[models\.\.\.\] \[--full-refresh\] {2}\(not built yet\)$/m);
+    expect(run.stdout).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--dry-run\] {2}\(not built yet\)$/m);
     expect(run.stdout).toMatch(/^ {2}query "<SQL>".*\[--output F\]$/m);
   });
 
@@ -59,13 +59,10 @@ describe('lakeloop --help', () => {
 
 describe('usage errors and unbuilt verbs', () => {
   it('an unbuilt verb says so and exits 2', async () => {
-    const run = await cli(['run'], dir);
+    const run = await cli(['reconcile'], dir);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('error: run is not built yet');
+    expect(run.stderr).toContain('error: reconcile is not built yet');
     expect(run.stderr).toContain('hint:');
-    const run2 = await cli(['reconcile'], dir);
-    expect(run2.code).toBe(2);
-    expect(run2.stderr).toContain('reconcile is not built yet');
   });
 
   it('an unknown verb exits 2 and suggests the near one', async () => {

@@ -1,0 +1,15 @@
+/*
+kind: full
+owner: finance
+*/
+-- Revenue and order count per UTC order day and shipping country, over orders that are
+-- paid or shipped. Amounts are summed per currency: adding EUR to USD would be wrong.
+SELECT
+  order_date,
+  country,
+  currency,
+  round(sum(amount), 2) AS revenue,
+  count(*) AS orders
+FROM silver.orders
+WHERE status IN ('paid', 'shipped')
+GROUP BY order_date, country, currency

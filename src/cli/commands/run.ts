@@ -1,0 +1,44 @@
+import { UsageError } from '../../core/index.js';
+import { selectModels } from '../../models/index.js';
+import { runModels } from '../../runner/index.js';
+import type { CommandContext } from '../command-context.js';
+import { formatBytes, formatCount, plural } from '../human.js';
+import { projectModels } from './project-models.js';
+
+export interface RunOptions {
+  readonly fullRefresh?: boolean;
+  readonly json?: boolean;
+}
+
+/**
+ * `lakeloop run [models...] [--full-refresh]`: runs the project's models (or the named ones
+ * and what they read) in DAG order, one line per model; `--json` prints
+ * `{ models: [...] }` as the last line.
+ */
+export async function runCommand(selected: readonly string[], options: RunOptions, context: CommandContext): Promise<void> {
+  const { io } = context;
+  const session = await context.session();
+  const { dag } = await projectModels(context, session);
+  const { models, unknown } = selectModels(dag, selected);
+  if (unknown.length) {
+    const known = dag.models.map((m) => m.name);
+    throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
+  }
+  if (models.length === 0) {
+    io.stdout.write('no models: add sql/silver/<name>.sql or sql/gold/<name>.sql\n');
+    if (options.json) io.stdout.write(`${JSON.stringify({ models: [] })}\n`);
+    return;
+  }
+  const summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false });
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify({ models: summaries })}\n`);
+    return;
+  }
+  const width = Math.max(...summaries.map((s) => s.model.length));
+  for (const s of summaries) {
+    const what = s.skipped
+      ? 'up to date'
+      : `${formatCount(s.rows)} rows, ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}, ${s.seconds.toFixed(2)} s (version ${s.version})`;
+    io.stdout.write(`${s.model.padEnd(width)}  ${what}\n`);
+  }
+}

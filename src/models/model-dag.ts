@@ -1,0 +1,118 @@
+import type { Engine } from '../engine/index.js';
+import { quoteLiteral } from '../engine/index.js';
+import { lineAt, ModelError, type Model, type ModelDefinition } from './model.js';
+
+/** The lake layers a model's SQL may name. */
+const LAKE_SCHEMAS = new Set(['bronze', 'silver', 'gold', 'quarantine']);
+
+/** Models in dependency order: every model comes after the models it reads. */
+export interface ModelDag {
+  readonly models: readonly Model[];
+  readonly byName: ReadonlyMap<string, Model>;
+}
+
+/** What `resolveModels` checks references against. */
+export interface ResolveOptions {
+  readonly engine: Engine;
+  /** Tables that exist or will exist without a model: bronze/quarantine tables in the lake, and `bronze.<source>` of every contract. */
+  readonly knownTables: Iterable<string>;
+}
+
+/**
+ * Finds each model's upstream tables with DuckDB's parser and orders the models. A SQL
+ * syntax error, a reference to a table that is neither a model nor known, and a cycle
+ * are `ModelError`s naming the file (and line).
+ *
+ * @example
+ * const dag = await resolveModels(await loadModels('/repo'), { engine, knownTables: ['bronze.orders'] });
+ * dag.models.map((m) => m.name); // ['silver.orders', 'gold.daily_revenue']
+ */
+export async function resolveModels(definitions: readonly ModelDefinition[], options: ResolveOptions): Promise<ModelDag> {
+  const names = new Set(definitions.map((d) => d.name));
+  const known = new Set(options.knownTables);
+  const resolved = new Map<string, Model>();
+  for (const definition of definitions) {
+    const upstream = await upstreamOf(definition, options.engine, names, known);
+    resolved.set(definition.name, Object.freeze({ ...definition, upstream }));
+  }
+  const ordered = topologicalOrder(resolved);
+  return Object.freeze({ models: Object.freeze(ordered), byName: resolved });
+}
+
+/**
+ * Only `selected` models and the models they read (transitively), in DAG order; every
+ * model when `selected` is empty. Names that are not models come back in `unknown`.
+ */
+export function selectModels(dag: ModelDag, selected: readonly string[]): { models: Model[]; unknown: string[] } {
+  if (selected.length === 0) return { models: [...dag.models], unknown: [] };
+  const unknown = selected.filter((name) => !dag.byName.has(name));
+  const wanted = new Set<string>();
+  const visit = (name: string): void => {
+    const model = dag.byName.get(name);
+    if (!model || wanted.has(name)) return;
+    wanted.add(name);
+    for (const up of model.upstream) visit(up);
+  };
+  for (const name of selected) visit(name);
+  return { models: dag.models.filter((m) => wanted.has(m.name)), unknown };
+}
+
+async function upstreamOf(model: ModelDefinition, engine: Engine, models: ReadonlySet<string>, known: ReadonlySet<string>): Promise<string[]> {
+  const tree = JSON.parse(String(await engine.scalar(`SELECT json_serialize_sql(${quoteLiteral(model.sql)})`))) as {
+    error: boolean;
+    error_message?: string;
+    position?: string;
+  };
+  if (tree.error) {
+    const position = tree.position === undefined ? undefined : Number(tree.position);
+    const line = position === undefined || Number.isNaN(position) ? undefined : lineAt(model.text, model.sqlOffset + position);
+    throw new ModelError(model.name, model.file, line, `SQL syntax error: ${tree.error_message ?? 'cannot parse'}`);
+  }
+  const refs = await engine.tableRefs(model.sql);
+  const upstream = new Set<string>();
+  for (const ref of refs) {
+    const line = ref.location === undefined ? undefined : lineAt(model.text, model.sqlOffset + ref.location);
+    const written = [ref.catalog, ref.schema, ref.name].filter((p) => p !== '').join('.');
+    const schema = ref.schema.toLowerCase();
+    if (ref.catalog !== '' || !LAKE_SCHEMAS.has(schema)) {
+      throw new ModelError(model.name, model.file, line, `unknown table ${written}`, {
+        hint: 'Name lake tables as <layer>.<table> (bronze, silver, gold, quarantine), e.g. bronze.orders.',
+      });
+    }
+    const name = `${schema}.${ref.name}`;
+    if (!models.has(name) && !known.has(name)) {
+      throw new ModelError(model.name, model.file, line, `unknown table ${name}: no model defines it and it is not in the lake`, {
+        hint: 'Check the name, add sql/<layer>/<name>.sql for a model, or a contract for a bronze source.',
+      });
+    }
+    upstream.add(name);
+  }
+  return [...upstream].sort();
+}
+
+function topologicalOrder(models: ReadonlyMap<string, Model>): Model[] {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const ordered: Model[] = [];
+  const stack: string[] = [];
+  const visit = (name: string): void => {
+    const model = models.get(name);
+    if (!model) return;
+    const seen = state.get(name);
+    if (seen === 'done') return;
+    if (seen === 'visiting') {
+      const cycle = [...stack.slice(stack.indexOf(name)), name];
+      const files = cycle.slice(0, -1).map((n) => models.get(n)?.file ?? n);
+      throw new ModelError(model.name, model.file, undefined, `models form a cycle: ${cycle.join(' -> ')} (files: ${files.join(', ')})`, {
+        hint: 'A model cannot read itself, directly or through other models: remove one of the references.',
+      });
+    }
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const up of model.upstream) visit(up);
+    stack.pop();
+    state.set(name, 'done');
+    ordered.push(model);
+  };
+  for (const name of [...models.keys()].sort()) visit(name);
+  return ordered;
+}

@@ -1,0 +1,71 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/index.js';
+import { loadModels, resolveModels } from '../../src/models/index.js';
+import { tempDir } from '../cli/cli-harness.js';
+import { PROJECT_ROOT } from '../helpers/child.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await Engine.create({ threads: 1 });
+});
+afterAll(async () => engine.close());
+
+describe('loadModels and resolveModels', () => {
+  it("reads the default project's models and orders them by dependency", async () => {
+    const definitions = await loadModels(PROJECT_ROOT);
+    expect(definitions.map((d) => d.name)).toEqual(['gold.daily_revenue', 'silver.orders']);
+    const dag = await resolveModels(definitions, { engine, knownTables: ['bronze.orders'] });
+    expect(dag.models.map((m) => [m.name, m.upstream])).toEqual([
+      ['silver.orders', ['bronze.orders']],
+      ['gold.daily_revenue', ['silver.orders']],
+    ]);
+    expect(dag.byName.get('silver.orders')?.header).toMatchObject({ kind: 'full', owner: 'checkout-team', partitionBy: [] });
+  });
+
+  it('parses every header key, a name override, and ignores CTE names and a trailing semicolon', async () => {
+    const { dir, remove } = await tempDir('models-load');
+    try {
+      await mkdir(join(dir, 'sql', 'gold'), { recursive: true });
+      await writeFile(
+        join(dir, 'sql', 'gold', 'x.sql'),
+        [
+          '/*',
+          'kind: incremental_by_key',
+          'name: renamed',
+          'partition_by: order_date',
+          'unique_key: [order_id]',
+          'version_by: _ingested_at',
+          "delete_when: op = 'd'",
+          'lateness: 2h',
+          'owner: me',
+          'freshness: 5m',
+          'tests:',
+          '  - not_null: [order_id]',
+          '*/',
+          'WITH t AS (SELECT * FROM bronze.orders) SELECT * FROM t;',
+          '',
+        ].join('\n'),
+      );
+      const [model] = await loadModels(dir);
+      expect(model?.name).toBe('gold.renamed');
+      expect(model?.sql).toBe('WITH t AS (SELECT * FROM bronze.orders) SELECT * FROM t');
+      expect(model?.header).toEqual({
+        kind: 'incremental_by_key',
+        partitionBy: ['order_date'],
+        uniqueKey: ['order_id'],
+        versionBy: '_ingested_at',
+        deleteWhen: "op = 'd'",
+        lateness: '2h',
+        owner: 'me',
+        freshness: '5m',
+        tests: [{ not_null: ['order_id'] }],
+      });
+      const dag = await resolveModels(model ? [model] : [], { engine, knownTables: ['bronze.orders'] });
+      expect(dag.models[0]?.upstream).toEqual(['bronze.orders']);
+    } finally {
+      await remove();
+    }
+  });
+});

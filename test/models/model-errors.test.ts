@@ -1,0 +1,80 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli, tempDir } from '../cli/cli-harness.js';
+
+/** Bad model files: each error names the file (and the line where there is one) and nothing runs. */
+let cleanup: (() => Promise<void>) | undefined;
+
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+async function project(files: Record<string, string>): Promise<string> {
+  const { dir, remove } = await tempDir('models-bad');
+  cleanup = remove;
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+  return dir;
+}
+
+async function runIn(dir: string): Promise<{ code: number; stderr: string }> {
+  return cli(['--lake', join(dir, 'lake'), 'run'], dir);
+}
+
+describe('bad model files', () => {
+  it('a SQL syntax error names the file and the line', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: full\n*/\nSELECT 1 AS x,\n  2 AS y\nFORM nowhere\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${join(dir, 'sql', 'silver', 'a.sql')}:6`);
+    expect(run.stderr).toMatch(/syntax error/i);
+  });
+
+  it('an unknown table names the file and the line', async () => {
+    const dir = await project({ 'sql/gold/b.sql': '/*\nkind: full\nowner: me\n*/\nSELECT *\nFROM\n  bronze.nope\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${join(dir, 'sql', 'gold', 'b.sql')}:7`);
+    expect(run.stderr).toContain('unknown table bronze.nope');
+  });
+
+  it('a cycle names the models and their files', async () => {
+    const dir = await project({
+      'sql/silver/a.sql': '/*\nkind: full\n*/\nSELECT * FROM silver.b\n',
+      'sql/silver/b.sql': '/*\nkind: full\n*/\nSELECT * FROM silver.a\n',
+    });
+    const run = await runIn(dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('cycle: silver.a -> silver.b -> silver.a');
+    expect(run.stderr).toContain(join(dir, 'sql', 'silver', 'a.sql'));
+    expect(run.stderr).toContain(join(dir, 'sql', 'silver', 'b.sql'));
+  });
+
+  it('an unknown header key is a config error naming the file and the key', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: full\npartiton_by: day\n*/\nSELECT 1 AS x\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(join(dir, 'sql', 'silver', 'a.sql'));
+    expect(run.stderr).toContain('partiton_by: unknown header key');
+  });
+
+  it('a header value of the wrong type is a config error naming the file and the key', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: full\nowner: [a, b]\n*/\nSELECT 1 AS x\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(join(dir, 'sql', 'silver', 'a.sql'));
+    expect(run.stderr).toMatch(/owner: .*string/i);
+  });
+
+  it('a kind that is not built yet says so and exits 2', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: incremental_by_key\nunique_key: [x]\n*/\nSELECT 1 AS x\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('kind incremental_by_key (model silver.a) is not built yet');
+  });
+});
