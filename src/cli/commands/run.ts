@@ -38,7 +38,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
   for (const s of summaries) {
     const what = s.skipped
       ? 'up to date'
-      : `${formatCount(s.rows)} rows, ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}, ${s.seconds.toFixed(2)} s (version ${s.version})`;
+      : `${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}, ${s.seconds.toFixed(2)} s (version ${s.version})`;
     io.stdout.write(`${s.model.padEnd(width)}  ${what}\n`);
   }
 }
