@@ -92,8 +92,11 @@ function report(error: unknown, io: CliIo, verbose: boolean): number {
  * error, so stop without a stack (as Unix tools do). Commits are atomic, so stopping
  * mid-way never leaves a partial one.
  */
+let brokenPipeHandled = false;
+
 function exitQuietlyOnBrokenPipe(): void {
-  if (process.stdout.listenerCount('error') > 0) return;
+  if (brokenPipeHandled) return;
+  brokenPipeHandled = true;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);
     throw error;

@@ -84,7 +84,7 @@ export async function landBatch(options: {
   const extraTxns = options.extraTxns ?? [];
   const base = { source: contract.source, received: raw.records, batchId, addedColumns: [] as string[] };
 
-  const bronze = await bronzeTable(lake, contract);
+  const bronze = await ensureBronzeTable(lake, contract);
   const before = await bronze.snapshot();
   if ((before.txns.get(batch.appId) ?? -1) >= batch.version) {
     return { ...base, landed: 0, quarantined: 0, duplicates: raw.records, files: 0, bronzeVersion: before.version };
@@ -170,7 +170,7 @@ export async function landCleanNdjson(options: {
   const extraTxns = options.extraTxns ?? [];
   const base = { source: contract.source, received: records, batchId, addedColumns: [] as string[] };
 
-  const bronze = await bronzeTable(lake, contract);
+  const bronze = await ensureBronzeTable(lake, contract);
   const before = await bronze.snapshot();
   if ((before.txns.get(batch.appId) ?? -1) >= batch.version) {
     return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: before.version };
@@ -208,7 +208,7 @@ export async function landCleanNdjson(options: {
 }
 
 /** `bronze.<source>`, created on first use with the contract's columns, partitioned by event_date. */
-async function bronzeTable(lake: Lake, contract: Contract): Promise<DeltaTable> {
+export async function ensureBronzeTable(lake: Lake, contract: Contract): Promise<DeltaTable> {
   const name = `bronze.${contract.source}`;
   if ((await lake.tables()).includes(name)) return lake.table(name);
   const engine: Engine = lake.engine;

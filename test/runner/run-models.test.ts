@@ -159,3 +159,18 @@ describe('lakeloop lineage', () => {
     expect(graph.edges).toContainEqual({ from: 'bronze.orders', to: 'silver.orders' });
   });
 });
+
+describe('run before anything was ingested', () => {
+  it('builds empty models over an empty bronze table instead of failing', async () => {
+    const empty = join(dir, 'empty-lake');
+    const run = await cli(['--lake', empty, 'run', '--json'], PROJECT_ROOT);
+    expect(run.code, run.stderr).toBe(0);
+    const models = run.json<{ models: { model: string; rows: number }[] }>().models;
+    expect(models.map((m) => [m.model, m.rows])).toEqual([
+      ['silver.orders', 0],
+      ['gold.daily_revenue', 0],
+    ]);
+    const gold = await cli(['--lake', empty, 'query', 'select count(*) as n from gold.daily_revenue', '--format', 'csv'], PROJECT_ROOT);
+    expect(gold.stdout).toBe('n\n0\n');
+  });
+});

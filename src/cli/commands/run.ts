@@ -1,5 +1,6 @@
 import { UsageError } from '../../core/index.js';
 import { selectModels } from '../../models/index.js';
+import { ensureBronzeTable } from '../../ingest/index.js';
 import { runModels } from '../../runner/index.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
@@ -18,7 +19,7 @@ export interface RunOptions {
 export async function runCommand(selected: readonly string[], options: RunOptions, context: CommandContext): Promise<void> {
   const { io } = context;
   const session = await context.session();
-  const { dag } = await projectModels(context, session);
+  const { dag, contracts } = await projectModels(context, session);
   const { models, unknown } = selectModels(dag, selected);
   if (unknown.length) {
     const known = dag.models.map((m) => m.name);
@@ -28,6 +29,13 @@ export async function runCommand(selected: readonly string[], options: RunOption
     io.stdout.write('no models: add sql/silver/<name>.sql or sql/gold/<name>.sql\n');
     if (options.json) io.stdout.write(`${JSON.stringify({ models: [] })}\n`);
     return;
+  }
+  // A source that has not received data yet still has a (empty) bronze table, so its
+  // models build from the start instead of failing on a missing table.
+  const existing = new Set(await session.lake.tables());
+  for (const name of new Set(models.flatMap((m) => m.upstream))) {
+    const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
+    if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
   const summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false });
   if (options.json) {
