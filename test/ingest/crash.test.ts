@@ -1,11 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
-import { PROJECT_ROOT, spawnTs } from '../helpers/child.js';
+import { spawnTs } from '../helpers/child.js';
+import { eventsContract, writeProject } from '../helpers/project.js';
 
 /**
  * SPEC §9 for ingestion: `lakeloop ingest` killed with SIGKILL at many different points
@@ -25,20 +26,7 @@ beforeAll(async () => {
   engine = await Engine.create({ threads: 2 });
   dir = await mkdtemp(join(tmpdir(), 'lakeloop-ingest-crash-'));
   project = join(dir, 'project');
-  await mkdir(join(project, 'contracts'), { recursive: true });
-  const entry = join(PROJECT_ROOT, 'src', 'index.ts');
-  await writeFile(join(project, 'package.json'), '{ "type": "module" }\n');
-  await writeFile(
-    join(project, 'contracts', 'events.ts'),
-    [
-      `import { defineContract, z } from ${JSON.stringify(entry)};`,
-      'export default defineContract({',
-      "  source: 'events', version: 1, owner: 'test', key: ['id'], eventTime: 'ts', drift: 'strict',",
-      '  schema: z.object({ id: z.int(), kind: z.enum(["view", "click"]), ts: z.iso.datetime({ offset: true }) }),',
-      '  batch: { maxRecords: 400 },',
-      '});',
-    ].join('\n'),
-  );
+  await writeProject(project, { 'contracts/events.ts': eventsContract({ batch: '{ maxRecords: 400 }' }) });
   const lines = Array.from({ length: RECORDS }, (_, i) =>
     i % BAD_EVERY === 5 ? `{"id": ${i}, "kind": "view", ` : JSON.stringify({ id: i, kind: i % 2 ? 'view' : 'click', ts: `2026-05-${String(1 + (i % 28)).padStart(2, '0')}T12:00:00Z` }),
   );

@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../cli/cli-harness.js';
+import { writeProject } from '../helpers/project.js';
 
 /** Bad model files: each error names the file (and the line where there is one) and nothing runs. */
 let cleanup: (() => Promise<void>) | undefined;
@@ -14,12 +14,7 @@ afterEach(async () => {
 async function project(files: Record<string, string>): Promise<string> {
   const { dir, remove } = await tempDir('models-bad');
   cleanup = remove;
-  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(join(dir, path, '..'), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
-  return dir;
+  return writeProject(dir, files);
 }
 
 async function runIn(dir: string): Promise<{ code: number; stderr: string }> {

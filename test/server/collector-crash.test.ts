@@ -1,11 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
-import { PROJECT_ROOT, spawnTs, type TsChild } from '../helpers/child.js';
+import { spawnTs, type TsChild } from '../helpers/child.js';
+import { eventsContract, writeProject } from '../helpers/project.js';
 
 /**
  * SPEC §9 for the collector: `lakeloop serve` killed with SIGKILL at commit stages (by
@@ -29,19 +30,7 @@ beforeAll(async () => {
   engine = await Engine.create({ threads: 2 });
   dir = await mkdtemp(join(tmpdir(), 'lakeloop-collector-crash-'));
   project = join(dir, 'project');
-  await mkdir(join(project, 'contracts'), { recursive: true });
-  await writeFile(join(project, 'package.json'), '{ "type": "module" }\n');
-  await writeFile(
-    join(project, 'contracts', 'events.ts'),
-    [
-      `import { defineContract, z } from ${JSON.stringify(join(PROJECT_ROOT, 'src', 'index.ts'))};`,
-      'export default defineContract({',
-      "  source: 'events', version: 1, owner: 'test', key: ['id'], eventTime: 'ts', drift: 'strict',",
-      '  schema: z.object({ id: z.int(), kind: z.enum(["view", "click"]), ts: z.iso.datetime({ offset: true }) }),',
-      '  batch: { maxRecords: 400, maxMs: 80 },',
-      '});',
-    ].join('\n'),
-  );
+  await writeProject(project, { 'contracts/events.ts': eventsContract({ batch: '{ maxRecords: 400, maxMs: 80 }' }) });
 });
 
 afterAll(async () => {

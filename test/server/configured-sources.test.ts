@@ -6,23 +6,17 @@ import { Engine } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 import { cli } from '../cli/cli-harness.js';
-import { PROJECT_ROOT, spawnTs } from '../helpers/child.js';
+import { spawnTs } from '../helpers/child.js';
+import { eventsContract, LAKELOOP_ENTRY, writeProject } from '../helpers/project.js';
 
 /** `serve` starts the file drops that `sources` in lakeloop.config.ts declares. */
 let dir: string;
 let engine: Engine;
-const entry = JSON.stringify(join(PROJECT_ROOT, 'src', 'index.ts'));
-
 async function project(name: string, sources: string): Promise<string> {
-  const root = join(dir, name);
-  await mkdir(join(root, 'contracts'), { recursive: true });
-  await writeFile(join(root, 'package.json'), '{ "type": "module" }\n');
-  await writeFile(
-    join(root, 'contracts', 'events.ts'),
-    `import { defineContract, z } from ${entry};\nexport default defineContract({ source: 'events', version: 1, owner: 't', key: ['id'], eventTime: 'ts', schema: z.object({ id: z.int(), ts: z.iso.datetime({ offset: true }) }) });\n`,
-  );
-  await writeFile(join(root, 'lakeloop.config.ts'), `import { defineConfig } from ${entry};\nexport default defineConfig({ lake: { root: './lake' }, sources: ${sources} });\n`);
-  return root;
+  return writeProject(join(dir, name), {
+    'contracts/events.ts': eventsContract({ drift: 'rescue' }),
+    'lakeloop.config.ts': `import { defineConfig } from ${LAKELOOP_ENTRY};\nexport default defineConfig({ lake: { root: './lake' }, sources: ${sources} });\n`,
+  });
 }
 
 beforeAll(async () => {
@@ -41,7 +35,7 @@ describe('configured sources in serve', () => {
     await mkdir(join(root, 'drop'), { recursive: true });
     const child = spawnTs('bin/lakeloop.js', ['serve', '--port', '0'], {}, root);
     await child.waitForLine(/^events: file drop .*drop every 150 ms$/);
-    await writeFile(join(root, 'drop', 'a.ndjson'), '{"id":1,"ts":"2026-01-01T00:00:00Z"}\n{"id":2,"ts":"2026-01-02T00:00:00Z"}\n');
+    await writeFile(join(root, 'drop', 'a.ndjson'), '{"id":1,"kind":"view","ts":"2026-01-01T00:00:00Z"}\n{"id":2,"kind":"click","ts":"2026-01-02T00:00:00Z"}\n');
     let rows = 0;
     for (let i = 0; i < 100 && rows < 2; i++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
