@@ -18,8 +18,8 @@ export interface BatchIdentity {
   readonly sourceOffset: string;
 }
 
-/** What landing one batch did. */
-export interface LandResult {
+/** What landing records did: the counts every ingestion path reports. */
+export interface LandingCounts {
   readonly source: string;
   /** Records read from the input. */
   readonly received: number;
@@ -31,11 +31,15 @@ export interface LandResult {
   readonly duplicates: number;
   /** Data files added to bronze. */
   readonly files: number;
+  /** Columns added to bronze by drift policy `evolve`. */
+  readonly addedColumns: readonly string[];
+}
+
+/** What landing one batch did. */
+export interface LandResult extends LandingCounts {
   /** The bronze version holding the batch (the one it landed in before, for a duplicate). */
   readonly bronzeVersion: number;
   readonly batchId: string;
-  /** Columns added to bronze by drift policy `evolve`. */
-  readonly addedColumns: readonly string[];
 }
 
 /** The engine-added bronze columns, after the contract's. */

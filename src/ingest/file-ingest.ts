@@ -10,7 +10,7 @@ import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
 import type { Lake } from '../table/index.js';
-import { landBatch, landCleanNdjson, type BatchIdentity, type LandResult } from './bronze-writer.js';
+import { landBatch, landCleanNdjson, type BatchIdentity, type LandingCounts, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords, type RecordFormat } from './raw-records.js';
 
@@ -18,19 +18,12 @@ import { loadRawRecords, type RecordFormat } from './raw-records.js';
 export const DEFAULT_FILE_BATCH = Object.freeze({ maxRecords: 1_000_000, maxBytes: 256 * 1024 * 1024 });
 
 /** The totals of one `ingest` run. */
-export interface IngestSummary {
-  readonly source: string;
-  readonly received: number;
-  readonly landed: number;
-  readonly quarantined: number;
-  readonly duplicates: number;
-  readonly files: number;
+export interface IngestSummary extends LandingCounts {
   readonly batches: number;
   readonly bytes: number;
   readonly seconds: number;
   /** The `txn` appId the batches were committed under (derived from the idempotency key). */
   readonly appId: string;
-  readonly addedColumns: readonly string[];
 }
 
 export interface IngestFileOptions {
