@@ -10,6 +10,7 @@ import type { QueryOptions } from './commands/query.js';
 import type { RunOptions } from './commands/run.js';
 import type { ServeOptions } from './commands/serve.js';
 import type { StatusOptions } from './commands/status.js';
+import type { TestOptions } from './commands/test.js';
 import type { CliIo } from './io.js';
 
 /** The package version, for `--version`. */
@@ -18,7 +19,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -176,7 +177,11 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .usage('[models...]')
     .description('run data tests')
     .argument('[models...]', 'only the tests of these models (default: all)')
-    .action(notBuilt('test'));
+    .option('--json', 'print { tests: [...] } as one JSON object (last line)')
+    .action(async (models: string[], options: TestOptions, command: Command) => {
+      const { testCommand } = await import('./commands/test.js');
+      await testCommand(models, options, context(command));
+    });
 
   program
     .command('lineage')

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { assert, failpoint, LakeloopError, SqlError, type Clock } from '../core/index.js';
 import { contractFastSql, contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
@@ -180,14 +180,14 @@ export async function landCleanNdjson(options: {
     return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: before.version };
   }
   const extra = extraColumnsOf(contract, before.schema.fields.map((f) => ({ name: f.name, type: duckdbTypeOf(f.type) })));
-  // rowid-like numbering: DuckDB keeps input order (preserve_insertion_order), one row per line.
-  const input =
-    `(SELECT row_number() OVER () + ${options.linesBefore} AS _line, json AS _json FROM read_json(${quoteLiteral(options.file)}, ` +
-    `format = 'newline_delimited', records = false, columns = {'json': 'JSON'}))`;
+  // The records are read into a temp table first: its rowid is the line number (DuckDB keeps
+  // insertion order), where row_number() OVER () would serialise the scan and promise no order.
+  const parsed = quoteIdent(`__ll_parsed_${randomUUID().slice(0, 8)}`);
+  const input = `(SELECT rowid + ${options.linesBefore + 1} AS _line, json AS _json FROM ${parsed})`;
   const checked = contractFastSql(contract, input, { extraColumns: extra });
   if (checked === undefined) return undefined;
   // Materialised once: the check runs as one parallel scan, the partitioned write reads plain rows.
-  const table = quoteIdent(`__ll_fast_${process.pid}_${batchId}`);
+  const table = quoteIdent(`__ll_fast_${randomUUID().slice(0, 8)}`);
   const now = `make_timestamptz(${clock.nowMs() * 1000}::BIGINT)`;
   const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
   const rows =
@@ -198,6 +198,10 @@ export async function landCleanNdjson(options: {
   };
   let result;
   try {
+    await lake.engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${parsed} AS SELECT json FROM read_json(${quoteLiteral(options.file)}, ` +
+        `format = 'newline_delimited', records = false, columns = {'json': 'JSON'})`,
+    );
     await lake.engine.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${checked}`);
     result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, expectedRows: records });
   } catch (error) {
@@ -205,7 +209,7 @@ export async function landCleanNdjson(options: {
     if (error instanceof SqlError || (error instanceof LakeloopError && error.code === 'ROW_COUNT')) return undefined;
     throw error;
   } finally {
-    await lake.engine.run(`DROP TABLE IF EXISTS ${table}`);
+    await lake.engine.run(`DROP TABLE IF EXISTS ${table}; DROP TABLE IF EXISTS ${parsed}`);
   }
   if (result.skipped) return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: result.version };
   return { ...base, landed: records, quarantined: 0, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };

@@ -2,7 +2,13 @@
  * Models (SPEC §6): SQL files with a YAML header (`loadModels`), their dependencies found
  * with DuckDB's parser and ordered into a DAG (`resolveModels`), and the lineage graph.
  */
-export { lineAt, MODEL_KINDS, MODEL_LAYERS, ModelError, type Model, type ModelDefinition, type ModelHeader, type ModelKind } from './model.js';
+export {
+  DATA_TEST_KINDS,
+  type DataTest,
+  type DataTestSeverity,
+  type DataTestSpec,
+  lineAt,
+  MODEL_KINDS, MODEL_LAYERS, ModelError, type Model, type ModelDefinition, type ModelHeader, type ModelKind } from './model.js';
 export { parseModelFile, type ParsedModelFile } from './model-header.js';
 export { loadModels, MODELS_DIR } from './load-models.js';
 export { resolveModels, selectModels, type ModelDag, type ResolveOptions } from './model-dag.js';

@@ -1,7 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../core/index.js';
-import { lineAt, MODEL_KINDS, type ModelHeader } from './model.js';
+import { DATA_TEST_KINDS, lineAt, MODEL_KINDS, type DataTest, type DataTestSpec, type ModelHeader } from './model.js';
 
 const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
@@ -63,6 +63,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     throw new ConfigError(file, issues);
   }
   const h = result.data;
+  const tests = parseDataTests(file, h.tests ?? []);
   const list = (value: string | string[] | undefined): readonly string[] => Object.freeze(value === undefined ? [] : typeof value === 'string' ? [value] : [...value]);
   const header: ModelHeader = Object.freeze({
     kind: h.kind,
@@ -73,11 +74,115 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     lateness: h.lateness,
     owner: h.owner,
     freshness: h.freshness,
-    tests: Object.freeze([...(h.tests ?? [])]),
+    tests,
   });
   let sql = text.slice(sqlOffset);
   const leading = sql.length - sql.trimStart().length;
   sqlOffset += leading;
   sql = sql.trim().replace(/;\s*$/, '').trimEnd();
   return { header, name: h.name, sql, sqlOffset };
+}
+
+const column = z.string().min(1);
+const columnList = z.union([column, z.array(column).min(1)]).transform((v) => (typeof v === 'string' ? [v] : v));
+const tableName = z.string().regex(/^[a-z]+\.[A-Za-z0-9_][A-Za-z0-9_-]*$/, 'expected layer.table, e.g. silver.customers');
+const count = z.number().int().nonnegative();
+
+/** The value each test kind takes (SPEC §8). */
+const TEST_SCHEMAS = {
+  not_null: columnList,
+  unique: columnList,
+  accepted_values: z.strictObject({ column, values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1) }),
+  relationships: z.strictObject({ column, to: tableName, field: column }),
+  row_count: z
+    .strictObject({ min: count.optional(), max: count.optional() })
+    .refine((v) => v.min !== undefined || v.max !== undefined, 'give min, max or both')
+    .refine((v) => v.min === undefined || v.max === undefined || v.min <= v.max, 'min must not exceed max'),
+  expression: z.string().min(1),
+} satisfies Record<(typeof DATA_TEST_KINDS)[number], z.ZodType>;
+
+const SEVERITY = z.enum(['error', 'warn']);
+
+/**
+ * Validates the `tests:` entries: each is a map with exactly one test key (`not_null`,
+ * `unique`, `accepted_values`, `relationships`, `row_count`, `expression`) and an optional
+ * `severity: error | warn` (default error), e.g. `- { unique: [order_id], severity: warn }`.
+ */
+function parseDataTests(file: string, entries: readonly unknown[]): readonly DataTest[] {
+  const issues: ConfigIssue[] = [];
+  const tests: DataTest[] = [];
+  const known = DATA_TEST_KINDS.join(', ');
+  entries.forEach((entry, i) => {
+    const at = `tests[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      issues.push({ path: at, message: `a test must be a map like \`not_null: [col]\` (known tests: ${known})` });
+      return;
+    }
+    const record = entry as Record<string, unknown>;
+    const keys = Object.keys(record).filter((k) => k !== 'severity');
+    const unknownKeys = keys.filter((k) => !(DATA_TEST_KINDS as readonly string[]).includes(k));
+    if (unknownKeys.length) {
+      issues.push({ path: `${at}.${unknownKeys.join(', ')}`, message: `unknown test (known tests: ${known})` });
+      return;
+    }
+    if (keys.length !== 1) {
+      issues.push({ path: at, message: keys.length ? `one test per entry, got ${keys.join(', ')}` : `no test given (known tests: ${known})` });
+      return;
+    }
+    const kind = keys[0] as (typeof DATA_TEST_KINDS)[number];
+    const severity = SEVERITY.safeParse(record['severity'] ?? 'error');
+    if (!severity.success) issues.push({ path: `${at}.severity`, message: `${kind}: severity must be error or warn` });
+    const value = TEST_SCHEMAS[kind].safeParse(record[kind]);
+    if (!value.success) {
+      for (const issue of value.error.issues) {
+        const path = [`${at}.${kind}`, ...issue.path.map(String)].join('.');
+        issues.push({ path, message: `${kind}: ${issue.message}` });
+      }
+      return;
+    }
+    if (!severity.success) return;
+    const spec = specOf(kind, value.data);
+    tests.push(Object.freeze({ ...spec, severity: severity.data, name: testName(spec) }) as DataTest);
+  });
+  if (issues.length) throw new ConfigError(file, issues);
+  return Object.freeze(tests);
+}
+
+function specOf(kind: (typeof DATA_TEST_KINDS)[number], value: unknown): DataTestSpec {
+  switch (kind) {
+    case 'not_null':
+    case 'unique':
+      return { kind, columns: Object.freeze([...(value as string[])]) };
+    case 'accepted_values': {
+      const v = value as { column: string; values: (string | number | boolean)[] };
+      return { kind, column: v.column, values: Object.freeze([...v.values]) };
+    }
+    case 'relationships': {
+      const v = value as { column: string; to: string; field: string };
+      return { kind, column: v.column, to: v.to, field: v.field };
+    }
+    case 'row_count': {
+      const v = value as { min?: number; max?: number };
+      return { kind, min: v.min, max: v.max };
+    }
+    case 'expression':
+      return { kind, expression: value as string };
+  }
+}
+
+/** A data test's readable name, e.g. `not_null(order_id, order_date)`. */
+function testName(spec: DataTestSpec): string {
+  switch (spec.kind) {
+    case 'not_null':
+    case 'unique':
+      return `${spec.kind}(${spec.columns.join(', ')})`;
+    case 'accepted_values':
+      return `accepted_values(${spec.column})`;
+    case 'relationships':
+      return `relationships(${spec.column} -> ${spec.to}.${spec.field})`;
+    case 'row_count':
+      return `row_count(${[spec.min === undefined ? '' : `min ${spec.min}`, spec.max === undefined ? '' : `max ${spec.max}`].filter(Boolean).join(', ')})`;
+    case 'expression':
+      return `expression(${spec.expression})`;
+  }
 }

@@ -19,8 +19,32 @@ export interface ModelHeader {
   readonly lateness: string | undefined;
   readonly owner: string | undefined;
   readonly freshness: string | undefined;
-  readonly tests: readonly unknown[];
+  /** The data tests of the `tests:` key (SPEC §8), validated. */
+  readonly tests: readonly DataTest[];
 }
+
+/** The kinds of data test a model header may declare (SPEC §8). */
+export const DATA_TEST_KINDS = ['not_null', 'unique', 'accepted_values', 'relationships', 'row_count', 'expression'] as const;
+
+/** `error` blocks publishing; `warn` publishes and reports. */
+export type DataTestSeverity = 'error' | 'warn';
+
+/** What one data test checks. */
+export type DataTestSpec =
+  | { readonly kind: 'not_null'; readonly columns: readonly string[] }
+  | { readonly kind: 'unique'; readonly columns: readonly string[] }
+  | { readonly kind: 'accepted_values'; readonly column: string; readonly values: readonly (string | number | boolean)[] }
+  | { readonly kind: 'relationships'; readonly column: string; readonly to: string; readonly field: string }
+  | { readonly kind: 'row_count'; readonly min: number | undefined; readonly max: number | undefined }
+  | { readonly kind: 'expression'; readonly expression: string };
+
+/**
+ * One data test of a model header, with its severity and a readable name.
+ *
+ * @example
+ * { kind: 'unique', columns: ['order_id'], severity: 'error', name: 'unique(order_id)' }
+ */
+export type DataTest = DataTestSpec & { readonly severity: DataTestSeverity; readonly name: string };
 
 /**
  * One model file: its table name (`gold.daily_revenue` from `sql/gold/daily_revenue.sql`),

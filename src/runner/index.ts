@@ -1,2 +1,3 @@
 /** The runner: executes models in DAG order against the lake (SPEC §6). */
 export { runModels, type ModelRunSummary, type RunModelsOptions } from './run-models.js';
+export { DataTestFailed, failingRowsSql, relationOf, runDataTests, SAMPLE_ROWS, testInputs, type DataTestResult } from './data-tests.js';

@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { LakeloopError, NotImplemented, SqlError, TableNotFound } from '../core/index.js';
 import { lineAt, ModelError, type Model } from '../models/index.js';
+import { quoteIdent } from '../engine/index.js';
 import type { DeltaTable, Lake } from '../table/index.js';
+import { DataTestFailed, runDataTests, testInputs, type DataTestResult } from './data-tests.js';
 
 /** What one model's run did. */
 export interface ModelRunSummary {
@@ -16,6 +18,8 @@ export interface ModelRunSummary {
   readonly files: number;
   readonly bytes: number;
   readonly seconds: number;
+  /** The model's data tests on this run's result (none when skipped). */
+  readonly tests: readonly DataTestResult[];
 }
 
 /** Options of `runModels`. */
@@ -29,7 +33,10 @@ export interface RunModelsOptions {
  * their current snapshots, creates the output table on its first run, and commits the
  * result with the upstream versions it consumed (`commitInfo.lakeloop.upstream`). A model
  * whose upstream versions equal those of its last commit is skipped. Only `full` models run
- * in this version; another kind is `NotImplemented` before anything runs.
+ * in this version; another kind is `NotImplemented` before anything runs. Each run is
+ * write-audit-publish: the result goes to a temp table, the header's data tests run over it,
+ * and a failing `error` test (`DataTestFailed`) commits nothing; failing `warn` tests are
+ * reported in the summary.
  *
  * @example
  * const summaries = await runModels(lake, dag.models);
@@ -58,20 +65,32 @@ async function runFullModel(lake: Lake, model: Model, options: RunModelsOptions)
       return summary(model, true, snapshot.version, upstream, snapshot, started);
     }
   }
-  if (!table) {
-    const columns = await userSql(model, () => engine.describe(model.sql));
-    table = await lake.createTable(model.name, {
-      columns,
-      ...(model.header.partitionBy.length ? { partitionColumns: model.header.partitionBy } : {}),
-      description: `model ${model.name} (${model.file})`,
-    });
+  // Write-audit-publish: the result is materialised once, audited, and only then committed.
+  const temp = quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
+  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${model.sql}`));
+  try {
+    const inputs = testInputs(model).filter((name) => !snapshots.has(name));
+    if (inputs.length) await lake.bindViews(engine, inputs);
+    const tests = await runDataTests(engine, model, temp);
+    const failed = tests.filter((t) => t.status === 'fail');
+    if (failed.length) throw new DataTestFailed(model, failed, false);
+    if (!table) {
+      const columns = await engine.describe(`SELECT * FROM ${temp}`);
+      table = await lake.createTable(model.name, {
+        columns,
+        ...(model.header.partitionBy.length ? { partitionColumns: model.header.partitionBy } : {}),
+        description: `model ${model.name} (${model.file})`,
+      });
+    }
+    const output = table;
+    const result = await userSql(model, () =>
+      output.overwrite(`SELECT * FROM ${temp}`, { operation: 'MODEL RUN', commitInfo: { lakeloop: { model: model.name, kind: model.header.kind, upstream } } }),
+    );
+    const snapshot = await output.snapshot({ version: result.version });
+    return summary(model, false, result.version, upstream, snapshot, started, tests);
+  } finally {
+    await engine.run(`DROP TABLE IF EXISTS ${temp}`);
   }
-  const output = table;
-  const result = await userSql(model, () =>
-    output.overwrite(model.sql, { operation: 'MODEL RUN', commitInfo: { lakeloop: { model: model.name, kind: model.header.kind, upstream } } }),
-  );
-  const snapshot = await output.snapshot({ version: result.version });
-  return summary(model, false, result.version, upstream, snapshot, started);
 }
 
 async function existingTable(lake: Lake, name: string): Promise<DeltaTable | undefined> {
@@ -111,6 +130,7 @@ function summary(
   upstream: Record<string, number>,
   snapshot: { numRecords(): number | null; sizeBytes(): number; files: readonly unknown[] },
   started: number,
+  tests: readonly DataTestResult[] = [],
 ): ModelRunSummary {
   return Object.freeze({
     model: model.name,
@@ -121,6 +141,7 @@ function summary(
     files: snapshot.files.length,
     bytes: snapshot.sizeBytes(),
     seconds: (performance.now() - started) / 1000,
+    tests: Object.freeze([...tests]),
   });
 }
 

@@ -183,6 +183,18 @@ describe.each(stores)('ingest on the $name', ({ open }) => {
     await expect(ingestFile({ lake, contract: c, input: badPath })).rejects.toThrow(/incompatible with contract ev_rescue: missing required column\(s\) amount, ts/);
   });
 
+  it('a clean file takes the fast path and still numbers every record with its exact line', async () => {
+    const c = contract('strict', {}, 'ev_lines');
+    const lines = Array.from({ length: 60_000 }, (_, i) => good(`r${i + 1}`, `2026-05-0${1 + (i % 9)}`));
+    const summary = await ingestFile({ lake, contract: c, input: await file('lines.ndjson', `${lines.join('\n')}\n`) });
+    expect(summary).toMatchObject({ landed: 60_000, quarantined: 0 });
+    const wrong = await rows(
+      `bronze.${c.source}`,
+      "SELECT count(*) AS n FROM t WHERE 'r' || split_part(_source_offset, ':', -1) <> id OR split_part(_ingest_id, ':', -1) <> split_part(_source_offset, ':', -1)",
+    );
+    expect(wrong).toEqual([{ n: '0' }]);
+  });
+
   it('a big file is cut into batches at record boundaries; line numbers stay file line numbers', async () => {
     const c = contract('strict', { maxRecords: 1000 }, 'ev_big');
     const lines = Array.from({ length: 2500 }, (_, i) => (i === 1799 ? '{broken' : good(`b${i}`, `2026-04-0${1 + (i % 3)}`)));

@@ -48,5 +48,8 @@ export async function runCommand(selected: readonly string[], options: RunOption
       ? 'up to date'
       : `${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}, ${s.seconds.toFixed(2)} s (version ${s.version})`;
     io.stdout.write(`${s.model.padEnd(width)}  ${what}\n`);
+    for (const t of s.tests.filter((r) => r.status === 'warn')) {
+      io.stdout.write(`${' '.repeat(width)}  warn ${t.test}: ${plural(t.failures, 'failing row')}\n`);
+    }
   }
 }
