@@ -1,6 +1,9 @@
 /*
 kind: full
 owner: finance
+tests:
+  - not_null: [order_date, country]
+  - expression: 'revenue >= 0'
 */
 -- Revenue and order count per UTC order day and shipping country, over orders that are
 -- paid or shipped. Amounts are summed per currency: adding EUR to USD would be wrong.

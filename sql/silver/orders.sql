@@ -1,6 +1,10 @@
 /*
 kind: full
 owner: checkout-team
+tests:
+  - not_null: [order_id, order_date]
+  - unique: [order_id]
+  - accepted_values: { column: status, values: [placed, paid, shipped, cancelled] }
 */
 -- The latest state of each order: bronze holds one record per state change (and
 -- re-deliveries); the newest order_ts wins, then the newest landing. Timestamps are

@@ -40,7 +40,7 @@ export function failingRowsSql(test: DataTest, relation: string): string {
       return `SELECT * FROM ${relation} WHERE ${test.columns.map((c) => `${quoteIdent(c)} IS NULL`).join(' OR ')}`;
     case 'unique': {
       const cols = test.columns.map(quoteIdent).join(', ');
-      return `SELECT ${cols}, count(*) AS duplicates FROM ${relation} GROUP BY ${cols} HAVING count(*) > 1`;
+      return `SELECT ${cols}, CAST(count(*) AS DOUBLE) AS duplicates FROM ${relation} GROUP BY ${cols} HAVING count(*) > 1`;
     }
     case 'accepted_values': {
       const values = test.values.map((v) => (typeof v === 'string' ? quoteLiteral(v) : String(v))).join(', ');
@@ -53,7 +53,7 @@ export function failingRowsSql(test: DataTest, relation: string): string {
       );
     case 'row_count': {
       const conditions = [test.min === undefined ? '' : `count(*) >= ${test.min}`, test.max === undefined ? '' : `count(*) <= ${test.max}`].filter(Boolean);
-      return `SELECT count(*) AS row_count FROM ${relation} HAVING NOT (${conditions.join(' AND ')})`;
+      return `SELECT CAST(count(*) AS DOUBLE) AS row_count FROM ${relation} HAVING NOT (${conditions.join(' AND ')})`;
     }
     case 'expression':
       return `SELECT * FROM ${relation} WHERE (${test.expression}) IS NOT TRUE`;

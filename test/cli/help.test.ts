@@ -32,6 +32,7 @@ describe('lakeloop --help', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--dry-run\] {2}\(not built yet\)$/m);
     expect(run.stdout).toMatch(/^ {2}query "<SQL>".*\[--output F\]$/m);
+    expect(run.stdout).toMatch(/^ {2}test \[models\.\.\.\]$/m);
   });
 
   it.each(['init', 'serve', 'ingest', 'run', 'reconcile', 'replay', 'query', 'status', 'inspect', 'contracts', 'test', 'lineage', 'compact', 'vacuum'])(

@@ -60,7 +60,7 @@ describe('loadModels and resolveModels', () => {
         lateness: '2h',
         owner: 'me',
         freshness: '5m',
-        tests: [{ not_null: ['order_id'] }],
+        tests: [{ kind: 'not_null', columns: ['order_id'], severity: 'error', name: 'not_null(order_id)' }],
       });
       const dag = await resolveModels(model ? [model] : [], { engine, knownTables: ['bronze.orders'] });
       expect(dag.models[0]?.upstream).toEqual(['bronze.orders']);

@@ -132,6 +132,22 @@ describe('lakeloop run (full models)', () => {
   });
 });
 
+describe('lakeloop test (default models)', () => {
+  it('the data tests of silver.orders and gold.daily_revenue pass on the published tables', async () => {
+    const run = await cli(['--lake', lake, 'test', '--json'], PROJECT_ROOT);
+    expect(run.code, run.stderr).toBe(0);
+    const report = run.json<{ tests: { model: string; test: string; status: string }[]; failed: number }>();
+    expect(report.failed).toBe(0);
+    expect(report.tests.map((t) => `${t.model} ${t.test} ${t.status}`)).toEqual([
+      'silver.orders not_null(order_id, order_date) pass',
+      'silver.orders unique(order_id) pass',
+      'silver.orders accepted_values(status) pass',
+      'gold.daily_revenue not_null(order_date, country) pass',
+      'gold.daily_revenue expression(revenue >= 0) pass',
+    ]);
+  });
+});
+
 describe('lakeloop lineage', () => {
   it('text: one edge per line', async () => {
     const run = await cli(['--lake', lake, 'lineage'], PROJECT_ROOT);
