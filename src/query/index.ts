@@ -13,3 +13,4 @@ export * from './as-of.js';
 export * from './run-query.js';
 export * from './table-report.js';
 export * from './lake-status.js';
+export * from './catalog.js';

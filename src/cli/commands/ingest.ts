@@ -4,6 +4,7 @@ import { LakeloopError, UsageError } from '../../core/index.js';
 import { ingestFile, type IngestSummary, type RecordFormat } from '../../ingest/index.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
+import { refreshCatalog } from '../catalog-refresh.js';
 import { Progress } from '../progress.js';
 
 export interface IngestOptions {
@@ -51,6 +52,7 @@ export async function ingestCommand(source: string, input: string | undefined, o
   } finally {
     progress.stop();
   }
+  await refreshCatalog(context, session);
   if (options.json) {
     io.stdout.write(`${JSON.stringify(summary)}\n`);
     return;

@@ -2,6 +2,7 @@ import { UsageError } from '../../core/index.js';
 import { selectModels } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { runModels } from '../../runner/index.js';
+import { refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { projectModels } from './project-models.js';
@@ -38,6 +39,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
   const summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false });
+  if (summaries.some((s) => !s.skipped)) await refreshCatalog(context, session);
   if (options.json) {
     io.stdout.write(`${JSON.stringify({ models: summaries })}\n`);
     return;
