@@ -19,7 +19,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -61,7 +61,10 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .usage('[dir]')
     .description('scaffold a project (config, one contract, one silver and one gold model, a nightly job)')
     .argument('[dir]', 'where to create the project', '.')
-    .action(notBuilt('init'));
+    .action(async (dir: string, _options: unknown, command: Command) => {
+      const { initCommand } = await import('./commands/init.js');
+      await initCommand(dir, context(command));
+    });
 
   program
     .command('serve')
