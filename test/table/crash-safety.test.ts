@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake, type Snapshot } from '../../src/table/index.js';
+import { createWriterTable } from '../fixtures/writer-table.js';
 import { spawnTs } from '../helpers/child.js';
 
 /**
@@ -31,15 +32,7 @@ afterAll(async () => {
 async function freshLake(name: string, preCommits: number): Promise<{ root: string; lake: Lake }> {
   const root = join(workDir, name);
   const lake = await Lake.open({ store: await LocalObjectStore.create(root), engine });
-  const table = await lake.createTable('bronze.events', {
-    columns: [
-      { name: 'writer', type: 'VARCHAR' },
-      { name: 'seq', type: 'BIGINT' },
-      { name: 'n', type: 'BIGINT' },
-      { name: 'p', type: 'VARCHAR' },
-    ],
-    partitionColumns: ['p'],
-  });
+  const table = await createWriterTable(lake, 'bronze.events');
   for (let seq = 1; seq <= preCommits; seq++) {
     await table.append(`SELECT 'w' AS writer, ${seq}::BIGINT AS seq, range AS n, 'a' AS p FROM range(${ROWS})`, {
       txn: { appId: 'w', version: seq },

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
+import { createWriterTable } from '../fixtures/writer-table.js';
 import { spawnTs } from '../helpers/child.js';
 
 /** Two processes committing to one table at the same time, on the local store. */
@@ -28,15 +29,7 @@ afterAll(async () => {
 async function createTable(name: string): Promise<string> {
   const root = join(workDir, name);
   const lake = await Lake.open({ store: await LocalObjectStore.create(root), engine });
-  await lake.createTable('silver.t', {
-    columns: [
-      { name: 'writer', type: 'VARCHAR' },
-      { name: 'seq', type: 'BIGINT' },
-      { name: 'n', type: 'BIGINT' },
-      { name: 'p', type: 'VARCHAR' },
-    ],
-    partitionColumns: ['p'],
-  });
+  await createWriterTable(lake, 'silver.t');
   return root;
 }
 
