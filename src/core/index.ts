@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './clock.js';
 export * from './backoff.js';
 export * from './failpoints.js';
+export * from './duration.js';

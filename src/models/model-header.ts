@@ -1,9 +1,11 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, type ConfigIssue } from '../core/index.js';
+import { ConfigError, isDuration, parseDuration, type ConfigIssue } from '../core/index.js';
 import { DATA_TEST_KINDS, lineAt, MODEL_KINDS, type DataTest, type DataTestSpec, type ModelHeader } from './model.js';
 
 const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+const duration = z.string().refine(isDuration, { message: 'expected a duration such as 90s, 5m, 2h, 7d' });
 
 const HeaderSchema = z.strictObject({
   kind: z.enum(MODEL_KINDS),
@@ -12,9 +14,10 @@ const HeaderSchema = z.strictObject({
   unique_key: names.optional(),
   version_by: z.string().min(1).optional(),
   delete_when: z.string().min(1).optional(),
-  lateness: z.string().min(1).optional(),
+  lateness: duration.optional(),
+  max_future_skew: duration.optional(),
   owner: z.string().min(1).optional(),
-  freshness: z.string().min(1).optional(),
+  freshness: duration.optional(),
   tests: z.array(z.unknown()).optional(),
 });
 
@@ -65,6 +68,14 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
   const h = result.data;
   const tests = parseDataTests(file, h.tests ?? []);
   const list = (value: string | string[] | undefined): readonly string[] => Object.freeze(value === undefined ? [] : typeof value === 'string' ? [value] : [...value]);
+  const kindIssues: ConfigIssue[] = [];
+  if (h.kind !== 'full' && list(h.partition_by).length !== 1) {
+    kindIssues.push({ path: 'partition_by', message: `kind ${h.kind} needs exactly one partition_by column (the date its partitions are recomputed by)` });
+  }
+  if (h.kind === 'incremental_by_key' && list(h.unique_key).length === 0) {
+    kindIssues.push({ path: 'unique_key', message: 'kind incremental_by_key needs unique_key: the columns a new row replaces an old one by' });
+  }
+  if (kindIssues.length) throw new ConfigError(file, kindIssues);
   const header: ModelHeader = Object.freeze({
     kind: h.kind,
     partitionBy: list(h.partition_by),
@@ -72,6 +83,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     versionBy: h.version_by,
     deleteWhen: h.delete_when,
     lateness: h.lateness,
+    maxFutureSkew: h.max_future_skew,
     owner: h.owner,
     freshness: h.freshness,
     tests,
@@ -99,13 +111,14 @@ const TEST_SCHEMAS = {
     .refine((v) => v.min !== undefined || v.max !== undefined, 'give min, max or both')
     .refine((v) => v.min === undefined || v.max === undefined || v.min <= v.max, 'min must not exceed max'),
   expression: z.string().min(1),
+  freshness: z.strictObject({ column, max_age: z.string().refine(isDuration, 'expected a duration such as 30m, 2h, 1d') }),
 } satisfies Record<(typeof DATA_TEST_KINDS)[number], z.ZodType>;
 
 const SEVERITY = z.enum(['error', 'warn']);
 
 /**
  * Validates the `tests:` entries: each is a map with exactly one test key (`not_null`,
- * `unique`, `accepted_values`, `relationships`, `row_count`, `expression`) and an optional
+ * `unique`, `accepted_values`, `relationships`, `row_count`, `expression`, `freshness`) and an optional
  * `severity: error | warn` (default error), e.g. `- { unique: [order_id], severity: warn }`.
  */
 function parseDataTests(file: string, entries: readonly unknown[]): readonly DataTest[] {
@@ -167,6 +180,10 @@ function specOf(kind: (typeof DATA_TEST_KINDS)[number], value: unknown): DataTes
     }
     case 'expression':
       return { kind, expression: value as string };
+    case 'freshness': {
+      const v = value as { column: string; max_age: string };
+      return { kind, column: v.column, maxAge: v.max_age, maxAgeMs: parseDuration(v.max_age, 'max_age') };
+    }
   }
 }
 
@@ -184,5 +201,9 @@ function testName(spec: DataTestSpec): string {
       return `row_count(${[spec.min === undefined ? '' : `min ${spec.min}`, spec.max === undefined ? '' : `max ${spec.max}`].filter(Boolean).join(', ')})`;
     case 'expression':
       return `expression(${spec.expression})`;
+    case 'freshness':
+      return `freshness(${spec.column}, max_age ${spec.maxAge})`;
+    case 'sql':
+      return `sql(${spec.file})`;
   }
 }

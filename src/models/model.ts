@@ -16,7 +16,10 @@ export interface ModelHeader {
   readonly uniqueKey: readonly string[];
   readonly versionBy: string | undefined;
   readonly deleteWhen: string | undefined;
+  /** Streaming horizon: partitions older than watermark − lateness wait for reconcile (SPEC §7). */
   readonly lateness: string | undefined;
+  /** How far ahead of the wall clock an event time may be before it stops moving the watermark (default 5m). */
+  readonly maxFutureSkew: string | undefined;
   readonly owner: string | undefined;
   readonly freshness: string | undefined;
   /** The data tests of the `tests:` key (SPEC §8), validated. */
@@ -24,7 +27,7 @@ export interface ModelHeader {
 }
 
 /** The kinds of data test a model header may declare (SPEC §8). */
-export const DATA_TEST_KINDS = ['not_null', 'unique', 'accepted_values', 'relationships', 'row_count', 'expression'] as const;
+export const DATA_TEST_KINDS = ['not_null', 'unique', 'accepted_values', 'relationships', 'row_count', 'expression', 'freshness'] as const;
 
 /** `error` blocks publishing; `warn` publishes and reports. */
 export type DataTestSeverity = 'error' | 'warn';
@@ -36,7 +39,30 @@ export type DataTestSpec =
   | { readonly kind: 'accepted_values'; readonly column: string; readonly values: readonly (string | number | boolean)[] }
   | { readonly kind: 'relationships'; readonly column: string; readonly to: string; readonly field: string }
   | { readonly kind: 'row_count'; readonly min: number | undefined; readonly max: number | undefined }
-  | { readonly kind: 'expression'; readonly expression: string };
+  | { readonly kind: 'expression'; readonly expression: string }
+  /** The newest `column` value is at most `maxAge` (a duration, `maxAgeMs` parsed) older than the clock. */
+  | { readonly kind: 'freshness'; readonly column: string; readonly maxAge: string; readonly maxAgeMs: number }
+  /** A custom SQL test (`tests/*.sql`): `sql` returns the failing rows. */
+  | CustomSqlTestSpec;
+
+/**
+ * A custom SQL data test: a `tests/<name>.sql` file whose SELECT returns the failing rows of
+ * the model named by its header. `inputs` are the lake tables the SELECT reads (filled in by
+ * `resolveModels`; empty before).
+ *
+ * @example
+ * { kind: 'sql', file: '/repo/tests/paid_orders_have_payments.sql', sql: 'SELECT ...', sqlOffset: 60, text: '...', description: undefined, inputs: ['silver.orders', 'silver.payments'] }
+ */
+export interface CustomSqlTestSpec {
+  readonly kind: 'sql';
+  readonly file: string;
+  readonly sql: string;
+  /** Character offset of `sql` in `text`, the file's whole text. */
+  readonly sqlOffset: number;
+  readonly text: string;
+  readonly description: string | undefined;
+  readonly inputs: readonly string[];
+}
 
 /**
  * One data test of a model header, with its severity and a readable name.

@@ -1,19 +1,42 @@
 import { performance } from 'node:perf_hooks';
-import { LakeloopError, NotImplemented, SqlError, TableNotFound } from '../core/index.js';
-import { lineAt, ModelError, type Model } from '../models/index.js';
+import { TableNotFound } from '../core/index.js';
+import { ModelError, type Model } from '../models/index.js';
 import { quoteIdent } from '../engine/index.js';
-import type { DeltaTable, Lake } from '../table/index.js';
+import {
+  advanceMaxEventTime,
+  Horizon,
+  progressOf,
+  readUpstreamChanges,
+  sameVersions,
+  type ModelProgress,
+  type UpstreamChanges,
+} from '../planner/index.js';
+import type { DeltaTable, Lake, PartitionSpec } from '../table/index.js';
 import { DataTestFailed, runDataTests, testInputs, type DataTestResult } from './data-tests.js';
+import { planKeyMerge, planPartitions, type OutputPlan } from './incremental.js';
+import { keyDedupSql, NULL_PARTITION, rowsOf, userSql } from './model-sql.js';
 
 /** What one model's run did. */
 export interface ModelRunSummary {
   readonly model: string;
+  readonly kind: string;
   /** true when its upstream versions equal those its last commit consumed: nothing was committed. */
   readonly skipped: boolean;
+  /** `skipped`; `full` (first run, --full-refresh, a `full` model, or changes that could not be read); `incremental`. */
+  readonly mode: 'skipped' | 'full' | 'incremental';
   /** The output's version after the run. */
   readonly version: number;
   /** Upstream table → the version read. */
   readonly upstream: Readonly<Record<string, number>>;
+  /** Upstream rows read (from the stats of the files bound). */
+  readonly rowsIn: number;
+  /** Rows written by this run. */
+  readonly rowsOut: number;
+  /** Output partitions rewritten (`all` for a whole-table write). */
+  readonly partitions: readonly string[] | 'all';
+  /** Upstream rows behind the lateness horizon, left for reconcile, per output partition. */
+  readonly deferred: Readonly<Record<string, number>>;
+  /** Rows in the table after the run. */
   readonly rows: number;
   readonly files: number;
   readonly bytes: number;
@@ -24,73 +47,184 @@ export interface ModelRunSummary {
 
 /** Options of `runModels`. */
 export interface RunModelsOptions {
-  /** Recompute even when the upstream versions are those already consumed. */
+  /** Recompute every model from all of its upstream data. */
   readonly fullRefresh?: boolean;
+  /** Bronze table → its contract's event-time column: the source of the watermark (SPEC §7). */
+  readonly eventTimeColumns?: Readonly<Record<string, string>>;
+}
+
+/** The model's run, once planned: what to bind, what to write, what to record. */
+interface RunState {
+  readonly lake: Lake;
+  readonly model: Model;
+  readonly changes: ReadonlyMap<string, UpstreamChanges>;
+  readonly upstream: Record<string, number>;
+  readonly maxEventTimeMs: number | undefined;
+  readonly started: number;
 }
 
 /**
- * Runs models in the given (DAG) order: binds each model's upstream tables as views over
- * their current snapshots, creates the output table on its first run, and commits the
- * result with the upstream versions it consumed (`commitInfo.lakeloop.upstream`). A model
- * whose upstream versions equal those of its last commit is skipped. Only `full` models run
- * in this version; another kind is `NotImplemented` before anything runs. Each run is
- * write-audit-publish: the result goes to a temp table, the header's data tests run over it,
- * and a failing `error` test (`DataTestFailed`) commits nothing; failing `warn` tests are
- * reported in the summary.
+ * Runs models in the given (DAG) order (SPEC §6). Each model's commits record the upstream
+ * versions they consumed and the watermark (`commitInfo.lakeloop`), so a run reads only
+ * what changed since: `incremental_by_partition` recomputes the output partitions whose
+ * upstream partitions changed, `incremental_by_key` merges the new upstream rows by
+ * `unique_key` (`version_by` wins, `delete_when` deletes); partitions behind the lateness
+ * horizon are left to reconcile and counted as deferred. `full` models, first runs and
+ * `--full-refresh` recompute everything. A model whose upstream is unchanged is skipped.
+ * Every write is write-audit-publish: the result goes to a temp table, the data tests run
+ * over it, and a failing `error` test (`DataTestFailed`) commits nothing.
  *
  * @example
- * const summaries = await runModels(lake, dag.models);
+ * const summaries = await runModels(lake, dag.models, { eventTimeColumns: { 'bronze.orders': 'order_ts' } });
  */
 export async function runModels(lake: Lake, models: readonly Model[], options: RunModelsOptions = {}): Promise<ModelRunSummary[]> {
-  const unbuilt = models.find((m) => m.header.kind !== 'full');
-  if (unbuilt) throw new NotImplemented(`kind ${unbuilt.header.kind} (model ${unbuilt.name})`);
   const summaries: ModelRunSummary[] = [];
-  for (const model of models) summaries.push(await runFullModel(lake, model, options));
+  for (const model of models) summaries.push(await runModel(lake, model, options));
   return summaries;
 }
 
-async function runFullModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
+async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
   const started = performance.now();
-  const engine = lake.engine;
-  const snapshots = await lake.bindViews(engine, model.upstream);
+  const table = await existingTable(lake, model.name);
+  const progress = table && !options.fullRefresh ? await lastProgress(table) : undefined;
+  const changes = new Map<string, UpstreamChanges>();
   const upstream: Record<string, number> = {};
-  for (const [name, snapshot] of snapshots) upstream[name] = snapshot.version;
-
-  let table = await existingTable(lake, model.name);
-  if (table && !options.fullRefresh) {
-    const [last] = await table.history({ limit: 1 });
-    const consumed = (last?.commitInfo as { lakeloop?: { upstream?: Record<string, number> } } | undefined)?.lakeloop?.upstream;
-    if (consumed && sameVersions(consumed, upstream)) {
-      const snapshot = await table.snapshot();
-      return summary(model, true, snapshot.version, upstream, snapshot, started);
-    }
+  for (const name of model.upstream) {
+    const source = await lake.table(name);
+    const snapshot = await source.snapshot();
+    upstream[name] = snapshot.version;
+    changes.set(name, await readUpstreamChanges(source, snapshot, progress?.upstream[name], options.eventTimeColumns?.[name]));
   }
-  // Write-audit-publish: the result is materialised once, audited, and only then committed.
-  const temp = quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
-  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${model.sql}`));
+  if (table && progress && sameVersions(progress.upstream, upstream)) {
+    const snapshot = await table.snapshot();
+    return summary(model, { mode: 'skipped', version: snapshot.version, upstream, rowsIn: 0, rowsOut: 0, partitions: [], deferred: {}, tests: [] }, snapshot, started);
+  }
+  let observed: number | undefined;
+  for (const c of changes.values()) if (c.maxEventTimeMs !== undefined) observed = Math.max(observed ?? c.maxEventTimeMs, c.maxEventTimeMs);
+  const maxEventTimeMs = advanceMaxEventTime(progress?.maxEventTimeMs, observed, lake.nowMs(), model.header.maxFutureSkew);
+  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started };
+
+  const incremental = table !== undefined && progress !== undefined && model.header.kind !== 'full' && [...changes.values()].every((c) => c.known);
+  if (!incremental || !table) return runFull(state, table);
+  // The horizon of this run is the one before its input arrived: an event is late when the
+  // watermark had already passed it (the first run has no watermark, so nothing is late).
+  const horizon = Horizon.of({ lateness: model.header.lateness, maxEventTimeMs: progress.maxEventTimeMs });
+  const plan =
+    model.header.kind === 'incremental_by_partition'
+      ? await planPartitions(lake, model, changes, horizon)
+      : await planKeyMerge(lake, model, changes, horizon, await table.snapshot());
+  if (plan === 'full') return runFull(state, table);
+  return runIncremental(state, table, plan);
+}
+
+/** The newest commit of a model's table that recorded streaming progress (reconcile commits do not). */
+async function lastProgress(table: DeltaTable): Promise<ModelProgress | undefined> {
+  for (const commit of await table.history({ limit: 100 })) {
+    const progress = progressOf(commit.commitInfo);
+    if (progress) return progress;
+  }
+  return undefined;
+}
+
+async function runFull(state: RunState, existing: DeltaTable | undefined): Promise<ModelRunSummary> {
+  const { lake, model } = state;
+  const engine = lake.engine;
+  let rowsIn = 0;
+  for (const [name, change] of state.changes) {
+    await lake.bindView(engine, name, change.snapshot);
+    rowsIn += rowsOf(change.snapshot.files);
+  }
+  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${model.sql})`) : model.sql;
+  return publish(state, existing, select, { rowsIn, partitions: 'all', deferred: {}, mode: 'full' });
+}
+
+async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPlan): Promise<ModelRunSummary> {
+  const { lake, model } = state;
   try {
-    const inputs = testInputs(model).filter((name) => !snapshots.has(name));
+    if (plan.partitions.length > 0) {
+      return await publish(state, table, plan.select, { rowsIn: plan.rowsIn, partitions: plan.partitions, deferred: plan.deferred, mode: 'incremental' });
+    }
+    // Everything new was behind the horizon: record the progress (and the deferred rows) only.
+    const snapshot = await table.snapshot();
+    const result = await table.commit({
+      readVersion: snapshot.version,
+      operation: 'MODEL RUN',
+      commitInfo: { lakeloop: progressRecord(state, 'stream', plan.deferred, []) },
+    });
+    const after = await table.snapshot({ version: result.version });
+    return summary(model, { mode: 'incremental', version: result.version, upstream: state.upstream, rowsIn: plan.rowsIn, rowsOut: 0, partitions: [], deferred: plan.deferred, tests: [] }, after, state.started);
+  } finally {
+    for (const name of plan.cleanup) await lake.engine.run(`DROP TABLE IF EXISTS ${name}`);
+  }
+}
+
+/** Write-audit-publish: materialise `select`, run the tests, then commit (create the table on the first run). */
+async function publish(
+  state: RunState,
+  existing: DeltaTable | undefined,
+  select: string,
+  run: { rowsIn: number; partitions: readonly string[] | 'all'; deferred: Record<string, number>; mode: 'full' | 'incremental' },
+): Promise<ModelRunSummary> {
+  const { lake, model } = state;
+  const engine = lake.engine;
+  const temp = quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
+  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
+  try {
+    const columns = await engine.describe(`SELECT * FROM ${temp}`);
+    for (const column of model.header.partitionBy) {
+      if (!columns.some((c) => c.name === column)) {
+        throw new ModelError(model.name, model.file, undefined, `its SELECT does not return its partition column ${column}`, {
+          hint: `Return ${column} from ${model.file}, or change partition_by in its header.`,
+        });
+      }
+    }
+    const inputs = testInputs(model).filter((name) => !state.changes.has(name));
     if (inputs.length) await lake.bindViews(engine, inputs);
     const tests = await runDataTests(engine, model, temp);
     const failed = tests.filter((t) => t.status === 'fail');
     if (failed.length) throw new DataTestFailed(model, failed, false);
-    if (!table) {
-      const columns = await engine.describe(`SELECT * FROM ${temp}`);
-      table = await lake.createTable(model.name, {
+    const rowsOut = Number(await engine.scalar(`SELECT count(*) FROM ${temp}`));
+    const table =
+      existing ??
+      (await lake.createTable(model.name, {
         columns,
         ...(model.header.partitionBy.length ? { partitionColumns: model.header.partitionBy } : {}),
         description: `model ${model.name} (${model.file})`,
-      });
-    }
-    const output = table;
+      }));
+    const mode = run.mode === 'full' ? 'full' : 'stream';
+    const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) } };
+    const partitionColumn = model.header.partitionBy[0];
     const result = await userSql(model, () =>
-      output.overwrite(`SELECT * FROM ${temp}`, { operation: 'MODEL RUN', commitInfo: { lakeloop: { model: model.name, kind: model.header.kind, upstream } } }),
+      run.partitions === 'all' || partitionColumn === undefined
+        ? table.overwrite(`SELECT * FROM ${temp}`, options)
+        : table.overwritePartitions(`SELECT * FROM ${temp}`, { ...options, partitions: specs(partitionColumn, run.partitions) }),
     );
-    const snapshot = await output.snapshot({ version: result.version });
-    return summary(model, false, result.version, upstream, snapshot, started, tests);
+    const snapshot = await table.snapshot({ version: result.version });
+    return summary(
+      model,
+      { mode: run.mode, version: result.version, upstream: state.upstream, rowsIn: run.rowsIn, rowsOut, partitions: run.partitions, deferred: run.deferred, tests },
+      snapshot,
+      state.started,
+    );
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${temp}`);
   }
+}
+
+function progressRecord(state: RunState, mode: string, deferred: Record<string, number>, partitions: readonly string[] | 'all'): ModelProgress {
+  return {
+    model: state.model.name,
+    kind: state.model.header.kind,
+    upstream: state.upstream,
+    ...(state.maxEventTimeMs !== undefined ? { maxEventTimeMs: state.maxEventTimeMs } : {}),
+    ...(Object.keys(deferred).length ? { deferred } : {}),
+    mode,
+    ...(partitions !== 'all' ? { partitions: [...partitions] } : {}),
+  };
+}
+
+function specs(column: string, partitions: readonly string[]): PartitionSpec[] {
+  return partitions.map((value) => ({ [column]: value === NULL_PARTITION ? null : value }));
 }
 
 async function existingTable(lake: Lake, name: string): Promise<DeltaTable | undefined> {
@@ -102,46 +236,23 @@ async function existingTable(lake: Lake, name: string): Promise<DeltaTable | und
   }
 }
 
-/** The boundary where a model's own SQL fails: blame the model's file, keep the cause. */
-async function userSql<T>(model: Model, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof SqlError) {
-      const reason = error.message.replace(/^Failed to run SQL: /, '');
-      const line = /LINE (\d+):/.exec(reason)?.[1];
-      const fileLine = line === undefined ? undefined : lineAt(model.text, model.sqlOffset) + Number(line) - 1;
-      throw new ModelError(model.name, model.file, fileLine, `its SQL failed: ${reason.split('\n')[0]}`, { cause: error });
-    }
-    if (error instanceof LakeloopError) throw error;
-    throw error;
-  }
-}
-
-function sameVersions(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
-}
-
 function summary(
   model: Model,
-  skipped: boolean,
-  version: number,
-  upstream: Record<string, number>,
+  run: Omit<ModelRunSummary, 'model' | 'kind' | 'skipped' | 'rows' | 'files' | 'bytes' | 'seconds'>,
   snapshot: { numRecords(): number | null; sizeBytes(): number; files: readonly unknown[] },
   started: number,
-  tests: readonly DataTestResult[] = [],
 ): ModelRunSummary {
   return Object.freeze({
     model: model.name,
-    skipped,
-    version,
-    upstream: Object.freeze(upstream),
+    kind: model.header.kind,
+    skipped: run.mode === 'skipped',
+    ...run,
+    upstream: Object.freeze(run.upstream),
     rows: snapshot.numRecords() ?? 0,
     files: snapshot.files.length,
     bytes: snapshot.sizeBytes(),
     seconds: (performance.now() - started) / 1000,
-    tests: Object.freeze([...tests]),
+    tests: Object.freeze([...run.tests]),
   });
 }
 

@@ -217,6 +217,14 @@ export class DeltaTable {
     return this.reader.snapshot(at);
   }
 
+  /**
+   * The actions of one commit (adds, removes, txns, commitInfo), or undefined when its file
+   * is gone (a log cleanup removed it): planners read what changed between two versions.
+   */
+  commitActions(version: number): Promise<ParsedActions | undefined> {
+    return this.reader.readCommit(version);
+  }
+
   /** The newest commits first (`limit` of them), from each commit's commitInfo. */
   history(options: { limit?: number } = {}): Promise<CommitSummary[]> {
     return this.reader.history(options.limit);

@@ -1,4 +1,5 @@
-import { UsageError, type Clock } from '../core/index.js';
+import { systemClock, UsageError, type Clock } from '../core/index.js';
+import type { AddAction } from './actions.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent } from '../engine/index.js';
 import { singleWriterNotice, type ObjectStore } from '../storage/index.js';
@@ -102,15 +103,30 @@ export class Lake {
   async bindViews(engine: Engine, names: readonly string[], at?: SnapshotSelector): Promise<Map<string, Snapshot>> {
     const bound = new Map<string, Snapshot>();
     for (const name of names) {
-      const path = Lake.pathOf(name);
-      const [layer, table] = [path.slice(0, path.indexOf('/')), path.slice(path.indexOf('/') + 1)];
       const snapshot = await (await this.table(name)).snapshot(at);
-      const sql = await snapshot.scanSql(this.store);
-      await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
-      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdent(layer)}.${quoteIdent(table)} AS ${sql}`);
+      await this.bindView(engine, name, snapshot);
       bound.set(name, snapshot);
     }
     return bound;
+  }
+
+  /** Binds one view `layer.name` over a snapshot's live files, or over `only` some of them (a pruned input). */
+  async bindView(engine: Engine, name: string, snapshot: Snapshot, only?: readonly AddAction[]): Promise<void> {
+    const path = Lake.pathOf(name);
+    const [layer, table] = [path.slice(0, path.indexOf('/')), path.slice(path.indexOf('/') + 1)];
+    const sql = await snapshot.scanSql(this.store, only);
+    await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
+    await engine.run(`CREATE OR REPLACE VIEW ${quoteIdent(layer)}.${quoteIdent(table)} AS ${sql}`);
+  }
+
+  /** The lake's clock, in epoch milliseconds (a test's ManualClock, else the system's). */
+  nowMs(): number {
+    return (this.clock ?? systemClock).nowMs();
+  }
+
+  /** A handle on the same lake whose tables read and write through another DuckDB instance (a separate circuit). */
+  withEngine(engine: Engine): Lake {
+    return new Lake(this.store, engine, this.conditionalWrites, this.clock, this.checkpointInterval);
   }
 
   private tableOptions(name: string): { engine: Engine; name: string; clock?: Clock; checkpointInterval?: number } {

@@ -112,14 +112,16 @@ export class Snapshot {
    * A `SELECT` of the table's columns over exactly the live files (local paths from
    * `store.localPath`). Partition values come from the files when they carry the partition
    * columns (lakeloop's do), else from `partitionValues`, cast to the schema type. A missing
-   * file is `TableCorrupt` naming it; an empty table is a typed empty relation.
+   * file is `TableCorrupt` naming it; an empty table is a typed empty relation. `only`
+   * narrows the scan to some of the live files (a planner's pruned input).
    */
-  async scanSql(store: ObjectStore): Promise<string> {
+  async scanSql(store: ObjectStore, only?: readonly AddAction[]): Promise<string> {
     const fields = this.schema.fields;
-    if (this.files.length === 0) {
+    const files = only ?? this.files;
+    if (files.length === 0) {
       return `SELECT ${fields.map((f) => `CAST(NULL AS ${duckdbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`).join(', ')} WHERE false`;
     }
-    const located = await mapLimit(this.files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file) }));
+    const located = await mapLimit(files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file) }));
     const columnsByFile = await this.context.fileColumns.of(located.map((l) => ({ localPath: l.localPath, sizeBytes: l.file.size })));
 
     // Files that carry every partition column are read as they are, in one read_parquet;

@@ -66,10 +66,20 @@ describe('bad model files', () => {
     expect(run.stderr).toMatch(/owner: .*string/i);
   });
 
-  it('a kind that is not built yet says so and exits 2', async () => {
-    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: incremental_by_key\nunique_key: [x]\n*/\nSELECT 1 AS x\n' });
+  it('an incremental kind without its partition column or key says which header key is missing', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: incremental_by_key\n*/\nSELECT 1 AS x\n' });
     const run = await runIn(dir);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('kind incremental_by_key (model silver.a) is not built yet');
+    expect(run.stderr).toContain('partition_by: kind incremental_by_key needs exactly one partition_by column');
+    expect(run.stderr).toContain('unique_key: kind incremental_by_key needs unique_key');
+    expect(run.stderr).toContain('a.sql');
+  });
+
+  it('a model that does not return its partition column fails naming the column, and nothing is published', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: incremental_by_partition\npartition_by: d\n*/\nSELECT 1 AS x\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('does not return its partition column d');
+    expect(run.stderr).toContain('a.sql');
   });
 });

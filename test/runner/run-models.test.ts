@@ -93,7 +93,7 @@ describe('lakeloop run (full models)', () => {
       .split('\n')
       .map((line) => JSON.parse(line) as { commitInfo?: { lakeloop?: unknown } })
       .find((action) => action.commitInfo)?.commitInfo;
-    expect(commitInfo?.lakeloop).toEqual({ model: 'gold.daily_revenue', kind: 'full', upstream: { 'silver.orders': 1 } });
+    expect(commitInfo?.lakeloop).toMatchObject({ model: 'gold.daily_revenue', kind: 'full', upstream: { 'silver.orders': 1 }, mode: 'full' });
   });
 
   it('a second run commits nothing: up to date', async () => {

@@ -38,7 +38,8 @@ export async function runCommand(selected: readonly string[], options: RunOption
     const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
-  const summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false });
+  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  const summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false, eventTimeColumns });
   if (summaries.some((s) => !s.skipped)) await refreshCatalog(context, session);
   if (options.json) {
     io.stdout.write(`${JSON.stringify({ models: summaries })}\n`);
@@ -50,6 +51,15 @@ export async function runCommand(selected: readonly string[], options: RunOption
       ? 'up to date'
       : `${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}, ${s.seconds.toFixed(2)} s (version ${s.version})`;
     io.stdout.write(`${s.model.padEnd(width)}  ${what}\n`);
+    if (!s.skipped) {
+      const rewrote = s.partitions === 'all' ? 'the whole table' : plural(s.partitions.length, 'partition');
+      io.stdout.write(`${' '.repeat(width)}  ${s.mode}: ${formatCount(s.rowsIn)} rows in, ${formatCount(s.rowsOut)} out, rewrote ${rewrote}\n`);
+    }
+    const late = Object.entries(s.deferred);
+    if (late.length) {
+      const rows = late.reduce((sum, [, n]) => sum + n, 0);
+      io.stdout.write(`${' '.repeat(width)}  deferred late: ${plural(rows, 'row')} in ${plural(late.length, 'partition')} behind the horizon (${late.map(([p]) => p).sort().slice(0, 5).join(', ')}${late.length > 5 ? ', …' : ''}); lakeloop reconcile publishes them\n`);
+    }
     for (const t of s.tests.filter((r) => r.status === 'warn')) {
       io.stdout.write(`${' '.repeat(width)}  warn ${t.test}: ${plural(t.failures, 'failing row')}\n`);
     }

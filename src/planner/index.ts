@@ -1,0 +1,3 @@
+export * from './progress.js';
+export * from './horizon.js';
+export * from './upstream-changes.js';

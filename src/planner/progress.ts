@@ -1,0 +1,40 @@
+import type { CommitInfoAction } from '../table/index.js';
+
+/**
+ * What a model's commit records about its progress (`commitInfo.lakeloop`): the upstream
+ * versions it consumed, its watermark, and the late rows it left for reconciliation.
+ * Written by every model commit; read by the next run to know where to start.
+ *
+ * @example
+ * { model: 'silver.orders', kind: 'incremental_by_key', upstream: { 'bronze.orders': 12 }, maxEventTimeMs: 1767225600000, deferred: { '2026-01-03': 4 } }
+ */
+export interface ModelProgress {
+  readonly model: string;
+  readonly kind: string;
+  /** Upstream table → the version this commit consumed. */
+  readonly upstream: Readonly<Record<string, number>>;
+  /** The largest event time seen so far (capped by max_future_skew), epoch ms; the watermark is this − lateness. */
+  readonly maxEventTimeMs?: number | undefined;
+  /** Output partition → rows behind the horizon this run left for reconciliation. */
+  readonly deferred?: Readonly<Record<string, number>> | undefined;
+  /** `stream` (run), `full` (first run or --full-refresh), `reconcile`, `replay`. */
+  readonly mode?: string | undefined;
+  /** Output partitions this commit rewrote (absent: the whole table). */
+  readonly partitions?: readonly string[] | undefined;
+}
+
+/** The `lakeloop` progress record of a commit, when it has one. */
+export function progressOf(commitInfo: CommitInfoAction | Readonly<Record<string, unknown>> | undefined): ModelProgress | undefined {
+  const raw = (commitInfo as { lakeloop?: unknown } | undefined)?.lakeloop;
+  if (!raw || typeof raw !== 'object') return undefined;
+  const record = raw as Record<string, unknown>;
+  const upstream = record['upstream'];
+  if (!upstream || typeof upstream !== 'object') return undefined;
+  return record as unknown as ModelProgress;
+}
+
+/** Whether two upstream-version maps are equal. */
+export function sameVersions(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}

@@ -1,0 +1,109 @@
+import { mapLimit, parseStats, type AddAction, type DeltaTable, type Snapshot } from '../table/index.js';
+import { progressOf } from './progress.js';
+
+/** Commit modes whose partitions were already recomputed downstream by the same machinery. */
+const CORRECTION_MODES = new Set(['reconcile', 'replay']);
+
+/**
+ * What changed in one upstream table between the version a model consumed and the
+ * version it reads now, from the table's own log: the partitions touched, the files
+ * added, and the largest event time in them.
+ */
+export interface UpstreamChanges {
+  readonly table: string;
+  /** The snapshot the run reads. */
+  readonly snapshot: Snapshot;
+  /** The version the model's last commit consumed (undefined: never). */
+  readonly consumed: number | undefined;
+  /** false when the changes are unknown (first run, or a commit file was cleaned up): recompute everything. */
+  readonly known: boolean;
+  /** The table's partition column when it has exactly one; a table without one is read whole. */
+  readonly partitionColumn: string | undefined;
+  /** Partition value → rows added there by ordinary commits (a partition only removed from counts 0). */
+  readonly changed: ReadonlyMap<string | null, number>;
+  /** Partitions rewritten by reconcile/replay commits: recomputed downstream when hot, never counted as late. */
+  readonly corrected: ReadonlySet<string | null>;
+  /** Files added since `consumed` that are live in `snapshot`. */
+  readonly addedFiles: readonly AddAction[];
+  /** The largest event time among the added rows, epoch ms (undefined when unknown). */
+  readonly maxEventTimeMs: number | undefined;
+}
+
+/**
+ * Reads what changed in `table` after version `consumed` up to `snapshot.version`.
+ * `eventTimeColumn` names the column whose max stat is the event time (bronze tables);
+ * for a model's table the event time comes from its commits' progress records.
+ *
+ * @example
+ * const changes = await readUpstreamChanges(bronze, await bronze.snapshot(), 12, 'order_ts');
+ * [...changes.changed.keys()] // ['2026-01-10']
+ */
+export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot, consumed: number | undefined, eventTimeColumn: string | undefined): Promise<UpstreamChanges> {
+  const partitionColumn = snapshot.partitionColumns.length === 1 ? snapshot.partitionColumns[0] : undefined;
+  const base = { table: table.name, snapshot, consumed, partitionColumn };
+  if (consumed === undefined || consumed > snapshot.version) return whole(table, snapshot, base, eventTimeColumn);
+  const versions: number[] = [];
+  for (let v = consumed + 1; v <= snapshot.version; v++) versions.push(v);
+  const commits = await mapLimit(versions, 16, (v) => table.commitActions(v));
+  if (commits.some((c) => c === undefined)) return whole(table, snapshot, base, eventTimeColumn);
+
+  const live = new Set(snapshot.files.map((f) => f.path));
+  const changed = new Map<string | null, number>();
+  const corrected = new Set<string | null>();
+  const addedFiles: AddAction[] = [];
+  let maxEventTimeMs: number | undefined;
+  for (const commit of commits) {
+    if (!commit) continue;
+    const progress = progressOf(commit.commitInfo);
+    const correction = progress?.mode !== undefined && CORRECTION_MODES.has(progress.mode);
+    if (progress?.maxEventTimeMs !== undefined) maxEventTimeMs = max(maxEventTimeMs, progress.maxEventTimeMs);
+    for (const add of commit.adds) {
+      const value = partitionOf(add.partitionValues, partitionColumn);
+      if (correction) corrected.add(value);
+      else changed.set(value, (changed.get(value) ?? 0) + (parseStats(add)?.numRecords ?? 0));
+      if (live.has(add.path)) addedFiles.push(add);
+      if (eventTimeColumn) maxEventTimeMs = max(maxEventTimeMs, maxStatMs(add, eventTimeColumn));
+    }
+    for (const remove of commit.removes) {
+      const value = partitionOf(remove.partitionValues ?? {}, partitionColumn);
+      if (correction) corrected.add(value);
+      else if (!changed.has(value)) changed.set(value, 0);
+    }
+  }
+  return { ...base, known: true, changed, corrected, addedFiles, maxEventTimeMs };
+}
+
+async function whole(
+  table: DeltaTable,
+  snapshot: Snapshot,
+  base: Pick<UpstreamChanges, 'table' | 'snapshot' | 'consumed' | 'partitionColumn'>,
+  eventTimeColumn: string | undefined,
+): Promise<UpstreamChanges> {
+  let maxEventTimeMs: number | undefined;
+  if (eventTimeColumn) for (const file of snapshot.files) maxEventTimeMs = max(maxEventTimeMs, maxStatMs(file, eventTimeColumn));
+  else if (snapshot.version >= 0) maxEventTimeMs = progressOf((await table.commitActions(snapshot.version))?.commitInfo)?.maxEventTimeMs;
+  const changed = new Map<string | null, number>();
+  for (const file of snapshot.files) {
+    const value = partitionOf(file.partitionValues, base.partitionColumn);
+    changed.set(value, (changed.get(value) ?? 0) + (parseStats(file)?.numRecords ?? 0));
+  }
+  return { ...base, known: false, changed, corrected: new Set(), addedFiles: snapshot.files, maxEventTimeMs };
+}
+
+/** The value of a file's partition column (null for an unpartitioned table or a null partition). */
+export function partitionOf(values: Readonly<Record<string, string | null>>, column: string | undefined): string | null {
+  return column === undefined ? null : (values[column] ?? null);
+}
+
+function maxStatMs(add: AddAction, column: string): number | undefined {
+  const value = parseStats(add)?.maxValues[column];
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function max(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.max(a, b);
+}

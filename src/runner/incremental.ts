@@ -1,0 +1,201 @@
+import { quoteIdent, quoteList, type Engine } from '../engine/index.js';
+import { ModelError, type Model } from '../models/index.js';
+import { partitionOf, type Horizon, type UpstreamChanges } from '../planner/index.js';
+import { parseStats, type AddAction, type Lake, type Snapshot } from '../table/index.js';
+import { NULL_PARTITION, rowsOf, userSql, versionOrder } from './model-sql.js';
+
+/** An incremental run, planned: the output partitions to rewrite and the SELECT of their new content. */
+export interface OutputPlan {
+  /** Output partition values to replace (NULL_PARTITION for null); empty: nothing to write. */
+  readonly partitions: readonly string[];
+  /** The new content of exactly those partitions (the upstream views are bound). */
+  readonly select: string;
+  /** Upstream rows behind the lateness horizon, per output partition. */
+  readonly deferred: Record<string, number>;
+  /** Rows read (from the bound files' stats). */
+  readonly rowsIn: number;
+  /** Temp tables to drop once the write is done. */
+  readonly cleanup: readonly string[];
+}
+
+/**
+ * `incremental_by_partition`: the output partitions to recompute are the upstream
+ * partitions that changed (a daily model over daily partitions: the same values), minus
+ * those behind the horizon, which are counted as deferred. Each partitioned upstream is
+ * bound to its live files in those partitions only; an upstream without partitions is read
+ * whole, and a change in it means a full recompute (`'full'`). The SELECT keeps only rows
+ * of the partitions being written.
+ */
+export async function planPartitions(lake: Lake, model: Model, changes: ReadonlyMap<string, UpstreamChanges>, horizon: Horizon): Promise<OutputPlan | 'full'> {
+  const column = partitionColumnOf(model);
+  const affected = new Set<string>();
+  const deferred: Record<string, number> = {};
+  for (const change of changes.values()) {
+    if (change.partitionColumn === undefined) {
+      if (change.changed.size > 0 || change.corrected.size > 0) return 'full';
+      continue;
+    }
+    for (const [value, rows] of change.changed) {
+      const key = value ?? NULL_PARTITION;
+      if (horizon.isCold(value)) deferred[key] = (deferred[key] ?? 0) + rows;
+      else affected.add(key);
+    }
+    for (const value of change.corrected) if (!horizon.isCold(value)) affected.add(value ?? NULL_PARTITION);
+  }
+  const partitions = [...affected].sort();
+  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn: 0, cleanup: [] };
+  let rowsIn = 0;
+  for (const [name, change] of changes) {
+    const files = change.partitionColumn === undefined ? change.snapshot.files : change.snapshot.files.filter((f) => affected.has(partitionOf(f.partitionValues, change.partitionColumn) ?? NULL_PARTITION));
+    await lake.bindView(lake.engine, name, change.snapshot, files);
+    rowsIn += rowsOf(files);
+  }
+  return { partitions, select: `SELECT * FROM (${model.sql}) AS _lakeloop_out WHERE ${inPartitions(column, partitions)}`, deferred, rowsIn, cleanup: [] };
+}
+
+/**
+ * `incremental_by_key`: the model runs over the upstream rows added since the last run
+ * (upstream tables without new files are read whole), and the result is merged into the
+ * output by `unique_key`: the newest `version_by` wins (the incoming row on a tie),
+ * `delete_when` removes the key. The partitions rewritten are those of the incoming rows
+ * and of the existing rows they replace (found through the key column's file stats).
+ * Incoming rows for a partition behind the horizon, or whose key lives in one, are left
+ * to reconcile and counted as deferred.
+ */
+export async function planKeyMerge(
+  lake: Lake,
+  model: Model,
+  changes: ReadonlyMap<string, UpstreamChanges>,
+  horizon: Horizon,
+  output: Snapshot,
+): Promise<OutputPlan | 'full'> {
+  const column = partitionColumnOf(model);
+  if (model.header.uniqueKey.length === 0) {
+    throw new ModelError(model.name, model.file, undefined, 'an incremental_by_key model needs unique_key', { hint: `Add unique_key: [<columns>] to the header of ${model.file}.` });
+  }
+  const engine = lake.engine;
+  let rowsIn = 0;
+  for (const [name, change] of changes) {
+    const files = change.addedFiles.length > 0 ? change.addedFiles : change.snapshot.files;
+    await lake.bindView(engine, name, change.snapshot, files);
+    rowsIn += rowsOf(files);
+  }
+  const prefix = `_lakeloop_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const [incoming, hot, old, merged] = ['incoming', 'hot', 'old', 'merged'].map((t) => quoteIdent(`${prefix}_${t}`)) as [string, string, string, string];
+  const cleanup: string[] = [incoming, hot, old, merged];
+  const keys = model.header.uniqueKey.map(quoteIdent).join(', ');
+  const part = `CAST(${quoteIdent(column)} AS VARCHAR)`;
+  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${incoming} AS ${model.sql}`));
+
+  // Incoming rows behind the horizon wait for reconcile.
+  const deferred: Record<string, number> = {};
+  const cold: string[] = [];
+  for (const row of await engine.all(`SELECT ${part} AS p, count(*) AS n FROM ${incoming} GROUP BY ALL`)) {
+    const value = row['p'] as string | null;
+    if (!horizon.isCold(value)) continue;
+    cold.push(value as string);
+    deferred[value as string] = Number(row['n']);
+  }
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${hot} AS SELECT * FROM ${incoming}${cold.length ? ` WHERE ${part} NOT IN ${quoteList(cold)} OR ${part} IS NULL` : ''}`);
+
+  // The existing rows of the incoming keys, from the files whose key range can hold them.
+  const candidates = await filesWithKeys(engine, output, model.header.uniqueKey[0] as string, hot);
+  rowsIn += rowsOf(candidates);
+  const existing = candidates.length ? await output.scanSql(lake.store, candidates) : undefined;
+  await engine.run(
+    existing
+      ? `CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${existing}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`
+      : `CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${await output.scanSql(lake.store, [])})`,
+  );
+  // A key whose current row is in a cold partition cannot move without rewriting it: defer it too.
+  const coldOld = coldFilter(part, horizon, await partitionsOf(engine, old, part));
+  if (coldOld !== 'false') {
+    const stuck = quoteIdent(`${prefix}_stuck`);
+    cleanup.push(stuck);
+    await engine.run(`CREATE OR REPLACE TEMP TABLE ${stuck} AS SELECT DISTINCT ${keys} FROM ${old} WHERE ${coldOld}`);
+    const matches = model.header.uniqueKey.map((k) => `s.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ');
+    for (const row of await engine.all(`SELECT ${part} AS p, count(*) AS n FROM ${hot} AS t WHERE EXISTS (SELECT 1 FROM ${stuck} AS s WHERE ${matches}) GROUP BY ALL`)) {
+      const key = (row['p'] as string | null) ?? NULL_PARTITION;
+      deferred[key] = (deferred[key] ?? 0) + Number(row['n']);
+    }
+    await engine.run(`DELETE FROM ${hot} AS t WHERE EXISTS (SELECT 1 FROM ${stuck} AS s WHERE ${matches})`);
+    await engine.run(`DELETE FROM ${old} AS t WHERE EXISTS (SELECT 1 FROM ${stuck} AS s WHERE ${matches})`);
+  }
+  const order = versionOrder(model, ['_lakeloop_src DESC']);
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE ${merged} AS SELECT * EXCLUDE (_lakeloop_src) FROM (` +
+      `SELECT *, 0 AS _lakeloop_src FROM ${old} UNION ALL BY NAME SELECT *, 1 AS _lakeloop_src FROM ${hot}` +
+      `) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1`,
+  );
+  const partitions = (await partitionsOf(engine, `(SELECT ${quoteIdent(column)} FROM ${old} UNION ALL SELECT ${quoteIdent(column)} FROM ${hot})`, part)).sort();
+  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup };
+  const affectedSet = new Set(partitions);
+  const kept = output.files.filter((f) => affectedSet.has(partitionOf(f.partitionValues, column) ?? NULL_PARTITION));
+  rowsIn += rowsOf(kept);
+  const keptSql = kept.length ? await output.scanSql(lake.store, kept) : await output.scanSql(lake.store, []);
+  const live = model.header.deleteWhen ? `WHERE NOT coalesce((${model.header.deleteWhen}), false)` : '';
+  const select =
+    `SELECT * FROM (${keptSql}) AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
+    `UNION ALL BY NAME SELECT * FROM ${merged} ${live}`;
+  return { partitions, select, deferred, rowsIn, cleanup };
+}
+
+function partitionColumnOf(model: Model): string {
+  const column = model.header.partitionBy[0];
+  if (column === undefined || model.header.partitionBy.length > 1) {
+    throw new ModelError(model.name, model.file, undefined, `an ${model.header.kind} model needs exactly one partition_by column`, {
+      hint: `Add partition_by: <date column> to the header of ${model.file}, or make it kind: full.`,
+    });
+  }
+  return column;
+}
+
+/** `column` in the listed partition values (NULL_PARTITION = null). */
+function inPartitions(column: string, partitions: readonly string[]): string {
+  const values = partitions.filter((p) => p !== NULL_PARTITION);
+  const tests = [];
+  if (values.length) tests.push(`CAST(${quoteIdent(column)} AS VARCHAR) IN ${quoteList(values)}`);
+  if (values.length < partitions.length) tests.push(`${quoteIdent(column)} IS NULL`);
+  return tests.length ? `(${tests.join(' OR ')})` : 'false';
+}
+
+async function partitionsOf(engine: Engine, relation: string, part: string): Promise<string[]> {
+  const rows = await engine.all(`SELECT DISTINCT ${part} AS p FROM ${relation}`);
+  return rows.map((r) => (r['p'] as string | null) ?? NULL_PARTITION);
+}
+
+function coldFilter(part: string, horizon: Horizon, partitions: readonly string[]): string {
+  const cold = partitions.filter((p) => p !== NULL_PARTITION && horizon.isCold(p));
+  return cold.length ? `${part} IN ${quoteList(cold)}` : 'false';
+}
+
+/** The output's files whose min/max stats of `keyColumn` can hold one of the keys in `relation` (files without stats always can). */
+async function filesWithKeys(engine: Engine, output: Snapshot, keyColumn: string, relation: string): Promise<AddAction[]> {
+  if (output.files.length === 0) return [];
+  const [described] = await engine.describe(`SELECT ${quoteIdent(keyColumn)} FROM ${relation}`);
+  const numeric = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL)/i.test(described?.type ?? '');
+  const rows = await engine.all(`SELECT DISTINCT ${quoteIdent(keyColumn)} AS k FROM ${relation} WHERE ${quoteIdent(keyColumn)} IS NOT NULL ORDER BY 1`);
+  if (rows.length === 0) return [];
+  const keys = rows.map((r) => (numeric ? Number(r['k']) : String(r['k'])));
+  return output.files.filter((file) => {
+    const stats = parseStats(file);
+    const min = stats?.minValues[keyColumn];
+    const max = stats?.maxValues[keyColumn];
+    if (min === undefined || max === undefined || min === null || max === null) return true;
+    const lo = numeric ? Number(min) : String(min);
+    const hi = numeric ? Number(max) : String(max);
+    const i = lowerBound(keys, lo);
+    return i < keys.length && (keys[i] as number | string) <= hi;
+  });
+}
+
+function lowerBound(sorted: readonly (number | string)[], value: number | string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number | string) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

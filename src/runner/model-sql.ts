@@ -1,0 +1,49 @@
+import { LakeloopError, SqlError } from '../core/index.js';
+import { quoteIdent } from '../engine/index.js';
+import { lineAt, ModelError, type Model } from '../models/index.js';
+import { parseStats, type AddAction } from '../table/index.js';
+
+/**
+ * The latest row per `unique_key` of `relation` (by `version_by`, newest first), without
+ * the rows `delete_when` marks as deleted: what an `incremental_by_key` model holds.
+ */
+export function keyDedupSql(model: Model, relation: string): string {
+  const keys = model.header.uniqueKey.map(quoteIdent).join(', ');
+  const order = versionOrder(model);
+  const deleted = model.header.deleteWhen ? `WHERE NOT coalesce((${model.header.deleteWhen}), false)` : '';
+  return `SELECT * FROM (SELECT * FROM ${relation} AS _lakeloop_rows QUALIFY row_number() OVER (PARTITION BY ${keys}${order ? ` ORDER BY ${order}` : ''}) = 1) ${deleted}`;
+}
+
+/** `version_by` as an ORDER BY list, newest first (`a, b` → `"a" DESC NULLS LAST, "b" DESC NULLS LAST`). */
+export function versionOrder(model: Model, extra: readonly string[] = []): string {
+  const columns = (model.header.versionBy ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  return [...columns.map((c) => `${quoteIdent(c)} DESC NULLS LAST`), ...extra].join(', ');
+}
+
+/** How a null partition value travels through the plan's string lists. */
+export const NULL_PARTITION = '\u0000null';
+
+/** Rows in some files, from their stats. */
+export function rowsOf(files: readonly AddAction[]): number {
+  return files.reduce((sum, f) => sum + (parseStats(f)?.numRecords ?? 0), 0);
+}
+
+/** The boundary where a model's own SQL fails: blame the model's file, keep the cause. */
+export async function userSql<T>(model: Model, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof SqlError) {
+      const reason = error.message.replace(/^Failed to run SQL: /, '');
+      const line = /LINE (\d+):/.exec(reason)?.[1];
+      const fileLine = line === undefined ? undefined : lineAt(model.text, model.sqlOffset) + Number(line) - 1;
+      throw new ModelError(model.name, model.file, fileLine, `its SQL failed: ${reason.split('\n')[0]}`, { cause: error });
+    }
+    if (error instanceof LakeloopError) throw error;
+    throw error;
+  }
+}
+
