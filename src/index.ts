@@ -19,3 +19,6 @@ export {
 export { defineContract } from './contracts/define-contract.js';
 export type { Contract, ContractDefinition, DriftPolicy } from './contracts/define-contract.js';
 export { z } from 'zod';
+// Jobs: `import { defineJob } from 'lakeloop'` in `jobs/<name>.ts`.
+export { defineJob } from './scheduler/define-job.js';
+export type { Job, JobDefinition, JobKind, JobRunContext } from './scheduler/define-job.js';

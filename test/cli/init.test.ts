@@ -39,6 +39,12 @@ describe('lakeloop init', () => {
     const query = await lakeloop(project, ['query', 'select day, kind, events from gold.daily_events order by day, kind', '--format', 'csv']);
     expect(query.code, query.err).toBe(0);
     expect(query.out).toBe('day,kind,events\n2026-11-01,click,1\n2026-11-01,purchase,1\n2026-11-01,view,1\n2026-11-02,view,1');
+    // the scaffolded nightly job loads through the `lakeloop` package and is scheduled
+    const status = await lakeloop(project, ['status', '--json']);
+    expect(status.code, status.err).toBe(0);
+    expect(JSON.parse(status.out.split('\n').at(-1) ?? '{}').jobs).toEqual([
+      { name: 'nightly-reconcile', kind: 'reconcile', schedule: '0 2 * * *', timezone: 'UTC', enabled: true, next: expect.stringMatching(/T02:00:00\.000Z$/), last: null },
+    ]);
   });
 
   it('never overwrites an existing project', async () => {

@@ -5,7 +5,8 @@ import type { CommandContext } from '../command-context.js';
 
 /**
  * `lakeloop init [dir]`: scaffolds a project that ingests, runs and queries as generated:
- * a config, one contract (`events`), one silver and one gold model with data tests, a
+ * a config, one contract (`events`), one silver and one gold model with data tests, the
+ * nightly reconcile job (`jobs/nightly-reconcile.ts`, 02:00 UTC over the last 7 days), a
  * sample file, `package.json` (an ES module depending on lakeloop) and `.gitignore`. It
  * never overwrites: a folder that already holds a lakeloop project is refused.
  */
@@ -100,6 +101,16 @@ SELECT day, kind, count(*) AS events, count(DISTINCT user_id) AS users, coalesce
 FROM silver.events
 GROUP BY day, kind
 `,
+  'jobs/nightly-reconcile.ts': `import { defineJob } from 'lakeloop';
+
+// Every night at 02:00 UTC: recompute the last 7 days of every model from bronze, so
+// late events land in silver and gold, and publish the corrections.
+export default defineJob({
+  kind: 'reconcile',
+  schedule: '0 2 * * *', // cron: minute hour day-of-month month day-of-week
+  params: { window: '7d' },
+});
+`,
   'data/sample.ndjson': [
     { event_id: 'e1', user_id: 'u1', kind: 'view', event_ts: '2026-11-01T09:00:00Z' },
     { event_id: 'e2', user_id: 'u1', kind: 'click', event_ts: '2026-11-01T09:00:05Z' },
@@ -121,10 +132,12 @@ npx lakeloop ingest events --file data/sample.ndjson   # bronze.events (+ quaran
 npx lakeloop run                                       # silver.events, gold.daily_events
 npx lakeloop query "select * from gold.daily_events order by day, kind"
 npx lakeloop serve                                     # POST /ingest/events
+npx lakeloop status                                    # tables, jobs: last run, next run
 \`\`\`
 
 - \`contracts/\`: one file per source (a zod schema, key, event time, drift policy).
 - \`sql/silver\`, \`sql/gold\`: models, one SQL file each, with data tests in the header.
+- \`jobs/\`: scheduled jobs, one file each (\`defineJob\`: kind, cron schedule, params, timeout, retries).
 - \`lakeloop.config.ts\`: where the lake is, engine limits, file drops and API pulls.
 `,
 };
