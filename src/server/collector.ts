@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { LakeloopError, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { Backpressure, MicroBatcher, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
+import type { Metrics } from '../observe/index.js';
 import type { Lake } from '../table/index.js';
+import type { RouteHandler } from './routes.js';
 
 /** Default request body limit: 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -28,6 +30,10 @@ export interface CollectorOptions {
   /** Per-source uncommitted bytes above which requests get 429; default 4 × the batch's maxBytes. */
   readonly maxPendingBytes?: number;
   readonly clock?: Clock;
+  /** Counts every request's records: received when accepted, then landed, quarantined, skipped or failed. */
+  readonly metrics?: Metrics;
+  /** More read-only endpoints (`GET`/`HEAD`), by exact path, e.g. `observeRoutes(...)`'s `/metrics` and `/status`. */
+  readonly routes?: Readonly<Record<string, RouteHandler>>;
 }
 
 /**
@@ -45,6 +51,8 @@ export interface CollectorOptions {
  */
 export class Collector {
   private readonly batchers = new Map<string, Promise<MicroBatcher>>();
+  /** The last batch each source's requests were answered from: a new id is a new batch (batches land one at a time). */
+  private readonly lastBatchIds = new Map<string, string>();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -144,9 +152,18 @@ export class Collector {
       if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
       return sendJson(res, 200, { ok: true });
     }
+    const route = this.options.routes?.[url.pathname];
+    if (route) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
+      const reply = await route(url);
+      res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : reply.body);
+      return;
+    }
     const match = /^\/ingest\/([^/]+)\/?$/.exec(url.pathname);
     if (!match) {
-      return sendJson(res, 404, { error: `No route ${url.pathname}`, hint: 'POST records to /ingest/<source>; GET /healthz.' });
+      const more = Object.keys(this.options.routes ?? {}).sort().map((path) => `, ${path}`).join('');
+      return sendJson(res, 404, { error: `No route ${url.pathname}`, hint: `POST records to /ingest/<source>; GET /healthz${more}.` });
     }
     const source = decodeURIComponent(match[1] ?? '');
     if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
@@ -167,14 +184,22 @@ export class Collector {
     if (body === undefined) return;
     if (this.closing) return sendJson(res, 503, { error: 'The collector is shutting down', hint: 'Retry shortly (another instance, or after restart).' }, { 'retry-after': '1' });
     let outcome: RequestOutcome;
+    // records the batcher took on (0 when refused, or a repeat of a known key): counted as received now, so a backlog shows
+    let accepted = 0;
     try {
       const batcher = await this.batcherOf(contract);
-      outcome = await batcher.submit(body, key);
+      const before = batcher.counters().records;
+      const submitted = batcher.submit(body, key);
+      accepted = batcher.counters().records - before;
+      this.options.metrics?.recordReceived(source, accepted);
+      outcome = await submitted;
     } catch (error) {
+      this.options.metrics?.recordFailed(source, accepted);
       if (error instanceof Backpressure) return sendJson(res, 429, { error: error.message, hint: error.hint }, { 'retry-after': String(error.retryAfterSeconds) });
       if (error instanceof LakeloopError && error.retryable) return sendJson(res, 503, { error: error.message, hint: error.hint }, { 'retry-after': '1' });
       throw error;
     }
+    this.count(outcome, accepted, body);
     const reply = {
       source: outcome.source,
       records: outcome.records,
@@ -196,6 +221,25 @@ export class Collector {
       });
     }
     return sendJson(res, 200, { ...reply, rejects: outcome.rejects.slice(0, 1000) });
+  }
+
+  /** Feeds the metrics with one answered request: its records' fate, its bytes, and its batch when that is new. */
+  private count(outcome: RequestOutcome, accepted: number, body: Buffer): void {
+    const { metrics } = this.options;
+    if (!metrics) return;
+    const { source } = outcome;
+    if (outcome.duplicate) {
+      const records = accepted > 0 ? accepted : countRecords(body);
+      metrics.recordLanding({ source, received: records, landed: 0, quarantined: 0, duplicates: records, files: 0, addedColumns: [] }, { receivedCounted: accepted > 0 });
+      return;
+    }
+    if (outcome.records === 0) return;
+    const newBatch = outcome.batchId !== null && this.lastBatchIds.get(source) !== outcome.batchId;
+    if (newBatch && outcome.batchId !== null) this.lastBatchIds.set(source, outcome.batchId);
+    metrics.recordLanding(
+      { source, received: outcome.records, landed: outcome.landed, quarantined: outcome.quarantined, duplicates: 0, files: 0, addedColumns: [], batches: newBatch ? 1 : 0, bytes: body.length },
+      { receivedCounted: true },
+    );
   }
 
   /** The body, or undefined after answering 413 (reading stops at the limit; nothing more is kept). */
@@ -232,6 +276,20 @@ export class Collector {
       req.once('error', reject);
     });
   }
+}
+
+/** Records in a body as the batcher counts them: a JSON array's elements, else non-blank lines. */
+function countRecords(body: Buffer): number {
+  const text = body.toString('utf8');
+  if (text.trimStart().startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed)) return parsed.length;
+    } catch {
+      // not an array: NDJSON lines, as the batcher reads it
+    }
+  }
+  return text.split('\n').filter((line) => line.trim() !== '').length;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

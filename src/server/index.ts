@@ -1,5 +1,8 @@
 /**
  * HTTP: the collector endpoints (`POST /ingest/<source>`, `GET /healthz`) in front of the
- * per-source micro-batchers.
+ * per-source micro-batchers, plus mounted read-only routes such as `/metrics` and
+ * `/status` (`observeRoutes`).
  */
 export * from './collector.js';
+export * from './routes.js';
+export * from './observe-routes.js';
