@@ -7,6 +7,7 @@ import type { IngestOptions } from './commands/ingest.js';
 import type { InspectOptions } from './commands/inspect.js';
 import type { LineageOptions } from './commands/lineage.js';
 import type { QueryOptions } from './commands/query.js';
+import type { ReconcileCommandOptions } from './commands/reconcile.js';
 import type { RunOptions } from './commands/run.js';
 import type { ServeOptions } from './commands/serve.js';
 import type { StatusOptions } from './commands/status.js';
@@ -68,12 +69,13 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
-    .usage('[--port N] [--host H] [--max-body-bytes B] [--instance-id ID]')
+    .usage('[--port N] [--host H] [--max-body-bytes B] [--instance-id ID] [--sample-feed [N]]')
     .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, dashboard, /metrics')
     .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
     .option('--host <H>', 'address to listen on', '127.0.0.1')
     .option('--max-body-bytes <B>', 'larger request bodies get 413 (default 16 MiB)')
     .option('--instance-id <ID>', "names this collector's batch stream in the txn log (default: <hostname>-<port>)")
+    .option('--sample-feed [events-per-second]', "post the default project's sample orders, payments and page views to this collector (default 200/s)")
     .action(async (options: ServeOptions, command: Command) => {
       const { serveCommand } = await import('./commands/serve.js');
       await serveCommand(options, context(command));
@@ -110,10 +112,17 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('reconcile')
     .usage('[--from D] [--to D] [--dry-run]')
     .description('full recalculation of a window from bronze, diff against current outputs, report, publish')
-    .option('--from <D>', 'first day of the window (default: the reconciliation horizon)')
-    .option('--to <D>', 'last day of the window (default: today)')
+    .option('--from <D>', 'first day of the window, YYYY-MM-DD (default: today minus --window)')
+    .option('--to <D>', "last day of the window (default: each model's last day behind its lateness horizon; today without one)")
+    .option('--window <duration>', 'the default window length', '7d')
     .option('--dry-run', 'compute and report the differences, publish nothing')
-    .action(notBuilt('reconcile'));
+    .option('--threads <n>', "the reconcile circuit's DuckDB threads (its own instance)", '1')
+    .option('--memory-limit <size>', "the reconcile circuit's DuckDB memory limit", '1GB')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (options: ReconcileCommandOptions, command: Command) => {
+      const { reconcileCommand } = await import('./commands/reconcile.js');
+      await reconcileCommand('reconcile', options, context(command));
+    });
 
   program
     .command('replay')
@@ -121,9 +130,15 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .description("rebuild a window (or a new model's history) from bronze; same machinery as reconcile")
     .requiredOption('--from <D>', 'first day of the window')
     .requiredOption('--to <D>', 'last day of the window')
-    .option('--models <m...>', 'only these models (default: all)')
+    .option('--models <m...>', 'only these models and those downstream of them (default: all)')
     .option('--dry-run', 'compute and report, publish nothing')
-    .action(notBuilt('replay'));
+    .option('--threads <n>', "the replay circuit's DuckDB threads (its own instance)", '1')
+    .option('--memory-limit <size>', "the replay circuit's DuckDB memory limit", '1GB')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (options: ReconcileCommandOptions, command: Command) => {
+      const { reconcileCommand } = await import('./commands/reconcile.js');
+      await reconcileCommand('replay', options, context(command));
+    });
 
   program
     .command('query')

@@ -1,4 +1,4 @@
-import type { CommitInfoAction } from '../table/index.js';
+import type { CommitInfoAction, DeltaTable } from '../table/index.js';
 
 /**
  * What a model's commit records about its progress (`commitInfo.lakeloop`): the upstream
@@ -37,4 +37,13 @@ export function progressOf(commitInfo: CommitInfoAction | Readonly<Record<string
 export function sameVersions(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** The newest commit of a model's table that recorded streaming progress (reconcile and replay commits do not), within the last `limit`. */
+export async function latestProgress(table: DeltaTable, limit = 100): Promise<ModelProgress | undefined> {
+  for (const commit of await table.history({ limit })) {
+    const progress = progressOf(commit.commitInfo);
+    if (progress) return progress;
+  }
+  return undefined;
 }

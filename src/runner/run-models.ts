@@ -5,7 +5,7 @@ import { quoteIdent } from '../engine/index.js';
 import {
   advanceMaxEventTime,
   Horizon,
-  progressOf,
+  latestProgress,
   readUpstreamChanges,
   sameVersions,
   type ModelProgress,
@@ -86,7 +86,7 @@ export async function runModels(lake: Lake, models: readonly Model[], options: R
 async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
   const started = performance.now();
   const table = await existingTable(lake, model.name);
-  const progress = table && !options.fullRefresh ? await lastProgress(table) : undefined;
+  const progress = table && !options.fullRefresh ? await latestProgress(table) : undefined;
   const changes = new Map<string, UpstreamChanges>();
   const upstream: Record<string, number> = {};
   for (const name of model.upstream) {
@@ -115,15 +115,6 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
       : await planKeyMerge(lake, model, changes, horizon, await table.snapshot());
   if (plan === 'full') return runFull(state, table);
   return runIncremental(state, table, plan);
-}
-
-/** The newest commit of a model's table that recorded streaming progress (reconcile commits do not). */
-async function lastProgress(table: DeltaTable): Promise<ModelProgress | undefined> {
-  for (const commit of await table.history({ limit: 100 })) {
-    const progress = progressOf(commit.commitInfo);
-    if (progress) return progress;
-  }
-  return undefined;
 }
 
 async function runFull(state: RunState, existing: DeltaTable | undefined): Promise<ModelRunSummary> {

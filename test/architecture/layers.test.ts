@@ -22,7 +22,9 @@ const RANK: Record<string, number> = {
   quality: 6,
   observe: 7,
   scheduler: 7,
+  reconcile: 7,
   server: 8,
+  demo: 8,
   cli: 9,
 };
 

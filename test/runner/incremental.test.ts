@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
 import { spawnTs } from '../helpers/child.js';
-import { LAKELOOP_ENTRY, writeProject } from '../helpers/project.js';
+import { writeProject } from '../helpers/project.js';
+import { day, differingDays, oracle, SALES_PROJECT, salesOfDay, type Sale } from '../fixtures/sales-project.js';
 
 /**
  * The incremental kinds (SPEC §6) against an oracle: a 30-day sales table, then one new
@@ -12,60 +13,6 @@ import { LAKELOOP_ENTRY, writeProject } from '../helpers/project.js';
  * run killed halfway. Every assertion on what a run rewrote comes from the commit's own
  * add/remove actions.
  */
-const CONTRACT = [
-  `import { defineContract, z } from ${LAKELOOP_ENTRY};`,
-  'export default defineContract({',
-  "  source: 'sales', version: 1, owner: 'test', key: ['id'], eventTime: 'ts', drift: 'strict',",
-  '  schema: z.object({ id: z.int(), store: z.string(), amount: z.number(), status: z.enum(["placed", "cancelled"]), ts: z.iso.datetime({ offset: true }) }),',
-  '});',
-].join('\n');
-
-const SILVER = `/*
-kind: incremental_by_key
-partition_by: sale_date
-unique_key: [id]
-version_by: ts, _ingested_at
-delete_when: status = 'cancelled'
-lateness: 2h
-tests:
-  - unique: [id]
-*/
-SELECT id, store, amount, status, ts, CAST(timezone('UTC', ts) AS DATE) AS sale_date, _ingested_at
-FROM bronze.sales
-`;
-
-const GOLD = `/*
-kind: incremental_by_partition
-partition_by: sale_date
-lateness: 2h
-tests:
-  - not_null: [sale_date, store]
-*/
-SELECT sale_date, store, round(sum(amount), 2) AS revenue, count(*) AS sales
-FROM silver.sales
-GROUP BY sale_date, store
-`;
-
-interface Sale {
-  id: number;
-  store: string;
-  amount: number;
-  status: 'placed' | 'cancelled';
-  ts: string;
-}
-
-const day = (d: number): string => `2026-03-${String(d).padStart(2, '0')}`;
-
-function salesOfDay(d: number, from: number): Sale[] {
-  return Array.from({ length: 40 }, (_, i) => ({
-    id: from + i,
-    store: ['north', 'south', 'east'][i % 3] as string,
-    amount: 10 + ((i * 7 + d) % 50) + 0.25,
-    status: 'placed',
-    ts: `${day(d)}T${String(1 + (i % 22)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00Z`,
-  }));
-}
-
 let dir: string;
 let project: string;
 let lake: string;
@@ -86,26 +33,6 @@ async function run(args: readonly string[] = [], root = lake): Promise<{ models:
   const result = await cli(['--lake', root, 'run', '--json', ...args], project);
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout.trim().split('\n').at(-1) as string);
-}
-
-/** The gold oracle over the sales sent so far: the latest event per id (by ts, then arrival), cancelled ones dropped. */
-function oracle(sales: readonly Sale[]): Map<string, { revenue: number; sales: number }> {
-  const latest = new Map<number, Sale>();
-  for (const s of sales) {
-    const current = latest.get(s.id);
-    if (!current || Date.parse(s.ts) >= Date.parse(current.ts)) latest.set(s.id, s);
-  }
-  const out = new Map<string, { revenue: number; sales: number }>();
-  for (const s of latest.values()) {
-    if (s.status === 'cancelled') continue;
-    const key = `${s.ts.slice(0, 10)}|${s.store}`;
-    const cell = out.get(key) ?? { revenue: 0, sales: 0 };
-    cell.revenue += s.amount;
-    cell.sales += 1;
-    out.set(key, cell);
-  }
-  for (const cell of out.values()) cell.revenue = Math.round(cell.revenue * 100) / 100;
-  return out;
 }
 
 async function gold(root = lake): Promise<Map<string, { revenue: number; sales: number }>> {
@@ -132,17 +59,9 @@ async function versionOf(table: string, root = lake): Promise<number> {
   return Math.max(...names.filter((n) => n.endsWith('.json')).map((n) => Number(n.slice(0, 20))));
 }
 
-function differingDays(actual: Map<string, { revenue: number; sales: number }>, expected: Map<string, { revenue: number; sales: number }>): string[] {
-  const days = new Set<string>();
-  for (const key of new Set([...actual.keys(), ...expected.keys()])) {
-    if (JSON.stringify(actual.get(key)) !== JSON.stringify(expected.get(key))) days.add(key.slice(0, 10));
-  }
-  return [...days].sort();
-}
-
 beforeAll(async () => {
   ({ dir, remove } = await tempDir('incremental'));
-  project = await writeProject(join(dir, 'project'), { 'contracts/sales.ts': CONTRACT, 'sql/silver/sales.sql': SILVER, 'sql/gold/daily.sql': GOLD });
+  project = await writeProject(join(dir, 'project'), SALES_PROJECT);
   lake = join(dir, 'lake');
   engine = await Engine.create({ threads: 1 });
   const history: Sale[] = [];

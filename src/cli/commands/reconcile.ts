@@ -1,0 +1,94 @@
+import { LakeloopError, UsageError } from '../../core/index.js';
+import type { Model, ModelDag } from '../../models/index.js';
+import { ensureBronzeTable } from '../../ingest/index.js';
+import { reconcile, reportTotals, type ReconcileReport } from '../../reconcile/index.js';
+import { refreshCatalog } from '../catalog-refresh.js';
+import type { CommandContext } from '../command-context.js';
+import { plural } from '../human.js';
+import { projectModels } from './project-models.js';
+
+export interface ReconcileCommandOptions {
+  readonly from?: string;
+  readonly to?: string;
+  readonly window?: string;
+  readonly models?: string[];
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+  readonly threads?: string;
+  readonly memoryLimit?: string;
+}
+
+/**
+ * `lakeloop reconcile` and `lakeloop replay`: recompute a window of every model (replay:
+ * of the chosen models and those downstream of them) from bronze in a separate DuckDB
+ * circuit, print the report (also written to `_lakeloop/reports/`), publish the corrected
+ * partitions unless `--dry-run`. Exit 1 when a partition is held by a failing blocking test.
+ */
+export async function reconcileCommand(kind: 'reconcile' | 'replay', options: ReconcileCommandOptions, context: CommandContext): Promise<ReconcileReport> {
+  const { io } = context;
+  const session = await context.session();
+  const { dag, contracts } = await projectModels(context, session);
+  const models = kind === 'replay' && options.models?.length ? withDownstream(dag, options.models) : [...dag.models];
+  if (models.length === 0) throw new UsageError('No models to recompute', 'Add sql/<layer>/<name>.sql files.');
+  const existing = new Set(await session.lake.tables());
+  for (const name of new Set(models.flatMap((m) => m.upstream))) {
+    const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
+    if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
+  }
+  const threads = options.threads === undefined ? 1 : Number(options.threads);
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads expects a positive integer, got ${JSON.stringify(options.threads)}`);
+  const report = await reconcile(session.lake, models, {
+    kind,
+    from: options.from,
+    to: options.to,
+    window: options.window,
+    dryRun: options.dryRun ?? false,
+    engine: { threads, memoryLimit: options.memoryLimit ?? '1GB' },
+    eventTimeColumns: Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime])),
+    onProgress: (message) => context.verbose(message),
+  });
+  if (!report.dryRun && report.models.some((m) => m.published !== null)) await refreshCatalog(context, session);
+  if (options.json) io.stdout.write(`${JSON.stringify(report)}\n`);
+  else io.stdout.write(describeReport(report));
+  const held = report.models.flatMap((m) => m.partitions.filter((p) => p.status === 'held').map((p) => `${m.model} ${p.partition} (${p.note ?? 'held'})`));
+  if (held.length) {
+    throw new LakeloopError('RECONCILE_HELD', `${plural(held.length, 'partition')} held by failing blocking tests, not published: ${held.join('; ')}`, {
+      hint: `Read the report _lakeloop/reports/${report.id}.md, fix the data or the test, and run ${kind} again.`,
+    });
+  }
+  return report;
+}
+
+/** The report as the terminal shows it: one line per model, one per partition that changed. */
+export function describeReport(report: ReconcileReport): string {
+  const totals = reportTotals(report);
+  const lines = [
+    `${report.kind} ${report.id}${report.dryRun ? ' (dry run: nothing published)' : ''}: ${totals.match} match, ${totals.corrected} corrected, ${totals.held} held, ${totals.failed} failed (${report.seconds.toFixed(1)} s)`,
+  ];
+  const width = Math.max(...report.models.map((m) => m.model.length));
+  for (const m of report.models) {
+    const changed = m.partitions.filter((p) => p.status !== 'match');
+    const published = m.published === null ? '' : `, published version ${m.published}`;
+    lines.push(`  ${m.model.padEnd(width)}  ${m.from} → ${m.to}: ${plural(m.partitions.length, 'partition')}, ${changed.length} differ${published}`);
+    for (const p of changed) {
+      const deltas = Object.entries(p.sumDeltas).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${v}`).join(', ');
+      const late = p.lateRows ? `, ${plural(p.lateRows, 'late row')}` : '';
+      lines.push(`  ${' '.repeat(width)}    ${p.partition} ${p.status}: rows ${p.rowsBefore} → ${p.rowsAfter} (+${p.added} −${p.removed} ~${p.changed})${deltas ? `, ${deltas}` : ''}${late}${p.note ? ` — ${p.note}` : ''}`);
+    }
+  }
+  if (report.models.every((m) => m.partitions.every((p) => p.rowsBefore === 0 && p.rowsAfter === 0))) {
+    lines.push('  no data in the window: bronze has no events there and the models hold no rows there');
+  }
+  lines.push(`report: _lakeloop/reports/${report.id}.json and .md`);
+  return `${lines.join('\n')}\n`;
+}
+
+function withDownstream(dag: ModelDag, names: readonly string[]): Model[] {
+  const unknown = names.filter((n) => !dag.byName.has(n));
+  if (unknown.length) {
+    throw new UsageError(`Unknown model ${unknown.join(', ')}`, `Models: ${dag.models.map((m) => m.name).join(', ')}.`);
+  }
+  const wanted = new Set(names);
+  for (const model of dag.models) if (model.upstream.some((u) => wanted.has(u))) wanted.add(model.name);
+  return dag.models.filter((m) => wanted.has(m.name));
+}

@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { parseDuration, TableNotFound, UsageError } from '../core/index.js';
+import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
+import type { Model } from '../models/index.js';
+import { dateStartMs, Horizon, latestProgress, partitionOf, utcDate } from '../planner/index.js';
+import { keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
+import type { DeltaTable, Lake } from '../table/index.js';
+import { diffPartitions, type PartitionDiff } from './partition-diff.js';
+import { writeReport, type ModelReport, type ReconcileReport } from './report.js';
+
+const DAY_MS = 86_400_000;
+
+/** Options of `reconcile` (and `replay`, its twin). */
+export interface ReconcileOptions {
+  /** `reconcile`: the cold window, published where it differs; `replay`: the same for a chosen window and models. */
+  readonly kind?: 'reconcile' | 'replay';
+  /** First day of the window (`YYYY-MM-DD`); default: today − `window`. */
+  readonly from?: string | undefined;
+  /** Last day of the window; default: the last day behind each model's horizon (today for a model without lateness). */
+  readonly to?: string | undefined;
+  /** The default window's length (default 7d). */
+  readonly window?: string | undefined;
+  /** Compute and report, publish nothing. */
+  readonly dryRun?: boolean | undefined;
+  /** The separate circuit: the reconcile DuckDB's threads and memory (default 1 thread, 1GB). */
+  readonly engine?: EngineOptions | undefined;
+  /** Bronze table → its event-time column (for lateness in the report). */
+  readonly eventTimeColumns?: Readonly<Record<string, string>> | undefined;
+  /** Progress lines (one per model). */
+  readonly onProgress?: ((message: string) => void) | undefined;
+}
+
+/**
+ * Full recalculation of a window from bronze (SPEC §7), in a separate circuit (its own
+ * DuckDB instance with its own thread and memory limits): every model is recomputed in
+ * DAG order over its upstream — the recomputed upstream where that is a model of this run —,
+ * diffed partition by partition against the current table, tested (a blocking test failing
+ * in a partition holds it), and the corrected partitions are published in one atomic
+ * commit per table. The report goes to `_lakeloop/reports/` (JSON and Markdown). Running
+ * it again changes nothing.
+ *
+ * @example
+ * const report = await reconcile(lake, dag.models, { from: '2026-01-01', to: '2026-01-07' });
+ */
+export async function reconcile(lake: Lake, models: readonly Model[], options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  const kind = options.kind ?? 'reconcile';
+  const started = performance.now();
+  const id = `${kind}-${new Date(lake.nowMs()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
+  checkDay('--from', options.from);
+  checkDay('--to', options.to);
+  if (options.from && options.to && options.from > options.to) {
+    throw new UsageError(`--from ${options.from} is after --to ${options.to}`, 'Give a window whose first day is on or before its last day.');
+  }
+  const engine = await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine });
+  const circuit = lake.withEngine(engine);
+  const reports: ModelReport[] = [];
+  /** Models recomputed in this run: name → temp table with their window rows, and that window. */
+  const recomputed = new Map<string, { temp: string; partitions: readonly string[]; partitionColumn: string | undefined }>();
+  try {
+    for (const model of models) {
+      const modelStarted = performance.now();
+      options.onProgress?.(`${model.name}: recomputing`);
+      const report = await reconcileModel(circuit, model, recomputed, { ...options, kind, id });
+      reports.push({ ...report, seconds: (performance.now() - modelStarted) / 1000 });
+      const counts = countStatuses(report.partitions);
+      options.onProgress?.(`${model.name}: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no partitions in the window'}`);
+    }
+  } finally {
+    await engine.close();
+  }
+  const report: ReconcileReport = {
+    id,
+    kind,
+    dryRun: options.dryRun ?? false,
+    startedAt: new Date(lake.nowMs() - (performance.now() - started)).toISOString(),
+    seconds: (performance.now() - started) / 1000,
+    models: reports,
+  };
+  await writeReport(lake.store, report);
+  return report;
+}
+
+interface ModelContext extends ReconcileOptions {
+  readonly kind: 'reconcile' | 'replay';
+  readonly id: string;
+}
+
+async function reconcileModel(
+  lake: Lake,
+  model: Model,
+  recomputed: Map<string, { temp: string; partitions: readonly string[]; partitionColumn: string | undefined }>,
+  options: ModelContext,
+): Promise<ModelReport> {
+  const engine = lake.engine;
+  const table = await existingTable(lake, model.name);
+  const current = table ? await table.snapshot() : undefined;
+  const partitionColumn = model.header.kind === 'full' ? undefined : model.header.partitionBy[0];
+  const progress = table ? await latestProgress(table) : undefined;
+  const horizon = Horizon.of({ lateness: model.header.lateness, maxEventTimeMs: progress?.maxEventTimeMs });
+  const window = windowOf(lake.nowMs(), horizon, options);
+  const partitions = partitionColumn === undefined ? ['all'] : days(window.from, window.to);
+  const base = { model: model.name, kind: model.header.kind, from: window.from, to: window.to, version: current?.version ?? null, published: null as number | null, tests: [] as DataTestResult[] };
+  if (partitions.length === 0) return { ...base, partitions: [] };
+
+  // Bind the upstream: tables recomputed in this run read as their candidate state.
+  for (const name of model.upstream) {
+    const again = recomputed.get(name);
+    const source = await lake.table(name);
+    const snapshot = await source.snapshot();
+    const pc = snapshot.partitionColumns.length === 1 ? snapshot.partitionColumns[0] : undefined;
+    const wanted = (value: string | null): boolean => {
+      if (pc === undefined || partitionColumn === undefined || value === null) return true;
+      if (model.header.kind === 'incremental_by_partition') return value >= window.from && value <= window.to;
+      return value >= window.from; // by key: newer versions of a key may sit in later partitions
+    };
+    const files = snapshot.files.filter((f) => wanted(partitionOf(f.partitionValues, pc)) && !(again && inWindow(again, partitionOf(f.partitionValues, again.partitionColumn))));
+    const scan = await snapshot.scanSql(lake.store, files);
+    const [layer, rel] = name.split('.') as [string, string];
+    await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
+    const sql = again ? `SELECT * FROM (${scan}) UNION ALL BY NAME SELECT * FROM ${again.temp}` : scan;
+    await engine.run(`CREATE OR REPLACE VIEW ${quoteIdent(layer)}.${quoteIdent(rel)} AS ${sql}`);
+  }
+  const temp = quoteIdent(`_lakeloop_rc_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
+  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${model.sql})`) : model.sql;
+  const filter = partitionColumn === undefined ? '' : ` WHERE CAST(${quoteIdent(partitionColumn)} AS VARCHAR) IN ${quoteList(partitions)}`;
+  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * FROM (${select}) AS _lakeloop_rc${filter}`));
+  recomputed.set(model.name, { temp, partitions, partitionColumn });
+
+  const columns = await engine.describe(`SELECT * FROM ${temp}`);
+  const currentSql = current ? `(${await current.scanSql(lake.store, current.files.filter((f) => partitionColumn === undefined || partitions.includes(partitionOf(f.partitionValues, partitionColumn) ?? '')))})` : `(SELECT * FROM ${temp} WHERE false)`;
+  const diffs = await diffPartitions(engine, {
+    before: `(SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${currentSql})`,
+    after: temp,
+    columns,
+    partitionColumn,
+    keys: model.header.uniqueKey,
+    partitions,
+  });
+  await addLateness(lake, model, diffs, table, options);
+
+  // Blocking tests on the recomputed data: a partition with failing rows is held.
+  const inputs = testInputs(model).filter((name) => !model.upstream.includes(name));
+  if (inputs.length) await lake.bindViews(engine, inputs);
+  const tests = await runDataTests(engine, model, temp);
+  for (const failed of tests.filter((t) => t.status === 'fail')) {
+    const test = model.header.tests.find((t) => t.name === failed.test);
+    const held = test && partitionColumn !== undefined ? await failingPartitions(engine, failingRowsSql(test, temp), partitionColumn) : undefined;
+    for (const diff of diffs) {
+      if (diff.status === 'match') continue;
+      if (held === undefined || held.has(diff.partition)) {
+        diff.status = 'held';
+        diff.note = `blocking test ${failed.test} failed`;
+      }
+    }
+  }
+  // Held partitions keep their current rows, also for the models downstream in this run.
+  const held = diffs.filter((d) => d.status === 'held').map((d) => d.partition);
+  if (held.length && partitionColumn !== undefined) {
+    const where = `CAST(${quoteIdent(partitionColumn)} AS VARCHAR) IN ${quoteList(held)}`;
+    await engine.run(`DELETE FROM ${temp} WHERE ${where}`);
+    await engine.run(`INSERT INTO ${temp} BY NAME SELECT * FROM ${currentSql} WHERE ${where}`);
+  }
+  const publish = diffs.filter((d) => d.status === 'corrected').map((d) => d.partition);
+  let published: number | null = null;
+  if (publish.length && !options.dryRun) {
+    const target =
+      table ??
+      (await lake.createTable(model.name, {
+        columns,
+        ...(model.header.partitionBy.length ? { partitionColumns: model.header.partitionBy } : {}),
+        description: `model ${model.name} (${model.file})`,
+      }));
+    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, mode: options.kind, partitions: publish, run: options.id } };
+    const result =
+      partitionColumn === undefined
+        ? await target.overwrite(`SELECT * FROM ${temp}`, { operation: options.kind.toUpperCase(), commitInfo })
+        : await target.overwritePartitions(`SELECT * FROM ${temp} WHERE CAST(${quoteIdent(partitionColumn)} AS VARCHAR) IN ${quoteList(publish)}`, {
+            operation: options.kind.toUpperCase(),
+            commitInfo,
+            partitions: publish.map((p) => ({ [partitionColumn]: p })),
+          });
+    published = result.version;
+  }
+  return { ...base, published, tests, partitions: diffs };
+}
+
+/** Fills each corrected partition's late rows (the deferred counts the streaming path recorded) and their largest lateness. */
+async function addLateness(lake: Lake, model: Model, diffs: PartitionDiff[], table: DeltaTable | undefined, options: ModelContext): Promise<void> {
+  if (!table) return;
+  const deferred = new Map<string, number>();
+  for (const commit of await table.history({ limit: 1000 })) {
+    const record = (commit.commitInfo as { lakeloop?: { mode?: string; partitions?: string[]; deferred?: Record<string, number> } }).lakeloop;
+    if (!record) continue;
+    if (record.mode === 'reconcile' || record.mode === 'replay' || record.mode === 'full') {
+      // Deferred rows older than a recompute of their partition were applied by it.
+      for (const p of record.partitions ?? diffs.map((d) => d.partition)) if (!deferred.has(p)) deferred.set(p, 0);
+      if (record.mode === 'full') break;
+      continue;
+    }
+    for (const [p, n] of Object.entries(record.deferred ?? {})) if (deferred.get(p) !== 0) deferred.set(p, (deferred.get(p) ?? 0) + n);
+  }
+  for (const diff of diffs) diff.lateRows = deferred.get(diff.partition) ?? 0;
+  // The largest lateness, from bronze's arrival times, for models that read bronze directly.
+  const bronze = model.upstream.find((name) => name.startsWith('bronze.') && options.eventTimeColumns?.[name]);
+  const late = diffs.filter((d) => d.lateRows > 0 && d.partition !== 'all');
+  if (!bronze || late.length === 0) return;
+  const eventTime = options.eventTimeColumns?.[bronze] as string;
+  const snapshot = await (await lake.table(bronze)).snapshot();
+  const files = snapshot.files.filter((f) => late.some((d) => d.partition === partitionOf(f.partitionValues, 'event_date')));
+  if (files.length === 0) return;
+  const rows = await lake.engine.all(
+    `SELECT CAST(event_date AS VARCHAR) AS p, max(epoch(_ingested_at) - epoch(${quoteIdent(eventTime)})) AS s FROM (${await snapshot.scanSql(lake.store, files)}) GROUP BY ALL`,
+  );
+  for (const row of rows) {
+    const diff = late.find((d) => d.partition === row['p']);
+    if (diff) diff.maxLatenessSeconds = Math.round(Number(row['s']));
+  }
+}
+
+async function failingPartitions(engine: Engine, failingSql: string, partitionColumn: string): Promise<Set<string> | undefined> {
+  const columns = await engine.describe(failingSql);
+  if (!columns.some((c) => c.name === partitionColumn)) return undefined;
+  const rows = await engine.all(`SELECT DISTINCT CAST(${quoteIdent(partitionColumn)} AS VARCHAR) AS p FROM (${failingSql})`);
+  return new Set(rows.map((r) => String(r['p'])));
+}
+
+function inWindow(recomputed: { partitions: readonly string[]; partitionColumn: string | undefined }, value: string | null): boolean {
+  if (recomputed.partitionColumn === undefined) return true;
+  return value !== null && recomputed.partitions.includes(value);
+}
+
+/** The window of one model: the options' days, else [today − window, the last cold day]. */
+function windowOf(nowMs: number, horizon: Horizon, options: ReconcileOptions): { from: string; to: string } {
+  const from = options.from ?? utcDate(nowMs - parseDuration(options.window ?? '7d', 'window'));
+  let to = options.to;
+  if (to === undefined) to = horizon.cutoffMs === undefined ? utcDate(nowMs) : utcDate(Math.floor(horizon.cutoffMs / DAY_MS) * DAY_MS - DAY_MS);
+  return { from, to };
+}
+
+function days(from: string, to: string): string[] {
+  const start = dateStartMs(from);
+  const end = dateStartMs(to);
+  if (start === undefined || end === undefined) return [];
+  const out: string[] = [];
+  for (let ms = start; ms <= end; ms += DAY_MS) out.push(utcDate(ms));
+  return out;
+}
+
+function checkDay(flag: string, value: string | undefined): void {
+  if (value !== undefined && dateStartMs(value) === undefined) throw new UsageError(`${flag} expects a day as YYYY-MM-DD, got ${JSON.stringify(value)}`);
+}
+
+function countStatuses(diffs: readonly PartitionDiff[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const d of diffs) counts[d.status] = (counts[d.status] ?? 0) + 1;
+  return counts;
+}
+
+async function existingTable(lake: Lake, name: string): Promise<DeltaTable | undefined> {
+  try {
+    return await lake.table(name);
+  } catch (error) {
+    if (error instanceof TableNotFound) return undefined;
+    throw error;
+  }
+}
