@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../core/index.js';
 import { MODEL_LAYERS, type ModelDefinition } from './model.js';
 import { parseModelFile } from './model-header.js';
+import { attachCustomTests, loadCustomTests } from './custom-tests.js';
 
 /** Where a project keeps its models, relative to the project folder. */
 export const MODELS_DIR = 'sql';
@@ -10,7 +11,8 @@ export const MODELS_DIR = 'sql';
 const MODEL_FILE = /^([A-Za-z0-9_][A-Za-z0-9_-]*)\.sql$/;
 
 /**
- * Reads every model of a project (`sql/silver/*.sql`, `sql/gold/*.sql`), sorted by name.
+ * Reads every model of a project (`sql/silver/*.sql`, `sql/gold/*.sql`), sorted by name, with
+ * the custom SQL tests of `tests/*.sql` appended to the tests of the models they name.
  * A missing folder has no models. Header problems and two files defining one name are
  * `ConfigError`s naming the file.
  *
@@ -41,5 +43,6 @@ export async function loadModels(projectDir: string): Promise<ModelDefinition[]>
       byName.set(name, Object.freeze({ name, file, header: parsed.header, sql: parsed.sql, sqlOffset: parsed.sqlOffset, text }));
     }
   }
-  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const models = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return attachCustomTests(models, await loadCustomTests(projectDir));
 }

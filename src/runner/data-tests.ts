@@ -1,6 +1,6 @@
 import { LakeloopError, SqlError } from '../core/index.js';
 import { quoteIdent, quoteLiteral, type Engine, type SqlRow } from '../engine/index.js';
-import { ModelError, type DataTest, type DataTestSeverity, type Model } from '../models/index.js';
+import { ModelError, testInputsOf, type DataTest, type DataTestSeverity, type Model } from '../models/index.js';
 
 /** How many failing rows a result keeps as a sample. */
 export const SAMPLE_ROWS = 5;
@@ -23,9 +23,14 @@ export function relationOf(name: string): string {
   return name.split('.').map(quoteIdent).join('.');
 }
 
-/** The tables a model's tests read besides the model itself (relationships targets). */
+/** The tables a model's tests read besides the model itself (relationships targets, what custom SQL tests read). */
 export function testInputs(model: Model): string[] {
-  return [...new Set(model.header.tests.flatMap((t) => (t.kind === 'relationships' && t.to !== model.name ? [t.to] : [])))];
+  return testInputsOf(model);
+}
+
+/** When a data test runs: `freshness` compares with `nowMs` (default: the system clock). */
+export interface DataTestOptions {
+  readonly nowMs?: number;
 }
 
 /**
@@ -34,7 +39,7 @@ export function testInputs(model: Model): string[] {
  * @example
  * failingRowsSql({ kind: 'not_null', columns: ['id'], ... }, '"t"') // SELECT * FROM "t" WHERE "id" IS NULL
  */
-export function failingRowsSql(test: DataTest, relation: string): string {
+export function failingRowsSql(test: DataTest, relation: string, options: DataTestOptions = {}): string {
   switch (test.kind) {
     case 'not_null':
       return `SELECT * FROM ${relation} WHERE ${test.columns.map((c) => `${quoteIdent(c)} IS NULL`).join(' OR ')}`;
@@ -57,27 +62,51 @@ export function failingRowsSql(test: DataTest, relation: string): string {
     }
     case 'expression':
       return `SELECT * FROM ${relation} WHERE (${test.expression}) IS NOT TRUE`;
+    case 'freshness': {
+      // Date-times are instants (the session runs in UTC); a DATE counts from its midnight UTC.
+      const now = `to_timestamp(${(options.nowMs ?? Date.now()) / 1000})`;
+      const newest = `CAST(max(${quoteIdent(test.column)}) AS TIMESTAMPTZ)`;
+      return (
+        `SELECT CAST(${newest} AS VARCHAR) AS newest, CAST(${now} - ${newest} AS VARCHAR) AS age, ${quoteLiteral(test.maxAge)} AS max_age, ` +
+        `CAST(${now} AS VARCHAR) AS checked_at FROM ${relation} HAVING ${newest} IS NULL OR ${newest} < ${now} - to_milliseconds(${test.maxAgeMs})`
+      );
+    }
+    case 'sql':
+      // Reads the model by its name: runDataTests binds that name to `relation` while it runs.
+      return test.sql;
   }
 }
 
 /**
  * Runs every data test of `model` over `relation` (the model's result: a temp table during a
  * run, the published table for `lakeloop test`): the failing-row count and a sample per test.
- * A test whose SQL fails (an unknown column) is a `ModelError` naming the test.
+ * Custom SQL tests read the model by its name, bound to `relation` while they run; `freshness`
+ * compares with `options.nowMs` (the runner passes its lake's clock). A test whose SQL fails
+ * (an unknown column) is a `ModelError` naming the test (and a custom test's file).
  */
-export async function runDataTests(engine: Engine, model: Model, relation: string): Promise<DataTestResult[]> {
+export async function runDataTests(engine: Engine, model: Model, relation: string, options: DataTestOptions = {}): Promise<DataTestResult[]> {
   const results: DataTestResult[] = [];
   for (const test of model.header.tests) {
-    const failing = failingRowsSql(test, relation);
+    const failing = failingRowsSql(test, relation, options);
     let failures: number;
     let sample: SqlRow[];
     try {
-      failures = Number(await engine.scalar(`SELECT count(*) FROM (${failing})`));
-      sample = failures > 0 ? await engine.all(`SELECT * FROM (${failing}) LIMIT ${SAMPLE_ROWS}`) : [];
+      const count = async (): Promise<number> => Number(await engine.scalar(`SELECT count(*) FROM (${failing})`));
+      const rows = async (): Promise<SqlRow[]> => engine.all(`SELECT * FROM (${failing}) LIMIT ${SAMPLE_ROWS}`);
+      if (test.kind === 'sql') {
+        ({ failures, sample } = await withModelBoundTo(engine, model.name, relation, async () => {
+          const n = await count();
+          return { failures: n, sample: n > 0 ? await rows() : [] };
+        }));
+      } else {
+        failures = await count();
+        sample = failures > 0 ? await rows() : [];
+      }
     } catch (error) {
       if (error instanceof SqlError) {
         const reason = error.message.replace(/^Failed to run SQL: /, '').split('\n')[0];
-        throw new ModelError(model.name, model.file, undefined, `data test ${test.name} cannot run: ${reason}`, { cause: error });
+        const file = test.kind === 'sql' ? test.file : model.file;
+        throw new ModelError(model.name, file, undefined, `data test ${test.name} cannot run: ${reason}`, { cause: error });
       }
       throw error;
     }
@@ -85,6 +114,29 @@ export async function runDataTests(engine: Engine, model: Model, relation: strin
     results.push(Object.freeze({ model: model.name, test: test.name, severity: test.severity, status, failures, sample: Object.freeze(sample) }));
   }
   return results;
+}
+
+/**
+ * Runs `work` with the model's name (`gold.x`) bound to `relation` (the write-audit-publish
+ * temp table), so a custom SQL test that names the model audits the result about to be
+ * published; the view that name had before (or none) is restored afterwards.
+ */
+async function withModelBoundTo<T>(engine: Engine, model: string, relation: string, work: () => Promise<T>): Promise<T> {
+  const own = relationOf(model);
+  if (relation === own) return work();
+  const [schema = '', table = ''] = model.split('.');
+  const previous = await engine.scalar(
+    'SELECT sql FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? AND view_name = ? AND NOT temporary',
+    [schema, table],
+  );
+  await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+  await engine.run(`CREATE OR REPLACE VIEW ${own} AS SELECT * FROM ${relation}`);
+  try {
+    return await work();
+  } finally {
+    await engine.run(`DROP VIEW IF EXISTS ${own}`);
+    if (typeof previous === 'string') await engine.run(previous);
+  }
 }
 
 /** Blocking data tests failed: nothing of the model was published. */
