@@ -2,11 +2,15 @@
 kind: full
 owner: finance
 tests:
-  - not_null: [order_date, country]
+  - not_null: [order_date, country, currency]
+  - unique: [order_date, country, currency]
   - expression: 'revenue >= 0'
+  - expression: 'orders > 0'
+  - { row_count: { min: 1 }, severity: warn }
 */
 -- Revenue and order count per UTC order day and shipping country, over orders that are
 -- paid or shipped. Amounts are summed per currency: adding EUR to USD would be wrong.
+-- tests/daily_revenue_reconciles.sql checks the totals against silver.orders.
 SELECT
   order_date,
   country,

@@ -5,10 +5,13 @@ tests:
   - not_null: [order_id, order_date]
   - unique: [order_id]
   - accepted_values: { column: status, values: [placed, paid, shipped, cancelled] }
+  - { freshness: { column: order_ts, max_age: 2h }, severity: warn }
 */
 -- The latest state of each order: bronze holds one record per state change (and
--- re-deliveries); the newest order_ts wins, then the newest landing. Timestamps are
--- instants (TIMESTAMP WITH TIME ZONE) and order_date is their UTC calendar day.
+-- re-deliveries); the newest order_ts wins, then the later status in the order's life
+-- (placed < paid < shipped < cancelled), then the newest landing, so the winner never
+-- depends on how the rows happen to be read. Timestamps are instants (TIMESTAMP WITH TIME
+-- ZONE, stored in UTC) and order_date is the UTC calendar day of the latest state.
 SELECT
   order_id,
   customer_id,
@@ -23,4 +26,7 @@ SELECT
   CAST(timezone('UTC', order_ts) AS DATE) AS order_date,
   _ingested_at
 FROM bronze.orders
-QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY order_ts DESC, _ingested_at DESC) = 1
+QUALIFY row_number() OVER (
+  PARTITION BY order_id
+  ORDER BY order_ts DESC, list_position(['placed', 'paid', 'shipped', 'cancelled'], status) DESC, _ingested_at DESC, _source_offset DESC
+) = 1

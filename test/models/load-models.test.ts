@@ -15,12 +15,27 @@ afterAll(async () => engine.close());
 describe('loadModels and resolveModels', () => {
   it("reads the default project's models and orders them by dependency", async () => {
     const definitions = await loadModels(PROJECT_ROOT);
-    expect(definitions.map((d) => d.name)).toEqual(['gold.daily_revenue', 'silver.orders']);
-    const dag = await resolveModels(definitions, { engine, knownTables: ['bronze.orders'] });
-    expect(dag.models.map((m) => [m.name, m.upstream])).toEqual([
-      ['silver.orders', ['bronze.orders']],
-      ['gold.daily_revenue', ['silver.orders']],
+    expect(definitions.map((d) => d.name)).toEqual([
+      'gold.customer_lifetime_value',
+      'gold.daily_revenue',
+      'gold.order_funnel',
+      'silver.order_events',
+      'silver.orders',
+      'silver.page_views',
+      'silver.payments',
     ]);
+    const dag = await resolveModels(definitions, { engine, knownTables: ['bronze.orders', 'bronze.payments', 'bronze.page_views'] });
+    const order = dag.models.map((m) => m.name);
+    for (const model of dag.models) for (const up of model.upstream) if (dag.byName.has(up)) expect(order.indexOf(up)).toBeLessThan(order.indexOf(model.name));
+    expect(Object.fromEntries(dag.models.map((m) => [m.name, m.upstream]))).toEqual({
+      'silver.orders': ['bronze.orders'],
+      'silver.order_events': ['bronze.orders'],
+      'silver.payments': ['bronze.payments'],
+      'silver.page_views': ['bronze.page_views'],
+      'gold.daily_revenue': ['silver.orders'],
+      'gold.order_funnel': ['silver.order_events', 'silver.page_views'],
+      'gold.customer_lifetime_value': ['silver.order_events', 'silver.orders', 'silver.payments'],
+    });
     expect(dag.byName.get('silver.orders')?.header).toMatchObject({ kind: 'full', owner: 'checkout-team', partitionBy: [] });
   });
 
