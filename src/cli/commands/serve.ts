@@ -1,30 +1,41 @@
-import { loadContracts } from '../../contracts/index.js';
+import { loadContracts, type Contract } from '../../contracts/index.js';
 import { startConfiguredSources } from '../../ingest/index.js';
 import { UsageError } from '../../core/index.js';
-import { Collector } from '../../server/index.js';
+import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
+import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
+import { Collector, observeRoutes } from '../../server/index.js';
 import type { CommandContext } from '../command-context.js';
-import { formatCount } from '../human.js';
+import { formatCount, plural } from '../human.js';
+
+/** `--sample-feed` without a number: events per second. */
+export const DEFAULT_SAMPLE_FEED_RATE = 200;
 
 export interface ServeOptions {
   readonly port?: string;
   readonly host?: string;
   readonly maxBodyBytes?: string;
   readonly instanceId?: string;
+  /** `--sample-feed [events-per-second]`: true when given without a number. */
+  readonly sampleFeed?: string | boolean;
 }
 
 /**
- * `lakeloop serve`: runs the HTTP collector over the project's contracts until SIGINT or
- * SIGTERM, then stops accepting, commits the open batches, answers their requests and
- * returns (exit 0). Prints `listening on http://HOST:PORT` (the real port for `--port 0`)
- * and, on a terminal, live counters on stderr.
+ * `lakeloop serve`: runs the HTTP collector over the project's contracts, with `/metrics`
+ * and `/status` on the same port, until SIGINT or SIGTERM, then stops the sample feed,
+ * stops accepting, commits the open batches, answers their requests and returns (exit 0).
+ * Prints `listening on http://HOST:PORT` (the real port for `--port 0`), the status and
+ * metrics URLs and, on a terminal, live counters on stderr. `--sample-feed [N]` posts the
+ * default project's sample events (N per second) to its own collector over loopback.
  */
 export async function serveCommand(options: ServeOptions, context: CommandContext): Promise<void> {
   const { io } = context;
   const port = intOption('--port', options.port ?? '8080', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
+  const feedRate = sampleFeedRate(options.sampleFeed);
   const config = await context.config();
   const contracts = await loadContracts(config.projectDir);
+  if (feedRate !== undefined) checkSampleSources(contracts, config.projectDir);
   const session = await context.session();
   // Listen for SIGINT/SIGTERM before saying "listening": a signal that arrives right after
   // that line must stop the server gracefully, not kill it the default way.
@@ -43,11 +54,15 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     process.off('SIGTERM', onSignal);
   };
   context.onClose(async () => stopListening());
+  const metrics = new Metrics();
+  let feed: SampleFeed | undefined;
   const collector = await Collector.create({
     lake: session.lake,
     contracts,
     host,
     port,
+    metrics,
+    routes: observeRoutes({ metrics, lakeRoot: config.lake.root, extra: () => (feed ? { sampleFeed: feed.counts() } : {}) }),
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
   });
@@ -63,19 +78,24 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const sources = [...contracts.keys()].sort();
   io.stdout.write(`listening on ${collector.url}\n`);
   io.stdout.write(`sources: ${sources.length ? sources.join(', ') : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
+  io.stdout.write(`status:  ${collector.url}/status\n`);
+  io.stdout.write(`metrics: ${collector.url}/metrics\n`);
   context.verbose(`lake: ${config.lake.root}`);
   for (const line of pulled.descriptions) io.stdout.write(`${line}\n`);
+  if (feedRate !== undefined) {
+    feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`\r\x1b[2Ksample feed: ${message}\n`) });
+    const { duplicateRate, lateRate, malformedRate } = DEFAULT_SAMPLE_RATES;
+    io.stdout.write(
+      `sample feed: ${formatCount(feedRate)} events/s to ${SAMPLE_SOURCES.join(', ')} (${percent(duplicateRate)} duplicates, ${percent(lateRate)} late, ${percent(malformedRate)} malformed)\n`,
+    );
+  }
 
   let ticker: NodeJS.Timeout | undefined;
   if (io.stderr.isTTY) {
-    ticker = setInterval(() => {
-      void collector.counters().then((counters) => {
-        const parts = Object.entries(counters).map(
-          ([source, c]) => `${source}: ${formatCount(c.landed)} landed, ${formatCount(c.quarantined)} quarantined, ${formatCount(c.duplicates)} dup, ${c.batches} batches`,
-        );
-        io.stderr.write(`\r\x1b[2K${parts.length ? parts.join(' | ') : 'waiting for requests'}`);
-      });
-    }, 1_000);
+    // one terminal row at most: a wrapped line would not be cleared by the next tick
+    const columns = io.stderr.columns ?? 0;
+    const width = columns > 20 ? columns - 1 : undefined;
+    ticker = setInterval(() => io.stderr.write(`\r\x1b[2K${tickerLine(metrics.snapshot(), feed?.counts()).slice(0, width)}`), 1_000);
     ticker.unref();
   }
 
@@ -85,13 +105,62 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     io.stderr.write('\r\x1b[2K');
   }
   io.stdout.write(`${signal}: committing open batches…\n`);
+  await feed?.stop();
   await pulled.stop();
   await collector.close();
+  if (feed) io.stdout.write(`sample feed: ${feedLine(feed.counts())}\n`);
   const counters = await collector.counters();
   for (const [source, c] of Object.entries(counters)) {
     io.stdout.write(`${source}: ${formatCount(c.landed)} landed, ${formatCount(c.quarantined)} quarantined, ${formatCount(c.duplicates)} duplicates, ${c.batches} batches\n`);
   }
   io.stdout.write('stopped\n');
+}
+
+/** `--sample-feed`'s events per second, undefined without the option. */
+function sampleFeedRate(value: string | boolean | undefined): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return DEFAULT_SAMPLE_FEED_RATE;
+  return intOption('--sample-feed', value, 1, 1_000_000);
+}
+
+/** The feed writes the default project's records: a project without its sources would only get 404s. */
+function checkSampleSources(contracts: ReadonlyMap<string, Contract>, projectDir: string): void {
+  const missing = SAMPLE_SOURCES.filter((source) => !contracts.has(source));
+  if (missing.length === 0) return;
+  throw new UsageError(
+    `--sample-feed sends the default project's ${SAMPLE_SOURCES.join(', ')}, but ${projectDir} has no contract for ${missing.join(', ')}; ` +
+      'run serve --sample-feed in the lakeloop repository (the default project), or copy its contracts/ into this project',
+  );
+}
+
+/** Where the feed reaches this process's collector: loopback when it listens on every interface. */
+function loopbackUrl(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '') return `http://127.0.0.1:${port}`;
+  if (host === '::' || host === '[::]') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function percent(fraction: number): string {
+  return `${Math.round(fraction * 1000) / 10}%`;
+}
+
+function feedLine(c: SampleFeedCounts): string {
+  return `${formatCount(c.sent)} sent (${plural(c.duplicates, 'duplicate')}, ${formatCount(c.late)} late, ${formatCount(c.malformed)} malformed)${c.unsent ? `, ${formatCount(c.unsent)} unsent` : ''}`;
+}
+
+/** The live line: landed per source with the total rate, quarantined, the backlog alert, the feed's counts. */
+function tickerLine(snapshot: MetricsSnapshot, feed: SampleFeedCounts | undefined): string {
+  const parts: string[] = [];
+  if (snapshot.backlog.active) parts.push('BACKLOG (see /status)');
+  if (snapshot.sources.length === 0) parts.push('waiting for requests');
+  else {
+    const rate = snapshot.sources.reduce((n, s) => n + s.perSecond.landed, 0);
+    const quarantined = snapshot.sources.reduce((n, s) => n + s.quarantined, 0);
+    parts.push(`landed: ${snapshot.sources.map((s) => `${s.source} ${formatCount(s.landed)}`).join(' · ')} (${formatCount(Math.round(rate))}/s)`);
+    parts.push(`${formatCount(quarantined)} quarantined`);
+  }
+  if (feed) parts.push(`feed: ${feedLine(feed)}`);
+  return parts.join(' | ');
 }
 
 function intOption(name: string, value: string, min: number, max: number): number {
