@@ -47,3 +47,26 @@ export async function latestProgress(table: DeltaTable, limit = 100): Promise<Mo
   }
   return undefined;
 }
+
+/**
+ * Rows the streaming path deferred behind the lateness horizon that no reconcile, replay
+ * or full run has applied since, per output partition (from the last `limit` commits).
+ *
+ * @example
+ * await pendingLate(await lake.table('gold.daily_revenue')) // Map { '2026-01-03' => 4 }
+ */
+export async function pendingLate(table: DeltaTable, limit = 1000): Promise<Map<string, number>> {
+  const pending = new Map<string, number>();
+  const applied = new Set<string>();
+  for (const commit of await table.history({ limit })) {
+    const record = (commit.commitInfo as { lakeloop?: { mode?: string; partitions?: string[]; deferred?: Record<string, number> } }).lakeloop;
+    if (!record) continue;
+    if (record.mode === 'full') break;
+    if (record.mode === 'reconcile' || record.mode === 'replay') {
+      for (const p of record.partitions ?? []) applied.add(p);
+      continue;
+    }
+    for (const [p, n] of Object.entries(record.deferred ?? {})) if (!applied.has(p)) pending.set(p, (pending.get(p) ?? 0) + n);
+  }
+  return pending;
+}

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { parseDuration, TableNotFound, UsageError } from '../core/index.js';
 import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
 import type { Model } from '../models/index.js';
-import { dateStartMs, Horizon, latestProgress, partitionOf, utcDate } from '../planner/index.js';
+import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate } from '../planner/index.js';
 import { keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
 import type { DeltaTable, Lake } from '../table/index.js';
 import { diffPartitions, type PartitionDiff } from './partition-diff.js';
@@ -188,18 +188,7 @@ async function reconcileModel(
 /** Fills each corrected partition's late rows (the deferred counts the streaming path recorded) and their largest lateness. */
 async function addLateness(lake: Lake, model: Model, diffs: PartitionDiff[], table: DeltaTable | undefined, options: ModelContext): Promise<void> {
   if (!table) return;
-  const deferred = new Map<string, number>();
-  for (const commit of await table.history({ limit: 1000 })) {
-    const record = (commit.commitInfo as { lakeloop?: { mode?: string; partitions?: string[]; deferred?: Record<string, number> } }).lakeloop;
-    if (!record) continue;
-    if (record.mode === 'reconcile' || record.mode === 'replay' || record.mode === 'full') {
-      // Deferred rows older than a recompute of their partition were applied by it.
-      for (const p of record.partitions ?? diffs.map((d) => d.partition)) if (!deferred.has(p)) deferred.set(p, 0);
-      if (record.mode === 'full') break;
-      continue;
-    }
-    for (const [p, n] of Object.entries(record.deferred ?? {})) if (deferred.get(p) !== 0) deferred.set(p, (deferred.get(p) ?? 0) + n);
-  }
+  const deferred = await pendingLate(table);
   for (const diff of diffs) diff.lateRows = deferred.get(diff.partition) ?? 0;
   // The largest lateness, from bronze's arrival times, for models that read bronze directly.
   const bronze = model.upstream.find((name) => name.startsWith('bronze.') && options.eventTimeColumns?.[name]);

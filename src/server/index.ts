@@ -6,3 +6,5 @@
 export * from './collector.js';
 export * from './routes.js';
 export * from './observe-routes.js';
+export * from './streaming-loop.js';
+export * from './job-handlers.js';

@@ -110,6 +110,8 @@ describe('the hybrid invariant', () => {
     await ingest(lake, LATE, sent);
     await run(lake);
     expect(differingDays(await gold(lake), oracle(sent))).toEqual([day(3), day(6)]);
+    const status = JSON.parse((await cli(['--lake', lake, 'status', '--json'], project)).stdout.trim().split('\n').at(-1) as string) as { late: { model: string; partitions: Record<string, number> }[] };
+    expect(status.late).toEqual([{ model: 'silver.sales', rows: 3, partitions: { [day(3)]: 2, [day(6)]: 1 } }]);
   }, 120_000);
 
   it('a dry run reports the differences and publishes nothing', async () => {
@@ -146,6 +148,11 @@ describe('the hybrid invariant', () => {
     // the report is on disk as JSON and Markdown
     const markdown = await readFile(join(lake, '_lakeloop', 'reports', `${report.id}.md`), 'utf8');
     expect(markdown).toContain(`| ${day(3)} | corrected |`);
+    // status shows the report and no late rows pending any more
+    const status = JSON.parse((await cli(['--lake', lake, 'status', '--json'], project)).stdout.trim().split('\n').at(-1) as string) as { late: unknown[]; reconciliation: { id: string; totals: Record<string, number> } };
+    expect(status.late).toEqual([]);
+    expect(status.reconciliation.id).toBe(report.id);
+    expect(status.reconciliation.totals['corrected']).toBe(4);
   });
 
   it('a second reconcile reports every partition match and commits nothing', async () => {

@@ -1,6 +1,9 @@
 import { LakeloopError } from '../../core/index.js';
 import { lakeStatus, type LakeStatus } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
+import { pendingLate } from '../../planner/index.js';
+import { listReports, reportTotals } from '../../reconcile/index.js';
+import type { Lake } from '../../table/index.js';
 import type { CommandContext } from '../command-context.js';
 import type { TextSink } from '../io.js';
 import { formatBytes, formatColumns, formatCount, formatTime, plural } from '../human.js';
@@ -19,10 +22,15 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   const { io } = context;
   const config = await context.config();
   const jobs = await loadJobs(config.projectDir);
-  let status: LakeStatus & { readonly jobs: readonly JobStatus[] };
+  let status: LakeStatus & { readonly jobs: readonly JobStatus[]; readonly late?: readonly LateStatus[]; readonly reconciliation?: ReconciliationStatus | null };
   try {
     const session = await context.session({ mustExist: true });
-    status = { ...(await lakeStatus(session.lake)), jobs: await jobsStatus(jobs, session.store) };
+    status = {
+      ...(await lakeStatus(session.lake)),
+      jobs: await jobsStatus(jobs, session.store),
+      late: await lateStatus(session.lake),
+      reconciliation: await reconciliationStatus(session.lake),
+    };
   } catch (error) {
     if (!(error instanceof LakeloopError && error.code === 'LAKE_NOT_FOUND')) throw error;
     context.verbose(error.message);
@@ -35,7 +43,71 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   io.stdout.write(`lake ${status.root}\n`);
   if (status.tables.length === 0) io.stdout.write('no tables yet\n');
   writeTables(status, io.stdout);
+  writeLate(status.late ?? [], io.stdout);
+  writeReconciliation(status.reconciliation ?? null, io.stdout);
   writeJobs(status.jobs, io.stdout);
+}
+
+/** A model's rows deferred behind its lateness horizon that no reconcile has applied yet. */
+interface LateStatus {
+  readonly model: string;
+  readonly rows: number;
+  /** Partition → rows. */
+  readonly partitions: Readonly<Record<string, number>>;
+}
+
+/** The newest reconcile or replay report, summarised. */
+interface ReconciliationStatus {
+  readonly id: string;
+  readonly kind: string;
+  readonly startedAt: string;
+  readonly dryRun: boolean;
+  readonly totals: Readonly<Record<string, number>>;
+  /** `model partition` of every partition that was not `match`. */
+  readonly changed: readonly { model: string; partition: string; status: string }[];
+  readonly report: string;
+}
+
+async function lateStatus(lake: Lake): Promise<LateStatus[]> {
+  const out: LateStatus[] = [];
+  for (const name of await lake.tables()) {
+    if (!name.startsWith('silver.') && !name.startsWith('gold.')) continue;
+    const pending = await pendingLate(await lake.table(name), 200);
+    if (pending.size === 0) continue;
+    out.push({ model: name, rows: [...pending.values()].reduce((a, b) => a + b, 0), partitions: Object.fromEntries([...pending].sort()) });
+  }
+  return out;
+}
+
+async function reconciliationStatus(lake: Lake): Promise<ReconciliationStatus | null> {
+  const [report] = await listReports(lake.store, 1);
+  if (!report) return null;
+  return {
+    id: report.id,
+    kind: report.kind,
+    startedAt: report.startedAt,
+    dryRun: report.dryRun,
+    totals: reportTotals(report),
+    changed: report.models.flatMap((m) => m.partitions.filter((p) => p.status !== 'match').map((p) => ({ model: m.model, partition: p.partition, status: p.status }))),
+    report: `_lakeloop/reports/${report.id}.md`,
+  };
+}
+
+function writeLate(late: readonly LateStatus[], out: TextSink): void {
+  if (late.length === 0) return;
+  out.write('\ndeferred late (behind the lateness horizon, waiting for reconcile):\n');
+  for (const l of late) {
+    const parts = Object.entries(l.partitions);
+    out.write(`  ${l.model}: ${plural(l.rows, 'row')} in ${parts.map(([p, n]) => `${p} (${n})`).slice(0, 6).join(', ')}${parts.length > 6 ? ', …' : ''}\n`);
+  }
+}
+
+function writeReconciliation(r: ReconciliationStatus | null, out: TextSink): void {
+  if (!r) return;
+  const t = r.totals;
+  out.write(`\nlast ${r.kind}: ${formatTime(Date.parse(r.startedAt))}${r.dryRun ? ' (dry run)' : ''}: ${t['match'] ?? 0} match, ${t['corrected'] ?? 0} corrected, ${t['held'] ?? 0} held, ${t['failed'] ?? 0} failed — ${r.report}\n`);
+  for (const c of r.changed.slice(0, 10)) out.write(`  ${c.model} ${c.partition}: ${c.status}\n`);
+  if (r.changed.length > 10) out.write(`  … ${r.changed.length - 10} more in the report\n`);
 }
 
 /** The sources' ingestion counters, then one section per layer. */

@@ -1,0 +1,52 @@
+import { LakeloopError } from '../core/index.js';
+import type { EngineOptions } from '../engine/index.js';
+import type { Model } from '../models/index.js';
+import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
+import type { JobHandler, JobKind } from '../scheduler/index.js';
+import type { Lake } from '../table/index.js';
+
+/** What the built-in job kinds run against. */
+export interface JobHandlerOptions {
+  readonly lake: Lake;
+  /** The project's models in DAG order. */
+  readonly models: readonly Model[];
+  readonly eventTimeColumns: Readonly<Record<string, string>>;
+  /** The reconcile circuit's DuckDB limits (default 1 thread, 1GB). */
+  readonly engine?: EngineOptions;
+  /** Told the report of each reconcile or replay job. */
+  readonly onReport?: (report: ReconcileReport) => void;
+}
+
+/**
+ * The handlers of the built-in job kinds for the scheduler: `reconcile` (params `window`,
+ * or `from`/`to`; `dryRun`) and `replay` (params `from`, `to`, `models`). A run that holds
+ * partitions fails (and is retried by the job's policy) with the report id in its error;
+ * its ledger entry carries the partition counts.
+ *
+ * @example
+ * new Scheduler({ jobs, store: lake.store, handlers: jobHandlers({ lake, models: dag.models, eventTimeColumns }) });
+ */
+export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind, JobHandler>> {
+  const recompute =
+    (kind: 'reconcile' | 'replay'): JobHandler =>
+    async (_job, { params, signal }) => {
+      const text = (key: string): string | undefined => (typeof params[key] === 'string' ? (params[key] as string) : undefined);
+      const wanted = Array.isArray(params['models']) ? (params['models'] as unknown[]).map(String) : undefined;
+      const models = wanted ? options.models.filter((m) => wanted.includes(m.name) || m.upstream.some((u) => wanted.includes(u))) : options.models;
+      if (signal.aborted) throw new LakeloopError('ABORTED', `${kind} was cancelled before it started`);
+      const report = await reconcile(options.lake, models, {
+        kind,
+        from: text('from'),
+        to: text('to'),
+        window: text('window'),
+        dryRun: params['dryRun'] === true,
+        eventTimeColumns: options.eventTimeColumns,
+        ...(options.engine ? { engine: options.engine } : {}),
+      });
+      options.onReport?.(report);
+      const totals = reportTotals(report);
+      if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
+      return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
+    };
+  return { reconcile: recompute('reconcile'), replay: recompute('replay') };
+}

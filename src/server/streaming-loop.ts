@@ -1,0 +1,143 @@
+import { performance } from 'node:perf_hooks';
+import { TableNotFound } from '../core/index.js';
+import type { Model } from '../models/index.js';
+import type { Metrics } from '../observe/index.js';
+import { runModels, type ModelRunSummary } from '../runner/index.js';
+import type { Lake } from '../table/index.js';
+
+/** Options of the streaming loop. */
+export interface StreamingLoopOptions {
+  /** The lake, on the loop's own DuckDB instance (`lake.withEngine(...)`), so runs never share a connection with landing. */
+  readonly lake: Lake;
+  /** The project's models in DAG order. */
+  readonly models: readonly Model[];
+  /** Bronze table → event-time column (the watermark's source). */
+  readonly eventTimeColumns: Readonly<Record<string, string>>;
+  /** How often bronze's logs are checked for new commits (default 250 ms); `nudge()` checks at once. */
+  readonly pollMs?: number;
+  readonly metrics?: Metrics | undefined;
+  /** Told after each run (one summary per model) and on failures. */
+  readonly onRun?: ((summaries: readonly ModelRunSummary[], seconds: number) => void) | undefined;
+  readonly onError?: ((error: unknown) => void) | undefined;
+}
+
+/**
+ * The streaming path of `serve` (SPEC §7): after bronze commits, the DAG runs
+ * incrementally. Commits that pile up while a run is going are coalesced into the next
+ * run (it reads everything new since the versions its models consumed), so the loop never
+ * queues more than one run. Bronze is watched through its logs, whichever path landed the
+ * data (collector, file drop, API pull, or `lakeloop ingest` in another process).
+ *
+ * @example
+ * const loop = new StreamingLoop({ lake: lake.withEngine(loopEngine), models: dag.models, eventTimeColumns });
+ * loop.start();
+ * collectorOptions.onBatch = () => loop.nudge();
+ * await loop.stop();
+ */
+export class StreamingLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private seen = new Map<string, number>();
+  /** When the loop first saw bronze data that no run has processed yet (epoch ms). */
+  private pendingSinceMs: number | undefined;
+  private runs = 0;
+  private failures = 0;
+  private retryAtMs = 0;
+  private lastSummaries: readonly ModelRunSummary[] = [];
+
+  constructor(private readonly options: StreamingLoopOptions) {}
+
+  /** Starts polling. */
+  start(): void {
+    const poll = (): void => {
+      if (this.stopped) return;
+      this.nudge();
+      this.timer = setTimeout(poll, this.options.pollMs ?? 250);
+      this.timer.unref();
+    };
+    poll();
+  }
+
+  /** Checks for new bronze commits now (a batch just landed); coalesces with a run in flight. */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.cycle().finally(() => {
+      this.running = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.nudge();
+      }
+    });
+  }
+
+  /** Stops polling and waits for the run in flight (its commit lands or it does not: never half). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Runs completed so far and the last run's summaries. */
+  get state(): { runs: number; last: readonly ModelRunSummary[] } {
+    return { runs: this.runs, last: this.lastSummaries };
+  }
+
+  private async cycle(): Promise<void> {
+    try {
+      if (Date.now() < this.retryAtMs) return;
+      if (!(await this.bronzeChanged())) return;
+      this.pendingSinceMs ??= Date.now();
+      const since = this.pendingSinceMs;
+      const started = performance.now();
+      const summaries = await runModels(this.options.lake, this.options.models, { eventTimeColumns: this.options.eventTimeColumns });
+      const seconds = (performance.now() - started) / 1000;
+      this.runs += 1;
+      this.lastSummaries = summaries;
+      this.pendingSinceMs = undefined;
+      this.failures = 0;
+      for (const s of summaries) {
+        this.options.metrics?.recordModelRun({
+          model: s.model,
+          status: s.skipped ? 'skipped' : 'success',
+          rows: s.rowsOut,
+          deferredLate: Object.values(s.deferred).reduce((a, b) => a + b, 0),
+          seconds: s.seconds,
+        });
+        if (!s.skipped) this.options.metrics?.observeFreshness(s.model, (Date.now() - since) / 1000);
+      }
+      this.options.onRun?.(summaries, seconds);
+    } catch (error) {
+      // Try again on the same data after a pause that doubles with each failure in a row (1 s … 60 s).
+      this.seen.clear();
+      this.failures += 1;
+      this.retryAtMs = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
+      const model = (error as { model?: unknown }).model;
+      if (typeof model === 'string') this.options.metrics?.recordModelRun({ model, status: 'failed', rows: 0, seconds: 0 });
+      this.options.onError?.(error);
+    }
+  }
+
+  /** Whether any bronze table the models read has a version the loop has not run on. */
+  private async bronzeChanged(): Promise<boolean> {
+    const sources = new Set(this.options.models.flatMap((m) => m.upstream.filter((u) => u.startsWith('bronze.'))));
+    let changed = false;
+    for (const name of sources) {
+      let version: number;
+      try {
+        version = (await (await this.options.lake.table(name)).snapshot()).version;
+      } catch (error) {
+        if (error instanceof TableNotFound) continue;
+        throw error;
+      }
+      if (this.seen.get(name) !== version) changed = true;
+      this.seen.set(name, version);
+    }
+    return changed;
+  }
+}
