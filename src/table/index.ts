@@ -10,3 +10,6 @@ export * from './delta-table.js';
 export * from './lake.js';
 export { ENGINE_INFO } from './engine-info.js';
 export { READER_VERSION, WRITER_VERSION } from './protocol-support.js';
+export * from './compaction.js';
+export * from './vacuum.js';
+export * from './table-maintenance.js';

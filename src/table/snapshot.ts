@@ -5,7 +5,7 @@ import type { AddAction, MetaDataAction, ProtocolAction, RemoveAction } from './
 import { duckdbTypeOf, parseSchemaString, type TableSchema } from './delta-schema.js';
 import type { FileColumns } from './file-columns.js';
 import { parseStats } from './file-stats.js';
-import { tableKey } from './log-files.js';
+import { commitKey, tableKey } from './log-files.js';
 import type { LogReplay } from './log-replay.js';
 import { decodeAddPath, partitionKey } from './partition-paths.js';
 
@@ -169,14 +169,31 @@ export class Snapshot {
     try {
       return await store.localPath(key);
     } catch (error) {
-      if (error instanceof ObjectNotFound) {
-        throw new TableCorrupt(this.table, this.version, `data file ${file.path} is missing (${key} not found in ${store.description})`, {
-          cause: error,
-          hint: 'The file was deleted outside lakeloop (or by a vacuum with too short a retention); restore it or time-travel to a version without it.',
-        });
-      }
+      if (error instanceof ObjectNotFound) throw await this.missingFile(store, file, key, error);
       throw error;
     }
+  }
+
+  /**
+   * The error for a live file that is gone. Vacuum only deletes files a later version
+   * removed, so on a past version the likely cause is a vacuum (time travel past the
+   * retention); on the latest version, a deletion outside lakeloop.
+   */
+  private async missingFile(store: ObjectStore, file: AddAction, key: string, cause: ObjectNotFound): Promise<TableCorrupt> {
+    const later = await store.head(commitKey(this.context.tablePath, this.version + 1)).catch(() => undefined);
+    const where = `${key} not found in ${store.description}`;
+    if (later) {
+      return new TableCorrupt(
+        this.table,
+        this.version,
+        `data file ${file.path} is missing (${where}); version ${this.version} is not the latest, so the file was probably vacuumed after a later version removed it`,
+        { cause, hint: 'Time travel only reaches versions whose files vacuum kept (the last --retention hours, 168h by default); read a newer version.' },
+      );
+    }
+    return new TableCorrupt(this.table, this.version, `data file ${file.path} of the latest version is missing (${where})`, {
+      cause,
+      hint: 'It was deleted outside lakeloop (vacuum never deletes live files); restore it from a backup, or time-travel to a version without it.',
+    });
   }
 }
 
