@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Help, Option } from 'commander';
 import { NotImplemented } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
+import type { CompactOptions } from './commands/compact.js';
 import type { ContractsExportOptions } from './commands/contracts.js';
 import type { IngestOptions } from './commands/ingest.js';
 import type { InspectOptions } from './commands/inspect.js';
@@ -12,6 +13,7 @@ import type { RunOptions } from './commands/run.js';
 import type { ServeOptions } from './commands/serve.js';
 import type { StatusOptions } from './commands/status.js';
 import type { TestOptions } from './commands/test.js';
+import type { VacuumOptions } from './commands/vacuum.js';
 import type { CliIo } from './io.js';
 
 /** The package version, for `--version`. */
@@ -20,7 +22,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -69,13 +71,16 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
-    .usage('[--port N] [--host H] [--max-body-bytes B] [--instance-id ID] [--sample-feed [N]]')
+    .usage('[--port N] [--host H] [--max-body-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs]')
     .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, dashboard, /metrics')
     .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
     .option('--host <H>', 'address to listen on', '127.0.0.1')
     .option('--max-body-bytes <B>', 'larger request bodies get 413 (default 16 MiB)')
     .option('--instance-id <ID>', "names this collector's batch stream in the txn log (default: <hostname>-<port>)")
     .option('--sample-feed [events-per-second]', "post the default project's sample orders, payments and page views to this collector (default 200/s)")
+    .option('--no-models', 'land only: do not run the models after bronze commits')
+    .option('--no-jobs', 'do not run the scheduled jobs of jobs/')
+    .option('--poll-ms <ms>', 'how often the streaming loop checks bronze for new commits', '250')
     .action(async (options: ServeOptions, command: Command) => {
       const { serveCommand } = await import('./commands/serve.js');
       await serveCommand(options, context(command));
@@ -213,18 +218,29 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('compact')
-    .usage('[tables...]')
-    .description('merge small files')
+    .usage('[tables...] [--min-files N] [--json]')
+    .description('merge small files: per partition with N or more files under 128 MiB, one OPTIMIZE commit per table (same rows, no new data downstream)')
     .argument('[tables...]', 'layer.table names (default: every table)')
-    .action(notBuilt('compact'));
+    .option('--min-files <N>', 'compact a partition when it has at least N small files', '5')
+    .option('--json', 'print { tables: [...], failures: [...] } as one JSON object (last line)')
+    .action(async (tables: string[], options: CompactOptions, command: Command) => {
+      const { compactCommand } = await import('./commands/compact.js');
+      await compactCommand(tables, options, context(command));
+    });
 
   program
     .command('vacuum')
-    .usage('[tables...] [--dry-run]')
-    .description('delete unreferenced files past retention')
+    .usage('[tables...] [--retention 168h] [--dry-run] [--json]')
+    .description('delete unreferenced files past retention: files removed (or never committed) longer ago than --retention; never the log or live files')
     .argument('[tables...]', 'layer.table names (default: every table)')
+    .option('--retention <duration>', 'keep files that left the table more recently than this (e.g. 168h, 30d; a bare number is hours)', '168h')
     .option('--dry-run', 'list what would be deleted, delete nothing')
-    .action(notBuilt('vacuum'));
+    .option('--force', 'allow a retention below 1h (only when no writer or reader is running)')
+    .option('--json', 'print { tables: [...], failures: [...] } as one JSON object (last line)')
+    .action(async (tables: string[], options: VacuumOptions, command: Command) => {
+      const { vacuumCommand } = await import('./commands/vacuum.js');
+      await vacuumCommand(tables, options, context(command));
+    });
 
   // Set after the verbs exist so they keep commander's own layout for their --help.
   program.configureHelp({ formatHelp: (command, helper) => rootHelp(command, helper) });

@@ -76,11 +76,18 @@ export class StreamingLoop {
     });
   }
 
-  /** Stops polling and waits for the run in flight (its commit lands or it does not: never half). */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling and waits for the run in flight (its commit lands or it does not: never
+   * half); with `drain`, then runs once more over what landed meanwhile (graceful shutdown).
+   */
+  async stop(options: { drain?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    if (options.drain) {
+      this.retryAtMs = 0;
+      await this.cycle();
+    }
   }
 
   /** Runs completed so far and the last run's summaries. */

@@ -1,9 +1,13 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
-import { startConfiguredSources } from '../../ingest/index.js';
 import { UsageError } from '../../core/index.js';
 import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
 import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
-import { Collector, observeRoutes } from '../../server/index.js';
+import { Engine } from '../../engine/index.js';
+import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
+import { writeCatalog, CATALOG_FILE } from '../../query/index.js';
+import { loadJobs, Scheduler } from '../../scheduler/index.js';
+import { Collector, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
+import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
 import { formatCount, plural } from '../human.js';
 
@@ -17,6 +21,12 @@ export interface ServeOptions {
   readonly instanceId?: string;
   /** `--sample-feed [events-per-second]`: true when given without a number. */
   readonly sampleFeed?: string | boolean;
+  /** `--no-models`: land only, do not run the models after bronze commits. */
+  readonly models?: boolean;
+  /** `--no-jobs`: do not run the scheduled jobs of `jobs/`. */
+  readonly jobs?: boolean;
+  /** How often the streaming loop checks bronze for new commits, ms (default 250). */
+  readonly pollMs?: string;
 }
 
 /**
@@ -56,13 +66,23 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   context.onClose(async () => stopListening());
   const metrics = new Metrics();
   let feed: SampleFeed | undefined;
+  let loop: StreamingLoop | undefined;
+  let scheduler: Scheduler | undefined;
   const collector = await Collector.create({
     lake: session.lake,
     contracts,
     host,
     port,
     metrics,
-    routes: observeRoutes({ metrics, lakeRoot: config.lake.root, extra: () => (feed ? { sampleFeed: feed.counts() } : {}) }),
+    routes: observeRoutes({
+      metrics,
+      lakeRoot: config.lake.root,
+      extra: () => ({
+        ...(feed ? { sampleFeed: feed.counts() } : {}),
+        ...(loop ? { streaming: { runs: loop.state.runs, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
+        ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
+      }),
+    }),
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
   });
@@ -75,6 +95,46 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     storeOptions: { s3: config.lake.s3, env: io.env },
     onEvent: (source, message) => io.stderr.write(`${source}: ${message}\n`),
   });
+  // The streaming path: models run after bronze commits, on their own DuckDB instance.
+  const { dag } = await projectModels(context, session);
+  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  let loopEngine: Engine | undefined;
+  if (options.models !== false && dag.models.length > 0) {
+    const existing = new Set(await session.lake.tables());
+    for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
+    loopEngine = await Engine.create({ threads: config.engine.threads ?? 2, ...(config.engine.memoryLimit ? { memoryLimit: config.engine.memoryLimit } : {}) });
+    const loopLake = session.lake.withEngine(loopEngine);
+    const catalog = config.lake.location.kind === 'local' ? `${config.lake.location.path}/${CATALOG_FILE}` : undefined;
+    let catalogAt = 0;
+    loop = new StreamingLoop({
+      lake: loopLake,
+      models: dag.models,
+      eventTimeColumns,
+      metrics,
+      ...(options.pollMs !== undefined ? { pollMs: intOption('--poll-ms', options.pollMs, 10, 600_000) } : {}),
+      onRun: (summaries) => {
+        const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
+        if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
+        if (catalog && summaries.some((s) => !s.skipped) && Date.now() - catalogAt > 5_000) {
+          catalogAt = Date.now();
+          writeCatalog(loopLake, catalog).catch((error: unknown) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${(error as Error).message}\n`));
+        }
+      },
+      onError: (error) => io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${error instanceof Error ? error.message : String(error)}\n`),
+    });
+    loop.start();
+  }
+  const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
+  if (jobs.length) {
+    scheduler = new Scheduler({
+      jobs,
+      store: session.store,
+      handlers: jobHandlers({ lake: session.lake, models: dag.models, eventTimeColumns }),
+      log: (event) => io.stderr.write(`\r\x1b[2Kjob ${event.message}\n`),
+    });
+    scheduler.start();
+  }
+
   const sources = [...contracts.keys()].sort();
   io.stdout.write(`listening on ${collector.url}\n`);
   io.stdout.write(`sources: ${sources.length ? sources.join(', ') : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
@@ -82,6 +142,11 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   io.stdout.write(`metrics: ${collector.url}/metrics\n`);
   context.verbose(`lake: ${config.lake.root}`);
   for (const line of pulled.descriptions) io.stdout.write(`${line}\n`);
+  io.stdout.write(loop ? `models: ${dag.models.map((m) => m.name).join(', ')} run after each bronze commit\n` : 'models: not run (--no-models, or no sql/ models)\n');
+  if (scheduler) {
+    const next = scheduler.nextRuns();
+    io.stdout.write(`jobs: ${Object.entries(next).map(([name, at]) => `${name} (next ${at ?? 'disabled'})`).join(', ')}\n`);
+  }
   if (feedRate !== undefined) {
     feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`\r\x1b[2Ksample feed: ${message}\n`) });
     const { duplicateRate, lateRate, malformedRate } = DEFAULT_SAMPLE_RATES;
@@ -106,8 +171,15 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   }
   io.stdout.write(`${signal}: committing open batches…\n`);
   await feed?.stop();
+  await scheduler?.stop({ graceMs: 10_000 });
   await pulled.stop();
   await collector.close();
+  if (loop) {
+    io.stdout.write('running the models over the last batches…\n');
+    await loop.stop({ drain: true });
+    io.stdout.write(`streaming: ${plural(loop.state.runs, 'run')}\n`);
+  }
+  await loopEngine?.close();
   if (feed) io.stdout.write(`sample feed: ${feedLine(feed.counts())}\n`);
   const counters = await collector.counters();
   for (const [source, c] of Object.entries(counters)) {
@@ -159,6 +231,8 @@ function tickerLine(snapshot: MetricsSnapshot, feed: SampleFeedCounts | undefine
     parts.push(`landed: ${snapshot.sources.map((s) => `${s.source} ${formatCount(s.landed)}`).join(' · ')} (${formatCount(Math.round(rate))}/s)`);
     parts.push(`${formatCount(quarantined)} quarantined`);
   }
+  const transformed = snapshot.models.filter((m) => m.lastRun);
+  if (transformed.length) parts.push(`gold: ${transformed.filter((m) => m.model.startsWith('gold.')).map((m) => `${m.model.slice(5)} ${m.freshnessSeconds === null ? '-' : `${m.freshnessSeconds.toFixed(1)}s`}`).join(' · ')}`);
   if (feed) parts.push(`feed: ${feedLine(feed)}`);
   return parts.join(' | ');
 }
