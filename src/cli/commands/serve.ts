@@ -79,7 +79,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       lakeRoot: config.lake.root,
       extra: () => ({
         ...(feed ? { sampleFeed: feed.counts() } : {}),
-        ...(loop ? { streaming: { runs: loop.state.runs, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
+        ...(loop ? { streaming: { runs: loop.state.runs, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
         ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
       }),
     }),
