@@ -1,4 +1,4 @@
-import { mapLimit, parseStats, type AddAction, type DeltaTable, type Snapshot } from '../table/index.js';
+import { mapLimit, parseStats, partitionKey, type AddAction, type DeltaTable, type ParsedActions, type Snapshot } from '../table/index.js';
 import { progressOf } from './progress.js';
 
 /** Commit modes whose partitions were already recomputed downstream by the same machinery. */
@@ -23,16 +23,19 @@ export interface UpstreamChanges {
   readonly changed: ReadonlyMap<string | null, number>;
   /** Partitions rewritten by reconcile/replay commits: recomputed downstream when hot, never counted as late. */
   readonly corrected: ReadonlySet<string | null>;
-  /** Files added since `consumed` that are live in `snapshot`. */
+  /** Files added since `consumed` that are live in `snapshot` (and compacted files that took over rows added since). */
   readonly addedFiles: readonly AddAction[];
   /** The largest event time among the added rows, epoch ms (undefined when unknown). */
   readonly maxEventTimeMs: number | undefined;
+  /** true when no commit since `consumed` changed data: there were none, or only compactions (nothing to run). */
+  readonly noDataChange: boolean;
 }
 
 /**
  * Reads what changed in `table` after version `consumed` up to `snapshot.version`.
  * `eventTimeColumn` names the column whose max stat is the event time (bronze tables);
  * for a model's table the event time comes from its commits' progress records.
+ * Compaction commits (only `dataChange: false` actions) change no partition.
  *
  * @example
  * const changes = await readUpstreamChanges(bronze, await bronze.snapshot(), 12, 'order_ts');
@@ -50,10 +53,20 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
   const live = new Set(snapshot.files.map((f) => f.path));
   const changed = new Map<string | null, number>();
   const corrected = new Set<string | null>();
-  const addedFiles: AddAction[] = [];
+  // Files holding rows added since `consumed`, in commit order (a Map keeps it).
+  const added = new Map<string, AddAction>();
   let maxEventTimeMs: number | undefined;
+  let noDataChange = true;
   for (const commit of commits) {
     if (!commit) continue;
+    if (rearrangesOnly(commit)) {
+      // A compaction rewrote rows without changing them: it touches no partition. Where it
+      // merged files whose rows are new here, the files it wrote carry those rows on.
+      const carrying = new Set(commit.removes.filter((r) => added.has(r.path)).map((r) => partitionKey(snapshot.partitionColumns, r.partitionValues ?? {})));
+      for (const add of commit.adds) if (carrying.has(partitionKey(snapshot.partitionColumns, add.partitionValues))) added.set(add.path, add);
+      continue;
+    }
+    noDataChange = false;
     const progress = progressOf(commit.commitInfo);
     const correction = progress?.mode !== undefined && CORRECTION_MODES.has(progress.mode);
     if (progress?.maxEventTimeMs !== undefined) maxEventTimeMs = max(maxEventTimeMs, progress.maxEventTimeMs);
@@ -61,7 +74,7 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
       const value = partitionOf(add.partitionValues, partitionColumn);
       if (correction) corrected.add(value);
       else changed.set(value, (changed.get(value) ?? 0) + (parseStats(add)?.numRecords ?? 0));
-      if (live.has(add.path)) addedFiles.push(add);
+      added.set(add.path, add);
       if (eventTimeColumn) maxEventTimeMs = max(maxEventTimeMs, maxStatMs(add, eventTimeColumn));
     }
     for (const remove of commit.removes) {
@@ -70,7 +83,13 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
       else if (!changed.has(value)) changed.set(value, 0);
     }
   }
-  return { ...base, known: true, changed, corrected, addedFiles, maxEventTimeMs };
+  const addedFiles = [...added.values()].filter((add) => live.has(add.path));
+  return { ...base, known: true, changed, corrected, addedFiles, maxEventTimeMs, noDataChange };
+}
+
+/** A commit that only moves rows between files (compaction: every add and remove has `dataChange: false`). */
+function rearrangesOnly(commit: ParsedActions): boolean {
+  return commit.fileActions.length > 0 && commit.fileActions.every((action) => ('add' in action ? action.add.dataChange : action.remove.dataChange) === false);
 }
 
 async function whole(
@@ -87,7 +106,7 @@ async function whole(
     const value = partitionOf(file.partitionValues, base.partitionColumn);
     changed.set(value, (changed.get(value) ?? 0) + (parseStats(file)?.numRecords ?? 0));
   }
-  return { ...base, known: false, changed, corrected: new Set(), addedFiles: snapshot.files, maxEventTimeMs };
+  return { ...base, known: false, changed, corrected: new Set(), addedFiles: snapshot.files, maxEventTimeMs, noDataChange: false };
 }
 
 /** The value of a file's partition column (null for an unpartitioned table or a null partition). */

@@ -95,7 +95,8 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
     upstream[name] = snapshot.version;
     changes.set(name, await readUpstreamChanges(source, snapshot, progress?.upstream[name], options.eventTimeColumns?.[name]));
   }
-  if (table && progress && sameVersions(progress.upstream, upstream)) {
+  // Compaction commits move rows between files without changing them: nothing to run either.
+  if (table && progress && (sameVersions(progress.upstream, upstream) || [...changes.values()].every((c) => c.noDataChange))) {
     const snapshot = await table.snapshot();
     return summary(model, { mode: 'skipped', version: snapshot.version, upstream, rowsIn: 0, rowsOut: 0, partitions: [], deferred: {}, tests: [] }, snapshot, started);
   }

@@ -190,7 +190,7 @@ export class Snapshot {
         { cause, hint: 'Time travel only reaches versions whose files vacuum kept (the last --retention hours, 168h by default); read a newer version.' },
       );
     }
-    return new TableCorrupt(this.table, this.version, `data file ${file.path} of the latest version is missing (${where})`, {
+    return new TableCorrupt(this.table, this.version, `data file ${file.path} is missing (${where}) from the latest version`, {
       cause,
       hint: 'It was deleted outside lakeloop (vacuum never deletes live files); restore it from a backup, or time-travel to a version without it.',
     });

@@ -1,7 +1,7 @@
 import { LakeloopError, parseDuration, systemClock, UsageError, type Clock } from '../core/index.js';
 import { compactTable, type CompactionResult, type CompactOptions } from './compaction.js';
 import type { Lake } from './lake.js';
-import { vacuumTable, type VacuumOptions, type VacuumResult } from './vacuum.js';
+import { checkRetention, DEFAULT_RETENTION_HOURS, vacuumTable, type VacuumOptions, type VacuumResult } from './vacuum.js';
 
 /** A table whose maintenance failed (the others still ran). */
 export interface TableFailure {
@@ -46,6 +46,7 @@ export async function vacuumTables(
   names: readonly string[] | undefined,
   options: VacuumOptions & { onTable?: OnTable } = {},
 ): Promise<MaintenanceOutcome<VacuumResult>> {
+  checkRetention(names && names.length > 0 ? names.join(', ') : `the tables of ${lake.store.description}`, options.retentionHours ?? DEFAULT_RETENTION_HOURS, options.force ?? false);
   const clock: Clock = options.clock ?? { nowMs: () => lake.nowMs(), sleep: (ms, signal) => systemClock.sleep(ms, signal) };
   return eachTable(lake, names, 'vacuum', options, async (name) => vacuumTable(await lake.table(name), { ...options, clock }));
 }
@@ -139,7 +140,8 @@ async function eachTable<R>(
     try {
       results.push(await work(name));
     } catch (error) {
-      if (!(error instanceof LakeloopError) || options.signal?.aborted) throw error;
+      // A usage error is the same for every table; an abort stops them all.
+      if (!(error instanceof LakeloopError) || error instanceof UsageError || options.signal?.aborted) throw error;
       failures.push({ table: name, error });
     }
   }

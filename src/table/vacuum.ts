@@ -71,15 +71,7 @@ const HOUR_MS = 3_600_000;
  */
 export async function vacuumTable(table: DeltaTable, options: VacuumOptions = {}): Promise<VacuumResult> {
   const retentionHours = options.retentionHours ?? DEFAULT_RETENTION_HOURS;
-  if (!Number.isFinite(retentionHours) || retentionHours < 0) {
-    throw new UsageError(`Failed to vacuum ${table.name}: the retention must be a non-negative number of hours, got ${retentionHours}`);
-  }
-  if (retentionHours < MIN_RETENTION_HOURS && !options.force) {
-    throw new UsageError(
-      `Refusing to vacuum ${table.name} with a retention of ${retentionHours} h: below ${MIN_RETENTION_HOURS} h it could delete files a running writer has uploaded but not committed yet, and files recent readers still scan`,
-      `Use a retention of at least ${MIN_RETENTION_HOURS}h, or --force when no writer or reader is using the table.`,
-    );
-  }
+  checkRetention(table.name, retentionHours, options.force ?? false);
   const started = performance.now();
   const cutoffMs = (options.clock ?? systemClock).nowMs() - retentionHours * HOUR_MS;
   const snapshot = await table.snapshot();
@@ -118,6 +110,22 @@ export async function vacuumTable(table: DeltaTable, options: VacuumOptions = {}
     keptBytes,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * Throws `UsageError` for a retention that is not a number of hours ≥ 0, or below
+ * `MIN_RETENTION_HOURS` without `force`; `what` names the table(s) in the message.
+ */
+export function checkRetention(what: string, retentionHours: number, force: boolean): void {
+  if (!Number.isFinite(retentionHours) || retentionHours < 0) {
+    throw new UsageError(`Failed to vacuum ${what}: the retention must be a non-negative number of hours, got ${retentionHours}`);
+  }
+  if (retentionHours < MIN_RETENTION_HOURS && !force) {
+    throw new UsageError(
+      `Refusing to vacuum ${what} with a retention of ${retentionHours} h: below ${MIN_RETENTION_HOURS} h it could delete files a running writer has uploaded but not committed yet, and files recent readers still scan`,
+      `Use a retention of at least ${MIN_RETENTION_HOURS}h, or --force when no writer or reader is using the table.`,
+    );
+  }
 }
 
 /** When a file left the table: its tombstone's time, else (never committed, or a tombstone without one) its last write. */

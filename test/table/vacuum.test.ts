@@ -136,7 +136,7 @@ describe('vacuumTable (local)', () => {
   it('a live file deleted outside lakeloop is not blamed on vacuum', async () => {
     await rm(join(tableDir, files.d));
     const error = await (await table.snapshot()).scanSql(fx.store).catch((e: unknown) => e);
-    expect((error as TableCorrupt).message).toContain(`data file ${files.d} of the latest version is missing`);
+    expect((error as TableCorrupt).message).toContain(`data file ${files.d} is missing (bronze/events/${files.d} not found in ${fx.store.description}) from the latest version`);
     expect((error as TableCorrupt).hint).toMatch(/deleted outside lakeloop/);
   });
 
