@@ -1,5 +1,7 @@
 /*
-kind: full
+kind: incremental_by_partition
+partition_by: order_date
+lateness: 2h
 owner: finance
 tests:
   - not_null: [order_date, country, currency]

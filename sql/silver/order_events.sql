@@ -1,5 +1,6 @@
 /*
-kind: full
+kind: incremental_by_key
+lateness: 2h
 owner: checkout-team
 partition_by: event_date
 unique_key: [order_id, status, order_ts]

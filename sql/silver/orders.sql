@@ -1,5 +1,9 @@
 /*
-kind: full
+kind: incremental_by_key
+partition_by: order_date
+unique_key: [order_id]
+version_by: order_ts, status_rank, _ingested_at
+lateness: 2h
 owner: checkout-team
 tests:
   - not_null: [order_id, order_date]
@@ -12,6 +16,7 @@ tests:
 -- (placed < paid < shipped < cancelled), then the newest landing, so the winner never
 -- depends on how the rows happen to be read. Timestamps are instants (TIMESTAMP WITH TIME
 -- ZONE, stored in UTC) and order_date is the UTC calendar day of the latest state.
+-- Incrementally, new order events merge by order_id with the same order (version_by).
 SELECT
   order_id,
   customer_id,
@@ -24,6 +29,7 @@ SELECT
   coupon_code,
   order_ts,
   CAST(timezone('UTC', order_ts) AS DATE) AS order_date,
+  list_position(['placed', 'paid', 'shipped', 'cancelled'], status) AS status_rank,
   _ingested_at
 FROM bronze.orders
 QUALIFY row_number() OVER (

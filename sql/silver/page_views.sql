@@ -1,5 +1,6 @@
 /*
-kind: full
+kind: incremental_by_key
+lateness: 2h
 owner: web-analytics
 partition_by: view_date
 unique_key: [view_id]

@@ -1,9 +1,10 @@
 /*
-kind: full
+kind: incremental_by_key
+lateness: 2h
 owner: payments-team
 partition_by: paid_date
 unique_key: [payment_id]
-version_by: changed_at, source_lsn
+version_by: changed_at, source_lsn, _ingested_at
 delete_when: _op = 'd'
 tests:
   - not_null: [payment_id, order_id, amount, currency, status, paid_at, paid_date]
@@ -18,7 +19,8 @@ tests:
 -- database's commit time (_cdc_ts_ms) and then its log position (the LSN, compared as a
 -- number), then the newest landing; a payment whose last change is a delete is gone.
 -- Re-delivered change events (Kafka is at-least-once) are the same change and collapse.
--- paid_date is the UTC day of paid_at.
+-- paid_date is the UTC day of paid_at. Deletes are kept here (the row carries _op) so the
+-- merge sees them: delete_when removes the payment, also when the delete arrives later.
 SELECT
   payment_id,
   order_id,
@@ -37,4 +39,3 @@ QUALIFY row_number() OVER (
   PARTITION BY payment_id
   ORDER BY _cdc_ts_ms DESC NULLS LAST, TRY_CAST(_source_position AS HUGEINT) DESC NULLS LAST, _source_position DESC, _ingested_at DESC
 ) = 1
-  AND _op <> 'd'

@@ -22,7 +22,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -55,10 +55,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .showSuggestionAfterError(true);
 
   const context = (command: Command): CommandContext => makeContext(command.optsWithGlobals<GlobalOptions>());
-  const notBuilt = (verb: string) => async (): Promise<void> => {
-    throw new NotImplemented(verb);
-  };
-
   program
     .command('init')
     .usage('[dir]')
@@ -104,7 +100,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
   program
     .command('run')
     .usage('[models...] [--full-refresh]')
-    .description('run the incremental models once (streaming path), in DAG order')
+    .description('run the models once (streaming path: incremental where they can be), in DAG order')
     .argument('[models...]', 'only these models (and what they need); default: all')
     .option('--full-refresh', 'rebuild the models from scratch')
     .option('--json', 'print { models: [...] } as one JSON object (last line)')
@@ -265,7 +261,7 @@ function rootHelp(program: Command, helper: Help): string {
   for (const option of options) out.push(helper.formatItem(helper.optionTerm(option), termWidth, helper.optionDescription(option), helper));
   out.push(
     '',
-    'Exit codes: 0 ok, 1 failure, 2 usage error (bad arguments, invalid config, verb not built yet).',
+    'Exit codes: 0 ok, 1 failure, 2 usage error (bad arguments, invalid config).',
     'Run `lakeloop <verb> --help` for a verb\'s arguments and options.',
     '',
   );

@@ -142,7 +142,7 @@ async function reconcileModel(
   // Blocking tests on the recomputed data: a partition with failing rows is held.
   const inputs = testInputs(model).filter((name) => !model.upstream.includes(name));
   if (inputs.length) await lake.bindViews(engine, inputs);
-  const tests = await runDataTests(engine, model, temp);
+  const tests = await runDataTests(engine, model, temp, { nowMs: lake.nowMs() });
   for (const failed of tests.filter((t) => t.status === 'fail')) {
     const test = model.header.tests.find((t) => t.name === failed.test);
     const held = test && partitionColumn !== undefined ? await failingPartitions(engine, failingRowsSql(test, temp), partitionColumn) : undefined;

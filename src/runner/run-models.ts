@@ -172,7 +172,7 @@ async function publish(
     }
     const inputs = testInputs(model).filter((name) => !state.changes.has(name));
     if (inputs.length) await lake.bindViews(engine, inputs);
-    const tests = await runDataTests(engine, model, temp);
+    const tests = await runDataTests(engine, model, temp, { nowMs: lake.nowMs() });
     const failed = tests.filter((t) => t.status === 'fail');
     if (failed.length) throw new DataTestFailed(model, failed, false);
     const rowsOut = Number(await engine.scalar(`SELECT count(*) FROM ${temp}`));

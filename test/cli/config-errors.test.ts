@@ -56,7 +56,7 @@ describe('config errors in the CLI', () => {
     const run = await cli(['status', '--json', '--verbose'], dir);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(`no lakeloop.config.ts in ${dir}: using the defaults`);
-    expect(run.json()).toEqual({ root: join(dir, 'lake'), sources: [], tables: [], layers: [] });
+    expect(run.json()).toEqual({ root: join(dir, 'lake'), sources: [], tables: [], layers: [], jobs: [] });
     const quiet = await cli(['status', '--json'], dir);
     expect(quiet.stderr).toBe('');
   });

@@ -27,10 +27,11 @@ describe('lakeloop --help', () => {
     expect(child.stderr).toBe('');
   });
 
-  it('marks the verbs that are not built yet', async () => {
+  it('lists every verb with its usage, none marked as not built', async () => {
     const run = await cli(['--help'], dir);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--dry-run\] {2}\(not built yet\)$/m);
+    expect(run.stdout).not.toContain('not built yet');
+    expect(run.stdout).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--dry-run\]$/m);
     expect(run.stdout).toMatch(/^ {2}query "<SQL>".*\[--output F\]$/m);
     expect(run.stdout).toMatch(/^ {2}test \[models\.\.\.\]$/m);
   });
@@ -58,12 +59,12 @@ describe('lakeloop --help', () => {
   });
 });
 
-describe('usage errors and unbuilt verbs', () => {
-  it('an unbuilt verb says so and exits 2', async () => {
+describe('usage errors', () => {
+  it('reconcile in a project without models says what to add and exits 2', async () => {
     const run = await cli(['reconcile'], dir);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('error: reconcile is not built yet');
-    expect(run.stderr).toContain('hint:');
+    expect(run.stderr).toContain('error: No models to recompute');
+    expect(run.stderr).toContain('hint: Add sql/<layer>/<name>.sql files.');
   });
 
   it('an unknown verb exits 2 and suggests the near one', async () => {

@@ -36,7 +36,7 @@ describe('loadModels and resolveModels', () => {
       'gold.order_funnel': ['silver.order_events', 'silver.page_views'],
       'gold.customer_lifetime_value': ['silver.order_events', 'silver.orders', 'silver.payments'],
     });
-    expect(dag.byName.get('silver.orders')?.header).toMatchObject({ kind: 'full', owner: 'checkout-team', partitionBy: [] });
+    expect(dag.byName.get('silver.orders')?.header).toMatchObject({ kind: 'incremental_by_key', owner: 'checkout-team', partitionBy: ['order_date'], uniqueKey: ['order_id'], lateness: '2h' });
   });
 
   it('parses every header key, a name override, and ignores CTE names and a trailing semicolon', async () => {
