@@ -1,0 +1,159 @@
+// freshness: event accepted → visible in gold, under a steady sample feed in `lakeloop serve`,
+// quiet and while a reconcile runs (SPEC §10: p95 < 5 s; during reconcile ≤ 1.5× quiet p95).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'bin', 'lakeloop.js');
+
+interface StreamingStatus {
+  streaming?: { runs: number; last: { model: string; upstream: Record<string, number> }[] };
+  sources?: { source: string; perSecond: { landed: number } }[];
+}
+
+/** A marker order accepted by the collector: when, and the bronze version holding it. */
+interface Marker {
+  readonly acceptedAt: number;
+  readonly bronzeVersion: number;
+}
+
+const benchmark: Benchmark = {
+  name: 'freshness',
+  description: 'event accepted → visible in gold in `serve` under a steady feed, quiet and during a reconcile (p50/p95)',
+  async run(context: BenchContext): Promise<BenchResult[]> {
+    const rate = context.quick ? 1_000 : 5_000;
+    const phaseMs = context.quick ? 10_000 : 30_000;
+    const lake = join(context.workDir, 'lake');
+    const serve = spawn(process.execPath, [CLI, '--lake', lake, 'serve', '--port', '0', '--sample-feed', String(rate), '--no-jobs', '--poll-ms', '100'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await listeningUrl(serve);
+      context.log(`serve at ${url}, feed ${rate} events/s; warming up`);
+      await sleep(context.quick ? 4_000 : 8_000);
+      const quiet = await measure(url, phaseMs, context);
+      context.log(`quiet: p50 ${quiet.p50.toFixed(2)} s, p95 ${quiet.p95.toFixed(2)} s over ${quiet.count} markers; now with reconcile running`);
+      const reconciling = { stop: false, runs: 0 };
+      const loop = (async () => {
+        while (!reconciling.stop) {
+          await runToEnd(spawn(process.execPath, [CLI, '--lake', lake, 'reconcile', '--window', '3d'], { cwd: ROOT, stdio: 'ignore' }));
+          reconciling.runs += 1;
+        }
+      })();
+      const busy = await measure(url, phaseMs, context);
+      reconciling.stop = true;
+      await loop;
+      context.log(`during reconcile (${reconciling.runs} runs): p50 ${busy.p50.toFixed(2)} s, p95 ${busy.p95.toFixed(2)} s`);
+      return [
+        {
+          name: 'freshness',
+          value: round(quiet.p95),
+          unit: 's (p95)',
+          baseline: null,
+          ratio: null,
+          target: '< 5',
+          details: { p50: round(quiet.p50), markers: quiet.count, eventsPerSecond: rate, landedPerSecond: Math.round(quiet.landedPerSecond) },
+        },
+        {
+          name: 'freshness-during-reconcile',
+          value: round(busy.p95),
+          unit: 's (p95)',
+          baseline: round(quiet.p95),
+          ratio: round(busy.p95 / quiet.p95),
+          target: '<= 1.5',
+          details: { p50: round(busy.p50), markers: busy.count, reconcileRuns: reconciling.runs },
+        },
+      ];
+    } finally {
+      serve.kill('SIGTERM');
+      await runToEnd(serve);
+    }
+  },
+};
+
+export default benchmark;
+
+/** Posts a marker order every 250 ms for `phaseMs` and times each until a streaming run has consumed its bronze version. */
+async function measure(url: string, phaseMs: number, context: BenchContext): Promise<{ p50: number; p95: number; count: number; landedPerSecond: number }> {
+  const pending: Marker[] = [];
+  const latencies: number[] = [];
+  let landedPerSecond = 0;
+  const end = performance.now() + phaseMs;
+  let n = 0;
+  let nextPost = performance.now();
+  while (performance.now() < end || pending.length > 0) {
+    if (performance.now() >= nextPost && performance.now() < end) {
+      nextPost += 250;
+      const marker = await postMarker(url, n++);
+      if (marker) pending.push(marker);
+    }
+    const status = (await (await fetch(`${url}/status`)).json()) as StreamingStatus;
+    landedPerSecond = (status.sources ?? []).reduce((sum, s) => sum + s.perSecond.landed, 0);
+    const consumed = status.streaming?.last.find((s) => s.model === 'silver.orders')?.upstream['bronze.orders'] ?? -1;
+    const now = performance.now();
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const marker = pending[i] as Marker;
+      if (consumed >= marker.bronzeVersion) {
+        latencies.push((now - marker.acceptedAt) / 1000);
+        pending.splice(i, 1);
+      }
+    }
+    if (performance.now() > end + 60_000) {
+      context.log(`${pending.length} markers never became visible within 60 s`);
+      break;
+    }
+    await sleep(50);
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return { p50: at(0.5), p95: at(0.95), count: latencies.length, landedPerSecond };
+}
+
+async function postMarker(url: string, n: number): Promise<Marker | undefined> {
+  const order = {
+    order_id: `ord_fresh${n}`,
+    customer_id: 'cust_fresh',
+    status: 'paid',
+    amount: 1,
+    currency: 'EUR',
+    country: 'DE',
+    item_count: 1,
+    channel: 'web',
+    order_ts: new Date().toISOString(),
+  };
+  const response = await fetch(`${url}/ingest/orders`, { method: 'POST', body: `${JSON.stringify(order)}\n` });
+  const acceptedAt = performance.now();
+  if (response.status !== 200) return undefined;
+  const body = (await response.json()) as { bronzeVersion?: number };
+  return typeof body.bronzeVersion === 'number' ? { acceptedAt, bronzeVersion: body.bronzeVersion } : undefined;
+}
+
+function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(text);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited (${code}) before listening`)));
+  });
+}
+
+function runToEnd(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve();
+    else child.on('exit', () => resolve());
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
