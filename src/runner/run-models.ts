@@ -176,6 +176,7 @@ async function publish(
     const failed = tests.filter((t) => t.status === 'fail');
     if (failed.length) throw new DataTestFailed(model, failed, false);
     const rowsOut = Number(await engine.scalar(`SELECT count(*) FROM ${temp}`));
+    if (existing) await addNewColumns(existing, model, columns);
     const table =
       existing ??
       (await lake.createTable(model.name, {
@@ -213,6 +214,21 @@ function progressRecord(state: RunState, mode: string, deferred: Record<string, 
     mode,
     ...(partitions !== 'all' ? { partitions: [...partitions] } : {}),
   };
+}
+
+/**
+ * Schema evolution of a model: columns its SELECT returns that the table lacks are added
+ * (one ADD COLUMNS commit; rows written before read them as NULL until a --full-refresh or
+ * a replay rewrites them). A changed type is refused by the writer with a hint.
+ */
+async function addNewColumns(table: DeltaTable, model: Model, columns: readonly { name: string; type: string }[]): Promise<void> {
+  const known = new Set((await table.snapshot()).schema.fields.map((f) => f.name.toLowerCase()));
+  const added = columns.filter((c) => !known.has(c.name.toLowerCase()));
+  if (added.length === 0) return;
+  await table.addColumns(
+    added.map((c) => ({ name: c.name, type: c.type })),
+    { operation: 'ADD COLUMNS', commitInfo: { lakeloop: { model: model.name, mode: 'schema', added: added.map((c) => c.name) } } },
+  );
 }
 
 function specs(column: string, partitions: readonly string[]): PartitionSpec[] {

@@ -166,4 +166,22 @@ describe('incremental models', () => {
     await rm(killedLake, { recursive: true, force: true });
     await rm(cleanLake, { recursive: true, force: true });
   }, 120_000);
+
+  it('a model that gains a column: the column is added, rewritten partitions fill it, --full-refresh fills the rest', async () => {
+    const wider = await writeProject(join(dir, 'wider'), {
+      ...SALES_PROJECT,
+      'sql/gold/daily.sql': SALES_PROJECT['sql/gold/daily.sql']!.replace('count(*) AS sales', 'count(*) AS sales, max(amount) AS biggest'),
+    });
+    await ingest(salesOfDay(31, 31_500).slice(0, 5));
+    const result = await cli(['--lake', lake, 'run', '--json'], wider);
+    expect(result.code, result.stderr).toBe(0);
+    const filled = async (): Promise<{ d: string; n: number }[]> => {
+      const q = await cli(['--lake', lake, 'query', 'SELECT CAST(sale_date AS VARCHAR) AS d, count(biggest) AS n FROM gold.daily GROUP BY 1 HAVING count(biggest) > 0 ORDER BY 1', '--format', 'json'], wider);
+      expect(q.code, q.stderr).toBe(0);
+      return JSON.parse(q.stdout) as { d: string; n: number }[];
+    };
+    expect((await filled()).map((r) => r.d)).toEqual([day(31)]);
+    expect((await cli(['--lake', lake, 'run', '--full-refresh'], wider)).code).toBe(0);
+    expect(await filled()).toHaveLength(31);
+  }, 120_000);
 });
