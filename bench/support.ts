@@ -1,4 +1,4 @@
-// Pieces the benchmarks share: the orders contract and event generator, and timing helpers.
+// Pieces the benchmarks share: the orders contract and event generator, timing helpers, and the in-process CLI.
 import { z } from 'zod';
 import { defineContract, type BatchSettings, type Contract } from '../src/contracts/index.js';
 
@@ -64,4 +64,37 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** What one in-process `lakeloop` command printed. */
+export interface CliOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The last non-empty stdout line parsed as JSON (where `--json` output goes). */
+  json<T = Record<string, unknown>>(): T;
+}
+
+/** Runs `lakeloop <argv>` in-process in `cwd` (as a user would, minus the process start); throws on a non-zero exit. */
+export async function lakeloop(argv: readonly string[], cwd: string): Promise<CliOutput> {
+  // Loaded on first use: the benchmarks that never call the CLI do not pay for loading it.
+  const { main } = await import('../src/cli/main.js');
+  const { BufferSink } = await import('../src/cli/io.js');
+  const stdout = new BufferSink();
+  const stderr = new BufferSink();
+  const code = await main(argv, { stdout, stderr, cwd, env: {} });
+  if (code !== 0) throw new Error(`lakeloop ${argv.join(' ')} exited ${code}: ${stderr.text().trim()}`);
+  return {
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    json: <T>() => JSON.parse(stdout.text().trim().split('\n').at(-1) ?? '') as T,
+  };
+}
+
+/** Wall and CPU seconds `work` took; CPU is this process's user + system time (DuckDB's threads included), steadier than wall time on a busy machine. */
+export async function timedCpu<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number; cpuSeconds: number }> {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const result = await work();
+  const used = process.cpuUsage(cpu);
+  return { result, seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
 }
