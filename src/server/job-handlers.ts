@@ -3,7 +3,7 @@ import type { EngineOptions } from '../engine/index.js';
 import type { Model } from '../models/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
 import type { JobHandler, JobKind } from '../scheduler/index.js';
-import type { Lake } from '../table/index.js';
+import { compactJob, vacuumJob, type Lake } from '../table/index.js';
 
 /** What the built-in job kinds run against. */
 export interface JobHandlerOptions {
@@ -15,11 +15,14 @@ export interface JobHandlerOptions {
   readonly engine?: EngineOptions;
   /** Told the report of each reconcile or replay job. */
   readonly onReport?: (report: ReconcileReport) => void;
+  /** Told after a job that may have committed to tables (to refresh the analyst catalog). */
+  readonly onTablesChanged?: () => void;
 }
 
 /**
  * The handlers of the built-in job kinds for the scheduler: `reconcile` (params `window`,
- * or `from`/`to`; `dryRun`) and `replay` (params `from`, `to`, `models`). A run that holds
+ * or `from`/`to`; `dryRun`), `replay` (params `from`, `to`, `models`), `compact` (params
+ * `tables`, `minFiles`, `targetFileBytes`) and `vacuum` (params `tables`, `retention`, `dryRun`). A run that holds
  * partitions fails (and is retried by the job's policy) with the report id in its error;
  * its ledger entry carries the partition counts.
  *
@@ -44,9 +47,20 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
         ...(options.engine ? { engine: options.engine } : {}),
       });
       options.onReport?.(report);
+      options.onTablesChanged?.();
       const totals = reportTotals(report);
       if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
       return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
     };
-  return { reconcile: recompute('reconcile'), replay: recompute('replay') };
+  const compact = compactJob(options.lake);
+  return {
+    reconcile: recompute('reconcile'),
+    replay: recompute('replay'),
+    compact: async (job, context) => {
+      const result = await compact(job, context);
+      options.onTablesChanged?.();
+      return result;
+    },
+    vacuum: vacuumJob(options.lake),
+  };
 }

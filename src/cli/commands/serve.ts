@@ -129,7 +129,15 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     scheduler = new Scheduler({
       jobs,
       store: session.store,
-      handlers: jobHandlers({ lake: session.lake, models: dag.models, eventTimeColumns }),
+      handlers: jobHandlers({
+        lake: session.lake,
+        models: dag.models,
+        eventTimeColumns,
+        onTablesChanged: () => {
+          const catalog = config.lake.location.kind === 'local' ? `${config.lake.location.path}/${CATALOG_FILE}` : undefined;
+          if (catalog) writeCatalog(session.lake, catalog).catch((error: unknown) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${(error as Error).message}\n`));
+        },
+      }),
       log: (event) => io.stderr.write(`\r\x1b[2Kjob ${event.message}\n`),
     });
     scheduler.start();

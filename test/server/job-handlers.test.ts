@@ -1,0 +1,82 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadContracts } from '../../src/contracts/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { loadModels, resolveModels, type Model } from '../../src/models/index.js';
+import { defineJob, listRuns, Scheduler } from '../../src/scheduler/index.js';
+import { jobHandlers } from '../../src/server/index.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
+import { Lake } from '../../src/table/index.js';
+import { cli, tempDir } from '../cli/cli-harness.js';
+import { writeProject } from '../helpers/project.js';
+import { day, oracle, SALES_PROJECT, salesOfDay, type Sale } from '../fixtures/sales-project.js';
+
+/**
+ * The built-in job kinds as `serve`'s scheduler runs them: a reconcile job applies the late
+ * events and records its partition counts in the run ledger; compact and vacuum jobs run
+ * over the lake's tables and record what they did.
+ */
+let dir: string;
+let project: string;
+let lakeRoot: string;
+let remove: () => Promise<void>;
+let engine: Engine;
+let lake: Lake;
+let models: readonly Model[];
+const sent: Sale[] = [];
+
+async function ingestAndRun(sales: readonly Sale[], n: number): Promise<void> {
+  const file = join(dir, `batch-${n}.ndjson`);
+  await writeFile(file, `${sales.map((s) => JSON.stringify(s)).join('\n')}\n`);
+  expect((await cli(['--lake', lakeRoot, 'ingest', 'sales', '--file', file], project)).code).toBe(0);
+  expect((await cli(['--lake', lakeRoot, 'run'], project)).code).toBe(0);
+  sent.push(...sales);
+}
+
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir('job-handlers'));
+  project = await writeProject(join(dir, 'project'), SALES_PROJECT);
+  lakeRoot = join(dir, 'lake');
+  for (let d = 1; d <= 3; d++) await ingestAndRun(salesOfDay(d, d * 1000), d);
+  await ingestAndRun([{ id: 99_001, store: 'north', amount: 40, status: 'placed', ts: `${day(1)}T09:00:00Z` }], 4);
+  engine = await Engine.create({ threads: 1 });
+  lake = await Lake.open({ store: await LocalObjectStore.create(lakeRoot), engine });
+  const contracts = await loadContracts(project);
+  models = (await resolveModels(await loadModels(project), { engine, knownTables: [...contracts.keys()].map((s) => `bronze.${s}`) })).models;
+}, 120_000);
+
+afterAll(async () => {
+  await engine?.close();
+  await remove?.();
+});
+
+describe('job handlers', () => {
+  it('a reconcile job applies the late events and records the partition counts in the ledger', async () => {
+    const job = defineJob({ name: 'nightly', kind: 'reconcile', schedule: '0 2 * * *', params: { from: day(1), to: day(3) } });
+    const scheduler = new Scheduler({ jobs: [job], store: lake.store, handlers: jobHandlers({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' } }) });
+    const record = await scheduler.runNow('nightly');
+    expect(record.status, JSON.stringify(record.error)).toBe('succeeded');
+    expect(record.result).toMatchObject({ corrected: 2, held: 0 });
+    const [latest] = await listRuns(lake.store, { job: 'nightly', limit: 1 });
+    expect(latest?.id).toBe(record.id);
+    const gold = await cli(['--lake', lakeRoot, 'query', 'SELECT CAST(sale_date AS VARCHAR) AS d, store, revenue, sales FROM gold.daily', '--format', 'json'], project);
+    const rows = JSON.parse(gold.stdout) as { d: string; store: string; revenue: number; sales: number }[];
+    expect(new Map(rows.map((r) => [`${r.d}|${r.store}`, { revenue: r.revenue, sales: Number(r.sales) }]))).toEqual(oracle(sent));
+    await scheduler.stop();
+  });
+
+  it('compact and vacuum jobs run over the lake and record what they did', async () => {
+    const jobs = [
+      defineJob({ name: 'compact', kind: 'compact', schedule: '0 3 * * *', params: { minFiles: 2 } }),
+      defineJob({ name: 'vacuum', kind: 'vacuum', schedule: '0 4 * * *', params: { retention: '168h', dryRun: true } }),
+    ];
+    const scheduler = new Scheduler({ jobs, store: lake.store, handlers: jobHandlers({ lake, models, eventTimeColumns: {} }) });
+    const compacted = await scheduler.runNow('compact');
+    expect(compacted.status, JSON.stringify(compacted.error)).toBe('succeeded');
+    expect(compacted.result).toMatchObject({ tables: 3, compacted: 1 });
+    const vacuumed = await scheduler.runNow('vacuum');
+    expect(vacuumed.status, JSON.stringify(vacuumed.error)).toBe('succeeded');
+    await scheduler.stop();
+  });
+});
