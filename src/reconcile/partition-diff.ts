@@ -66,14 +66,32 @@ export async function diffPartitions(
   const before = await profile(options.before);
   const after = await profile(options.after);
 
-  // Rows present on one side only, matched on the whole row, then on the key.
-  const keyList = keys.map(quoteIdent).join(', ');
-  const onlyIn = (a: string, b: string): string => `(SELECT * FROM ${a} WHERE ${inWindow} EXCEPT ALL SELECT * FROM ${b} WHERE ${inWindow})`;
+  // Only partitions whose profiles differ need a row-level diff.
+  const differing = [...new Set([...before.keys(), ...after.keys()])].filter((p) => {
+    const b = before.get(p);
+    const a = after.get(p);
+    return b?.rows !== a?.rows || b?.checksum !== a?.checksum;
+  });
   const counts = new Map<string, { added: number; removed: number; changed: number }>();
-  if (keys.length) {
+  const keyList = keys.map(quoteIdent).join(', ');
+  const only = partitionColumn === undefined ? 'true' : `${part} IN ${quoteList(differing.length ? differing : [''])}`;
+  if (differing.length && options.keys.length) {
+    // Unique keys: one outer join on (partition, key) with a hash of each row.
+    const side = (relation: string): string => `SELECT ${part} AS p, ${keyList}, hash(${hashed}) AS h FROM ${relation} WHERE ${only}`;
+    const on = [...keys.map((k) => `a.${quoteIdent(k)} IS NOT DISTINCT FROM b.${quoteIdent(k)}`), 'a.p IS NOT DISTINCT FROM b.p'].join(' AND ');
     const rows = await engine.all(
-      `WITH a AS (SELECT ${part} AS p, ${keyList} FROM ${onlyIn(`(SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${options.after})`, `(SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${options.before})`)}), ` +
-        `r AS (SELECT ${part} AS p, ${keyList} FROM ${onlyIn(`(SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${options.before})`, `(SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${options.after})`)}) ` +
+      `SELECT coalesce(a.p, b.p) AS p, count(*) FILTER (WHERE b.h IS NULL) AS added, count(*) FILTER (WHERE a.h IS NULL) AS removed, ` +
+        `count(*) FILTER (WHERE a.h IS NOT NULL AND b.h IS NOT NULL AND a.h <> b.h) AS changed ` +
+        `FROM (${side(options.after)}) AS a FULL OUTER JOIN (${side(options.before)}) AS b ON ${on} GROUP BY 1`,
+    );
+    for (const r of rows) counts.set(String(r['p']), { added: Number(r['added']), removed: Number(r['removed']), changed: Number(r['changed']) });
+  } else if (differing.length && keys.length) {
+    // No unique key (an aggregate): rows present on one side only, then matched on the non-numeric columns.
+    const projected = (relation: string): string => `(SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${relation} WHERE ${only})`;
+    const onlyIn = (x: string, y: string): string => `(SELECT * FROM ${projected(x)} EXCEPT ALL SELECT * FROM ${projected(y)})`;
+    const rows = await engine.all(
+      `WITH a AS (SELECT ${part} AS p, ${keyList} FROM ${onlyIn(options.after, options.before)}), ` +
+        `r AS (SELECT ${part} AS p, ${keyList} FROM ${onlyIn(options.before, options.after)}) ` +
         `SELECT p, sum(CASE WHEN side = 'a' THEN 1 ELSE 0 END) AS added, sum(CASE WHEN side = 'r' THEN 1 ELSE 0 END) AS removed, ` +
         `sum(CASE WHEN side = 'both' THEN 1 ELSE 0 END) AS changed FROM (` +
         `SELECT coalesce(a.p, r.p) AS p, CASE WHEN a.p IS NULL THEN 'r' WHEN r.p IS NULL THEN 'a' ELSE 'both' END AS side ` +

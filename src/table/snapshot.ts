@@ -122,7 +122,21 @@ export class Snapshot {
       return `SELECT ${fields.map((f) => `CAST(NULL AS ${duckdbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`).join(', ')} WHERE false`;
     }
     const located = await mapLimit(files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file) }));
-    const columnsByFile = await this.context.fileColumns.of(located.map((l) => ({ localPath: l.localPath, sizeBytes: l.file.size })));
+    // A file whose stats count nulls for every column of the schema holds them all (lakeloop's
+    // files do): no need to open it. Others (foreign writers, files older than a schema
+    // change, nested columns) have their columns read from their footers.
+    const columnsByFile = new Map<string, ReadonlySet<string>>();
+    const unknown = located.filter(({ file, localPath }) => {
+      const counted = Object.keys(parseStats(file)?.nullCount ?? {}).map((c) => c.toLowerCase());
+      const columns = new Set(counted);
+      if (!fields.every((f) => columns.has(f.name.toLowerCase()))) return true;
+      columnsByFile.set(localPath, columns);
+      return false;
+    });
+    if (unknown.length) {
+      for (const [path, columns] of await this.context.fileColumns.of(unknown.map((l) => ({ localPath: l.localPath, sizeBytes: l.file.size })))) columnsByFile.set(path, columns);
+    }
+    const uniform = unknown.length === 0;
 
     // Files that carry every partition column are read as they are, in one read_parquet;
     // the others (foreign writers omit partition columns) are grouped by partition tuple.
@@ -156,7 +170,8 @@ export class Snapshot {
         if (!available.has(f.name.toLowerCase())) return `CAST(NULL AS ${type}) AS ${name}`;
         return `CAST(${name} AS ${type}) AS ${name}`;
       });
-      return `SELECT ${exprs.join(', ')} FROM read_parquet(${quoteList(paths)}, union_by_name = true)`;
+      // Files that all hold the schema's columns (in its order, as lakeloop writes them) need no union by name.
+      return `SELECT ${exprs.join(', ')} FROM read_parquet(${quoteList(paths)}${uniform ? '' : ', union_by_name = true'})`;
     };
     const branches: string[] = [];
     if (complete.length > 0) branches.push(branch(complete, undefined));
