@@ -4,7 +4,7 @@ import { parseDuration, TableNotFound, UsageError } from '../core/index.js';
 import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
 import type { Model } from '../models/index.js';
 import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate } from '../planner/index.js';
-import { keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
+import { createModelTable, keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
 import type { DeltaTable, Lake } from '../table/index.js';
 import { diffPartitions, type PartitionDiff } from './partition-diff.js';
 import { writeReport, type ModelReport, type ReconcileReport } from './report.js';
@@ -166,11 +166,7 @@ async function reconcileModel(
   if (publish.length && !options.dryRun) {
     const target =
       table ??
-      (await lake.createTable(model.name, {
-        columns,
-        ...(model.header.partitionBy.length ? { partitionColumns: model.header.partitionBy } : {}),
-        description: `model ${model.name} (${model.file})`,
-      }));
+      (await createModelTable(lake, model, columns));
     const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, mode: options.kind, partitions: publish, run: options.id } };
     const result =
       partitionColumn === undefined

@@ -1,7 +1,7 @@
 import { LakeloopError, SqlError } from '../core/index.js';
 import { quoteIdent } from '../engine/index.js';
 import { lineAt, ModelError, type Model } from '../models/index.js';
-import { parseStats, type AddAction } from '../table/index.js';
+import { parseStats, type AddAction, type DeltaTable, type Lake } from '../table/index.js';
 
 /**
  * The latest row per `unique_key` of `relation` (by `version_by`, newest first), without
@@ -47,3 +47,12 @@ export async function userSql<T>(model: Model, work: () => Promise<T>): Promise<
   }
 }
 
+
+/** Creates a model's table from its result's columns, partitioned by its `partition_by`. */
+export function createModelTable(lake: Lake, model: Model, columns: readonly { name: string; type: string }[]): Promise<DeltaTable> {
+  return lake.createTable(model.name, {
+    columns,
+    ...(model.header.partitionBy.length ? { partitionColumns: model.header.partitionBy } : {}),
+    description: `model ${model.name} (${model.file})`,
+  });
+}

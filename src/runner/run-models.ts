@@ -14,7 +14,7 @@ import {
 import type { DeltaTable, Lake, PartitionSpec } from '../table/index.js';
 import { DataTestFailed, runDataTests, testInputs, type DataTestResult } from './data-tests.js';
 import { planKeyMerge, planPartitions, type OutputPlan } from './incremental.js';
-import { keyDedupSql, NULL_PARTITION, rowsOf, userSql } from './model-sql.js';
+import { createModelTable, keyDedupSql, NULL_PARTITION, rowsOf, userSql } from './model-sql.js';
 
 /** What one model's run did. */
 export interface ModelRunSummary {
@@ -179,11 +179,7 @@ async function publish(
     if (existing) await addNewColumns(existing, model, columns);
     const table =
       existing ??
-      (await lake.createTable(model.name, {
-        columns,
-        ...(model.header.partitionBy.length ? { partitionColumns: model.header.partitionBy } : {}),
-        description: `model ${model.name} (${model.file})`,
-      }));
+      (await createModelTable(lake, model, columns));
     const mode = run.mode === 'full' ? 'full' : 'stream';
     const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) } };
     const partitionColumn = model.header.partitionBy[0];
