@@ -26,13 +26,16 @@ const benchmark: Benchmark = {
     const rate = context.quick ? 1_000 : 5_000;
     const phaseMs = context.quick ? 10_000 : 30_000;
     const lake = join(context.workDir, 'lake');
-    const serve = spawn(process.execPath, [CLI, '--lake', lake, 'serve', '--port', '0', '--sample-feed', String(rate), '--no-jobs', '--poll-ms', '100'], {
+    const serve = spawn(process.execPath, [CLI, '--lake', lake, 'serve', '--port', '0', '--no-jobs', '--poll-ms', '100'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let feeder: ChildProcess | undefined;
     try {
       const url = await listeningUrl(serve);
-      context.log(`serve at ${url}, feed ${rate} events/s; warming up`);
+      // The load comes from a separate producer process, as it would in production.
+      feeder = spawn(process.execPath, [join(ROOT, 'bin', 'run-ts.js'), join(ROOT, 'bench', 'fixtures', 'feeder.ts'), url, String(rate)], { cwd: ROOT, stdio: 'ignore' });
+      context.log(`serve at ${url}, sample feed ${rate} events/s from a producer process; warming up`);
       await sleep(context.quick ? 4_000 : 8_000);
       const quiet = await measure(url, phaseMs, context);
       context.log(`quiet: p50 ${quiet.p50.toFixed(2)} s, p95 ${quiet.p95.toFixed(2)} s over ${quiet.count} markers; now with reconcile running`);
@@ -68,6 +71,8 @@ const benchmark: Benchmark = {
         },
       ];
     } finally {
+      feeder?.kill('SIGTERM');
+      if (feeder) await runToEnd(feeder);
       serve.kill('SIGTERM');
       await runToEnd(serve);
     }
