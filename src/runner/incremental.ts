@@ -169,33 +169,27 @@ function coldFilter(part: string, horizon: Horizon, partitions: readonly string[
   return cold.length ? `${part} IN ${quoteList(cold)}` : 'false';
 }
 
-/** The output's files whose min/max stats of `keyColumn` can hold one of the keys in `relation` (files without stats always can). */
+/**
+ * The output's files whose min/max stats of `keyColumn` overlap the range of the keys in
+ * `relation` (files without stats always do): one aggregate, no key list leaves DuckDB.
+ * Keys that grow over time (ids, timestamps) prune to the newest files.
+ */
 async function filesWithKeys(engine: Engine, output: Snapshot, keyColumn: string, relation: string): Promise<AddAction[]> {
   if (output.files.length === 0) return [];
   const [described] = await engine.describe(`SELECT ${quoteIdent(keyColumn)} FROM ${relation}`);
   const numeric = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL)/i.test(described?.type ?? '');
-  const rows = await engine.all(`SELECT DISTINCT ${quoteIdent(keyColumn)} AS k FROM ${relation} WHERE ${quoteIdent(keyColumn)} IS NOT NULL ORDER BY 1`);
-  if (rows.length === 0) return [];
-  const keys = rows.map((r) => (numeric ? Number(r['k']) : String(r['k'])));
+  // Stats of other types (dates, timestamps) are written in another text form than DuckDB's casts: no pruning.
+  if (!numeric && !/^VARCHAR/i.test(described?.type ?? '')) return [...output.files];
+  const [range] = await engine.all(`SELECT CAST(min(${quoteIdent(keyColumn)}) AS VARCHAR) AS lo, CAST(max(${quoteIdent(keyColumn)}) AS VARCHAR) AS hi FROM ${relation}`);
+  if (!range || range['lo'] === null || range['lo'] === undefined) return [];
+  const value = (v: unknown): number | string => (numeric ? Number(v) : String(v));
+  const lo = value(range['lo']);
+  const hi = value(range['hi']);
   return output.files.filter((file) => {
     const stats = parseStats(file);
     const min = stats?.minValues[keyColumn];
     const max = stats?.maxValues[keyColumn];
     if (min === undefined || max === undefined || min === null || max === null) return true;
-    const lo = numeric ? Number(min) : String(min);
-    const hi = numeric ? Number(max) : String(max);
-    const i = lowerBound(keys, lo);
-    return i < keys.length && (keys[i] as number | string) <= hi;
+    return value(min) <= hi && value(max) >= lo;
   });
-}
-
-function lowerBound(sorted: readonly (number | string)[], value: number | string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((sorted[mid] as number | string) < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
