@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two files at a time even on 2 cores: most suites wait on child processes and disk,
+    // and the default (cores − 1) would run them one by one.
+    maxWorkers: 2,
     // Starts s3rver on loopback for every run; tests reach it through test/helpers/s3.ts.
     globalSetup: ['test/global-setup.ts'],
   },
