@@ -124,64 +124,60 @@ export function unknownFieldsSql(contract: Contract, input: string, options: Con
   ].join('\n');
 }
 
-/** Field names the fast path's JSON paths can address without quoting. */
-const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /**
- * The fast path of `contractSql` for a batch that is expected to be clean: over `input`
- * (`_line BIGINT`, `_json JSON`, every `_json` valid JSON), the same typed columns as
- * `contractSql` for records that break nothing, and an `error()` for the first record that
- * would get a reject reason or `_rescued` (not an object, an undeclared or repeated field,
- * a missing/null required field, a wrong type, a failed check) — the caller then runs
- * `contractSql` itself, which says why. Each record is parsed once for its values and once
- * for its keys (no map is built). Same columns as `contractSql`, `_raw`, `_rescued` and the
- * reject columns all NULL. Undefined when the contract needs the full query (CDC, or field
- * names a JSON path would have to quote).
+ * The fast path of `contractSql` for a batch that is expected to be clean. `input` is a
+ * relation with one JSON column per field (contract fields, then `extraColumns`), named as the
+ * field and SQL NULL where the record has `null` or lacks the field: what DuckDB's
+ * `read_ndjson(..., records = true, maximum_depth = 1)` returns when its columns are the
+ * fields, and that reader itself refuses a line that is not a JSON object, repeats a key or
+ * has a key outside its columns. The result has the typed fields (schema order) and
+ * `event_date`, as `contractSql` types them; the first record that would get a reject reason
+ * (a missing/null required field, a wrong type, a failed check) raises an `error()` instead,
+ * so the caller runs `contractSql`, which says why. Undefined for CDC contracts.
  *
  * @example
- * const sql = contractFastSql(orders, `(SELECT rowid + 1 AS _line, json AS _json FROM batch)`);
+ * const sql = contractFastSql(orders, `(SELECT * FROM read_ndjson('batch.ndjson', records = true, maximum_depth = 1))`);
+ * await engine.run(`CREATE TEMP TABLE checked AS ${sql}`); // fails when a record needs the full check
  */
 export function contractFastSql(contract: Contract, input: string, options: ContractSqlOptions = {}): string | undefined {
   if (contract.cdc) return undefined;
   const fields = fieldsOf(contract, options.extraColumns ?? []);
-  if (!fields.every((f) => PLAIN_NAME.test(f.name))) return undefined;
   const eventTime = fields.find((f) => f.column?.name === contract.eventTime);
   assert(eventTime !== undefined, `contract ${contract.source} has no event-time column ${contract.eventTime}`);
-  const paths = `[${fields.map((f) => quoteLiteral(`$.${f.name}`)).join(', ')}]`;
-  const raw = (f: Field): string => `__ll_x[${f.index + 1}]`;
-  // As in the map of contractSql: a JSON null is SQL NULL, its text otherwise.
-  const values = fields.map((f) => `CAST(nullif(CAST(${raw(f)} AS VARCHAR), 'null') AS VARCHAR) AS ${v(f)}`);
-  const strings = fields.filter((f) => isStringBased(f.type)).map((f) => `${unquote(v(f))} AS ${s(f)}`);
-  const typed = fields.map((f) => `${typedExpr(f, false, (g) => `CASE WHEN ${v(g)} IS NOT NULL THEN ${raw(g)} END`)} AS ${c(f)}`);
-  const present = fields.map((f) => `(${raw(f)} IS NOT NULL)::INTEGER`).join(' + ');
-  const clean: string[] = [`starts_with(CAST(_json AS VARCHAR), '{')`, `len(__ll_k) = ${present}`];
+  // The JSON text of each value, as contractSql reads it from its map (both re-serialised by DuckDB's JSON writer).
+  const values = fields.map((f) => `CAST(${quoteIdent(f.name)} AS VARCHAR) AS ${v(f)}`);
+  // A string's text; the guard below makes sure the value is a JSON string (from_json would also print a number).
+  const strings = fields.filter((f) => isStringBased(f.type)).map((f) => `from_json(${quoteIdent(f.name)}, '"VARCHAR"') AS ${s(f)}`);
+  const typed = fields.map((f) => `${typedExpr(f, false, (g) => quoteIdent(g.name))} AS ${c(f)}`);
+  const clean: string[] = [];
   for (const f of fields) {
     if (f.column?.required) clean.push(`${v(f)} IS NOT NULL`);
+    if (isStringBased(f.type)) clean.push(`(${v(f)} IS NULL OR starts_with(${v(f)}, '"'))`);
     const finite = f.type === 'DOUBLE' || f.type === 'TIMESTAMP WITH TIME ZONE' || f.type === 'DATE' ? ` AND isfinite(${c(f)})` : '';
     clean.push(`(${v(f)} IS NULL OR (${c(f)} IS NOT NULL${finite}))`);
     for (const check of f.column?.checks ?? []) clean.push(`(${checkSql(check, c(f), f.type)[0]}) IS NOT FALSE`);
   }
-  const output = [
-    ...fields.map((f) => `${c(f)} AS ${quoteIdent(f.name)}`),
-    `CAST(timezone('UTC', ${c(eventTime)}) AS DATE) AS event_date`,
-    '_line',
-    'CAST(NULL AS VARCHAR) AS _raw',
-    ...(contract.drift === 'strict' ? [] : ['CAST(NULL AS JSON) AS _rescued']),
-    'CAST(NULL AS VARCHAR) AS _reject_reason',
-    'CAST(NULL AS VARCHAR) AS _reject_field',
-  ];
+  const output = [...fields.map((f) => `${c(f)} AS ${quoteIdent(f.name)}`), `${utcDate(c(eventTime))} AS event_date`];
   return [
     `SELECT ${output.join(', ')}`,
     `FROM (SELECT *, ${typed.join(', ')}`,
     `FROM (SELECT *, ${strings.length ? strings.join(', ') : 'NULL AS __ll_none'}`,
-    `FROM (SELECT *, ${values.join(', ')}`,
-    `FROM (SELECT _line, _json, json_extract(_json, ${paths}) AS __ll_x, json_keys(_json) AS __ll_k FROM ${input} AS __ll_in))))`,
-    `WHERE CASE WHEN ${clean.map((x) => `(${x})`).join(' AND ')} THEN true ELSE error(${quoteLiteral(`${FAST_PATH_MISS} at record `)} || _line) END`,
+    `FROM (SELECT *, ${values.join(', ')} FROM ${input} AS __ll_in)))`,
+    `WHERE CASE WHEN ${clean.length ? clean.map((x) => `(${x})`).join(' AND ') : 'true'} THEN true ELSE error(${quoteLiteral(FAST_PATH_MISS)}) END`,
   ].join('\n');
 }
 
 /** The message of the error `contractFastSql` raises for a record it cannot pass. */
 export const FAST_PATH_MISS = 'lakeloop: record needs the full contract check';
+
+/**
+ * `CAST(timezone('UTC', ts) AS DATE)` without ICU's calendar (the bulk of that expression's
+ * cost): whole days since the epoch, for instants from 1970 on (integer division truncates); older ones take ICU's way.
+ */
+function utcDate(ts: string): string {
+  const day = 86_400_000_000;
+  return `CASE WHEN ${ts} >= TIMESTAMPTZ '1970-01-01 00:00:00+00' THEN DATE '1970-01-01' + CAST(epoch_us(${ts}) // ${day} AS INTEGER) ELSE CAST(timezone('UTC', ${ts}) AS DATE) END`;
+}
 
 /**
  * The input relation `contractSql` expects, from a relation of raw records (`_line`,

@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { assert, failpoint, LakeloopError, SqlError, type Clock } from '../core/index.js';
 import { contractFastSql, contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
@@ -145,13 +147,16 @@ export async function landBatch(options: {
 
 /**
  * The fast path of `landBatch` for an NDJSON file whose every line is a record (none
- * blank, each starts with `{`, as `ingestFile` sees while cutting batches): DuckDB parses
- * the file once, `contractFastSql` types it, and bronze is written straight from that
- * query — no raw-lines table, no materialised check. Record `n` of the file is line
- * `linesBefore + n`. As soon as one record would not land as it is (invalid JSON, a reject,
- * an undeclared field), the query fails before anything is committed and this returns
- * undefined: the caller then takes the full path (`loadRawRecords` + `landBatch`), which
- * reports every record exactly. Same result and files as `landBatch` when it succeeds.
+ * blank, each starts with `{`, as `ingestFile` sees while cutting batches). Optimistic: DuckDB
+ * reads the file once with one JSON column per field — its reader refuses a line that is not
+ * a JSON object, repeats a key or has an undeclared one — `contractFastSql` types and checks
+ * every record, and the typed rows are sorted by `event_date` so each date's file is written
+ * straight from them. Record `n` of the file is line `linesBefore + n` (the rowid of the
+ * typed rows, which DuckDB keeps in file order). As soon as one record would not land as it
+ * is (invalid JSON, a reject, an undeclared field), a statement fails before anything is
+ * committed and this returns undefined: the caller then takes the exact path
+ * (`loadRawRecords` + `landBatch`), which reports every record. Same rows, files and stats
+ * as `landBatch` when it succeeds.
  */
 export async function landCleanNdjson(options: {
   readonly lake: Lake;
@@ -163,11 +168,14 @@ export async function landCleanNdjson(options: {
   readonly linesBefore: number;
   readonly batch: BatchIdentity;
   readonly clock: Clock;
+  /** A directory for a scratch file (the reader's schema record). */
+  readonly spoolDir: string;
   readonly bytes?: number;
   readonly extraTxns?: readonly TxnId[];
 }): Promise<LandResult | undefined> {
   const { lake, contract, batch, clock, records } = options;
   if (contract.cdc || records === 0) return undefined;
+  const engine = lake.engine;
   const batchId = createHash('sha256').update(`${batch.appId}\n${batch.version}`).digest('hex').slice(0, 16);
   const filePrefix = `${contract.source}-${batchId}`;
   const txn = { appId: batch.appId, version: batch.version };
@@ -180,39 +188,64 @@ export async function landCleanNdjson(options: {
     return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: before.version };
   }
   const extra = extraColumnsOf(contract, before.schema.fields.map((f) => ({ name: f.name, type: duckdbTypeOf(f.type) })));
-  // The records are read into a temp table first: its rowid is the line number (DuckDB keeps
-  // insertion order), where row_number() OVER () would serialise the scan and promise no order.
-  const parsed = quoteIdent(`__ll_parsed_${randomUUID().slice(0, 8)}`);
-  const input = `(SELECT rowid + ${options.linesBefore + 1} AS _line, json AS _json FROM ${parsed})`;
+  const fields = [...contract.columns.map((c) => c.name), ...extra.map((c) => c.name)];
+  // A field named rowid would hide the temp table's rowid, which numbers the lines.
+  if (fields.some((name) => name.toLowerCase() === 'rowid')) return undefined;
+  const reader = await fieldReader(options.spoolDir, options.file, fields);
+  // The reader's columns must be the fields, each JSON, or it would not reject undeclared keys as expected.
+  const columns = await engine.describe(`SELECT * FROM ${reader}`).catch(() => []);
+  if (columns.length !== fields.length || !columns.every((c, i) => c.name === fields[i] && c.type === 'JSON')) return undefined;
+  const input = `(SELECT ${fields.map(quoteIdent).join(', ')} FROM ${reader} WHERE file_index = 1)`;
   const checked = contractFastSql(contract, input, { extraColumns: extra });
   if (checked === undefined) return undefined;
-  // Materialised once: the check runs as one parallel scan, the partitioned write reads plain rows.
-  const table = quoteIdent(`__ll_fast_${randomUUID().slice(0, 8)}`);
+
+  const id = randomUUID().slice(0, 8);
+  const typed = quoteIdent(`__ll_typed_${id}`);
+  const sorted = quoteIdent(`__ll_sorted_${id}`);
   const now = `make_timestamptz(${clock.nowMs() * 1000}::BIGINT)`;
-  const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
-  const rows =
-    `SELECT * EXCLUDE (${drop.join(', ')}), ${quoteLiteral(`${batchId}:`)} || _line AS _ingest_id, ${quoteLiteral(batchId)} AS _batch_id, ` +
-    `${now} AS _ingested_at, ${quoteLiteral(`${batch.sourceOffset}:`)} || _line AS _source_offset FROM ${table}`;
   const commitInfo = {
     lakeloop: { source: contract.source, batchId, sourceOffset: batch.sourceOffset, received: records, landed: records, quarantined: 0, bytes: options.bytes ?? null },
   };
   let result;
   try {
-    await lake.engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${parsed} AS SELECT json FROM read_json(${quoteLiteral(options.file)}, ` +
-        `format = 'newline_delimited', records = false, columns = {'json': 'JSON'})`,
+    await engine.run(`CREATE OR REPLACE TEMP TABLE ${typed} AS ${checked}`);
+    const line = `rowid + ${options.linesBefore + 1}`;
+    // Rows of one date together, so each date's file is a filtered scan that zonemaps cut short;
+    // input already grouped by date (one date, or time-ordered files) needs no sort.
+    const scattered = await engine.scalar(
+      `SELECT count(*) FROM (SELECT max(rowid) - min(rowid) + 1 <> count(*) AS gaps FROM ${typed} GROUP BY event_date) WHERE gaps`,
     );
-    await lake.engine.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${checked}`);
-    result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, expectedRows: records });
+    let source = `(SELECT *, ${line} AS __ll_line FROM ${typed})`;
+    if (Number(scattered) > 0) {
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${sorted} AS SELECT *, ${line} AS __ll_line FROM ${typed} ORDER BY event_date, __ll_line`);
+      await engine.run(`DROP TABLE ${typed}`);
+      source = sorted;
+    }
+    const rows =
+      `SELECT * EXCLUDE (__ll_line), ${quoteLiteral(`${batchId}:`)} || __ll_line AS _ingest_id, ${quoteLiteral(batchId)} AS _batch_id, ` +
+      `${now} AS _ingested_at, ${quoteLiteral(`${batch.sourceOffset}:`)} || __ll_line AS _source_offset FROM ${source}`;
+    result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, expectedRows: records, clustered: true });
   } catch (error) {
     // Nothing was committed: a record needs the full check (or the reader refused the file).
     if (error instanceof SqlError || (error instanceof LakeloopError && error.code === 'ROW_COUNT')) return undefined;
     throw error;
   } finally {
-    await lake.engine.run(`DROP TABLE IF EXISTS ${table}; DROP TABLE IF EXISTS ${parsed}`);
+    await engine.run(`DROP TABLE IF EXISTS ${sorted}; DROP TABLE IF EXISTS ${typed}`);
   }
   if (result.skipped) return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: result.version };
   return { ...base, landed: records, quarantined: 0, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };
+}
+
+/**
+ * `read_ndjson` over `file` whose columns are exactly `fields`, all JSON: a first file holding
+ * one record with every field (null) fixes the detected schema (a sample of that one record
+ * from that one file), and the reader then rejects any key outside it. The file's rows have
+ * `file_index = 1`.
+ */
+async function fieldReader(spoolDir: string, file: string, fields: readonly string[]): Promise<string> {
+  const schemaFile = join(spoolDir, `fields-${randomUUID().slice(0, 8)}.ndjson`);
+  await writeFile(schemaFile, `${JSON.stringify(Object.fromEntries(fields.map((name) => [name, null])))}\n`);
+  return `read_ndjson([${quoteLiteral(schemaFile)}, ${quoteLiteral(file)}], records = true, maximum_depth = 1, sample_size = 1, maximum_sample_files = 1)`;
 }
 
 /** `bronze.<source>`, created on first use with the contract's columns, partitioned by event_date. */

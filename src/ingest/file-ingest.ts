@@ -75,7 +75,7 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
         // Fast path: a batch of object lines parsed once by DuckDB straight into bronze; it
         // gives up (nothing committed) at the first record that needs the full check below.
         const fast = range.objectLines
-          ? await landCleanNdjson({ lake: options.lake, contract: options.contract, file: batchFile, records: range.lines, linesBefore: range.linesBefore, batch, clock, bytes })
+          ? await landCleanNdjson({ lake: options.lake, contract: options.contract, file: batchFile, records: range.lines, linesBefore: range.linesBefore, batch, clock, spoolDir, bytes })
           : undefined;
         const result = fast ?? (await landRaw(options, batchFile, format, `__ll_raw_${randomUUID().slice(0, 8)}_${index + 1}`, spoolDir, range.linesBefore, batch, clock, bytes));
         totals.received += result.received;

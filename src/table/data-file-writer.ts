@@ -34,6 +34,14 @@ export interface DataFilesRequest {
   readonly livePaths?: ReadonlySet<string>;
   /** When set, the query must return exactly this many rows (else `ROW_COUNT`, nothing uploaded). */
   readonly expectedRows?: number;
+  /**
+   * The query is a cheap scan whose rows are already grouped by partition (e.g. a temp table
+   * sorted by the partition columns): each partition's file is then written by its own COPY
+   * filtered on the partition columns, and stats come from the query, instead of one
+   * partitioned COPY, which pushes every row through per-partition buffers (~3× the cost of
+   * a plain COPY in DuckDB 1.5) and files read back for stats. Same files, same stats.
+   */
+  readonly clustered?: boolean;
 }
 
 const PARTITION_HELPER = '__lakeloop_partition';
@@ -61,29 +69,34 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
   const fields = request.schema.fields;
   const partitioned = request.partitionColumns.length > 0;
   const projection = await castProjection(engine, table, request);
-  const inner = `SELECT ${projection.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
+  const inner = `SELECT ${projection.list.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
   const partitionFields = request.partitionColumns.map((c) => fieldOf(request.schema, c, table));
 
   return withTempDir('write', async (dir) => {
-    let localFiles: string[];
-    if (partitioned) {
-      const tuple = partitionFields.map((f) => partitionText(quoteIdent(f.name), f)).join(', ');
-      await engine.run(
-        `COPY (SELECT *, hash(${tuple}) AS ${PARTITION_HELPER} FROM (${inner})) TO ${quoteLiteral(join(dir, 'out'))} ` +
-          `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}))`,
-      );
-      localFiles = await parquetFilesUnder(join(dir, 'out'));
+    let described: DescribedFile[];
+    if (partitioned && request.clustered && partitionFields.every((f) => CLUSTERED_PARTITION_TYPES.has(f.type as string))) {
+      described = await writeClustered(engine, table, request, projection, partitionFields, dir);
     } else {
-      const file = join(dir, 'data.parquet');
-      await engine.copyToParquet(inner, file, { compression: 'zstd' });
-      localFiles = [file];
+      let localFiles: string[];
+      if (partitioned) {
+        const tuple = partitionFields.map((f) => partitionText(quoteIdent(f.name), f)).join(', ');
+        await engine.run(
+          `COPY (SELECT *, hash(${tuple}) AS ${PARTITION_HELPER} FROM (${inner})) TO ${quoteLiteral(join(dir, 'out'))} ` +
+            `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}))`,
+        );
+        localFiles = await parquetFilesUnder(join(dir, 'out'));
+      } else {
+        const file = join(dir, 'data.parquet');
+        await engine.copyToParquet(inner, file, { compression: 'zstd' });
+        localFiles = [file];
+      }
+      described = localFiles.length === 0 ? [] : await describeFiles(engine, localFiles, fields, partitionFields);
     }
-    if (localFiles.length === 0) {
+    if (described.length === 0) {
       if (request.expectedRows) throw rowCountError(table, request.expectedRows, 0);
       return [];
     }
 
-    const described = await describeFiles(engine, localFiles, fields, partitionFields);
     if (request.expectedRows !== undefined) {
       const rows = described.reduce((sum, file) => sum + file.numRecords, 0);
       if (rows !== request.expectedRows) throw rowCountError(table, request.expectedRows, rows);
@@ -132,8 +145,58 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
   });
 }
 
-/** The SELECT list that casts the query's columns to the table schema, in schema order. */
-async function castProjection(engine: Engine, table: string, request: DataFilesRequest): Promise<string[]> {
+/** Partition column types whose values a clustered write can match with a plain `=` on the source column. */
+const CLUSTERED_PARTITION_TYPES = new Set(['string', 'date', 'long', 'integer', 'short', 'byte', 'boolean']);
+
+/**
+ * A clustered partitioned write: stats and the partitions in one aggregate over the query, then
+ * one COPY per partition with `=` filters on the source's partition columns (pushed into the
+ * scan, where zonemaps skip the other partitions' row groups). Each file's row count is
+ * checked against its partition's, so a filter that missed or doubled rows cannot go unseen.
+ */
+async function writeClustered(
+  engine: Engine,
+  table: string,
+  request: DataFilesRequest,
+  projection: { readonly list: readonly string[]; readonly sourceNames: ReadonlyMap<string, string> },
+  partitionFields: readonly SchemaField[],
+  dir: string,
+): Promise<DescribedFile[]> {
+  const inner = `SELECT ${projection.list.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
+  const groups = await statsByGroup(engine, `(${inner})`, request.schema.fields, partitionFields, undefined);
+  const described: DescribedFile[] = [];
+  for (const [index, group] of groups.entries()) {
+    const file = join(dir, `part-${index}.parquet`);
+    const filters = partitionFields.map((field) => {
+      const source = projection.sourceNames.get(field.name);
+      assert(source !== undefined, `partition column ${field.name} comes from the query`);
+      const column = `__lakeloop_source.${quoteIdent(source)}`;
+      const value = group.partitionValues[field.name];
+      if (value === null || value === undefined) return field.type === 'string' ? `(${column} IS NULL OR ${column} = '')` : `${column} IS NULL`;
+      return `${column} = CAST(${quoteLiteral(value)} AS ${duckdbTypeOf(field.type)})`;
+    });
+    await engine.copyToParquet(`${inner} WHERE ${filters.join(' AND ')}`, file, { compression: 'zstd' });
+    described.push({ ...group, localPath: file });
+  }
+  if (described.length > 0) {
+    const footers = await engine.all(`SELECT file_name AS f, num_rows AS n FROM parquet_file_metadata(${quoteList(described.map((d) => d.localPath))})`);
+    const written = new Map(footers.map((r) => [String(r['f']), Number(r['n'])]));
+    for (const file of described) {
+      assert(written.get(file.localPath) === file.numRecords, `clustered write of ${table}: partition ${JSON.stringify(file.partitionValues)} has ${file.numRecords} row(s), its file ${written.get(file.localPath)}`);
+    }
+  }
+  return described;
+}
+
+/**
+ * The SELECT list that casts the query's columns to the table schema, in schema order, and
+ * which query column each schema column comes from.
+ */
+async function castProjection(
+  engine: Engine,
+  table: string,
+  request: DataFilesRequest,
+): Promise<{ list: string[]; sourceNames: Map<string, string> }> {
   const source = await engine.describe(`SELECT * FROM ${subquery(request.selectSql)} AS __lakeloop_source`);
   const byName = new Map<string, { name: string; type: string }>();
   for (const column of source) {
@@ -148,7 +211,8 @@ async function castProjection(engine: Engine, table: string, request: DataFilesR
       hint: 'Add them first with addColumns (schema evolution), or drop them from the query.',
     });
   }
-  return request.schema.fields.map((field) => {
+  const sourceNames = new Map<string, string>();
+  const list = request.schema.fields.map((field) => {
     const type = duckdbTypeOf(field.type);
     const target = quoteIdent(field.name);
     const column = byName.get(field.name.toLowerCase());
@@ -166,8 +230,10 @@ async function castProjection(engine: Engine, table: string, request: DataFilesR
     }
     const cast = `CAST(${quoteIdent(column.name)} AS ${type})`;
     const isStringPartition = field.type === 'string' && request.partitionColumns.includes(field.name);
+    sourceNames.set(field.name, column.name);
     return `${isStringPartition ? `NULLIF(${cast}, '')` : cast} AS ${target}`;
   });
+  return { list, sourceNames };
 }
 
 /** The partition value text of a column, as the Delta log writes it (null stays null). */
@@ -204,11 +270,31 @@ async function describeFiles(
   fields: readonly SchemaField[],
   partitionFields: readonly SchemaField[],
 ): Promise<DescribedFile[]> {
-  const selects: string[] = [`${FILE_COLUMN} AS f`, 'count(*) AS n'];
-  if (partitionFields.length > 0) {
-    const tuple = partitionFields.map((f) => partitionText(quoteIdent(f.name), f)).join(', ');
-    selects.push(`count(DISTINCT to_json([${tuple}])) AS tuples`);
-    partitionFields.forEach((f, i) => selects.push(`first(${partitionText(quoteIdent(f.name), f)}) AS p${i}`));
+  const source = `read_parquet(${quoteList(localFiles)}, filename = ${quoteLiteral(FILE_COLUMN)})`;
+  const groups = await statsByGroup(engine, source, fields, partitionFields, FILE_COLUMN);
+  return groups.map(({ group, ...file }) => ({ ...file, localPath: String(group) }));
+}
+
+/**
+ * Stats of `source` grouped by `groupColumn` (each group must hold one partition tuple), or,
+ * without one, by the partition tuple itself; groups in no particular order.
+ */
+async function statsByGroup(
+  engine: Engine,
+  source: string,
+  fields: readonly SchemaField[],
+  partitionFields: readonly SchemaField[],
+  groupColumn: string | undefined,
+): Promise<(Omit<DescribedFile, 'localPath'> & { group: SqlValue | undefined })[]> {
+  // Grouped by the raw partition values (formatted once per group, not once per row).
+  const selects: string[] = ['count(*) AS n'];
+  const keys = partitionFields.map((f) => quoteIdent(f.name));
+  if (groupColumn !== undefined) {
+    selects.push(`${groupColumn} AS g`);
+    if (keys.length > 0) selects.push(`count(DISTINCT row(${keys.join(', ')})) AS tuples`);
+    keys.forEach((key, i) => selects.push(`any_value(${key}) AS __pk${i}`));
+  } else {
+    keys.forEach((key, i) => selects.push(`${key} AS __pk${i}`));
   }
   const statFields = fields.filter((f) => typeof f.type === 'string');
   statFields.forEach((field, i) => {
@@ -217,11 +303,13 @@ async function describeFiles(
     const bounds = minMaxText(c, field.type as string);
     if (bounds) selects.push(`${bounds.min} AS lo${i}`, `${bounds.max} AS hi${i}`);
   });
+  const groupBy = groupColumn !== undefined ? groupColumn : keys.map((_, i) => `__pk${i}`).join(', ');
+  const texts = partitionFields.map((f, i) => `${partitionText(`__pk${i}`, f)} AS p${i}`);
   const rows = await engine.all(
-    `SELECT ${selects.join(', ')} FROM read_parquet(${quoteList(localFiles)}, filename = ${quoteLiteral(FILE_COLUMN)}) GROUP BY ${FILE_COLUMN}`,
+    `SELECT *${texts.length ? `, ${texts.join(', ')}` : ''} FROM (SELECT ${selects.join(', ')} FROM ${source}${groupBy ? ` GROUP BY ${groupBy}` : ''})`,
   );
   return rows.map((row) => {
-    assert(partitionFields.length === 0 || Number(row['tuples']) === 1, `written file ${String(row['f'])} holds exactly one partition`);
+    assert(groupColumn === undefined || partitionFields.length === 0 || Number(row['tuples']) === 1, `written file ${String(row['g'])} holds exactly one partition`);
     const partitionValues: Record<string, string | null> = {};
     partitionFields.forEach((f, i) => {
       const value = row[`p${i}`];
@@ -242,7 +330,7 @@ async function describeFiles(
       if (hi !== undefined) maxs.push(`${name}:${hi}`);
     });
     const statsJson = `{"numRecords":${Number(row['n'])},"minValues":{${mins.join(',')}},"maxValues":{${maxs.join(',')}},"nullCount":{${nulls.join(',')}}}`;
-    return { localPath: String(row['f']), numRecords: Number(row['n']), partitionValues, nullCounts, statsJson };
+    return { group: row['g'], numRecords: Number(row['n']), partitionValues, nullCounts, statsJson };
   });
 }
 

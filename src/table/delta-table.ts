@@ -88,6 +88,8 @@ export interface WriteOptions {
   readonly fileNamePrefix?: string;
   /** When set, the write must produce exactly this many rows, else it fails (code `ROW_COUNT`) before anything is committed. */
   readonly expectedRows?: number;
+  /** The query is a cheap scan already grouped by partition: one filtered COPY per partition (see `DataFilesRequest.clustered`). */
+  readonly clustered?: boolean;
 }
 
 /** Options of `writeDataFiles`. */
@@ -353,7 +355,7 @@ export class DeltaTable {
     const snapshot = await this.snapshot();
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
-    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined, options.expectedRows);
+    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined, options.expectedRows, options.clustered);
     return this.commitWrite(options, adds, () => ({
       readVersion: snapshot.version,
       add: adds,
@@ -432,6 +434,7 @@ export class DeltaTable {
     fileNamePrefix: string | undefined,
     allowedPartitions: readonly PartitionSpec[] | undefined,
     expectedRows?: number,
+    clustered?: boolean,
   ): Promise<AddAction[]> {
     checkWritable(this.name, snapshot.version, snapshot.protocol, snapshot.schema, snapshot.metadata.configuration, false);
     const adds = await writeDataFiles(
@@ -443,6 +446,7 @@ export class DeltaTable {
         ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
         ...(allowedPartitions ? { allowedPartitions } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),
+        ...(clustered ? { clustered } : {}),
       },
     );
     failpoint('table.after-data-files');

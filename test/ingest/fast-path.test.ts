@@ -1,0 +1,207 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ManualClock } from '../../src/core/index.js';
+import { defineContract, type Contract } from '../../src/contracts/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { ingestFile, landBatch, landCleanNdjson, loadRawRecords, type LandResult } from '../../src/ingest/index.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
+import { Lake } from '../../src/table/index.js';
+
+/**
+ * The optimistic fast path of `ingest --file` against the exact path (`loadRawRecords` +
+ * `landBatch`) on the same bytes, same batch identity and same clock: a clean file lands the
+ * same rows, files and stats; a file with one bad record in the middle makes the fast path
+ * give up without committing anything, and `ingestFile` then lands what the exact path lands.
+ */
+const schema = z.object({
+  id: z.string().min(1),
+  amount: z.number().nonnegative(),
+  qty: z.int().positive(),
+  paid: z.boolean(),
+  status: z.enum(['new', 'done']),
+  code: z.string().regex(/^[A-Z]{2}$/),
+  ts: z.iso.datetime({ offset: true }),
+  day: z.iso.date().optional(),
+  meta: z.object({ a: z.number() }).optional(),
+  tags: z.array(z.string()).optional(),
+  note: z.string().nullish(),
+  level: z.int().default(3),
+});
+
+let sources = 0;
+function contract(drift: 'strict' | 'rescue' | 'evolve' = 'strict'): Contract {
+  sources += 1;
+  return defineContract({ source: `fast_${sources}`, version: 1, owner: 'test', schema, key: ['id'], eventTime: 'ts', drift });
+}
+
+/** Record `i`: every kind of value the contract takes, spread over `days` event dates. */
+function record(i: number, days = 7): Record<string, unknown> {
+  const day = String(1 + ((i * 7919) % days)).padStart(2, '0');
+  const r: Record<string, unknown> = {
+    id: `r${i}`,
+    amount: [12.5, 0, 1e3, 7, 0.1][i % 5],
+    qty: i % 4 === 0 ? 2.0 : 1 + (i % 9),
+    paid: i % 2 === 0,
+    status: i % 3 === 0 ? 'done' : 'new',
+    code: ['DE', 'SE', 'JP'][i % 3],
+    ts: i % 5 === 0 ? `2026-04-${day}T23:30:00+02:00` : `2026-04-${day}T10:00:0${i % 10}.${String(i % 1000).padStart(3, '0')}Z`,
+  };
+  if (i % 6 === 0) r['day'] = `2026-04-${day}`;
+  if (i % 7 === 0) r['meta'] = { a: i, b: [1, { c: 'x' }] };
+  if (i % 11 === 0) r['tags'] = ['a', 'b"q', 'é'];
+  if (i % 13 === 0) r['note'] = null;
+  else if (i % 4 === 1) r['note'] = `line ${i}: "quoted" \\ back\tslash 名前 ✓`;
+  if (i % 17 === 0) r['level'] = 9;
+  return r;
+}
+
+let engine: Engine;
+let dir: string;
+const clock = new ManualClock(Date.UTC(2026, 4, 1, 12));
+
+beforeAll(async () => {
+  engine = await Engine.create({ threads: 2 });
+  dir = await mkdtemp(join(tmpdir(), 'lakeloop-fast-'));
+});
+
+afterAll(async () => {
+  await engine.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+let files = 0;
+async function ndjson(lines: readonly string[]): Promise<string> {
+  files += 1;
+  const path = join(dir, `in-${files}.ndjson`);
+  await writeFile(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+async function openLake(): Promise<Lake> {
+  return Lake.open({ store: await LocalObjectStore.create(await mkdtemp(join(dir, 'lake-'))), engine });
+}
+
+const KEY = 'k1';
+const batch = (c: Contract) => ({ appId: `ingest:${c.source}:${KEY}`, version: 1, sourceOffset: `${KEY}#1` });
+
+/** The exact path on the whole file as one batch, as `ingestFile` would name it. */
+async function exactLanding(lake: Lake, c: Contract, path: string): Promise<LandResult> {
+  const spool = await mkdtemp(join(dir, 'spool-'));
+  const fieldTypes = new Map(c.columns.map((col) => [col.name, col.duckdbType]));
+  const raw = await loadRawRecords(engine, path, 'ndjson', `exact_${files}_${c.source}`, spool, 0, fieldTypes);
+  try {
+    return await landBatch({ lake, contract: c, raw, batch: batch(c), clock, bytes: (await stat(path)).size });
+  } finally {
+    await engine.run(`DROP TABLE IF EXISTS exact_${files}_${c.source}`);
+  }
+}
+
+async function fastLanding(lake: Lake, c: Contract, path: string, records: number): Promise<LandResult | undefined> {
+  const spool = await mkdtemp(join(dir, 'spool-'));
+  return landCleanNdjson({ lake, contract: c, file: path, records, linesBefore: 0, batch: batch(c), clock, spoolDir: spool, bytes: (await stat(path)).size });
+}
+
+/** Everything a landing leaves in the lake: rows of bronze and quarantine, and bronze's files with their stats. */
+async function contents(lake: Lake, c: Contract): Promise<{ bronze: unknown[]; quarantine: unknown[]; files: unknown[] }> {
+  const rowsOf = async (name: string, order: string): Promise<unknown[]> => {
+    if (!(await lake.tables()).includes(name)) return [];
+    const snapshot = await (await lake.table(name)).snapshot();
+    return engine.all(`SELECT * FROM (${await snapshot.scanSql(lake.store)}) ORDER BY ${order}`);
+  };
+  const snapshot = await (await lake.table(`bronze.${c.source}`)).snapshot();
+  const files = snapshot.files.map((f) => ({ path: f.path, partitionValues: f.partitionValues, stats: JSON.parse(f.stats ?? 'null') })).sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { bronze: await rowsOf(`bronze.${c.source}`, '_source_offset'), quarantine: await rowsOf(`quarantine.${c.source}`, 'line'), files };
+}
+
+describe('the fast path of ingest --file', () => {
+  it('lands a clean file exactly as the exact path does: rows, line numbers, files and their stats', async () => {
+    for (const [days, label] of [[7, 'dates scattered'], [1, 'one date']] as const) {
+      const c = contract('rescue');
+      const path = await ndjson(Array.from({ length: 3000 }, (_, i) => JSON.stringify(record(i + 1, days))));
+      const fastLake = await openLake();
+      const fast = await fastLanding(fastLake, c, path, 3000);
+      expect(fast, label).toMatchObject({ landed: 3000, quarantined: 0, files: days });
+      const exactLake = await openLake();
+      expect(await exactLanding(exactLake, c, path), label).toMatchObject({ landed: 3000, quarantined: 0, files: days });
+      const [a, b] = [await contents(fastLake, c), await contents(exactLake, c)];
+      expect(a.bronze).toHaveLength(3000);
+      expect(a, label).toEqual(b);
+    }
+  });
+
+  it('a time-ordered file needs no sort and still lands each date in its own file with exact lines', async () => {
+    const c = contract();
+    const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ ...record(i + 1), ts: `2026-04-0${1 + Math.floor(i / 500)}T10:00:00Z` }));
+    const path = await ndjson(lines);
+    const fastLake = await openLake();
+    expect(await fastLanding(fastLake, c, path, 2000)).toMatchObject({ landed: 2000, files: 4 });
+    const exactLake = await openLake();
+    await exactLanding(exactLake, c, path);
+    expect(await contents(fastLake, c)).toEqual(await contents(exactLake, c));
+  });
+
+  it('gives up without committing anything at one bad record in the middle, and ingest then lands what the exact path lands', async () => {
+    const bad: [string, string | ((r: Record<string, unknown>) => unknown), 'strict' | 'rescue' | 'evolve'][] = [
+      ['a number given as a string', (r) => ({ ...r, amount: '12' }), 'strict'],
+      ['a string given as a number', (r) => ({ ...r, id: 12 }), 'strict'],
+      ['a fraction in an integer field', (r) => ({ ...r, qty: 2.5 }), 'strict'],
+      ['a boolean given as a string', (r) => ({ ...r, paid: 'true' }), 'strict'],
+      ['a missing required field', (r) => ({ ...r, id: undefined }), 'strict'],
+      ['a null required field', (r) => ({ ...r, code: null }), 'strict'],
+      ['a value outside the enum', (r) => ({ ...r, status: 'lost' }), 'strict'],
+      ['a failed pattern', (r) => ({ ...r, code: 'de' }), 'strict'],
+      ['a negative amount', (r) => ({ ...r, amount: -1 }), 'strict'],
+      ['an impossible date-time', (r) => ({ ...r, ts: '2026-13-01T00:00:00Z' }), 'strict'],
+      ['an array where an object goes', (r) => ({ ...r, meta: [1] }), 'strict'],
+      ['an undeclared field (strict)', (r) => ({ ...r, coupon: 'X1' }), 'strict'],
+      ['an undeclared field (rescue)', (r) => ({ ...r, coupon: 'X1' }), 'rescue'],
+      ['an undeclared field (evolve)', (r) => ({ ...r, gift: true }), 'evolve'],
+      ['a key differing only in case', (r) => ({ ...r, ID: 'x' }), 'rescue'],
+      ['an empty object', () => ({}), 'strict'],
+      ['a repeated key', (r) => `${JSON.stringify(r).slice(0, -1)},"id":"again"}`, 'strict'],
+      ['invalid JSON', '{"id": "r1", "amount":', 'strict'],
+      ['two objects on one line', (r) => `${JSON.stringify(r)} ${JSON.stringify(r)}`, 'strict'],
+      ['NaN', (r) => JSON.stringify(r).replace(/"amount":[^,]*/, '"amount":NaN'), 'strict'],
+    ];
+    for (const [label, change, drift] of bad) {
+      const c = contract(drift);
+      const lines = Array.from({ length: 800 }, (_, i) => {
+        const r = record(i + 1);
+        if (i !== 399) return JSON.stringify(r);
+        const changed = typeof change === 'string' ? change : change(r);
+        return typeof changed === 'string' ? changed : JSON.stringify(changed);
+      });
+      const path = await ndjson(lines);
+      const fastLake = await openLake();
+      expect(await fastLanding(fastLake, c, path, 800), label).toBeUndefined();
+      const bronze = await (await fastLake.table(`bronze.${c.source}`)).snapshot();
+      expect(bronze.version, `${label}: nothing committed`).toBe(0);
+
+      const ingested = await ingestFile({ lake: fastLake, contract: c, input: path, idempotencyKey: KEY, clock });
+      const exactLake = await openLake();
+      const exact = await exactLanding(exactLake, c, path);
+      expect(ingested, label).toMatchObject({ received: 800, landed: exact.landed, quarantined: exact.quarantined, addedColumns: exact.addedColumns });
+      expect(exact.landed + exact.quarantined, label).toBe(800);
+      expect(await contents(fastLake, c), label).toEqual(await contents(exactLake, c));
+    }
+  }, 120_000);
+
+  it('lands into columns evolve added earlier, and a field named rowid takes the exact path', async () => {
+    const c = contract('evolve');
+    const lake = await openLake();
+    const first = await ndjson([JSON.stringify({ ...record(1), gift: true })]);
+    expect(await ingestFile({ lake, contract: c, input: first, clock })).toMatchObject({ landed: 1, addedColumns: ['gift'] });
+    const path = await ndjson(Array.from({ length: 200 }, (_, i) => JSON.stringify({ ...record(i + 2), gift: i % 2 === 0 })));
+    expect(await fastLanding(lake, c, path, 200)).toMatchObject({ landed: 200 });
+    const gifts = await engine.all(`SELECT count(*) FILTER (WHERE gift) AS t, count(*) FILTER (WHERE NOT gift) AS f FROM (${await (await (await lake.table(`bronze.${c.source}`)).snapshot()).scanSql(lake.store)})`);
+    expect(gifts).toEqual([{ t: '101', f: '100' }]);
+
+    sources += 1;
+    const withRowid = defineContract({ source: `fast_${sources}`, version: 1, owner: 'test', schema: z.object({ rowid: z.string(), ts: z.iso.datetime() }), key: ['rowid'], eventTime: 'ts' });
+    const rowidFile = await ndjson(['{"rowid":"a","ts":"2026-04-01T00:00:00Z"}']);
+    expect(await fastLanding(await openLake(), withRowid, rowidFile, 1)).toBeUndefined();
+  });
+});
