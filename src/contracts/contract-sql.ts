@@ -158,12 +158,15 @@ export function contractFastSql(contract: Contract, input: string, options: Cont
     for (const check of f.column?.checks ?? []) clean.push(`(${checkSql(check, c(f), f.type)[0]}) IS NOT FALSE`);
   }
   const output = [...fields.map((f) => `${c(f)} AS ${quoteIdent(f.name)}`), `${utcDate(c(eventTime))} AS event_date`];
+  // The checks as one projected column, tested by a single CASE: DuckDB evaluates a conjunction
+  // in a projection more cheaply than as the condition of a CASE (no selection vectors to sort).
   return [
     `SELECT ${output.join(', ')}`,
+    `FROM (SELECT *, ${clean.length ? clean.map((x) => `(${x})`).join(' AND ') : 'true'} AS __ll_ok`,
     `FROM (SELECT *, ${typed.join(', ')}`,
     `FROM (SELECT *, ${strings.length ? strings.join(', ') : 'NULL AS __ll_none'}`,
-    `FROM (SELECT *, ${values.join(', ')} FROM ${input} AS __ll_in)))`,
-    `WHERE CASE WHEN ${clean.length ? clean.map((x) => `(${x})`).join(' AND ') : 'true'} THEN true ELSE error(${quoteLiteral(FAST_PATH_MISS)}) END`,
+    `FROM (SELECT *, ${values.join(', ')} FROM ${input} AS __ll_in))))`,
+    `WHERE CASE WHEN __ll_ok THEN true ELSE error(${quoteLiteral(FAST_PATH_MISS)}) END`,
   ].join('\n');
 }
 

@@ -145,6 +145,10 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
   });
 }
 
+/** DuckDB's default Parquet row group, and the smallest a clustered write cuts a file into. */
+const DEFAULT_ROW_GROUP_SIZE = 122_880;
+const MIN_ROW_GROUP_SIZE = 16_384;
+
 /** Partition column types whose values a clustered write can match with a plain `=` on the source column. */
 const CLUSTERED_PARTITION_TYPES = new Set(['string', 'date', 'long', 'integer', 'short', 'byte', 'boolean']);
 
@@ -175,7 +179,9 @@ async function writeClustered(
       if (value === null || value === undefined) return field.type === 'string' ? `(${column} IS NULL OR ${column} = '')` : `${column} IS NULL`;
       return `${column} = CAST(${quoteLiteral(value)} AS ${duckdbTypeOf(field.type)})`;
     });
-    await engine.copyToParquet(`${inner} WHERE ${filters.join(' AND ')}`, file, { compression: 'zstd' });
+    // Several row groups per file, so that more than one thread encodes it.
+    const rowGroupSize = Math.min(DEFAULT_ROW_GROUP_SIZE, Math.max(MIN_ROW_GROUP_SIZE, Math.ceil(group.numRecords / 4)));
+    await engine.copyToParquet(`${inner} WHERE ${filters.join(' AND ')}`, file, { compression: 'zstd', rowGroupSize });
     described.push({ ...group, localPath: file });
   }
   if (described.length > 0) {
