@@ -49,6 +49,8 @@ function record(i: number, days = 7): Record<string, unknown> {
     code: ['DE', 'SE', 'JP'][i % 3],
     ts: i % 5 === 0 ? `2026-04-${day}T23:30:00+02:00` : `2026-04-${day}T10:00:0${i % 10}.${String(i % 1000).padStart(3, '0')}Z`,
   };
+  // Before 1970 and across midnight UTC: event_date takes another way there.
+  if (i % 97 === 0) r['ts'] = i % 2 ? '1969-12-31T23:59:59.999999Z' : '1901-05-01T22:00:00-03:00';
   if (i % 6 === 0) r['day'] = `2026-04-${day}`;
   if (i % 7 === 0) r['meta'] = { a: i, b: [1, { c: 'x' }] };
   if (i % 11 === 0) r['tags'] = ['a', 'b"q', 'é'];
@@ -123,9 +125,9 @@ describe('the fast path of ingest --file', () => {
       const path = await ndjson(Array.from({ length: 3000 }, (_, i) => JSON.stringify(record(i + 1, days))));
       const fastLake = await openLake();
       const fast = await fastLanding(fastLake, c, path, 3000);
-      expect(fast, label).toMatchObject({ landed: 3000, quarantined: 0, files: days });
+      expect(fast, label).toMatchObject({ landed: 3000, quarantined: 0, files: days + 2 });
       const exactLake = await openLake();
-      expect(await exactLanding(exactLake, c, path), label).toMatchObject({ landed: 3000, quarantined: 0, files: days });
+      expect(await exactLanding(exactLake, c, path), label).toMatchObject({ landed: 3000, quarantined: 0, files: days + 2 });
       const [a, b] = [await contents(fastLake, c), await contents(exactLake, c)];
       expect(a.bronze).toHaveLength(3000);
       expect(a, label).toEqual(b);
@@ -168,23 +170,23 @@ describe('the fast path of ingest --file', () => {
     ];
     for (const [label, change, drift] of bad) {
       const c = contract(drift);
-      const lines = Array.from({ length: 800 }, (_, i) => {
+      const lines = Array.from({ length: 500 }, (_, i) => {
         const r = record(i + 1);
-        if (i !== 399) return JSON.stringify(r);
+        if (i !== 249) return JSON.stringify(r);
         const changed = typeof change === 'string' ? change : change(r);
         return typeof changed === 'string' ? changed : JSON.stringify(changed);
       });
       const path = await ndjson(lines);
       const fastLake = await openLake();
-      expect(await fastLanding(fastLake, c, path, 800), label).toBeUndefined();
+      expect(await fastLanding(fastLake, c, path, 500), label).toBeUndefined();
       const bronze = await (await fastLake.table(`bronze.${c.source}`)).snapshot();
       expect(bronze.version, `${label}: nothing committed`).toBe(0);
 
       const ingested = await ingestFile({ lake: fastLake, contract: c, input: path, idempotencyKey: KEY, clock });
       const exactLake = await openLake();
       const exact = await exactLanding(exactLake, c, path);
-      expect(ingested, label).toMatchObject({ received: 800, landed: exact.landed, quarantined: exact.quarantined, addedColumns: exact.addedColumns });
-      expect(exact.landed + exact.quarantined, label).toBe(800);
+      expect(ingested, label).toMatchObject({ received: 500, landed: exact.landed, quarantined: exact.quarantined, addedColumns: exact.addedColumns });
+      expect(exact.landed + exact.quarantined, label).toBe(500);
       expect(await contents(fastLake, c), label).toEqual(await contents(exactLake, c));
     }
   }, 120_000);
