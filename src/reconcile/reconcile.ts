@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { parseDuration, TableNotFound, UsageError } from '../core/index.js';
+import { parseDuration, UsageError } from '../core/index.js';
 import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
 import type { Model } from '../models/index.js';
 import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate } from '../planner/index.js';
@@ -93,7 +93,7 @@ async function reconcileModel(
   options: ModelContext,
 ): Promise<ModelReport> {
   const engine = lake.engine;
-  const table = await existingTable(lake, model.name);
+  const table = await lake.tableIfExists(model.name);
   const current = table ? await table.snapshot() : undefined;
   const partitionColumn = model.header.kind === 'full' ? undefined : model.header.partitionBy[0];
   const progress = table ? await latestProgress(table) : undefined;
@@ -242,11 +242,3 @@ function countStatuses(diffs: readonly PartitionDiff[]): Record<string, number> 
   return counts;
 }
 
-async function existingTable(lake: Lake, name: string): Promise<DeltaTable | undefined> {
-  try {
-    return await lake.table(name);
-  } catch (error) {
-    if (error instanceof TableNotFound) return undefined;
-    throw error;
-  }
-}

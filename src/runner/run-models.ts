@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { TableNotFound } from '../core/index.js';
 import { ModelError, type Model } from '../models/index.js';
 import { quoteIdent } from '../engine/index.js';
 import {
@@ -85,7 +84,7 @@ export async function runModels(lake: Lake, models: readonly Model[], options: R
 
 async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
   const started = performance.now();
-  const table = await existingTable(lake, model.name);
+  const table = await lake.tableIfExists(model.name);
   const progress = table && !options.fullRefresh ? await latestProgress(table) : undefined;
   const changes = new Map<string, UpstreamChanges>();
   const upstream: Record<string, number> = {};
@@ -231,14 +230,6 @@ function specs(column: string, partitions: readonly string[]): PartitionSpec[] {
   return partitions.map((value) => ({ [column]: value === NULL_PARTITION ? null : value }));
 }
 
-async function existingTable(lake: Lake, name: string): Promise<DeltaTable | undefined> {
-  try {
-    return await lake.table(name);
-  } catch (error) {
-    if (error instanceof TableNotFound) return undefined;
-    throw error;
-  }
-}
 
 function summary(
   model: Model,

@@ -1,4 +1,4 @@
-import { systemClock, UsageError, type Clock } from '../core/index.js';
+import { systemClock, TableNotFound, UsageError, type Clock } from '../core/index.js';
 import type { AddAction } from './actions.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent } from '../engine/index.js';
@@ -90,6 +90,16 @@ export class Lake {
   }
 
   /** Creates a table, or returns the existing one when it has the same schema and partitioning. */
+  /** The table, or undefined when it does not exist yet (a model before its first run). */
+  async tableIfExists(name: string): Promise<DeltaTable | undefined> {
+    try {
+      return await this.table(name);
+    } catch (error) {
+      if (error instanceof TableNotFound) return undefined;
+      throw error;
+    }
+  }
+
   async createTable(name: string, options: CreateTableOptions): Promise<DeltaTable> {
     const table = await DeltaTable.create(this.store, Lake.pathOf(name), { ...this.tableOptions(name), ...options });
     this.handles.set(name, table);
