@@ -191,11 +191,8 @@ export async function landCleanNdjson(options: {
   const fields = [...contract.columns.map((c) => c.name), ...extra.map((c) => c.name)];
   // A field named rowid would hide the temp table's rowid, which numbers the lines.
   if (fields.some((name) => name.toLowerCase() === 'rowid')) return undefined;
-  const reader = await fieldReader(options.spoolDir, options.file, fields);
-  // The reader's columns must be the fields, each JSON, or it would not reject undeclared keys as expected.
-  const columns = await engine.describe(`SELECT * FROM ${reader}`).catch(() => []);
-  if (columns.length !== fields.length || !columns.every((c, i) => c.name === fields[i] && c.type === 'JSON')) return undefined;
-  const input = `(SELECT ${fields.map(quoteIdent).join(', ')} FROM ${reader} WHERE file_index = 1)`;
+  const input = await fieldReader(engine, options.spoolDir, options.file, fields);
+  if (input === undefined) return undefined;
   const checked = contractFastSql(contract, input, { extraColumns: extra });
   if (checked === undefined) return undefined;
 
@@ -237,15 +234,37 @@ export async function landCleanNdjson(options: {
 }
 
 /**
- * `read_ndjson` over `file` whose columns are exactly `fields`, all JSON: a first file holding
- * one record with every field (null) fixes the detected schema (a sample of that one record
- * from that one file), and the reader then rejects any key outside it. The file's rows have
- * `file_index = 1`.
+ * A relation over `file` with exactly the columns `fields`, each the JSON text of that
+ * field, from a `read_ndjson` that refuses any key outside them (undefined when the file
+ * cannot be read that way). DuckDB's reader refuses undeclared keys only when it detected the
+ * schema itself, so: one read of the file alone, detected from a sample, when the sample
+ * shows every field and no other (the common case, and the cheapest scan); otherwise a read
+ * whose first file is one record with every field (null), which fixes the schema, and whose
+ * rows from the data file are those with `file_index = 1` (about 1 s per million records
+ * slower). A key that appears only after the sample then fails the read, which sends the batch
+ * to the exact path.
  */
-async function fieldReader(spoolDir: string, file: string, fields: readonly string[]): Promise<string> {
+async function fieldReader(engine: Engine, spoolDir: string, file: string, fields: readonly string[]): Promise<string | undefined> {
+  const projection = fields.map(quoteIdent).join(', ');
+  const alone = `read_ndjson(${quoteLiteral(file)}, records = true, maximum_depth = 1, sample_size = ${FIELD_SAMPLE})`;
+  const sampled = await engine.describe(`SELECT * FROM ${alone}`).catch(() => undefined);
+  if (sampled && sameColumns(sampled, fields)) return `(SELECT ${projection} FROM ${alone})`;
+
   const schemaFile = join(spoolDir, `fields-${randomUUID().slice(0, 8)}.ndjson`);
   await writeFile(schemaFile, `${JSON.stringify(Object.fromEntries(fields.map((name) => [name, null])))}\n`);
-  return `read_ndjson([${quoteLiteral(schemaFile)}, ${quoteLiteral(file)}], records = true, maximum_depth = 1, sample_size = 1, maximum_sample_files = 1)`;
+  const pinned = `read_ndjson([${quoteLiteral(schemaFile)}, ${quoteLiteral(file)}], records = true, maximum_depth = 1, sample_size = 1, maximum_sample_files = 1)`;
+  const columns = await engine.describe(`SELECT * FROM ${pinned}`).catch(() => []);
+  return sameColumns(columns, fields) ? `(SELECT ${projection} FROM ${pinned} WHERE file_index = 1)` : undefined;
+}
+
+/** Records the one-file reader detects its columns from. */
+export const FIELD_SAMPLE = 10_000;
+
+/** The reader's columns are the fields in order, each JSON (else it would not refuse undeclared keys as expected). */
+function sameColumns(columns: readonly { name: string; type: string }[], fields: readonly string[]): boolean {
+  if (columns.length !== fields.length) return false;
+  const byName = new Map(columns.map((c) => [c.name, c.type]));
+  return fields.every((name) => byName.get(name) === 'JSON');
 }
 
 /** `bronze.<source>`, created on first use with the contract's columns, partitioned by event_date. */

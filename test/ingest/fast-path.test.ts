@@ -7,6 +7,7 @@ import { ManualClock } from '../../src/core/index.js';
 import { defineContract, type Contract } from '../../src/contracts/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { ingestFile, landBatch, landCleanNdjson, loadRawRecords, type LandResult } from '../../src/ingest/index.js';
+import { FIELD_SAMPLE } from '../../src/ingest/bronze-writer.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 
@@ -206,4 +207,33 @@ describe('the fast path of ingest --file', () => {
     const rowidFile = await ndjson(['{"rowid":"a","ts":"2026-04-01T00:00:00Z"}']);
     expect(await fastLanding(await openLake(), withRowid, rowidFile, 1)).toBeUndefined();
   });
+
+  it('a key first seen after the reader\'s sample: a declared one lands fast, an undeclared one sends the batch to the exact path', async () => {
+    const count = FIELD_SAMPLE + 500;
+    const late = FIELD_SAMPLE + 200;
+    // Only the contract's required fields before the sample ends, so the sample shows no optional field.
+    const plain = (i: number): Record<string, unknown> => {
+      const { day: _day, meta: _meta, tags: _tags, note: _note, level: _level, ...rest } = record(i);
+      return rest;
+    };
+    const c = contract('rescue');
+    const declared = await ndjson(Array.from({ length: count }, (_, i) => JSON.stringify(i === late ? { ...plain(i + 1), note: 'late', tags: ['x'] } : plain(i + 1))));
+    const fastLake = await openLake();
+    expect(await fastLanding(fastLake, c, declared, count)).toMatchObject({ landed: count });
+    const exactLake = await openLake();
+    await exactLanding(exactLake, c, declared);
+    expect(await contents(fastLake, c)).toEqual(await contents(exactLake, c));
+
+    const r = contract('rescue');
+    const undeclared = await ndjson(Array.from({ length: count }, (_, i) => JSON.stringify(i === late ? { ...plain(i + 1), coupon: 'X1' } : plain(i + 1))));
+    const lake = await openLake();
+    expect(await fastLanding(lake, r, undeclared, count)).toBeUndefined();
+    expect((await (await lake.table(`bronze.${r.source}`)).snapshot()).version, 'nothing committed').toBe(0);
+    const ingested = await ingestFile({ lake, contract: r, input: undeclared, idempotencyKey: KEY, clock });
+    const exact = await exactLanding(await openLake(), r, undeclared);
+    expect(exact.landed + exact.quarantined).toBe(count);
+    expect(ingested).toMatchObject({ received: count, landed: exact.landed, quarantined: exact.quarantined });
+    const rescued = await engine.all(`SELECT count(*) AS n FROM (${await (await (await lake.table(`bronze.${r.source}`)).snapshot()).scanSql(lake.store)}) WHERE _rescued IS NOT NULL`);
+    expect(rescued).toEqual([{ n: '1' }]);
+  }, 60_000);
 });
