@@ -35,11 +35,13 @@ export interface DataFilesRequest {
   /** When set, the query must return exactly this many rows (else `ROW_COUNT`, nothing uploaded). */
   readonly expectedRows?: number;
   /**
-   * The query is a cheap scan whose rows are already grouped by partition (e.g. a temp table
-   * sorted by the partition columns): each partition's file is then written by its own COPY
-   * filtered on the partition columns, and stats come from the query, instead of one
-   * partitioned COPY, which pushes every row through per-partition buffers (~3× the cost of
-   * a plain COPY in DuckDB 1.5) and files read back for stats. Same files, same stats.
+   * The query is a cheap scan (e.g. a temp table): each partition's file is then written by
+   * its own COPY filtered on the partition columns, each writer thread emitting its own row
+   * groups (row order inside a file is not kept), and stats come from one aggregate over the
+   * query, instead of one partitioned COPY, which pushes every row through per-partition
+   * buffers and reads the files back for stats. Fastest when rows are grouped by partition
+   * (zonemaps skip the others' row groups), and still faster unsorted: 30 dates × 33k rows,
+   * 1.8 s against 2.2 s for the partitioned COPY (DuckDB 1.5, 2 threads). Same files, same stats.
    */
   readonly clustered?: boolean;
 }
@@ -181,7 +183,7 @@ async function writeClustered(
     });
     // Several row groups per file, so that more than one thread encodes it.
     const rowGroupSize = Math.min(DEFAULT_ROW_GROUP_SIZE, Math.max(MIN_ROW_GROUP_SIZE, Math.ceil(group.numRecords / 4)));
-    await engine.copyToParquet(`${inner} WHERE ${filters.join(' AND ')}`, file, { compression: 'zstd', rowGroupSize });
+    await engine.copyToParquet(`${inner} WHERE ${filters.join(' AND ')}`, file, { compression: 'zstd', rowGroupSize, preserveOrder: false });
     described.push({ ...group, localPath: file });
   }
   if (described.length > 0) {
