@@ -84,16 +84,21 @@ export default benchmark;
 /** Posts a marker order every 250 ms for `phaseMs` and times each until a streaming run has consumed its bronze version. */
 async function measure(url: string, phaseMs: number, context: BenchContext): Promise<{ p50: number; p95: number; count: number; landedPerSecond: number }> {
   const pending: Marker[] = [];
+  const posts: Promise<void>[] = [];
   const latencies: number[] = [];
   let landedPerSecond = 0;
   const end = performance.now() + phaseMs;
   let n = 0;
   let nextPost = performance.now();
-  while (performance.now() < end || pending.length > 0) {
-    if (performance.now() >= nextPost && performance.now() < end) {
+  while (performance.now() < end || pending.length > 0 || posts.length > 0) {
+    // One marker every 250 ms, each posted without waiting for its acknowledgement (about a second).
+    while (performance.now() >= nextPost && performance.now() < end) {
       nextPost += 250;
-      const marker = await postMarker(url, n++);
-      if (marker) pending.push(marker);
+      const post = postMarker(url, n++).then((marker) => {
+        if (marker) pending.push(marker);
+        posts.splice(posts.indexOf(post), 1);
+      });
+      posts.push(post);
     }
     const status = (await (await fetch(`${url}/status`)).json()) as StreamingStatus;
     landedPerSecond = (status.sources ?? []).reduce((sum, s) => sum + s.perSecond.landed, 0);

@@ -13,6 +13,8 @@ export interface GlobalOptions {
 export interface CommandContext {
   readonly io: CliIo;
   readonly globals: GlobalOptions;
+  /** The verb runs as the `lakeloop` process itself (not called in-process by a test or a bench): it may change process-wide settings such as its CPU priority. */
+  readonly ownsProcess: boolean;
   /** Writes a line to stderr when `--verbose` is on. */
   verbose(message: string): void;
   /** The project config (`--config` or the default file, with `--lake` applied); loaded once. */

@@ -38,6 +38,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     return {
       io: cliIo,
       globals,
+      ownsProcess: io.stdout === undefined,
       verbose: say,
       config: loadConfig,
       onClose: (close) => cleanups.push(close),

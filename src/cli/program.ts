@@ -119,6 +119,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--dry-run', 'compute and report the differences, publish nothing')
     .option('--threads <n>', "the reconcile circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the reconcile circuit's DuckDB memory limit", '1GB')
+    .option('--priority <low|normal>', 'CPU priority: low (nice 10) leaves the cores to a running serve', 'low')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: ReconcileCommandOptions, command: Command) => {
       const { reconcileCommand } = await import('./commands/reconcile.js');
@@ -135,6 +136,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--dry-run', 'compute and report, publish nothing')
     .option('--threads <n>', "the replay circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the replay circuit's DuckDB memory limit", '1GB')
+    .option('--priority <low|normal>', 'CPU priority: low (nice 10) leaves the cores to a running serve', 'low')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: ReconcileCommandOptions, command: Command) => {
       const { reconcileCommand } = await import('./commands/reconcile.js');

@@ -44,13 +44,16 @@ export async function listReports(store: ObjectStore, limit = 10): Promise<Recon
     for (const object of page.objects) if (object.key.endsWith('.json')) keys.push(object.key);
     token = page.continuationToken;
   } while (token);
-  const newest = keys.sort((a, b) => stamp(b).localeCompare(stamp(a))).slice(0, limit);
+  keys.sort((a, b) => stamp(b).localeCompare(stamp(a)));
+  // Names tell the second; reports of the same second as the last one kept are all read, and startedAt (ms) orders them.
+  const boundary = keys.length > limit ? stamp(keys[limit - 1] as string) : '';
+  const candidates = keys.filter((key, i) => i < limit || stamp(key) === boundary);
   const reports: ReconcileReport[] = [];
-  for (const key of newest) {
+  for (const key of candidates) {
     const body = await store.getIfExists(key);
     if (body) reports.push(JSON.parse(body.toString('utf8')) as ReconcileReport);
   }
-  return reports;
+  return reports.sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || b.id.localeCompare(a.id)).slice(0, limit);
 }
 
 /** `reconcile-20260102T020000Z-ab12cd34.json` → `20260102T020000Z` (reports of both kinds sort by time). */

@@ -223,9 +223,11 @@ describe('reconcile under failure and concurrency', () => {
     await stream(lake, 1, 5, sent);
     await ingest(lake, [{ id: 93_001, store: 'south', amount: 7, status: 'placed', ts: `${day(2)}T08:00:00Z` }], sent);
     await run(lake);
-    const child = spawnTs('bin/lakeloop.js', ['--lake', lake, 'reconcile', '--from', day(1), '--to', day(4)], {}, project);
+    const child = spawnTs('bin/lakeloop.js', ['--lake', lake, 'reconcile', '--from', day(1), '--to', day(4), '--verbose'], {}, project);
     await stream(lake, 6, 7, sent);
-    expect(await child.exited).toBe(0);
+    expect(await child.exited, child.stderr()).toBe(0);
+    // It ran at low CPU priority, leaving the cores to the streaming path.
+    expect(child.stderr()).toContain('low CPU priority (nice 10)');
     await run(lake);
     expect(await gold(lake)).toEqual(oracle(sent));
   }, 120_000);
@@ -236,6 +238,12 @@ describe('bad reconcile and replay input', () => {
     const result = await cli(['--lake', join(dir, 'lake'), 'reconcile', '--from', day(5), '--to', day(2)], project);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`--from ${day(5)} is after --to ${day(2)}`);
+  });
+
+  it('--priority takes low or normal', async () => {
+    const result = await cli(['--lake', join(dir, 'lake'), 'reconcile', '--priority', 'urgent'], project);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--priority expects low or normal, got "urgent"');
   });
 
   it('a day that is not YYYY-MM-DD is a usage error', async () => {

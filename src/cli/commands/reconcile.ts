@@ -5,6 +5,7 @@ import { reconcile, reportTotals, type ReconcileReport } from '../../reconcile/i
 import { refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
+import { applyCpuPriority, parsePriority } from '../priority.js';
 import { projectModels } from './project-models.js';
 
 export interface ReconcileCommandOptions {
@@ -16,6 +17,8 @@ export interface ReconcileCommandOptions {
   readonly json?: boolean;
   readonly threads?: string;
   readonly memoryLimit?: string;
+  /** `low` (default) or `normal`; see `applyCpuPriority`. */
+  readonly priority?: string;
 }
 
 /**
@@ -26,6 +29,9 @@ export interface ReconcileCommandOptions {
  */
 export async function reconcileCommand(kind: 'reconcile' | 'replay', options: ReconcileCommandOptions, context: CommandContext): Promise<ReconcileReport> {
   const { io } = context;
+  // Before the session's DuckDB starts its threads, so they run at this priority too.
+  const priority = parsePriority(options.priority);
+  if (context.ownsProcess) context.verbose(applyCpuPriority(priority));
   const session = await context.session();
   const { dag, contracts } = await projectModels(context, session);
   const models = kind === 'replay' && options.models?.length ? withDownstream(dag, options.models) : [...dag.models];
