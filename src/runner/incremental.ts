@@ -1,3 +1,4 @@
+import { assert } from '../core/index.js';
 import { quoteIdent, quoteList, type Engine } from '../engine/index.js';
 import { ModelError, type Model } from '../models/index.js';
 import { partitionOf, type Horizon, type UpstreamChanges } from '../planner/index.js';
@@ -16,6 +17,11 @@ export interface OutputPlan {
   readonly rowsIn: number;
   /** Temp tables to drop once the write is done. */
   readonly cleanup: readonly string[];
+  /**
+   * Set by a key merge: the live files `select` replaces (those holding rows of the incoming
+   * keys); every other file stays. Unset: `select` is the whole content of `partitions`.
+   */
+  readonly replaces?: readonly AddAction[];
 }
 
 /**
@@ -98,15 +104,14 @@ export async function planKeyMerge(
   }
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${hot} AS SELECT * FROM ${incoming}${cold.length ? ` WHERE ${part} NOT IN ${quoteList(cold)} OR ${part} IS NULL` : ''}`);
 
-  // The existing rows of the incoming keys, from the files whose key range can hold them.
+  // The existing rows of the incoming keys: the files whose key range can hold them are
+  // probed on their key columns alone, and only the files that do hold one are read whole
+  // and rewritten (copy-on-write per file, as a Delta MERGE), so a run's cost follows the
+  // rows it changes, not the size of the partitions it touches.
   const candidates = await filesWithKeys(engine, output, model.header.uniqueKey[0] as string, hot);
-  rowsIn += rowsOf(candidates);
-  const existing = candidates.length ? await output.scanSql(lake.store, candidates) : undefined;
-  await engine.run(
-    existing
-      ? `CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${existing}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`
-      : `CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${await output.scanSql(lake.store, [])})`,
-  );
+  const holding = await filesHoldingKeys(lake, output, candidates, keys, hot);
+  const existing = await output.scanSql(lake.store, holding);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${existing}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`);
   // A key whose current row is in a cold partition cannot move without rewriting it: defer it too.
   const coldOld = coldFilter(part, horizon, await partitionsOf(engine, old, part));
   if (coldOld !== 'false') {
@@ -128,16 +133,28 @@ export async function planKeyMerge(
       `) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1`,
   );
   const partitions = (await partitionsOf(engine, `(SELECT ${quoteIdent(column)} FROM ${old} UNION ALL SELECT ${quoteIdent(column)} FROM ${hot})`, part)).sort();
-  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup };
-  const affectedSet = new Set(partitions);
-  const kept = output.files.filter((f) => affectedSet.has(partitionOf(f.partitionValues, column) ?? NULL_PARTITION));
-  rowsIn += rowsOf(kept);
-  const keptSql = kept.length ? await output.scanSql(lake.store, kept) : await output.scanSql(lake.store, []);
+  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup, replaces: [] };
+  // Files of cold partitions keep their rows (their keys were deferred above).
+  const replaces = holding.filter((f) => !horizon.isCold(partitionOf(f.partitionValues, column) ?? null));
+  rowsIn += rowsOf(replaces);
   const live = model.header.deleteWhen ? `WHERE NOT coalesce((${model.header.deleteWhen}), false)` : '';
   const select =
-    `SELECT * FROM (${keptSql}) AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
+    `SELECT * FROM (${await output.scanSql(lake.store, replaces)}) AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
     `UNION ALL BY NAME SELECT * FROM ${merged} ${live}`;
-  return { partitions, select, deferred, rowsIn, cleanup };
+  return { partitions, select, deferred, rowsIn, cleanup, replaces };
+}
+
+/** Of `candidates`, the files holding at least one key of `relation` (a scan of their key columns). */
+async function filesHoldingKeys(lake: Lake, output: Snapshot, candidates: readonly AddAction[], keys: string, relation: string): Promise<AddAction[]> {
+  if (candidates.length === 0) return [];
+  const probe = await output.scanSql(lake.store, candidates, { fileColumn: '__lakeloop_file' });
+  const rows = await lake.engine.all(`SELECT DISTINCT __lakeloop_file AS f FROM (${probe}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${relation}) AS k USING (${keys})`);
+  const byPath = await output.filesByLocalPath(lake.store, candidates);
+  return rows.map((row) => {
+    const file = byPath.get(String(row['f']));
+    assert(file !== undefined, `probe of ${output.table} returned a file outside its candidates: ${String(row['f'])}`);
+    return file;
+  });
 }
 
 function partitionColumnOf(model: Model): string {

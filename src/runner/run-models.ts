@@ -10,7 +10,7 @@ import {
   type ModelProgress,
   type UpstreamChanges,
 } from '../planner/index.js';
-import type { DeltaTable, Lake, PartitionSpec } from '../table/index.js';
+import type { AddAction, DeltaTable, Lake, PartitionSpec } from '../table/index.js';
 import { DataTestFailed, runDataTests, testInputs, type DataTestResult } from './data-tests.js';
 import { planKeyMerge, planPartitions, type OutputPlan } from './incremental.js';
 import { createModelTable, keyDedupSql, NULL_PARTITION, rowsOf, userSql } from './model-sql.js';
@@ -133,7 +133,13 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
   const { lake, model } = state;
   try {
     if (plan.partitions.length > 0) {
-      return await publish(state, table, plan.select, { rowsIn: plan.rowsIn, partitions: plan.partitions, deferred: plan.deferred, mode: 'incremental' });
+      return await publish(state, table, plan.select, {
+        rowsIn: plan.rowsIn,
+        partitions: plan.partitions,
+        deferred: plan.deferred,
+        mode: 'incremental',
+        ...(plan.replaces ? { replaces: plan.replaces } : {}),
+      });
     }
     // Everything new was behind the horizon: record the progress (and the deferred rows) only.
     const snapshot = await table.snapshot();
@@ -154,7 +160,14 @@ async function publish(
   state: RunState,
   existing: DeltaTable | undefined,
   select: string,
-  run: { rowsIn: number; partitions: readonly string[] | 'all'; deferred: Record<string, number>; mode: 'full' | 'incremental' },
+  run: {
+    rowsIn: number;
+    partitions: readonly string[] | 'all';
+    deferred: Record<string, number>;
+    mode: 'full' | 'incremental';
+    /** The files `select` replaces (a key merge); else it replaces whole partitions. */
+    replaces?: readonly AddAction[];
+  },
 ): Promise<ModelRunSummary> {
   const { lake, model } = state;
   const engine = lake.engine;
@@ -182,11 +195,13 @@ async function publish(
     const mode = run.mode === 'full' ? 'full' : 'stream';
     const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) } };
     const partitionColumn = model.header.partitionBy[0];
-    const result = await userSql(model, () =>
-      run.partitions === 'all' || partitionColumn === undefined
-        ? table.overwrite(`SELECT * FROM ${temp}`, options)
-        : table.overwritePartitions(`SELECT * FROM ${temp}`, { ...options, partitions: specs(partitionColumn, run.partitions) }),
-    );
+    const result = await userSql(model, () => {
+      if (run.partitions === 'all' || partitionColumn === undefined) return table.overwrite(`SELECT * FROM ${temp}`, options);
+      const partitions = specs(partitionColumn, run.partitions);
+      return run.replaces
+        ? table.replaceFiles(`SELECT * FROM ${temp}`, { ...options, remove: run.replaces, readPartitions: partitions })
+        : table.overwritePartitions(`SELECT * FROM ${temp}`, { ...options, partitions });
+    });
     const snapshot = await table.snapshot({ version: result.version });
     return summary(
       model,

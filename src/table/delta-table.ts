@@ -390,6 +390,39 @@ export class DeltaTable {
     }));
   }
 
+  /**
+   * Copy-on-write at file level (a MERGE's commit, as Delta writes it): removes the listed
+   * live files and adds the query's rows in ONE commit, leaving every other file as it is.
+   * The query holds the new content of those files plus any new rows. `readPartitions` are
+   * the partitions whose content the query depended on (a key merge read them to find the
+   * keys it replaces): a concurrent commit touching them, or removing one of the listed
+   * files, is a conflict.
+   */
+  async replaceFiles(
+    selectSql: string,
+    options: WriteOptions & { remove: readonly AddAction[]; readPartitions: readonly PartitionSpec[] },
+  ): Promise<CommitResult> {
+    const snapshot = await this.snapshot();
+    const skipped = alreadyApplied(snapshot, options.txn);
+    if (skipped) return skipped;
+    const live = new Set(snapshot.files.map((f) => f.path));
+    const gone = options.remove.filter((f) => !live.has(f.path));
+    if (gone.length) {
+      throw new LakeloopError('USAGE', `Failed to replace files of ${this.name}: ${gone.map((f) => f.path).join(', ')} not live at version ${snapshot.version}`);
+    }
+    const readPartitions = options.readPartitions.map((spec) => this.checkSpec(snapshot, spec));
+    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, readPartitions.length ? readPartitions : undefined);
+    const now = this.clock.nowMs();
+    return this.commitWrite(options, adds, () => ({
+      readVersion: snapshot.version,
+      add: adds,
+      remove: options.remove.map((f) => removeFor(f, now)),
+      readPartitions,
+      operation: options.operation ?? 'MERGE',
+      operationParameters: { mode: 'ReplaceFiles', partitions: JSON.stringify(readPartitions) },
+    }));
+  }
+
   /** Replaces the whole table's content in one commit (remove every live file + add the new ones). */
   async overwrite(selectSql: string, options: WriteOptions = {}): Promise<CommitResult> {
     const snapshot = await this.snapshot();

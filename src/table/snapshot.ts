@@ -113,15 +113,21 @@ export class Snapshot {
    * `store.localPath`). Partition values come from the files when they carry the partition
    * columns (lakeloop's do), else from `partitionValues`, cast to the schema type. A missing
    * file is `TableCorrupt` naming it; an empty table is a typed empty relation. `only`
-   * narrows the scan to some of the live files (a planner's pruned input).
+   * narrows the scan to some of the live files (a planner's pruned input). `fileColumn`
+   * adds a VARCHAR column of that name holding the local path of each row's file (see
+   * `filesByLocalPath`).
    */
-  async scanSql(store: ObjectStore, only?: readonly AddAction[]): Promise<string> {
+  async scanSql(store: ObjectStore, only?: readonly AddAction[], options: { fileColumn?: string } = {}): Promise<string> {
     const fields = this.schema.fields;
     const files = only ?? this.files;
+    const fileColumn = options.fileColumn === undefined ? undefined : quoteIdent(options.fileColumn);
     if (files.length === 0) {
-      return `SELECT ${fields.map((f) => `CAST(NULL AS ${duckdbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`).join(', ')} WHERE false`;
+      const columns = fields.map((f) => `CAST(NULL AS ${duckdbTypeOf(f.type)}) AS ${quoteIdent(f.name)}`);
+      if (fileColumn) columns.push(`CAST(NULL AS VARCHAR) AS ${fileColumn}`);
+      return `SELECT ${columns.join(', ')} WHERE false`;
     }
     const located = await mapLimit(files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file) }));
+    const fileOf = fileColumn ? `filename AS ${fileColumn}` : undefined;
     // A file whose stats count nulls for every column of the schema holds them all (lakeloop's
     // files do): no need to open it. Others (foreign writers, files older than a schema
     // change, nested columns) have their columns read from their footers.
@@ -171,12 +177,19 @@ export class Snapshot {
         return `CAST(${name} AS ${type}) AS ${name}`;
       });
       // Files that all hold the schema's columns (in its order, as lakeloop writes them) need no union by name.
+      if (fileOf) exprs.push(fileOf);
       return `SELECT ${exprs.join(', ')} FROM read_parquet(${quoteList(paths)}${uniform ? '' : ', union_by_name = true'})`;
     };
     const branches: string[] = [];
     if (complete.length > 0) branches.push(branch(complete, undefined));
     for (const group of byPartition.values()) branches.push(branch(group.paths, group.values));
     return branches.join('\nUNION ALL\n');
+  }
+
+  /** The live files (or `only`) by the local path `scanSql` reads them from. */
+  async filesByLocalPath(store: ObjectStore, only?: readonly AddAction[]): Promise<Map<string, AddAction>> {
+    const located = await mapLimit(only ?? this.files, 8, async (file) => [await this.localPathOf(store, file), file] as const);
+    return new Map(located);
   }
 
   private async localPathOf(store: ObjectStore, file: AddAction): Promise<string> {

@@ -54,6 +54,13 @@ async function touched(table: string, version: number, root = lake): Promise<str
   return [...partitions].sort();
 }
 
+/** The paths a commit of a table added and removed. */
+async function actionsOf(table: string, version: number): Promise<{ adds: string[]; removes: string[] }> {
+  const text = await readFile(join(lake, ...table.split('.'), '_delta_log', `${String(version).padStart(20, '0')}.json`), 'utf8');
+  const actions = text.trim().split('\n').map((line) => JSON.parse(line) as { add?: { path: string }; remove?: { path: string } });
+  return { adds: actions.flatMap((a) => (a.add ? [a.add.path] : [])), removes: actions.flatMap((a) => (a.remove ? [a.remove.path] : [])) };
+}
+
 async function versionOf(table: string, root = lake): Promise<number> {
   const names = await readdir(join(root, ...table.split('.'), '_delta_log'));
   return Math.max(...names.filter((n) => n.endsWith('.json')).map((n) => Number(n.slice(0, 20))));
@@ -112,6 +119,24 @@ describe('incremental models', () => {
     expect(await gold()).toEqual(oracle(sent));
     const ids = await cli(['--lake', lake, 'query', 'SELECT count(*) AS n, count(DISTINCT id) AS k FROM silver.sales WHERE id BETWEEN 31001 AND 31003', '--format', 'json'], project);
     expect(JSON.parse(ids.stdout)).toEqual([{ n: 2, k: 2 }]);
+  });
+
+  it('a key merge rewrites only the files holding the keys it replaces: new keys add a file, an update replaces just its file', async () => {
+    const fresh = Array.from({ length: 10 }, (_, i) => ({ id: 31_500 + i, store: 'west', amount: 10 + i, status: 'placed' as const, ts: `${day(31)}T12:00:0${i}Z` }));
+    await ingest(fresh);
+    expect((await run()).models[0]?.partitions).toEqual([day(31)]);
+    const inserted = await actionsOf('silver.sales', await versionOf('silver.sales'));
+    expect(inserted.removes, 'new keys only: no existing file is rewritten').toEqual([]);
+    expect(inserted.adds).toHaveLength(1);
+
+    await ingest([{ id: 31_503, store: 'west', amount: 77, status: 'placed', ts: `${day(31)}T12:30:00Z` }]);
+    expect((await run()).models[0]?.partitions).toEqual([day(31)]);
+    const updated = await actionsOf('silver.sales', await versionOf('silver.sales'));
+    expect(updated.removes, 'only the file that held id 31503').toEqual(inserted.adds);
+    expect(updated.adds).toHaveLength(1);
+    const live = await cli(['--lake', lake, 'query', "SELECT count(*) AS n, sum(amount) AS amount FROM silver.sales WHERE id BETWEEN 31500 AND 31509", '--format', 'json'], project);
+    expect(JSON.parse(live.stdout)).toEqual([{ n: 10, amount: 10 * 10 + 45 - 13 + 77 }]);
+    expect(await gold()).toEqual(oracle(sent));
   });
 
   it('events behind the lateness horizon are deferred, counted per partition, and leave cold partitions untouched', async () => {

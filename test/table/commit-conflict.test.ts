@@ -104,6 +104,39 @@ describe('concurrent commits to one table', () => {
     expect(await referencedFiles()).toEqual(await dataFilesOnDisk());
   });
 
+  it('replaceFiles removes just the listed files and adds the new rows in one commit', async () => {
+    await a.append(rows('2024-01-01', 10, 20));
+    const before = await a.snapshot();
+    const [first, second] = before.files.filter((f) => f.partitionValues['day'] === '2024-01-01');
+    const day2 = before.files.filter((f) => f.partitionValues['day'] === '2024-01-02');
+    // The first file's rows changed, plus a new row.
+    const result = await a.replaceFiles(
+      `SELECT id, day, 'changed' AS payload FROM (${await before.scanSql(fx.store, [first!])}) UNION ALL ${rows('2024-01-01', 100, 101)}`,
+      { remove: [first!], readPartitions: [{ day: '2024-01-01' }] },
+    );
+    expect(result).toMatchObject({ removedFiles: 1, addedFiles: 1 });
+    const after = await a.snapshot();
+    expect(after.files.map((f) => f.path)).toContain(second!.path);
+    expect(after.files.filter((f) => f.partitionValues['day'] === '2024-01-02')).toEqual(day2);
+    const changed = await fx.engine.all(`SELECT count(*) AS n, count(*) FILTER (WHERE payload = 'changed') AS c FROM (${await after.scanSql(fx.store)}) WHERE day = DATE '2024-01-01'`);
+    expect(changed).toEqual([{ n: '21', c: '10' }]);
+    // A file that is no longer live cannot be replaced; rows outside readPartitions are refused.
+    await expect(a.replaceFiles(rows('2024-01-01', 0, 1), { remove: [first!], readPartitions: [{ day: '2024-01-01' }] })).rejects.toThrow(/not live at version/);
+    await expect(a.replaceFiles(rows('2024-01-02', 0, 1), { remove: [second!], readPartitions: [{ day: '2024-01-01' }] })).rejects.toThrow(/not among the partitions/);
+  });
+
+  it('replaceFiles conflicts with a concurrent write to a partition it read', async () => {
+    const file = (await a.snapshot()).files.find((f) => f.partitionValues['day'] === '2024-01-01');
+    race.race(2);
+    const outcomes = await Promise.allSettled([
+      a.replaceFiles(rows('2024-01-01', 500, 501), { remove: [file!], readPartitions: [{ day: '2024-01-01' }] }),
+      b.overwritePartitions(rows('2024-01-01', 600, 601)),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const lost = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(lost?.reason).toBeInstanceOf(CommitConflict);
+  });
+
   it('lands two overwrites of DIFFERENT partitions, the loser after a retry', async () => {
     race.race(2);
     const results = await Promise.all([
