@@ -22,7 +22,15 @@ export interface OutputPlan {
    * keys); every other file stays. Unset: `select` is the whole content of `partitions`.
    */
   readonly replaces?: readonly AddAction[];
+  /**
+   * A column of `select` that is not part of the model: rows with different values go to
+   * different files (a replaced file's rows keep a file of their own; new keys share one).
+   */
+  readonly fileGroupColumn?: string;
 }
+
+/** The file group column of a key merge's output (see `OutputPlan.fileGroupColumn`). */
+const FILE_GROUP = '_lakeloop_file_group';
 
 /**
  * `incremental_by_partition`: the output partitions to recompute are the upstream
@@ -110,7 +118,8 @@ export async function planKeyMerge(
   // rows it changes, not the size of the partitions it touches.
   const candidates = await filesWithKeys(engine, output, model.header.uniqueKey[0] as string, hot);
   const holding = await filesHoldingKeys(lake, output, candidates, keys, hot);
-  const existing = await output.scanSql(lake.store, holding);
+  // Each row carries the file it came from: rewritten rows go back to a file of their own.
+  const existing = await output.scanSql(lake.store, holding, { fileColumn: FILE_GROUP });
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${existing}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`);
   // A key whose current row is in a cold partition cannot move without rewriting it: defer it too.
   const coldOld = coldFilter(part, horizon, await partitionsOf(engine, old, part));
@@ -127,21 +136,23 @@ export async function planKeyMerge(
     await engine.run(`DELETE FROM ${old} AS t WHERE EXISTS (SELECT 1 FROM ${stuck} AS s WHERE ${matches})`);
   }
   const order = versionOrder(model, ['_lakeloop_src DESC']);
+  const group = quoteIdent(FILE_GROUP);
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE ${merged} AS SELECT * EXCLUDE (_lakeloop_src) FROM (` +
+      `SELECT * REPLACE (max(${group}) OVER (PARTITION BY ${keys}) AS ${group}) FROM (` +
       `SELECT *, 0 AS _lakeloop_src FROM ${old} UNION ALL BY NAME SELECT *, 1 AS _lakeloop_src FROM ${hot}` +
-      `) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1`,
+      `)) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1`,
   );
   const partitions = (await partitionsOf(engine, `(SELECT ${quoteIdent(column)} FROM ${old} UNION ALL SELECT ${quoteIdent(column)} FROM ${hot})`, part)).sort();
-  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup, replaces: [] };
+  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup, replaces: [], fileGroupColumn: FILE_GROUP };
   // Files of cold partitions keep their rows (their keys were deferred above).
   const replaces = holding.filter((f) => !horizon.isCold(partitionOf(f.partitionValues, column) ?? null));
   rowsIn += rowsOf(replaces);
   const live = model.header.deleteWhen ? `WHERE NOT coalesce((${model.header.deleteWhen}), false)` : '';
   const select =
-    `SELECT * FROM (${await output.scanSql(lake.store, replaces)}) AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
+    `SELECT * FROM (${await output.scanSql(lake.store, replaces, { fileColumn: FILE_GROUP })}) AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
     `UNION ALL BY NAME SELECT * FROM ${merged} ${live}`;
-  return { partitions, select, deferred, rowsIn, cleanup, replaces };
+  return { partitions, select, deferred, rowsIn, cleanup, replaces, fileGroupColumn: FILE_GROUP };
 }
 
 /** Of `candidates`, the files holding at least one key of `relation` (a scan of their key columns). */

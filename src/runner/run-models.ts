@@ -139,6 +139,7 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
         deferred: plan.deferred,
         mode: 'incremental',
         ...(plan.replaces ? { replaces: plan.replaces } : {}),
+        ...(plan.fileGroupColumn ? { fileGroupColumn: plan.fileGroupColumn } : {}),
       });
     }
     // Everything new was behind the horizon: record the progress (and the deferred rows) only.
@@ -167,6 +168,8 @@ async function publish(
     mode: 'full' | 'incremental';
     /** The files `select` replaces (a key merge); else it replaces whole partitions. */
     replaces?: readonly AddAction[];
+    /** A column of `select` that only splits the output into files (not part of the model). */
+    fileGroupColumn?: string;
   },
 ): Promise<ModelRunSummary> {
   const { lake, model } = state;
@@ -174,7 +177,7 @@ async function publish(
   const temp = quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
   await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
   try {
-    const columns = await engine.describe(`SELECT * FROM ${temp}`);
+    const columns = (await engine.describe(`SELECT * FROM ${temp}`)).filter((c) => c.name !== run.fileGroupColumn);
     for (const column of model.header.partitionBy) {
       if (!columns.some((c) => c.name === column)) {
         throw new ModelError(model.name, model.file, undefined, `its SELECT does not return its partition column ${column}`, {
@@ -199,7 +202,12 @@ async function publish(
       if (run.partitions === 'all' || partitionColumn === undefined) return table.overwrite(`SELECT * FROM ${temp}`, options);
       const partitions = specs(partitionColumn, run.partitions);
       return run.replaces
-        ? table.replaceFiles(`SELECT * FROM ${temp}`, { ...options, remove: run.replaces, readPartitions: partitions })
+        ? table.replaceFiles(`SELECT * FROM ${temp}`, {
+            ...options,
+            remove: run.replaces,
+            readPartitions: partitions,
+            ...(run.fileGroupColumn ? { fileGroupColumn: run.fileGroupColumn } : {}),
+          })
         : table.overwritePartitions(`SELECT * FROM ${temp}`, { ...options, partitions });
     });
     const snapshot = await table.snapshot({ version: result.version });

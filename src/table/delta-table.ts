@@ -396,11 +396,13 @@ export class DeltaTable {
    * The query holds the new content of those files plus any new rows. `readPartitions` are
    * the partitions whose content the query depended on (a key merge read them to find the
    * keys it replaces): a concurrent commit touching them, or removing one of the listed
-   * files, is a conflict.
+   * files, is a conflict. `fileGroupColumn` names a column of the query (not written) whose
+   * values split a partition's rows into separate files: a merge puts each replaced file's
+   * rows back into a file of their own, so files stay the size they were.
    */
   async replaceFiles(
     selectSql: string,
-    options: WriteOptions & { remove: readonly AddAction[]; readPartitions: readonly PartitionSpec[] },
+    options: WriteOptions & { remove: readonly AddAction[]; readPartitions: readonly PartitionSpec[]; fileGroupColumn?: string },
   ): Promise<CommitResult> {
     const snapshot = await this.snapshot();
     const skipped = alreadyApplied(snapshot, options.txn);
@@ -411,7 +413,7 @@ export class DeltaTable {
       throw new LakeloopError('USAGE', `Failed to replace files of ${this.name}: ${gone.map((f) => f.path).join(', ')} not live at version ${snapshot.version}`);
     }
     const readPartitions = options.readPartitions.map((spec) => this.checkSpec(snapshot, spec));
-    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, readPartitions.length ? readPartitions : undefined);
+    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, readPartitions.length ? readPartitions : undefined, undefined, false, options.fileGroupColumn);
     const now = this.clock.nowMs();
     return this.commitWrite(options, adds, () => ({
       readVersion: snapshot.version,
@@ -468,6 +470,7 @@ export class DeltaTable {
     allowedPartitions: readonly PartitionSpec[] | undefined,
     expectedRows?: number,
     clustered?: boolean,
+    fileGroupColumn?: string,
   ): Promise<AddAction[]> {
     checkWritable(this.name, snapshot.version, snapshot.protocol, snapshot.schema, snapshot.metadata.configuration, false);
     const adds = await writeDataFiles(
@@ -480,6 +483,7 @@ export class DeltaTable {
         ...(allowedPartitions ? { allowedPartitions } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),
         ...(clustered ? { clustered } : {}),
+        ...(fileGroupColumn !== undefined ? { fileGroupColumn } : {}),
       },
     );
     failpoint('table.after-data-files');

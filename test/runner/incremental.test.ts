@@ -137,6 +137,17 @@ describe('incremental models', () => {
     const live = await cli(['--lake', lake, 'query', "SELECT count(*) AS n, sum(amount) AS amount FROM silver.sales WHERE id BETWEEN 31500 AND 31509", '--format', 'json'], project);
     expect(JSON.parse(live.stdout)).toEqual([{ n: 10, amount: 10 * 10 + 45 - 13 + 77 }]);
     expect(await gold()).toEqual(oracle(sent));
+
+    // An update and a new key in one run: the replaced file's rows keep a file of their own, the new key gets another.
+    await ingest([
+      { id: 31_504, store: 'west', amount: 5, status: 'placed', ts: `${day(31)}T12:40:00Z` },
+      { id: 31_600, store: 'west', amount: 6, status: 'placed', ts: `${day(31)}T12:41:00Z` },
+    ]);
+    await run();
+    const both = await actionsOf('silver.sales', await versionOf('silver.sales'));
+    expect(both.removes).toEqual(updated.adds);
+    expect(both.adds).toHaveLength(2);
+    expect(await gold()).toEqual(oracle(sent));
   });
 
   it('events behind the lateness horizon are deferred, counted per partition, and leave cold partitions untouched', async () => {
