@@ -8,3 +8,4 @@ export * from './define-config.js';
 export * from './validate-config.js';
 export * from './load-config.js';
 export * from './import-user-module.js';
+export * from './zod-issue.js';

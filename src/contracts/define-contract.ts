@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configIssueOf } from '../config/index.js';
 import { ConfigError, type ConfigIssue } from '../core/index.js';
 import { contractColumns, ContractSchemaIssues, type ContractColumn } from './contract-columns.js';
 
@@ -132,7 +133,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
   const parsed = definitionSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     const source = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['source'] : undefined;
-    throw new ConfigError(label(source), parsed.error.issues.map(toIssue));
+    throw new ConfigError(label(source), parsed.error.issues.map(configIssueOf));
   }
   const definition = parsed.data;
   let columns: ContractColumn[];
@@ -196,12 +197,4 @@ function semanticIssues(key: readonly string[], eventTime: string, columns: read
 function brand(contract: Omit<Contract, never>): Contract {
   Object.defineProperty(contract, CONTRACT, { value: true, enumerable: false });
   return Object.freeze(contract);
-}
-
-function toIssue(issue: z.core.$ZodIssue): ConfigIssue {
-  const path = issue.path
-    .map((segment, i) => (typeof segment === 'number' ? `[${segment}]` : `${i === 0 ? '' : '.'}${String(segment)}`))
-    .join('');
-  if (issue.code === 'unrecognized_keys') return { path, message: `unknown ${issue.keys.length === 1 ? 'field' : 'fields'} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
-  return { path, message: issue.message };
 }

@@ -1,5 +1,6 @@
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
+import { configIssueOf } from '../config/index.js';
 import { ConfigError, type ConfigIssue } from '../core/index.js';
 
 /** What a job does: the built-in maintenance verbs, or `custom` (the job's own `run`). */
@@ -160,7 +161,7 @@ export function validateJob(value: unknown, file: string | undefined): Job {
   const parsed = definitionSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     const name = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['name'] : undefined;
-    throw new ConfigError(file ?? (typeof name === 'string' ? `job "${name}"` : 'job'), parsed.error.issues.map(toIssue));
+    throw new ConfigError(file ?? (typeof name === 'string' ? `job "${name}"` : 'job'), parsed.error.issues.map(configIssueOf));
   }
   const job = parsed.data;
   const name = job.name ?? fileName ?? '';
@@ -234,12 +235,4 @@ function deepFreeze<T>(value: T): T {
 function brand(job: Job): Job {
   Object.defineProperty(job, JOB, { value: true, enumerable: false });
   return Object.freeze(job);
-}
-
-function toIssue(issue: z.core.$ZodIssue): ConfigIssue {
-  const path = issue.path
-    .map((segment, i) => (typeof segment === 'number' ? `[${segment}]` : `${i === 0 ? '' : '.'}${String(segment)}`))
-    .join('');
-  if (issue.code === 'unrecognized_keys') return { path, message: `unknown ${issue.keys.length === 1 ? 'field' : 'fields'} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
-  return { path, message: issue.message };
 }
