@@ -3,7 +3,7 @@ import { TableNotFound } from '../core/index.js';
 import type { Model } from '../models/index.js';
 import type { Metrics } from '../observe/index.js';
 import { runModels, type ModelRunSummary } from '../runner/index.js';
-import type { Lake } from '../table/index.js';
+import { compactTable, type CompactionResult, type Lake } from '../table/index.js';
 
 /** Options of the streaming loop. */
 export interface StreamingLoopOptions {
@@ -19,7 +19,33 @@ export interface StreamingLoopOptions {
   /** Told after each run (one summary per model) and on failures. */
   readonly onRun?: ((summaries: readonly ModelRunSummary[], seconds: number) => void) | undefined;
   readonly onError?: ((error: unknown) => void) | undefined;
+  /** Merging the small files streaming runs leave in the models' tables; `false` turns it off. */
+  readonly compaction?: StreamingCompaction | false;
+  /** Told after each compaction commit, and of a compaction that failed (tried again next round). */
+  readonly onCompact?: ((result: CompactionResult) => void) | undefined;
+  readonly onCompactError?: ((table: string, error: unknown) => void) | undefined;
 }
+
+/**
+ * Every streaming run adds a file or two to today's partition of each model it writes. So
+ * that reads stay fast all day, the loop merges them between runs: every `everyMs`, each
+ * table written since is compacted (`compactTable`, one `OPTIMIZE` commit without data
+ * change) where a partition holds `minFiles` small files older than `minAgeMs`; the newest
+ * files stay small, so a re-sent key rewrites a small file, not a merged one.
+ */
+export interface StreamingCompaction {
+  readonly everyMs: number;
+  readonly minFiles: number;
+  readonly minAgeMs: number;
+  readonly targetFileBytes: number;
+}
+
+export const DEFAULT_STREAMING_COMPACTION: StreamingCompaction = Object.freeze({
+  everyMs: 30_000,
+  minFiles: 10,
+  minAgeMs: 60_000,
+  targetFileBytes: 32 * 1024 * 1024,
+});
 
 /**
  * The streaming path of `serve` (SPEC §7): after bronze commits, the DAG runs
@@ -46,6 +72,9 @@ export class StreamingLoop {
   private failures = 0;
   private retryAtMs = 0;
   private lastSummaries: readonly ModelRunSummary[] = [];
+  /** Model tables written since the last compaction, and when that was. */
+  private written = new Set<string>();
+  private compactedAtMs = Date.now();
 
   constructor(private readonly options: StreamingLoopOptions) {}
 
@@ -119,6 +148,8 @@ export class StreamingLoop {
         if (!s.skipped) this.options.metrics?.observeFreshness(s.model, (Date.now() - since) / 1000);
       }
       this.options.onRun?.(summaries, seconds);
+      for (const s of summaries) if (!s.skipped) this.written.add(s.model);
+      await this.compactWritten();
     } catch (error) {
       // Try again on the same data after a pause that doubles with each failure in a row (1 s … 60 s).
       this.seen.clear();
@@ -127,6 +158,31 @@ export class StreamingLoop {
       const model = (error as { model?: unknown }).model;
       if (typeof model === 'string') this.options.metrics?.recordModelRun({ model, status: 'failed', rows: 0, seconds: 0 });
       this.options.onError?.(error);
+    }
+  }
+
+  /** Compacts the tables written since the last time, once `everyMs` has passed; a failure is reported, never fatal. */
+  private async compactWritten(): Promise<void> {
+    const settings = this.options.compaction === undefined ? DEFAULT_STREAMING_COMPACTION : this.options.compaction;
+    if (settings === false || this.written.size === 0 || Date.now() - this.compactedAtMs < settings.everyMs) return;
+    this.compactedAtMs = Date.now();
+    const tables = [...this.written];
+    this.written.clear();
+    for (const name of tables) {
+      try {
+        const table = await this.options.lake.table(name);
+        const result = await compactTable(table, {
+          minFiles: settings.minFiles,
+          targetFileBytes: settings.targetFileBytes,
+          modifiedBefore: this.options.lake.nowMs() - settings.minAgeMs,
+          attempts: 1,
+        });
+        if (result.committed) this.options.onCompact?.(result);
+      } catch (error) {
+        // A reconcile that rewrote the partition meanwhile wins; the next round tries again.
+        this.written.add(name);
+        this.options.onCompactError?.(name, error);
+      }
     }
   }
 

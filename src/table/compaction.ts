@@ -21,6 +21,11 @@ export interface CompactOptions {
   readonly attempts?: number;
   /** Checked between steps; an aborted compaction commits nothing and deletes what it wrote. */
   readonly signal?: AbortSignal;
+  /**
+   * Only files written before this instant (epoch ms, the add's `modificationTime`) are
+   * merged: the streaming path leaves its newest files alone, where re-sent keys land.
+   */
+  readonly modifiedBefore?: number;
 }
 
 /** What `compactTable` did to one table (`committed: false`: nothing to do, no commit). */
@@ -76,7 +81,7 @@ export async function compactTable(table: DeltaTable, options: CompactOptions = 
   for (let attempt = 1; ; attempt++) {
     options.signal?.throwIfAborted();
     const snapshot = await table.snapshot();
-    const plan = planCompaction(snapshot, minFiles, targetFileBytes);
+    const plan = planCompaction(snapshot, minFiles, targetFileBytes, options.modifiedBefore);
     if (plan.length === 0) return unchanged(table, snapshot, started);
     try {
       return await rewrite(table, snapshot, plan, { minFiles, targetFileBytes, started, signal: options.signal });
@@ -96,10 +101,11 @@ interface PartitionPlan {
  * Per partition with ≥ `minFiles` small files: first-fit-decreasing bins of at most
  * `targetFileBytes` (input bytes estimate output bytes); a bin of one file stays as it is.
  */
-function planCompaction(snapshot: Snapshot, minFiles: number, targetFileBytes: number): PartitionPlan[] {
+function planCompaction(snapshot: Snapshot, minFiles: number, targetFileBytes: number, modifiedBefore: number | undefined): PartitionPlan[] {
   const byPartition = new Map<string, AddAction[]>();
   for (const file of snapshot.files) {
     if (file.size >= targetFileBytes) continue;
+    if (modifiedBefore !== undefined && file.modificationTime >= modifiedBefore) continue;
     const key = partitionKey(snapshot.partitionColumns, file.partitionValues);
     const list = byPartition.get(key) ?? [];
     list.push(file);

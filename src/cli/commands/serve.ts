@@ -121,6 +121,9 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         }
       },
       onError: (error) => io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${error instanceof Error ? error.message : String(error)}\n`),
+      onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
+      onCompactError: (table, error) =>
+        io.stderr.write(`\r\x1b[2Kwarning: compacting ${table} failed (tried again later): ${error instanceof Error ? error.message : String(error)}\n`),
     });
     loop.start();
   }
