@@ -30,3 +30,31 @@ export function parsePriority(text: string | undefined): CpuPriority {
   if (priority !== 'low' && priority !== 'normal') throw new UsageError(`--priority expects low or normal, got ${JSON.stringify(priority)}`);
   return priority;
 }
+
+/** The batch verbs that run at low CPU priority unless told `--priority normal`. */
+const BATCH_VERBS = new Set(['reconcile', 'replay']);
+
+/**
+ * For `bin/lakeloop.js`, before the CLI's modules load: the priority a batch verb asks for
+ * (`low` unless `--priority normal`), or undefined for any other verb, so that loading the
+ * CLI does not compete with a running `serve` either. The verb is the first argument that
+ * is not a global option (`--lake` and `--config` take a value).
+ *
+ * @example
+ * if (batchVerbPriority(process.argv.slice(2)) === 'low') applyCpuPriority('low');
+ */
+export function batchVerbPriority(argv: readonly string[]): CpuPriority | undefined {
+  let verb: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--lake' || arg === '--config') i++;
+    else if (!arg.startsWith('-')) {
+      verb = arg;
+      break;
+    }
+  }
+  if (verb === undefined || !BATCH_VERBS.has(verb)) return undefined;
+  const at = argv.indexOf('--priority');
+  const priority = at >= 0 ? argv[at + 1] : argv.find((a) => a.startsWith('--priority='))?.slice('--priority='.length);
+  return priority === undefined || priority === 'low' ? 'low' : 'normal';
+}
