@@ -29,9 +29,9 @@ export interface StreamingLoopOptions {
 /**
  * Every streaming run adds a file or two to today's partition of each model it writes. So
  * that reads stay fast all day, the loop merges them between runs: every `everyMs`, each
- * table written since is compacted (`compactTable`, one `OPTIMIZE` commit without data
- * change) where a partition holds `minFiles` small files older than `minAgeMs`; the newest
- * files stay small, so a re-sent key rewrites a small file, not a merged one.
+ * table written since is compacted, one table per cycle (`compactTable`, one `OPTIMIZE`
+ * commit without data change), where a partition holds `minFiles` small files older than
+ * `minAgeMs`; the newest files stay small, so a re-sent key rewrites a small file.
  */
 export interface StreamingCompaction {
   readonly everyMs: number;
@@ -74,6 +74,7 @@ export class StreamingLoop {
   private lastSummaries: readonly ModelRunSummary[] = [];
   /** Model tables written since the last compaction, and when that was. */
   private written = new Set<string>();
+  private compactQueue: string[] = [];
   private compactedAtMs = Date.now();
 
   constructor(private readonly options: StreamingLoopOptions) {}
@@ -161,28 +162,34 @@ export class StreamingLoop {
     }
   }
 
-  /** Compacts the tables written since the last time, once `everyMs` has passed; a failure is reported, never fatal. */
+  /**
+   * Once `everyMs` has passed, the tables written since are queued for compaction, and each
+   * cycle compacts one of them: the work is spread over cycles, so no single cycle waits
+   * for every table. A failure is reported and the table is queued again next round.
+   */
   private async compactWritten(): Promise<void> {
     const settings = this.options.compaction === undefined ? DEFAULT_STREAMING_COMPACTION : this.options.compaction;
-    if (settings === false || this.written.size === 0 || Date.now() - this.compactedAtMs < settings.everyMs) return;
-    this.compactedAtMs = Date.now();
-    const tables = [...this.written];
-    this.written.clear();
-    for (const name of tables) {
-      try {
-        const table = await this.options.lake.table(name);
-        const result = await compactTable(table, {
-          minFiles: settings.minFiles,
-          targetFileBytes: settings.targetFileBytes,
-          modifiedBefore: this.options.lake.nowMs() - settings.minAgeMs,
-          attempts: 1,
-        });
-        if (result.committed) this.options.onCompact?.(result);
-      } catch (error) {
-        // A reconcile that rewrote the partition meanwhile wins; the next round tries again.
-        this.written.add(name);
-        this.options.onCompactError?.(name, error);
-      }
+    if (settings === false) return;
+    if (this.compactQueue.length === 0) {
+      if (this.written.size === 0 || Date.now() - this.compactedAtMs < settings.everyMs) return;
+      this.compactedAtMs = Date.now();
+      this.compactQueue.push(...this.written);
+      this.written.clear();
+    }
+    const name = this.compactQueue.shift() as string;
+    try {
+      const table = await this.options.lake.table(name);
+      const result = await compactTable(table, {
+        minFiles: settings.minFiles,
+        targetFileBytes: settings.targetFileBytes,
+        modifiedBefore: this.options.lake.nowMs() - settings.minAgeMs,
+        attempts: 1,
+      });
+      if (result.committed) this.options.onCompact?.(result);
+    } catch (error) {
+      // A reconcile that rewrote the partition meanwhile wins; the next round tries again.
+      this.written.add(name);
+      this.options.onCompactError?.(name, error);
     }
   }
 
