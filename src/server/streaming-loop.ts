@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { TableNotFound } from '../core/index.js';
 import type { Model } from '../models/index.js';
 import type { Metrics } from '../observe/index.js';
-import { runModels, type ModelRunSummary } from '../runner/index.js';
-import { compactTable, type CompactionResult, type Lake } from '../table/index.js';
+import { NULL_PARTITION, runModels, type ModelRunSummary } from '../runner/index.js';
+import { compactTable, type CompactionResult, type Lake, type PartitionSpec } from '../table/index.js';
 
 /** Options of the streaming loop. */
 export interface StreamingLoopOptions {
@@ -30,8 +30,9 @@ export interface StreamingLoopOptions {
  * Every streaming run adds a file or two to today's partition of each model it writes. So
  * that reads stay fast all day, the loop merges them between runs: every `everyMs`, each
  * table written since is compacted, one table per cycle (`compactTable`, one `OPTIMIZE`
- * commit without data change), where a partition holds `minFiles` small files older than
- * `minAgeMs`; the newest files stay small, so a re-sent key rewrites a small file.
+ * commit without data change), in the partitions the runs rewrote (never a cold one, which
+ * is reconcile's), where a partition holds `minFiles` small files older than `minAgeMs`;
+ * the newest files stay small, so a re-sent key rewrites a small file.
  */
 export interface StreamingCompaction {
   readonly everyMs: number;
@@ -73,8 +74,9 @@ export class StreamingLoop {
   private retryAtMs = 0;
   private lastSummaries: readonly ModelRunSummary[] = [];
   /** Model tables written since the last compaction, and when that was. */
-  private written = new Set<string>();
-  private compactQueue: string[] = [];
+  /** Model table → the partitions streaming runs rewrote since it was last queued for compaction. */
+  private written = new Map<string, Map<string, PartitionSpec>>();
+  private compactQueue: [string, Map<string, PartitionSpec>][] = [];
   private compactedAtMs = Date.now();
 
   constructor(private readonly options: StreamingLoopOptions) {}
@@ -149,7 +151,7 @@ export class StreamingLoop {
         if (!s.skipped) this.options.metrics?.observeFreshness(s.model, (Date.now() - since) / 1000);
       }
       this.options.onRun?.(summaries, seconds);
-      for (const s of summaries) if (!s.skipped) this.written.add(s.model);
+      for (const s of summaries) this.noteWritten(s);
       await this.compactWritten();
     } catch (error) {
       // Try again on the same data after a pause that doubles with each failure in a row (1 s … 60 s).
@@ -160,6 +162,20 @@ export class StreamingLoop {
       if (typeof model === 'string') this.options.metrics?.recordModelRun({ model, status: 'failed', rows: 0, seconds: 0 });
       this.options.onError?.(error);
     }
+  }
+
+  /**
+   * The partitions a streaming run rewrote: partitions at or ahead of its horizon, the only
+   * ones compaction touches, so it never races a reconcile over cold partitions. A run that
+   * replaced a whole table (`full`) leaves no small files behind.
+   */
+  private noteWritten(summary: ModelRunSummary): void {
+    if (summary.skipped || summary.partitions === 'all' || summary.partitions.length === 0) return;
+    const column = this.options.models.find((m) => m.name === summary.model)?.header.partitionBy[0];
+    if (column === undefined) return;
+    const specs = this.written.get(summary.model) ?? new Map<string, PartitionSpec>();
+    for (const value of summary.partitions) specs.set(value, { [column]: value === NULL_PARTITION ? null : value });
+    this.written.set(summary.model, specs);
   }
 
   /**
@@ -176,19 +192,22 @@ export class StreamingLoop {
       this.compactQueue.push(...this.written);
       this.written.clear();
     }
-    const name = this.compactQueue.shift() as string;
+    const [name, specs] = this.compactQueue.shift() as [string, Map<string, PartitionSpec>];
     try {
       const table = await this.options.lake.table(name);
       const result = await compactTable(table, {
         minFiles: settings.minFiles,
         targetFileBytes: settings.targetFileBytes,
         modifiedBefore: this.options.lake.nowMs() - settings.minAgeMs,
+        partitions: [...specs.values()],
         attempts: 1,
       });
       if (result.committed) this.options.onCompact?.(result);
     } catch (error) {
-      // A reconcile that rewrote the partition meanwhile wins; the next round tries again.
-      this.written.add(name);
+      // A writer that changed the partition meanwhile wins; the next round tries again.
+      const again = this.written.get(name) ?? new Map<string, PartitionSpec>();
+      for (const [value, spec] of specs) again.set(value, spec);
+      this.written.set(name, again);
       this.options.onCompactError?.(name, error);
     }
   }

@@ -3,7 +3,7 @@ import type { AddAction, RemoveAction } from './actions.js';
 import type { DeltaTable } from './delta-table.js';
 import { parseStats } from './file-stats.js';
 import { tableKey } from './log-files.js';
-import { decodeAddPath, partitionKey, type PartitionSpec } from './partition-paths.js';
+import { decodeAddPath, partitionKey, partitionMatches, type PartitionSpec } from './partition-paths.js';
 import type { Snapshot } from './snapshot.js';
 
 /**
@@ -26,6 +26,8 @@ export interface CompactOptions {
    * merged: the streaming path leaves its newest files alone, where re-sent keys land.
    */
   readonly modifiedBefore?: number;
+  /** Only these partitions (default: all). */
+  readonly partitions?: readonly PartitionSpec[];
 }
 
 /** What `compactTable` did to one table (`committed: false`: nothing to do, no commit). */
@@ -81,7 +83,7 @@ export async function compactTable(table: DeltaTable, options: CompactOptions = 
   for (let attempt = 1; ; attempt++) {
     options.signal?.throwIfAborted();
     const snapshot = await table.snapshot();
-    const plan = planCompaction(snapshot, minFiles, targetFileBytes, options.modifiedBefore);
+    const plan = planCompaction(snapshot, minFiles, targetFileBytes, options.modifiedBefore, options.partitions);
     if (plan.length === 0) return unchanged(table, snapshot, started);
     try {
       return await rewrite(table, snapshot, plan, { minFiles, targetFileBytes, started, signal: options.signal });
@@ -101,10 +103,17 @@ interface PartitionPlan {
  * Per partition with ≥ `minFiles` small files: first-fit-decreasing bins of at most
  * `targetFileBytes` (input bytes estimate output bytes); a bin of one file stays as it is.
  */
-function planCompaction(snapshot: Snapshot, minFiles: number, targetFileBytes: number, modifiedBefore: number | undefined): PartitionPlan[] {
+function planCompaction(
+  snapshot: Snapshot,
+  minFiles: number,
+  targetFileBytes: number,
+  modifiedBefore: number | undefined,
+  partitions: readonly PartitionSpec[] | undefined,
+): PartitionPlan[] {
   const byPartition = new Map<string, AddAction[]>();
   for (const file of snapshot.files) {
     if (file.size >= targetFileBytes) continue;
+    if (partitions && !partitions.some((spec) => partitionMatches(file.partitionValues, spec))) continue;
     if (modifiedBefore !== undefined && file.modificationTime >= modifiedBefore) continue;
     const key = partitionKey(snapshot.partitionColumns, file.partitionValues);
     const list = byPartition.get(key) ?? [];
