@@ -95,8 +95,8 @@ export async function planKeyMerge(
     rowsIn += rowsOf(files);
   }
   const prefix = `_lakeloop_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
-  const [incoming, hot, old, merged] = ['incoming', 'hot', 'old', 'merged'].map((t) => quoteIdent(`${prefix}_${t}`)) as [string, string, string, string];
-  const cleanup: string[] = [incoming, hot, old, merged];
+  const [incoming, hotCopy, old, merged] = ['incoming', 'hot', 'old', 'merged'].map((t) => quoteIdent(`${prefix}_${t}`)) as [string, string, string, string];
+  const cleanup: string[] = [incoming, hotCopy, old, merged];
   const keys = model.header.uniqueKey.map(quoteIdent).join(', ');
   const part = `CAST(${quoteIdent(column)} AS VARCHAR)`;
   await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${incoming} AS ${model.sql}`));
@@ -104,13 +104,19 @@ export async function planKeyMerge(
   // Incoming rows behind the horizon wait for reconcile.
   const deferred: Record<string, number> = {};
   const cold: string[] = [];
+  const hotPartitions: string[] = [];
   for (const row of await engine.all(`SELECT ${part} AS p, count(*) AS n FROM ${incoming} GROUP BY ALL`)) {
     const value = row['p'] as string | null;
-    if (!horizon.isCold(value)) continue;
+    if (!horizon.isCold(value)) {
+      hotPartitions.push(value ?? NULL_PARTITION);
+      continue;
+    }
     cold.push(value as string);
     deferred[value as string] = Number(row['n']);
   }
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${hot} AS SELECT * FROM ${incoming}${cold.length ? ` WHERE ${part} NOT IN ${quoteList(cold)} OR ${part} IS NULL` : ''}`);
+  // Nothing cold (the usual streaming case): the incoming rows are the hot ones, no copy.
+  const hot = cold.length ? hotCopy : incoming;
+  if (cold.length) await engine.run(`CREATE OR REPLACE TEMP TABLE ${hot} AS SELECT * FROM ${incoming} WHERE ${part} NOT IN ${quoteList(cold)} OR ${part} IS NULL`);
 
   // The existing rows of the incoming keys: the files whose key range can hold them are
   // probed on their key columns alone, and only the files that do hold one are read whole
@@ -122,7 +128,8 @@ export async function planKeyMerge(
   const existing = await output.scanSql(lake.store, holding, { fileColumn: FILE_GROUP });
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${existing}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`);
   // A key whose current row is in a cold partition cannot move without rewriting it: defer it too.
-  const coldOld = coldFilter(part, horizon, await partitionsOf(engine, old, part));
+  const oldPartitions = await partitionsOf(engine, old, part);
+  const coldOld = coldFilter(part, horizon, oldPartitions);
   if (coldOld !== 'false') {
     const stuck = quoteIdent(`${prefix}_stuck`);
     cleanup.push(stuck);
@@ -143,7 +150,11 @@ export async function planKeyMerge(
       `SELECT *, 0 AS _lakeloop_src FROM ${old} UNION ALL BY NAME SELECT *, 1 AS _lakeloop_src FROM ${hot}` +
       `)) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1`,
   );
-  const partitions = (await partitionsOf(engine, `(SELECT ${quoteIdent(column)} FROM ${old} UNION ALL SELECT ${quoteIdent(column)} FROM ${hot})`, part)).sort();
+  // Without deferred keys, the partitions are those already known of both sides; else they are read again.
+  const partitions =
+    coldOld === 'false'
+      ? [...new Set([...oldPartitions, ...hotPartitions])].sort()
+      : (await partitionsOf(engine, `(SELECT ${quoteIdent(column)} FROM ${old} UNION ALL SELECT ${quoteIdent(column)} FROM ${hot})`, part)).sort();
   if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup, replaces: [], fileGroupColumn: FILE_GROUP };
   // Files of cold partitions keep their rows (their keys were deferred above).
   const replaces = holding.filter((f) => !horizon.isCold(partitionOf(f.partitionValues, column) ?? null));
