@@ -1,5 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { loadContracts } from '../../src/contracts/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { loadModels, resolveModels, type Model } from '../../src/models/index.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
+import { Lake } from '../../src/table/index.js';
 import { PROJECT_ROOT } from './child.js';
 
 /** The package entry a test project imports (`defineConfig`, `defineContract`, `z`), by absolute path. */
@@ -18,6 +23,18 @@ export async function writeProject(dir: string, files: Readonly<Record<string, s
     await writeFile(join(dir, path), text);
   }
   return dir;
+}
+
+/**
+ * A project's local lake opened in-process, as `serve` opens it: an engine (1 thread; the
+ * caller closes it), the lake, and the project's models resolved in DAG order.
+ */
+export async function openProjectLake(project: string, lakeRoot: string): Promise<{ engine: Engine; lake: Lake; models: readonly Model[] }> {
+  const engine = await Engine.create({ threads: 1 });
+  const lake = await Lake.open({ store: await LocalObjectStore.create(lakeRoot), engine });
+  const contracts = await loadContracts(project);
+  const { models } = await resolveModels(await loadModels(project), { engine, knownTables: [...contracts.keys()].map((s) => `bronze.${s}`) });
+  return { engine, lake, models };
 }
 
 /** `contracts/events.ts`: events {id int, kind view|click, ts}, keyed by id, with the given drift and batch settings. */

@@ -1,15 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadContracts } from '../../src/contracts/index.js';
-import { Engine } from '../../src/engine/index.js';
-import { loadModels, resolveModels, type Model } from '../../src/models/index.js';
+import type { Engine } from '../../src/engine/index.js';
+import type { Model } from '../../src/models/index.js';
 import { defineJob, listRuns, Scheduler } from '../../src/scheduler/index.js';
 import { jobHandlers } from '../../src/server/index.js';
-import { LocalObjectStore } from '../../src/storage/index.js';
-import { Lake } from '../../src/table/index.js';
+import type { Lake } from '../../src/table/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
-import { writeProject } from '../helpers/project.js';
+import { openProjectLake, writeProject } from '../helpers/project.js';
 import { day, oracle, SALES_PROJECT, salesOfDay, type Sale } from '../fixtures/sales-project.js';
 
 /**
@@ -40,10 +38,7 @@ beforeAll(async () => {
   lakeRoot = join(dir, 'lake');
   for (let d = 1; d <= 3; d++) await ingestAndRun(salesOfDay(d, d * 1000), d);
   await ingestAndRun([{ id: 99_001, store: 'north', amount: 40, status: 'placed', ts: `${day(1)}T09:00:00Z` }], 4);
-  engine = await Engine.create({ threads: 1 });
-  lake = await Lake.open({ store: await LocalObjectStore.create(lakeRoot), engine });
-  const contracts = await loadContracts(project);
-  models = (await resolveModels(await loadModels(project), { engine, knownTables: [...contracts.keys()].map((s) => `bronze.${s}`) })).models;
+  ({ engine, lake, models } = await openProjectLake(project, lakeRoot));
 }, 120_000);
 
 afterAll(async () => {

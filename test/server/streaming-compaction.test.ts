@@ -1,14 +1,12 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadContracts } from '../../src/contracts/index.js';
-import { Engine } from '../../src/engine/index.js';
-import { loadModels, resolveModels, type Model } from '../../src/models/index.js';
+import type { Engine } from '../../src/engine/index.js';
+import type { Model } from '../../src/models/index.js';
 import { StreamingLoop, type StreamingCompaction } from '../../src/server/index.js';
-import { LocalObjectStore } from '../../src/storage/index.js';
-import { Lake, type CompactionResult } from '../../src/table/index.js';
+import type { CompactionResult, Lake } from '../../src/table/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
-import { writeProject } from '../helpers/project.js';
+import { openProjectLake, writeProject } from '../helpers/project.js';
 import { day, oracle, SALES_PROJECT, type Sale } from '../fixtures/sales-project.js';
 
 /**
@@ -75,10 +73,7 @@ beforeAll(async () => {
   project = await writeProject(join(dir, 'project'), SALES_PROJECT);
   lakeRoot = join(dir, 'lake');
   await ingest(fresh(1));
-  engine = await Engine.create({ threads: 1 });
-  lake = await Lake.open({ store: await LocalObjectStore.create(lakeRoot), engine });
-  const contracts = await loadContracts(project);
-  models = (await resolveModels(await loadModels(project), { engine, knownTables: [...contracts.keys()].map((s) => `bronze.${s}`) })).models;
+  ({ engine, lake, models } = await openProjectLake(project, lakeRoot));
 }, 120_000);
 
 afterAll(async () => {
