@@ -13,8 +13,8 @@ export async function refreshCatalog(context: CommandContext, session: Session):
   if (location.kind !== 'local') return;
   const path = join(location.path, CATALOG_FILE);
   try {
-    const { tables } = await writeCatalog(session.lake, path);
-    context.verbose(`catalog: ${path} (${tables} tables)`);
+    const { tables, rebound } = await writeCatalog(session.lake, path);
+    context.verbose(`catalog: ${path} (${tables} tables, ${rebound} views rebound)`);
   } catch (error) {
     context.io.stderr.write(`warning: could not refresh ${path}: ${error instanceof Error ? error.message : String(error)} (run the command again to retry)\n`);
   }

@@ -1,7 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cp } from 'node:fs/promises';
 import { Engine } from '../../src/engine/index.js';
+import { writeCatalog } from '../../src/query/index.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
+import { Lake } from '../../src/table/index.js';
 import { PROJECT_ROOT } from '../helpers/child.js';
 import { cli, tempDir } from './cli-harness.js';
 
@@ -57,5 +61,49 @@ describe('lake/catalog.duckdb', () => {
       'silver.page_views',
       'silver.payments',
     ]);
+  });
+
+  it('a refresh rebinds only the views whose table changed, keeps views it did not write, and rebinds all of a moved lake', async () => {
+    const lake = join(dir, 'lake-refresh');
+    const file = join(dir, 'c.ndjson');
+    await writeFile(file, `${order('ord_1', '2026-10-01')}\n`);
+    expect((await cli(['--lake', lake, 'ingest', 'orders', '--file', file], PROJECT_ROOT)).code).toBe(0);
+    expect((await cli(['--lake', lake, 'run'], PROJECT_ROOT)).code).toBe(0);
+    const catalog = join(lake, 'catalog.duckdb');
+    const comments = await catalogRows(lake, `SELECT schema_name || '.' || view_name AS v, comment FROM duckdb_views() WHERE view_name = 'orders' ORDER BY 1`);
+    expect(comments.map((r) => r['v'])).toEqual(['bronze.orders', 'silver.orders']);
+    expect(String(comments[0]?.['comment'])).toMatch(/^lakeloop: bronze\.orders version \d+ in /);
+    // An analyst's own view in the catalog.
+    const engine = await Engine.create({ databasePath: catalog, threads: 1 });
+    await engine.run(`CREATE VIEW main.big_orders AS SELECT * FROM silver.orders WHERE amount > 5`);
+    await engine.close();
+
+    const open = async (root: string): Promise<{ lake: Lake; close: () => Promise<void> }> => {
+      const e = await Engine.create({ threads: 1 });
+      return { lake: await Lake.open({ store: await LocalObjectStore.create(root), engine: e }), close: () => e.close() };
+    };
+    const same = await open(lake);
+    expect(await writeCatalog(same.lake, catalog)).toMatchObject({ tables: 10, rebound: 0 });
+    await same.close();
+    expect(await catalogRows(lake, 'SELECT count(*) AS n FROM main.big_orders')).toEqual([{ n: '1' }]);
+
+    await writeFile(file, `${order('ord_2', '2026-10-02')}\n`);
+    expect((await cli(['--lake', lake, 'ingest', 'orders', '--file', file, '--idempotency-key', 'second'], PROJECT_ROOT)).code).toBe(0);
+    // ingest refreshed the catalog itself; a commit made through the API is picked up by the next refresh, alone.
+    expect(await catalogRows(lake, 'SELECT count(*) AS n FROM bronze.orders')).toEqual([{ n: '2' }]);
+    const after = await open(lake);
+    const bronze = await after.lake.table('bronze.orders');
+    await bronze.append(`SELECT * FROM (${await (await bronze.snapshot()).scanSql(after.lake.store)}) LIMIT 1`);
+    expect(await writeCatalog(after.lake, catalog)).toMatchObject({ tables: 10, rebound: 1 });
+    await after.close();
+    expect(await catalogRows(lake, 'SELECT count(*) AS n FROM bronze.orders')).toEqual([{ n: '3' }]);
+
+    const moved = join(dir, 'lake-moved');
+    await cp(lake, moved, { recursive: true });
+    const there = await open(moved);
+    expect(await writeCatalog(there.lake, join(moved, 'catalog.duckdb'))).toMatchObject({ tables: 10, rebound: 10 });
+    await there.close();
+    const paths = await catalogRows(moved, `SELECT sql FROM duckdb_views() WHERE view_name = 'orders' AND schema_name = 'bronze'`);
+    expect(String(paths[0]?.['sql'])).toContain(moved);
   });
 });
