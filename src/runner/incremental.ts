@@ -95,8 +95,8 @@ export async function planKeyMerge(
     rowsIn += rowsOf(files);
   }
   const prefix = `_lakeloop_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
-  const [incoming, hotCopy, old, merged] = ['incoming', 'hot', 'old', 'merged'].map((t) => quoteIdent(`${prefix}_${t}`)) as [string, string, string, string];
-  const cleanup: string[] = [incoming, hotCopy, old, merged];
+  const [incoming, hotCopy, held, old, merged] = ['incoming', 'hot', 'held', 'old', 'merged'].map((t) => quoteIdent(`${prefix}_${t}`)) as [string, string, string, string, string];
+  const cleanup: string[] = [incoming, hotCopy, held, old, merged];
   const keys = model.header.uniqueKey.map(quoteIdent).join(', ');
   const part = `CAST(${quoteIdent(column)} AS VARCHAR)`;
   await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${incoming} AS ${model.sql}`));
@@ -124,9 +124,9 @@ export async function planKeyMerge(
   // rows it changes, not the size of the partitions it touches.
   const candidates = await filesWithKeys(engine, output, model.header.uniqueKey[0] as string, hot);
   const holding = await filesHoldingKeys(lake, output, candidates, keys, hot);
-  // Each row carries the file it came from: rewritten rows go back to a file of their own.
-  const existing = await output.scanSql(lake.store, holding, { fileColumn: FILE_GROUP });
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM (${existing}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`);
+  // Those files' rows, read once; each carries its file (local path): rewritten rows go back to a file of their own.
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${held} AS ${await output.scanSql(lake.store, holding.map((h) => h.file), { fileColumn: FILE_GROUP })}`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM ${held} AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`);
   // A key whose current row is in a cold partition cannot move without rewriting it: defer it too.
   const oldPartitions = await partitionsOf(engine, old, part);
   const coldOld = coldFilter(part, horizon, oldPartitions);
@@ -157,17 +157,25 @@ export async function planKeyMerge(
       : (await partitionsOf(engine, `(SELECT ${quoteIdent(column)} FROM ${old} UNION ALL SELECT ${quoteIdent(column)} FROM ${hot})`, part)).sort();
   if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup, replaces: [], fileGroupColumn: FILE_GROUP };
   // Files of cold partitions keep their rows (their keys were deferred above).
-  const replaces = holding.filter((f) => !horizon.isCold(partitionOf(f.partitionValues, column) ?? null));
+  const replacing = holding.filter((h) => !horizon.isCold(partitionOf(h.file.partitionValues, column) ?? null));
+  const replaces = replacing.map((h) => h.file);
   rowsIn += rowsOf(replaces);
+  const kept = `(SELECT * FROM ${held} WHERE ${replacing.length ? `${quoteIdent(FILE_GROUP)} IN ${quoteList(replacing.map((h) => h.localPath))}` : 'false'})`;
   const live = model.header.deleteWhen ? `WHERE NOT coalesce((${model.header.deleteWhen}), false)` : '';
   const select =
-    `SELECT * FROM (${await output.scanSql(lake.store, replaces, { fileColumn: FILE_GROUP })}) AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
+    `SELECT * FROM ${kept} AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
     `UNION ALL BY NAME SELECT * FROM ${merged} ${live}`;
   return { partitions, select, deferred, rowsIn, cleanup, replaces, fileGroupColumn: FILE_GROUP };
 }
 
-/** Of `candidates`, the files holding at least one key of `relation` (a scan of their key columns). */
-async function filesHoldingKeys(lake: Lake, output: Snapshot, candidates: readonly AddAction[], keys: string, relation: string): Promise<AddAction[]> {
+/** Of `candidates`, the files holding at least one key of `relation` (a scan of their key columns), with the local path they are read from. */
+async function filesHoldingKeys(
+  lake: Lake,
+  output: Snapshot,
+  candidates: readonly AddAction[],
+  keys: string,
+  relation: string,
+): Promise<{ file: AddAction; localPath: string }[]> {
   if (candidates.length === 0) return [];
   const probe = await output.scanSql(lake.store, candidates, { fileColumn: '__lakeloop_file' });
   const rows = await lake.engine.all(`SELECT DISTINCT __lakeloop_file AS f FROM (${probe}) AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${relation}) AS k USING (${keys})`);
@@ -175,7 +183,7 @@ async function filesHoldingKeys(lake: Lake, output: Snapshot, candidates: readon
   return rows.map((row) => {
     const file = byPath.get(String(row['f']));
     assert(file !== undefined, `probe of ${output.table} returned a file outside its candidates: ${String(row['f'])}`);
-    return file;
+    return { file, localPath: String(row['f']) };
   });
 }
 
