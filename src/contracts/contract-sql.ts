@@ -149,14 +149,7 @@ export function contractFastSql(contract: Contract, input: string, options: Cont
   // A string's text; the guard below makes sure the value is a JSON string (from_json would also print a number).
   const strings = fields.filter((f) => isStringBased(f.type)).map((f) => `from_json(${quoteIdent(f.name)}, '"VARCHAR"') AS ${s(f)}`);
   const typed = fields.map((f) => `${typedExpr(f, false, (g) => quoteIdent(g.name))} AS ${c(f)}`);
-  const clean: string[] = [];
-  for (const f of fields) {
-    if (f.column?.required) clean.push(`${v(f)} IS NOT NULL`);
-    if (isStringBased(f.type)) clean.push(`(${v(f)} IS NULL OR starts_with(${v(f)}, '"'))`);
-    const finite = f.type === 'DOUBLE' || f.type === 'TIMESTAMP WITH TIME ZONE' || f.type === 'DATE' ? ` AND isfinite(${c(f)})` : '';
-    clean.push(`(${v(f)} IS NULL OR (${c(f)} IS NOT NULL${finite}))`);
-    for (const check of f.column?.checks ?? []) clean.push(`(${checkSql(check, c(f), f.type)[0]}) IS NOT FALSE`);
-  }
+  const clean = fields.map((f) => cleanCondition(f));
   const output = [...fields.map((f) => `${c(f)} AS ${quoteIdent(f.name)}`), `${utcDate(c(eventTime))} AS event_date`];
   // The checks as one projected column, tested by a single CASE: DuckDB evaluates a conjunction
   // in a projection more cheaply than as the condition of a CASE (no selection vectors to sort).
@@ -168,6 +161,28 @@ export function contractFastSql(contract: Contract, input: string, options: Cont
     `FROM (SELECT *, ${values.join(', ')} FROM ${input} AS __ll_in))))`,
     `WHERE CASE WHEN __ll_ok THEN true ELSE error(${quoteLiteral(FAST_PATH_MISS)}) END`,
   ].join('\n');
+}
+
+/**
+ * When one field of a record passes the fast path's check: true only where `rejectExpr`
+ * finds nothing wrong with the field, and NULL or false elsewhere (the conjunction of all
+ * fields is tested with CASE WHEN, where NULL fails like false). So a present value's type and
+ * checks need no NULL guards: a NULL there already fails. Fewer terms than one per rule: a
+ * VARCHAR that is a JSON string always has text, so its only type test is the quote.
+ */
+function cleanCondition(f: Field): string {
+  const value = v(f);
+  const typed = c(f);
+  const terms: string[] = [];
+  if (isStringBased(f.type)) terms.push(`starts_with(${value}, '"')`);
+  if (f.type === 'DOUBLE' || f.type === 'TIMESTAMP WITH TIME ZONE' || f.type === 'DATE') terms.push(`isfinite(${typed})`);
+  else if (f.type !== 'VARCHAR') terms.push(`${typed} IS NOT NULL`);
+  const checks = (f.column?.checks ?? []).map((check) => checkSql(check, typed, f.type)[0]);
+  const present = [...terms, ...(f.column?.default === undefined ? checks : [])].map((t) => `(${t})`).join(' AND ');
+  // A required field must be there; an absent optional one passes (a default is checked either way, as rejectExpr does).
+  const condition = f.column?.required ? present : `(${value} IS NULL OR (${present}))`;
+  if (f.column?.default === undefined || checks.length === 0) return condition;
+  return [condition, ...checks.map((check) => `(${check}) IS NOT FALSE`)].join(' AND ');
 }
 
 /** The message of the error `contractFastSql` raises for a record it cannot pass. */

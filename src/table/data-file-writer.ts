@@ -162,45 +162,44 @@ const MIN_ROW_GROUP_SIZE = 16_384;
 const CLUSTERED_PARTITION_TYPES = new Set(['string', 'date', 'long', 'integer', 'short', 'byte', 'boolean']);
 
 /**
- * A clustered partitioned write: stats and the partitions in one aggregate over the query, then
- * one COPY per partition with `=` filters on the source's partition columns (pushed into the
- * scan, where zonemaps skip the other partitions' row groups). Each file's row count is
- * checked against its partition's, so a filter that missed or doubled rows cannot go unseen.
+ * A clustered partitioned write: stats and the partitions in one aggregate over the query (a
+ * cheap scan), then one COPY partitioned by the hash of the partition tuple, in row groups
+ * small enough that both threads encode every file (a file of one default row group is encoded
+ * by one thread when the COPY ends: 1.2 s against 0.85 s for 1M rows in 30 dates). The COPY
+ * reports each file's row count and hash, which must match the aggregate's group exactly, so a
+ * partition that lost or gained rows cannot go unseen.
  */
 async function writeClustered(
   engine: Engine,
   table: string,
   request: DataFilesRequest,
-  projection: { readonly list: readonly string[]; readonly sourceNames: ReadonlyMap<string, string> },
+  projection: { readonly list: readonly string[] },
   partitionFields: readonly SchemaField[],
   dir: string,
 ): Promise<DescribedFile[]> {
   const inner = `SELECT ${projection.list.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
   const groups = await statsByGroup(engine, `(${inner})`, request.schema.fields, partitionFields, undefined);
-  const described: DescribedFile[] = [];
-  for (const [index, group] of groups.entries()) {
-    const file = join(dir, `part-${index}.parquet`);
-    const filters = partitionFields.map((field) => {
-      const source = projection.sourceNames.get(field.name);
-      assert(source !== undefined, `partition column ${field.name} comes from the query`);
-      const column = `__lakeloop_source.${quoteIdent(source)}`;
-      const value = group.partitionValues[field.name];
-      if (value === null || value === undefined) return field.type === 'string' ? `(${column} IS NULL OR ${column} = '')` : `${column} IS NULL`;
-      return `${column} = CAST(${quoteLiteral(value)} AS ${duckdbTypeOf(field.type)})`;
-    });
-    // Several row groups per file, so that more than one thread encodes it.
-    const rowGroupSize = Math.min(DEFAULT_ROW_GROUP_SIZE, Math.max(MIN_ROW_GROUP_SIZE, Math.ceil(group.numRecords / 4)));
-    await engine.copyToParquet(`${inner} WHERE ${filters.join(' AND ')}`, file, { compression: 'zstd', rowGroupSize, preserveOrder: false });
-    described.push({ ...group, localPath: file });
+  if (groups.length === 0) return [];
+  const rows = groups.reduce((sum, g) => sum + g.numRecords, 0);
+  const rowGroupSize = Math.min(DEFAULT_ROW_GROUP_SIZE, Math.max(MIN_ROW_GROUP_SIZE, Math.ceil(rows / groups.length / 2)));
+  const tuple = partitionFields.map((f) => quoteIdent(f.name)).join(', ');
+  const written = await engine.all(
+    `COPY (SELECT *, hash(${tuple}) AS ${PARTITION_HELPER} FROM (${inner})) TO ${quoteLiteral(join(dir, 'out'))} ` +
+      `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}), ROW_GROUP_SIZE ${rowGroupSize}, PRESERVE_ORDER false, RETURN_STATS)`,
+  );
+  const byHash = new Map<string, { file: string; rows: number }>();
+  for (const row of written) {
+    const keys = row['partition_keys'] as { key: string; value: string }[];
+    const hash = keys.find((k) => k.key === PARTITION_HELPER)?.value;
+    assert(hash !== undefined && !byHash.has(hash), `clustered write of ${table}: one file per partition hash`);
+    byHash.set(hash, { file: String(row['filename']), rows: Number(row['count']) });
   }
-  if (described.length > 0) {
-    const footers = await engine.all(`SELECT file_name AS f, num_rows AS n FROM parquet_file_metadata(${quoteList(described.map((d) => d.localPath))})`);
-    const written = new Map(footers.map((r) => [String(r['f']), Number(r['n'])]));
-    for (const file of described) {
-      assert(written.get(file.localPath) === file.numRecords, `clustered write of ${table}: partition ${JSON.stringify(file.partitionValues)} has ${file.numRecords} row(s), its file ${written.get(file.localPath)}`);
-    }
-  }
-  return described;
+  assert(byHash.size === groups.length, `clustered write of ${table}: ${groups.length} partition(s), ${byHash.size} file(s)`);
+  return groups.map(({ group, ...described }) => {
+    const file = byHash.get(String(group));
+    assert(file !== undefined && file.rows === described.numRecords, `clustered write of ${table}: partition ${JSON.stringify(described.partitionValues)} has ${described.numRecords} row(s), its file ${file?.rows}`);
+    return { ...described, localPath: file.file };
+  });
 }
 
 /**
@@ -211,7 +210,7 @@ async function castProjection(
   engine: Engine,
   table: string,
   request: DataFilesRequest,
-): Promise<{ list: string[]; sourceNames: Map<string, string> }> {
+): Promise<{ list: string[] }> {
   const source = await engine.describe(`SELECT * FROM ${subquery(request.selectSql)} AS __lakeloop_source`);
   const byName = new Map<string, { name: string; type: string }>();
   for (const column of source) {
@@ -227,7 +226,6 @@ async function castProjection(
       hint: 'Add them first with addColumns (schema evolution), or drop them from the query.',
     });
   }
-  const sourceNames = new Map<string, string>();
   const list = request.schema.fields.map((field) => {
     const type = duckdbTypeOf(field.type);
     const target = quoteIdent(field.name);
@@ -246,10 +244,9 @@ async function castProjection(
     }
     const cast = `CAST(${quoteIdent(column.name)} AS ${type})`;
     const isStringPartition = field.type === 'string' && request.partitionColumns.includes(field.name);
-    sourceNames.set(field.name, column.name);
     return `${isStringPartition ? `NULLIF(${cast}, '')` : cast} AS ${target}`;
   });
-  return { list, sourceNames };
+  return { list };
 }
 
 /** The partition value text of a column, as the Delta log writes it (null stays null). */
@@ -293,7 +290,7 @@ async function describeFiles(
 
 /**
  * Stats of `source` grouped by `groupColumn` (each group must hold one partition tuple), or,
- * without one, by the partition tuple itself; groups in no particular order.
+ * without one, by the partition tuple itself (`group` is then its hash); groups in no particular order.
  */
 async function statsByGroup(
   engine: Engine,
@@ -321,6 +318,8 @@ async function statsByGroup(
   });
   const groupBy = groupColumn !== undefined ? groupColumn : keys.map((_, i) => `__pk${i}`).join(', ');
   const texts = partitionFields.map((f, i) => `${partitionText(`__pk${i}`, f)} AS p${i}`);
+  // Without a group column, a group is named by the hash of its partition tuple (as a clustered write's files are).
+  if (groupColumn === undefined && keys.length > 0) texts.push(`hash(${keys.map((_, i) => `__pk${i}`).join(', ')}) AS g`);
   const rows = await engine.all(
     `SELECT *${texts.length ? `, ${texts.join(', ')}` : ''} FROM (SELECT ${selects.join(', ')} FROM ${source}${groupBy ? ` GROUP BY ${groupBy}` : ''})`,
   );
