@@ -183,15 +183,20 @@ async function writeClustered(
   const rows = groups.reduce((sum, g) => sum + g.numRecords, 0);
   const rowGroupSize = Math.min(DEFAULT_ROW_GROUP_SIZE, Math.max(MIN_ROW_GROUP_SIZE, Math.ceil(rows / groups.length / 2)));
   const tuple = partitionFields.map((f) => quoteIdent(f.name)).join(', ');
-  const written = await engine.all(
+  const copy =
     `COPY (SELECT *, hash(${tuple}) AS ${PARTITION_HELPER} FROM (${inner})) TO ${quoteLiteral(join(dir, 'out'))} ` +
-      `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}), ROW_GROUP_SIZE ${rowGroupSize}, PRESERVE_ORDER false, RETURN_STATS)`,
-  );
+    `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}), ROW_GROUP_SIZE ${rowGroupSize}, PRESERVE_ORDER false, RETURN_STATS)`;
+  // Past its open-file limit, DuckDB closes a partition's file and starts another one.
+  const written = await withSetting(engine, 'partitioned_write_max_open_files', Math.max(100, groups.length), () => engine.all(copy));
   const byHash = new Map<string, { file: string; rows: number }>();
   for (const row of written) {
     const keys = row['partition_keys'] as { key: string; value: string }[];
     const hash = keys.find((k) => k.key === PARTITION_HELPER)?.value;
-    assert(hash !== undefined && !byHash.has(hash), `clustered write of ${table}: one file per partition hash`);
+    assert(hash !== undefined, `clustered write of ${table}: every file has its partition hash`);
+    if (byHash.has(hash)) {
+      // Still more than one file for a partition: each needs stats of its own, read back.
+      return describeFiles(engine, written.map((r) => String(r['filename'])), request.schema.fields, partitionFields);
+    }
     byHash.set(hash, { file: String(row['filename']), rows: Number(row['count']) });
   }
   assert(byHash.size === groups.length, `clustered write of ${table}: ${groups.length} partition(s), ${byHash.size} file(s)`);
@@ -200,6 +205,17 @@ async function writeClustered(
     assert(file !== undefined && file.rows === described.numRecords, `clustered write of ${table}: partition ${JSON.stringify(described.partitionValues)} has ${described.numRecords} row(s), its file ${file?.rows}`);
     return { ...described, localPath: file.file };
   });
+}
+
+/** Runs `work` with a DuckDB setting at `value`, then puts the setting back. */
+async function withSetting<T>(engine: Engine, name: string, value: number, work: () => Promise<T>): Promise<T> {
+  const before = await engine.scalar(`SELECT current_setting(${quoteLiteral(name)})`);
+  await engine.run(`SET ${name} = ${value}`);
+  try {
+    return await work();
+  } finally {
+    await engine.run(`SET ${name} = ${quoteLiteral(String(before))}`);
+  }
 }
 
 /**

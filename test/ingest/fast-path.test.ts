@@ -146,6 +146,24 @@ describe('the fast path of ingest --file', () => {
     expect(await contents(fastLake, c)).toEqual(await contents(exactLake, c));
   });
 
+  it('more event dates than DuckDB keeps files open for (100) still land one file per date, as the exact path does', async () => {
+    const c = contract();
+    const day = (i: number): string => new Date(Date.UTC(2026, 0, 1) + (i % 150) * 86_400_000).toISOString().slice(0, 10);
+    const lines = Array.from({ length: 6000 }, (_, i) => JSON.stringify({ ...record(i + 1), ts: `${day(i * 7)}T10:00:00Z`, day: undefined }));
+    const path = await ndjson(lines);
+    const fastLake = await openLake();
+    // DuckDB flushes partitions this often, so its open-file limit is reached on a file this small.
+    await engine.run('SET partitioned_write_flush_threshold = 100');
+    try {
+      expect(await fastLanding(fastLake, c, path, 6000)).toMatchObject({ landed: 6000, files: 150 });
+    } finally {
+      await engine.run('RESET partitioned_write_flush_threshold');
+    }
+    const exactLake = await openLake();
+    expect(await exactLanding(exactLake, c, path)).toMatchObject({ landed: 6000, files: 150 });
+    expect(await contents(fastLake, c)).toEqual(await contents(exactLake, c));
+  });
+
   it('gives up without committing anything at one bad record in the middle, and ingest then lands what the exact path lands', async () => {
     const bad: [string, string | ((r: Record<string, unknown>) => unknown), 'strict' | 'rescue' | 'evolve'][] = [
       ['a number given as a string', (r) => ({ ...r, amount: '12' }), 'strict'],
