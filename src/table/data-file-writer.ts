@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, LakeloopError, type Clock } from '../core/index.js';
 import type { Engine, SqlValue } from '../engine/index.js';
-import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { OPEN_PARTITION_FILES, quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { AddAction, PartitionValues } from './actions.js';
 import { deltaTypeOfDuckdb, deltaTypeText, duckdbTypeOf, widensTo, type SchemaField, type TableSchema } from './delta-schema.js';
@@ -187,7 +187,7 @@ async function writeClustered(
     `COPY (SELECT *, hash(${tuple}) AS ${PARTITION_HELPER} FROM (${inner})) TO ${quoteLiteral(join(dir, 'out'))} ` +
     `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}), ROW_GROUP_SIZE ${rowGroupSize}, PRESERVE_ORDER false, RETURN_STATS)`;
   // Past its open-file limit, DuckDB closes a partition's file and starts another one.
-  const written = await withSetting(engine, 'partitioned_write_max_open_files', Math.max(100, groups.length), () => engine.all(copy));
+  const written = groups.length > OPEN_PARTITION_FILES ? await withSetting(engine, 'partitioned_write_max_open_files', groups.length, () => engine.all(copy)) : await engine.all(copy);
   const byHash = new Map<string, { file: string; rows: number }>();
   for (const row of written) {
     const keys = row['partition_keys'] as { key: string; value: string }[];

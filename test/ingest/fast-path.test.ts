@@ -146,7 +146,7 @@ describe('the fast path of ingest --file', () => {
     expect(await contents(fastLake, c)).toEqual(await contents(exactLake, c));
   });
 
-  it('more event dates than DuckDB keeps files open for (100) still land one file per date, as the exact path does', async () => {
+  it('more event dates than DuckDB keeps files open by default (100) still land one file per date, as the exact path does', async () => {
     const c = contract();
     const day = (i: number): string => new Date(Date.UTC(2026, 0, 1) + (i % 150) * 86_400_000).toISOString().slice(0, 10);
     const lines = Array.from({ length: 6000 }, (_, i) => JSON.stringify({ ...record(i + 1), ts: `${day(i * 7)}T10:00:00Z`, day: undefined }));
