@@ -204,8 +204,8 @@ export async function landCleanNdjson(options: {
   let result;
   try {
     await engine.run(`CREATE OR REPLACE TEMP TABLE ${typed} AS ${checked}`);
-    // Each date's file is a COPY filtered on event_date straight from the typed rows, in any
-    // order: cheaper than sorting them first, or than one partitioned COPY (see `clustered`).
+    // The typed rows number the lines (a temp table keeps file order; the reader alone cannot
+    // number them without a single-threaded window); each date's file is written in any row order.
     const source = `(SELECT *, rowid + ${options.linesBefore + 1} AS __ll_line FROM ${typed})`;
     const rows =
       `SELECT * EXCLUDE (__ll_line), ${quoteLiteral(`${batchId}:`)} || __ll_line AS _ingest_id, ${quoteLiteral(batchId)} AS _batch_id, ` +

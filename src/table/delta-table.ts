@@ -88,7 +88,7 @@ export interface WriteOptions {
   readonly fileNamePrefix?: string;
   /** When set, the write must produce exactly this many rows, else it fails (code `ROW_COUNT`) before anything is committed. */
   readonly expectedRows?: number;
-  /** The query is a cheap scan (a temp table): one filtered COPY per partition (see `DataFilesRequest.clustered`). */
+  /** Row order inside the files does not matter: small row groups both threads encode (see `DataFilesRequest.clustered`). */
   readonly clustered?: boolean;
 }
 
