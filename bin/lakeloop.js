@@ -8,8 +8,9 @@ import { register } from 'tsx/esm/api';
 // package-lock.json pins a release that supports Node 20, so the warning is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 register();
-// reconcile and replay run at low CPU priority, from before the CLI loads (src/cli/priority.ts).
+// reconcile and replay run at idle CPU priority, from before the CLI loads (src/cli/priority.ts).
 const { applyCpuPriority, batchVerbPriority } = await import('../src/cli/priority.ts');
-if (batchVerbPriority(process.argv.slice(2)) === 'low') applyCpuPriority('low');
+const priority = batchVerbPriority(process.argv.slice(2));
+if (priority) applyCpuPriority(priority);
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -119,7 +119,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--dry-run', 'compute and report the differences, publish nothing')
     .option('--threads <n>', "the reconcile circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the reconcile circuit's DuckDB memory limit", '1GB')
-    .option('--priority <low|normal>', 'CPU priority: low (nice 10) leaves the cores to a running serve', 'low')
+    .option('--priority <idle|low|normal>', 'CPU priority: idle (Linux SCHED_IDLE, else nice 19) runs only on cores a running serve leaves free; low is nice 10', 'idle')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: ReconcileCommandOptions, command: Command) => {
       const { reconcileCommand } = await import('./commands/reconcile.js');
@@ -136,7 +136,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--dry-run', 'compute and report, publish nothing')
     .option('--threads <n>', "the replay circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the replay circuit's DuckDB memory limit", '1GB')
-    .option('--priority <low|normal>', 'CPU priority: low (nice 10) leaves the cores to a running serve', 'low')
+    .option('--priority <idle|low|normal>', 'CPU priority: idle (Linux SCHED_IDLE, else nice 19) runs only on cores a running serve leaves free; low is nice 10', 'idle')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: ReconcileCommandOptions, command: Command) => {
       const { reconcileCommand } = await import('./commands/reconcile.js');

@@ -226,8 +226,8 @@ describe('reconcile under failure and concurrency', () => {
     const child = spawnTs('bin/lakeloop.js', ['--lake', lake, 'reconcile', '--from', day(1), '--to', day(4), '--verbose'], {}, project);
     await stream(lake, 6, 7, sent);
     expect(await child.exited, child.stderr()).toBe(0);
-    // It ran at low CPU priority, leaving the cores to the streaming path.
-    expect(child.stderr()).toContain('low CPU priority (nice 10)');
+    // It ran in the idle scheduling class, leaving the cores to the streaming path.
+    expect(child.stderr()).toContain('idle CPU priority (SCHED_IDLE)');
     await run(lake);
     expect(await gold(lake)).toEqual(oracle(sent));
   }, 120_000);
