@@ -240,10 +240,10 @@ describe('bad reconcile and replay input', () => {
     expect(result.stderr).toContain(`--from ${day(5)} is after --to ${day(2)}`);
   });
 
-  it('--priority takes low or normal', async () => {
+  it('--priority takes idle, low or normal', async () => {
     const result = await cli(['--lake', join(dir, 'lake'), 'reconcile', '--priority', 'urgent'], project);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--priority expects low or normal, got "urgent"');
+    expect(result.stderr).toContain('--priority expects idle, low or normal, got "urgent"');
   });
 
   it('a day that is not YYYY-MM-DD is a usage error', async () => {
