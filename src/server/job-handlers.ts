@@ -17,6 +17,23 @@ export interface JobHandlerOptions {
   readonly onReport?: (report: ReconcileReport) => void;
   /** Told after a job that may have committed to tables (to refresh the analyst catalog). */
   readonly onTablesChanged?: () => void;
+  /**
+   * Runs a reconcile or replay somewhere else (serve: a `lakeloop reconcile` child process in
+   * the idle scheduling class) and returns its report; by default it runs in this process,
+   * in its own DuckDB instance.
+   */
+  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport>;
+}
+
+/** A reconcile or replay as a job asks for it. */
+export interface RecomputeRequest {
+  readonly kind: 'reconcile' | 'replay';
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
+  readonly window?: string | undefined;
+  readonly dryRun: boolean;
+  /** Replay only: these models and those downstream of them. */
+  readonly models?: readonly string[] | undefined;
 }
 
 /**
@@ -35,23 +52,28 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
     async (_job, { params, signal }) => {
       const text = (key: string): string | undefined => (typeof params[key] === 'string' ? (params[key] as string) : undefined);
       const wanted = Array.isArray(params['models']) ? (params['models'] as unknown[]).map(String) : undefined;
-      const models = wanted ? options.models.filter((m) => wanted.includes(m.name) || m.upstream.some((u) => wanted.includes(u))) : options.models;
       if (signal.aborted) throw new LakeloopError('ABORTED', `${kind} was cancelled before it started`);
-      const report = await reconcile(options.lake, models, {
-        kind,
-        from: text('from'),
-        to: text('to'),
-        window: text('window'),
-        dryRun: params['dryRun'] === true,
-        eventTimeColumns: options.eventTimeColumns,
-        ...(options.engine ? { engine: options.engine } : {}),
-      });
+      const request: RecomputeRequest = { kind, from: text('from'), to: text('to'), window: text('window'), dryRun: params['dryRun'] === true, models: wanted };
+      const report = options.recompute ? await options.recompute(request, signal) : await recomputeHere(request);
       options.onReport?.(report);
       options.onTablesChanged?.();
       const totals = reportTotals(report);
       if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
       return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
     };
+  const recomputeHere = (request: RecomputeRequest): Promise<ReconcileReport> => {
+    const wanted = request.models;
+    const models = wanted ? options.models.filter((m) => wanted.includes(m.name) || m.upstream.some((u) => wanted.includes(u))) : options.models;
+    return reconcile(options.lake, models, {
+      kind: request.kind,
+      from: request.from,
+      to: request.to,
+      window: request.window,
+      dryRun: request.dryRun,
+      eventTimeColumns: options.eventTimeColumns,
+      ...(options.engine ? { engine: options.engine } : {}),
+    });
+  };
   const compact = compactJob(options.lake);
   return {
     reconcile: recompute('reconcile'),

@@ -1,10 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/index.js';
 import type { Model } from '../../src/models/index.js';
 import { defineJob, listRuns, Scheduler } from '../../src/scheduler/index.js';
 import { jobHandlers } from '../../src/server/index.js';
+import { recomputeInChild } from '../../src/cli/recompute-child.js';
+import { listReports } from '../../src/reconcile/index.js';
 import type { Lake } from '../../src/table/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
 import { openProjectLake, writeProject } from '../helpers/project.js';
@@ -60,6 +62,37 @@ describe('job handlers', () => {
     expect(new Map(rows.map((r) => [`${r.d}|${r.store}`, { revenue: r.revenue, sales: Number(r.sales) }]))).toEqual(oracle(sent));
     await scheduler.stop();
   });
+
+  it("serve's way: a reconcile job in a child process (own circuit, idle class) applies late events; a timed-out one is stopped", async () => {
+    await ingestAndRun([{ id: 99_002, store: 'south', amount: 12, status: 'placed', ts: `${day(2)}T10:00:00Z` }], 5);
+    const recompute = recomputeInChild({ cwd: project, lakeRoot });
+    const reports: string[] = [];
+    const jobs = [
+      defineJob({ name: 'nightly-child', kind: 'reconcile', schedule: '0 2 * * *', params: { from: day(1), to: day(3) } }),
+      defineJob({ name: 'too-slow', kind: 'reconcile', schedule: '0 2 * * *', params: { from: day(1), to: day(3) }, timeoutMs: 50, retries: 0 }),
+    ];
+    const scheduler = new Scheduler({ jobs, store: lake.store, handlers: jobHandlers({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, recompute, onReport: (r) => reports.push(r.id) }) });
+    const record = await scheduler.runNow('nightly-child');
+    expect(record.status, JSON.stringify(record.error)).toBe('succeeded');
+    expect(record.result).toMatchObject({ corrected: 2, held: 0 });
+    expect(reports).toEqual([(record.result as { report: string }).report]);
+    const gold = await cli(['--lake', lakeRoot, 'query', 'SELECT CAST(sale_date AS VARCHAR) AS d, store, revenue, sales FROM gold.daily', '--format', 'json'], project);
+    const rows = JSON.parse(gold.stdout) as { d: string; store: string; revenue: number; sales: number }[];
+    expect(new Map(rows.map((r) => [`${r.d}|${r.store}`, { revenue: r.revenue, sales: Number(r.sales) }]))).toEqual(oracle(sent));
+
+    const stopped = await scheduler.runNow('too-slow');
+    expect(stopped.status).not.toBe('succeeded');
+    expect(JSON.stringify(stopped.error)).toMatch(/timed out|timeout/i);
+    // The job's child process is stopped with it: it never gets to write a report (a reconcile
+    // of this lake takes a child about 2–3 s), and no such process is left.
+    const reportsBefore = (await listReports(lake.store, 1000)).length;
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect((await listReports(lake.store, 1000)).length).toBe(reportsBefore);
+    const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+    const commands = await Promise.all(pids.map((p) => readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')));
+    expect(commands.filter((c) => c.includes(lakeRoot) && c.includes('reconcile'))).toEqual([]);
+    await scheduler.stop();
+  }, 120_000);
 
   it('compact and vacuum jobs run over the lake and record what they did', async () => {
     const jobs = [

@@ -7,6 +7,7 @@ import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js
 import { writeCatalog, CATALOG_FILE } from '../../query/index.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { Collector, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
+import { recomputeInChild } from '../recompute-child.js';
 import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
 import { formatCount, plural } from '../human.js';
@@ -136,6 +137,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         lake: session.lake,
         models: dag.models,
         eventTimeColumns,
+        // Reconcile and replay jobs run as child processes in the idle scheduling class.
+        recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
         onTablesChanged: () => {
           const catalog = config.lake.location.kind === 'local' ? `${config.lake.location.path}/${CATALOG_FILE}` : undefined;
           if (catalog) writeCatalog(session.lake, catalog).catch((error: unknown) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${(error as Error).message}\n`));

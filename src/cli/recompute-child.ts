@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { LakeloopError } from '../core/index.js';
+import type { ReconcileReport } from '../reconcile/index.js';
+import type { RecomputeRequest } from '../server/index.js';
+
+/** The CLI entry a child runs (bin/lakeloop.js of this package). */
+const CLI = join(import.meta.dirname, '..', '..', 'bin', 'lakeloop.js');
+
+/** How long a cancelled child gets to stop after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+
+/** Where and how `serve` runs its scheduled reconcile and replay jobs. */
+export interface RecomputeChildOptions {
+  /** The project's folder (the child's working directory). */
+  readonly cwd: string;
+  /** The config file serve loaded, if any (`--config`). */
+  readonly configFile?: string | undefined;
+  /** The lake root serve uses (`--lake`), so that the child writes where serve reads. */
+  readonly lakeRoot: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `serve`'s recompute for the scheduler: a `lakeloop reconcile|replay --json` child process,
+ * the separate circuit of SPEC §7 in the strongest sense. Its own process, DuckDB instance and
+ * memory, and Linux's idle scheduling class (the batch verbs' default priority), which a
+ * thread pool shared with the streaming path could not have: the nightly recompute takes only
+ * the cores the stream leaves free. A cancelled job (timeout) stops the child (SIGTERM, then
+ * SIGKILL); a recompute killed at any point publishes nothing partial. The report is the JSON
+ * the child prints last (also when it exits 1 for held partitions).
+ */
+export function recomputeInChild(options: RecomputeChildOptions): (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> {
+  return (request, signal) => {
+    const args = [CLI, ...(options.configFile ? ['--config', options.configFile] : []), '--lake', options.lakeRoot, request.kind, '--json'];
+    if (request.from) args.push('--from', request.from);
+    if (request.to) args.push('--to', request.to);
+    if (request.window) args.push('--window', request.window);
+    if (request.dryRun) args.push('--dry-run');
+    if (request.models?.length) args.push('--models', ...request.models);
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4_000)));
+      let killer: NodeJS.Timeout | undefined;
+      const stop = (): void => {
+        child.kill('SIGTERM');
+        killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        killer.unref();
+      };
+      signal.addEventListener('abort', stop, { once: true });
+      child.on('error', (error) => reject(new LakeloopError('RECOMPUTE', `Failed to start ${request.kind}: ${error.message}`, { cause: error })));
+      child.on('close', (code, killedBy) => {
+        signal.removeEventListener('abort', stop);
+        if (killer) clearTimeout(killer);
+        const report = lastJsonLine(stdout);
+        if (report && (code === 0 || code === 1)) return resolve(report as ReconcileReport);
+        const why = killedBy ? `was stopped (${killedBy})` : `exited ${code}`;
+        reject(new LakeloopError('RECOMPUTE', `${request.kind} ${why}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`));
+      });
+    });
+  };
+}
+
+function lastJsonLine(text: string): unknown {
+  const line = text.trim().split('\n').at(-1);
+  if (!line?.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
