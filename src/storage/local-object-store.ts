@@ -168,8 +168,9 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async localPath(key: ObjectKey): Promise<string> {
+  async localPath(key: ObjectKey, options: { readonly check?: boolean } = {}): Promise<string> {
     const path = this.pathOf(key);
+    if (options.check === false) return path;
     if (!(await this.head(key))) throw new ObjectNotFound(key, this.description);
     return path;
   }

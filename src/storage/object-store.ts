@@ -67,9 +67,12 @@ export interface ObjectStore {
   delete(keys: readonly ObjectKey[]): Promise<void>;
   /**
    * A local filesystem path holding the object's bytes, for DuckDB to read. Local store: the
-   * file itself. S3: a file in a bounded, size-capped download cache (objects are immutable).
+   * file itself, checked to exist (`ObjectNotFound`) unless `check` is false, for a caller
+   * that lets DuckDB report a missing file when it reads it (a view over hundreds of files
+   * skips as many stat calls). S3: a file in a bounded, size-capped download cache (objects
+   * are immutable).
    */
-  localPath(key: ObjectKey): Promise<string>;
+  localPath(key: ObjectKey, options?: { readonly check?: boolean }): Promise<string>;
   /**
    * Whether `putIfAbsent` is guaranteed atomic against other processes. The S3 store
    * probes the endpoint once; where it does not enforce `If-None-Match: *` this is false

@@ -115,9 +115,10 @@ export class Snapshot {
    * file is `TableCorrupt` naming it; an empty table is a typed empty relation. `only`
    * narrows the scan to some of the live files (a planner's pruned input). `fileColumn`
    * adds a VARCHAR column of that name holding the local path of each row's file (see
-   * `filesByLocalPath`).
+   * `filesByLocalPath`). `checkFiles: false` skips the existence check of a local store's
+   * files (a lazy view: DuckDB reports a missing file when it reads it).
    */
-  async scanSql(store: ObjectStore, only?: readonly AddAction[], options: { fileColumn?: string } = {}): Promise<string> {
+  async scanSql(store: ObjectStore, only?: readonly AddAction[], options: { fileColumn?: string; checkFiles?: boolean } = {}): Promise<string> {
     const fields = this.schema.fields;
     const files = only ?? this.files;
     const fileColumn = options.fileColumn === undefined ? undefined : quoteIdent(options.fileColumn);
@@ -126,7 +127,7 @@ export class Snapshot {
       if (fileColumn) columns.push(`CAST(NULL AS VARCHAR) AS ${fileColumn}`);
       return `SELECT ${columns.join(', ')} WHERE false`;
     }
-    const located = await mapLimit(files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file) }));
+    const located = await mapLimit(files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file, options.checkFiles ?? true) }));
     const fileOf = fileColumn ? `filename AS ${fileColumn}` : undefined;
     // A file whose stats count nulls for every column of the schema holds them all (lakeloop's
     // files do): no need to open it. Others (foreign writers, files older than a schema
@@ -192,10 +193,10 @@ export class Snapshot {
     return new Map(located);
   }
 
-  private async localPathOf(store: ObjectStore, file: AddAction): Promise<string> {
+  private async localPathOf(store: ObjectStore, file: AddAction, check = true): Promise<string> {
     const key = this.fileKey(file);
     try {
-      return await store.localPath(key);
+      return await store.localPath(key, { check });
     } catch (error) {
       if (error instanceof ObjectNotFound) throw await this.missingFile(store, file, key, error);
       throw error;

@@ -67,6 +67,11 @@ describe('LocalObjectStore', () => {
     expect(await readdir(join(dir, 'lake', 't'))).toEqual([]);
   });
 
+  it('localPath with check false names the file without looking at it (a lazy view reports a missing file itself)', async () => {
+    const store = await LocalObjectStore.create(dir);
+    expect(await store.localPath('bronze/t/gone.parquet', { check: false })).toBe(join(dir, 'bronze', 't', 'gone.parquet'));
+  });
+
   it('temp files of other writers are never listed', async () => {
     const store = await LocalObjectStore.create(join(dir, 'lake'));
     await store.put('t/real', 'real');

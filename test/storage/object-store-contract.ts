@@ -233,6 +233,8 @@ export function describeObjectStoreContract(
       const again = await store.localPath('bronze/t/part-0.parquet');
       expect((await readFile(again)).equals(bytes)).toBe(true);
       await expect(store.localPath('bronze/t/missing.parquet')).rejects.toBeInstanceOf(ObjectNotFound);
+      // Unchecked, a present object still comes back readable (a local store just skips its stat).
+      expect((await readFile(await store.localPath('bronze/t/part-0.parquet', { check: false }))).equals(bytes)).toBe(true);
     });
 
     it('refuses hostile keys everywhere', async () => {
