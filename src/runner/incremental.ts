@@ -95,8 +95,8 @@ export async function planKeyMerge(
     rowsIn += rowsOf(files);
   }
   const prefix = `_lakeloop_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
-  const [incoming, hotCopy, held, old, merged] = ['incoming', 'hot', 'held', 'old', 'merged'].map((t) => quoteIdent(`${prefix}_${t}`)) as [string, string, string, string, string];
-  const cleanup: string[] = [incoming, hotCopy, held, old, merged];
+  const [incoming, hotCopy, held, old] = ['incoming', 'hot', 'held', 'old'].map((t) => quoteIdent(`${prefix}_${t}`)) as [string, string, string, string];
+  const cleanup: string[] = [incoming, hotCopy, held, old];
   const keys = model.header.uniqueKey.map(quoteIdent).join(', ');
   const part = `CAST(${quoteIdent(column)} AS VARCHAR)`;
   await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${incoming} AS ${model.sql}`));
@@ -142,14 +142,15 @@ export async function planKeyMerge(
     await engine.run(`DELETE FROM ${hot} AS t WHERE EXISTS (SELECT 1 FROM ${stuck} AS s WHERE ${matches})`);
     await engine.run(`DELETE FROM ${old} AS t WHERE EXISTS (SELECT 1 FROM ${stuck} AS s WHERE ${matches})`);
   }
+  // The newest version of each incoming key, in the file group of its current row: computed
+  // by the write itself (a temp table of it would be one more copy of the rows).
   const order = versionOrder(model, ['_lakeloop_src DESC']);
   const group = quoteIdent(FILE_GROUP);
-  await engine.run(
-    `CREATE OR REPLACE TEMP TABLE ${merged} AS SELECT * EXCLUDE (_lakeloop_src) FROM (` +
-      `SELECT * REPLACE (max(${group}) OVER (PARTITION BY ${keys}) AS ${group}) FROM (` +
-      `SELECT *, 0 AS _lakeloop_src FROM ${old} UNION ALL BY NAME SELECT *, 1 AS _lakeloop_src FROM ${hot}` +
-      `)) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1`,
-  );
+  const merged =
+    `(SELECT * EXCLUDE (_lakeloop_src) FROM (` +
+    `SELECT * REPLACE (max(${group}) OVER (PARTITION BY ${keys}) AS ${group}) FROM (` +
+    `SELECT *, 0 AS _lakeloop_src FROM ${old} UNION ALL BY NAME SELECT *, 1 AS _lakeloop_src FROM ${hot}` +
+    `)) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1)`;
   // Without deferred keys, the partitions are those already known of both sides; else they are read again.
   const partitions =
     coldOld === 'false'
@@ -164,7 +165,7 @@ export async function planKeyMerge(
   const live = model.header.deleteWhen ? `WHERE NOT coalesce((${model.header.deleteWhen}), false)` : '';
   const select =
     `SELECT * FROM ${kept} AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
-    `UNION ALL BY NAME SELECT * FROM ${merged} ${live}`;
+    `UNION ALL BY NAME SELECT * FROM ${merged} AS m ${live}`;
   return { partitions, select, deferred, rowsIn, cleanup, replaces, fileGroupColumn: FILE_GROUP };
 }
 

@@ -156,7 +156,13 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
   }
 }
 
-/** Write-audit-publish: materialise `select`, run the tests, then commit (create the table on the first run). */
+/**
+ * Write-audit-publish: the model's rows are written, tested, and only then committed (the
+ * table is created on the first run). A table that exists already is audited on the files
+ * just written, before they are uploaded (`WriteOptions.audit`): no copy of the rows in a
+ * temp table (at 30k changed rows a day, a third of a key merge's time). The first run
+ * materialises its rows first, so that a failing test leaves no table behind.
+ */
 async function publish(
   state: RunState,
   existing: DeltaTable | undefined,
@@ -174,10 +180,11 @@ async function publish(
 ): Promise<ModelRunSummary> {
   const { lake, model } = state;
   const engine = lake.engine;
-  const temp = quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
-  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
+  const temp = existing ? undefined : quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
+  if (temp) await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
+  const rows = temp ? `SELECT * FROM ${temp}` : select;
   try {
-    const columns = (await engine.describe(`SELECT * FROM ${temp}`)).filter((c) => c.name !== run.fileGroupColumn);
+    const columns = (await userSql(model, () => engine.describe(`SELECT * FROM (${rows})`))).filter((c) => c.name !== run.fileGroupColumn);
     for (const column of model.header.partitionBy) {
       if (!columns.some((c) => c.name === column)) {
         throw new ModelError(model.name, model.file, undefined, `its SELECT does not return its partition column ${column}`, {
@@ -187,28 +194,31 @@ async function publish(
     }
     const inputs = testInputs(model).filter((name) => !state.changes.has(name));
     if (inputs.length) await lake.bindViews(engine, inputs);
-    const tests = await runDataTests(engine, model, temp, { nowMs: lake.nowMs() });
-    const failed = tests.filter((t) => t.status === 'fail');
-    if (failed.length) throw new DataTestFailed(model, failed, false);
-    const rowsOut = Number(await engine.scalar(`SELECT count(*) FROM ${temp}`));
+    let tests: DataTestResult[] = [];
+    let rowsOut = 0;
+    const audit = async (relation: string, written: number): Promise<void> => {
+      tests = await runDataTests(engine, model, relation, { nowMs: lake.nowMs() });
+      const failed = tests.filter((t) => t.status === 'fail');
+      if (failed.length) throw new DataTestFailed(model, failed, false);
+      rowsOut = written;
+    };
+    if (temp) await audit(temp, Number(await engine.scalar(`SELECT count(*) FROM ${temp}`)));
     if (existing) await addNewColumns(existing, model, columns);
-    const table =
-      existing ??
-      (await createModelTable(lake, model, columns));
+    const table = existing ?? (await createModelTable(lake, model, columns));
     const mode = run.mode === 'full' ? 'full' : 'stream';
-    const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) } };
+    const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) }, ...(temp ? {} : { audit }) };
     const partitionColumn = model.header.partitionBy[0];
     const result = await userSql(model, () => {
-      if (run.partitions === 'all' || partitionColumn === undefined) return table.overwrite(`SELECT * FROM ${temp}`, options);
+      if (run.partitions === 'all' || partitionColumn === undefined) return table.overwrite(rows, options);
       const partitions = specs(partitionColumn, run.partitions);
       return run.replaces
-        ? table.replaceFiles(`SELECT * FROM ${temp}`, {
+        ? table.replaceFiles(rows, {
             ...options,
             remove: run.replaces,
             readPartitions: partitions,
             ...(run.fileGroupColumn ? { fileGroupColumn: run.fileGroupColumn } : {}),
           })
-        : table.overwritePartitions(`SELECT * FROM ${temp}`, { ...options, partitions });
+        : table.overwritePartitions(rows, { ...options, partitions });
     });
     const snapshot = await table.snapshot({ version: result.version });
     return summary(
@@ -218,7 +228,7 @@ async function publish(
       state.started,
     );
   } finally {
-    await engine.run(`DROP TABLE IF EXISTS ${temp}`);
+    if (temp) await engine.run(`DROP TABLE IF EXISTS ${temp}`);
   }
 }
 

@@ -47,6 +47,12 @@ export interface DataFilesRequest {
    * in it go to different files (null is a value). For a partitioned write.
    */
   readonly fileGroupColumn?: string;
+  /**
+   * Write-audit-publish without a copy of the rows: called with a relation over the files
+   * just written (local, not yet uploaded; the table's columns) and their row count, after
+   * the writer's own checks. Throwing abandons the write: nothing is uploaded.
+   */
+  readonly audit?: (relation: string, rows: number) => Promise<void>;
 }
 
 const PARTITION_HELPER = '__lakeloop_partition';
@@ -96,6 +102,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
     const described = describeCopiedFiles(written, fields, partitionFields) ?? (written.length === 0 ? [] : await describeFiles(engine, written.map((row) => String(row['filename'])), fields, partitionFields));
     if (described.length === 0) {
       if (request.expectedRows) throw rowCountError(table, request.expectedRows, 0);
+      await request.audit?.(`(SELECT * FROM (${inner}) WHERE false)`, 0);
       return [];
     }
 
@@ -119,6 +126,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
         );
       }
     }
+    await request.audit?.(`read_parquet(${quoteList(described.map((f) => f.localPath))})`, described.reduce((sum, file) => sum + file.numRecords, 0));
     described.sort((a, b) => {
       const ka = partitionKey(request.partitionColumns, a.partitionValues);
       const kb = partitionKey(request.partitionColumns, b.partitionValues);

@@ -90,6 +90,11 @@ export interface WriteOptions {
   readonly expectedRows?: number;
   /** Row order inside the files does not matter: small row groups both threads encode (see `DataFilesRequest.clustered`). */
   readonly clustered?: boolean;
+  /**
+   * Write-audit-publish: told the rows just written (a relation over the local files) before
+   * anything is uploaded or committed; throwing abandons the write (see `DataFilesRequest.audit`).
+   */
+  readonly audit?: (relation: string, rows: number) => Promise<void>;
 }
 
 /** Options of `writeDataFiles`. */
@@ -245,7 +250,7 @@ export class DeltaTable {
         `Failed to write to ${this.name}: it is partitioned by [${snapshot.partitionColumns.join(', ')}], not [${options.partitionColumns.join(', ')}]`,
       );
     }
-    return this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined);
+    return this.writeFiles(snapshot, selectSql, options.fileNamePrefix !== undefined ? { fileNamePrefix: options.fileNamePrefix } : {});
   }
 
   /**
@@ -355,7 +360,7 @@ export class DeltaTable {
     const snapshot = await this.snapshot();
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
-    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined, options.expectedRows, options.clustered);
+    const adds = await this.writeFiles(snapshot, selectSql, options);
     return this.commitWrite(options, adds, () => ({
       readVersion: snapshot.version,
       add: adds,
@@ -376,7 +381,7 @@ export class DeltaTable {
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
     const listed = options.partitions?.map((spec) => this.checkSpec(snapshot, spec));
-    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, listed);
+    const adds = await this.writeFiles(snapshot, selectSql, options, listed);
     const replaced = listed ?? distinctPartitions(snapshot.partitionColumns, adds);
     const now = this.clock.nowMs();
     const removes = snapshot.files.filter((f) => replaced.some((spec) => partitionMatches(f.partitionValues, spec))).map((f) => removeFor(f, now));
@@ -413,7 +418,7 @@ export class DeltaTable {
       throw new LakeloopError('USAGE', `Failed to replace files of ${this.name}: ${gone.map((f) => f.path).join(', ')} not live at version ${snapshot.version}`);
     }
     const readPartitions = options.readPartitions.map((spec) => this.checkSpec(snapshot, spec));
-    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, readPartitions.length ? readPartitions : undefined, undefined, false, options.fileGroupColumn);
+    const adds = await this.writeFiles(snapshot, selectSql, options, readPartitions.length ? readPartitions : undefined);
     const now = this.clock.nowMs();
     return this.commitWrite(options, adds, () => ({
       readVersion: snapshot.version,
@@ -430,7 +435,7 @@ export class DeltaTable {
     const snapshot = await this.snapshot();
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
-    const adds = await this.writeFiles(snapshot, selectSql, options.fileNamePrefix, undefined);
+    const adds = await this.writeFiles(snapshot, selectSql, options);
     const now = this.clock.nowMs();
     return this.commitWrite(options, adds, () => ({
       readVersion: snapshot.version,
@@ -466,13 +471,11 @@ export class DeltaTable {
   private async writeFiles(
     snapshot: Snapshot,
     selectSql: string,
-    fileNamePrefix: string | undefined,
-    allowedPartitions: readonly PartitionSpec[] | undefined,
-    expectedRows?: number,
-    clustered?: boolean,
-    fileGroupColumn?: string,
+    options: WriteOptions & { readonly fileGroupColumn?: string },
+    allowedPartitions?: readonly PartitionSpec[],
   ): Promise<AddAction[]> {
     checkWritable(this.name, snapshot.version, snapshot.protocol, snapshot.schema, snapshot.metadata.configuration, false);
+    const { fileNamePrefix, expectedRows, clustered, fileGroupColumn, audit } = options;
     const adds = await writeDataFiles(
       { store: this.store, engine: this.options.engine, clock: this.clock, table: this.name, tablePath: this.path },
       {
@@ -484,6 +487,7 @@ export class DeltaTable {
         ...(expectedRows !== undefined ? { expectedRows } : {}),
         ...(clustered ? { clustered } : {}),
         ...(fileGroupColumn !== undefined ? { fileGroupColumn } : {}),
+        ...(audit ? { audit } : {}),
       },
     );
     failpoint('table.after-data-files');
