@@ -126,7 +126,8 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
         );
       }
     }
-    await request.audit?.(`read_parquet(${quoteList(described.map((f) => f.localPath))})`, described.reduce((sum, file) => sum + file.numRecords, 0));
+    // The files sit in the COPY's hash directories: no hive columns from their paths.
+    await request.audit?.(`read_parquet(${quoteList(described.map((f) => f.localPath))}, hive_partitioning = false)`, described.reduce((sum, file) => sum + file.numRecords, 0));
     described.sort((a, b) => {
       const ka = partitionKey(request.partitionColumns, a.partitionValues);
       const kb = partitionKey(request.partitionColumns, b.partitionValues);

@@ -141,6 +141,28 @@ describe('data tests in lakeloop run', () => {
     expect(await version('silver.e')).toBe(before);
   });
 
+  it('a failing error test in a run that adds a column publishes nothing, not even the new column', async () => {
+    await models({ 'sql/silver/g.sql': model(['unique: [id]']) });
+    expect((await cli(['--lake', lake, 'run'], dir)).code).toBe(0);
+    const before = await version('silver.g');
+    await models({ 'sql/silver/g.sql': model(['not_null: [extra]'], E_SQL.replace('SELECT id,', 'SELECT id, CASE WHEN id = 2 THEN NULL ELSE 1 END AS extra,')) });
+    const run = await cli(['--lake', lake, 'run', '--full-refresh'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('not_null(extra)');
+    expect(await version('silver.g')).toBe(before);
+  });
+
+  it('tests of a partitioned table read the files written: no internal column in a failing sample', async () => {
+    const partitioned = (test: string): string => ['/*', 'kind: full', 'partition_by: kind', 'tests:', `  - ${test}`, '*/', E_SQL, ''].join('\n');
+    await models({ 'sql/silver/h.sql': partitioned('unique: [id]') });
+    expect((await cli(['--lake', lake, 'run'], dir)).code).toBe(0);
+    await models({ 'sql/silver/h.sql': partitioned("expression: 'id < 3'") });
+    const run = await cli(['--lake', lake, 'run', '--full-refresh'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/"id":"3"/);
+    expect(run.stderr).not.toContain('__lakeloop');
+  });
+
   it('a failing error test on a first run creates no table at all', async () => {
     await models({ 'sql/gold/never.sql': model(["expression: 'kind = ''view'''"], 'SELECT * FROM bronze.events') });
     const run = await cli(['--lake', lake, 'run'], dir);
