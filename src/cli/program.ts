@@ -116,6 +116,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--from <D>', 'first day of the window, YYYY-MM-DD (default: today minus --window)')
     .option('--to <D>', "last day of the window (default: each model's last day behind its lateness horizon; today without one)")
     .option('--window <duration>', 'the default window length', '7d')
+    .option('--models <m...>', 'only these models and those downstream of them (default: all)')
     .option('--dry-run', 'compute and report the differences, publish nothing')
     .option('--threads <n>', "the reconcile circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the reconcile circuit's DuckDB memory limit", '1GB')

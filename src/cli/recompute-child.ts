@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LakeloopError } from '../core/index.js';
 import type { ReconcileReport } from '../reconcile/index.js';
 import type { RecomputeRequest } from '../server/index.js';
 
 /** The CLI entry a child runs (bin/lakeloop.js of this package). */
-const CLI = join(import.meta.dirname, '..', '..', 'bin', 'lakeloop.js');
+const CLI = fileURLToPath(new URL('../../bin/lakeloop.js', import.meta.url));
 
 /** How long a cancelled child gets to stop after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 10_000;
@@ -26,20 +28,28 @@ export interface RecomputeChildOptions {
  * the separate circuit of SPEC §7 in the strongest sense. Its own process, DuckDB instance and
  * memory, and Linux's idle scheduling class (the batch verbs' default priority), which a
  * thread pool shared with the streaming path could not have: the nightly recompute takes only
- * the cores the stream leaves free. A cancelled job (timeout) stops the child (SIGTERM, then
- * SIGKILL); a recompute killed at any point publishes nothing partial. The report is the JSON
- * the child prints last (also when it exits 1 for held partitions).
+ * the cores the stream leaves free (a job's `priority` param can say `low` or `normal`). A
+ * cancelled job (timeout) stops the child (SIGTERM, then SIGKILL); a recompute killed at any
+ * point publishes nothing partial. The report is the JSON the child prints last (also when it
+ * exits 1 for held partitions). A replay without `from` and `to` (which the CLI requires) is
+ * left to the caller (undefined). The child has a download cache of its own for S3 lakes
+ * (unless the config names one), so neither process evicts a file the other is reading.
  */
-export function recomputeInChild(options: RecomputeChildOptions): (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> {
+export function recomputeInChild(options: RecomputeChildOptions): (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> | undefined {
   return (request, signal) => {
+    if (request.kind === 'replay' && (!request.from || !request.to)) return undefined;
     const args = [CLI, ...(options.configFile ? ['--config', options.configFile] : []), '--lake', options.lakeRoot, request.kind, '--json'];
     if (request.from) args.push('--from', request.from);
     if (request.to) args.push('--to', request.to);
-    if (request.window) args.push('--window', request.window);
+    if (request.window && request.kind === 'reconcile') args.push('--window', request.window);
     if (request.dryRun) args.push('--dry-run');
+    if (request.priority) args.push('--priority', request.priority);
     if (request.models?.length) args.push('--models', ...request.models);
+    const parent = options.env ?? process.env;
+    const cache = parent['LAKELOOP_S3_CACHE_DIR'] ? `${parent['LAKELOOP_S3_CACHE_DIR']}-recompute` : join(tmpdir(), 'lakeloop-cache-recompute');
+    const env = { ...parent, LAKELOOP_S3_CACHE_DIR: cache };
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -43,9 +43,22 @@ export interface ParquetWriteOptions {
  * How many files a partitioned COPY keeps open (DuckDB's default is 100). Past it, DuckDB
  * closes a partition's file and later starts another one for the same partition: a full build
  * of a 365-day table came out as 1,919 files instead of 365, which every later scan and catalog
- * view pays for. Each open file buffers at most one row group.
+ * view pays for. Each open file buffers at most one row group, so an engine with a memory
+ * limit under OPEN_PARTITION_FILES_MIN_MEMORY keeps DuckDB's default.
  */
 export const OPEN_PARTITION_FILES = 1000;
+
+/** The memory limit from which an engine keeps OPEN_PARTITION_FILES open (4 GB); below it, DuckDB's default. */
+export const OPEN_PARTITION_FILES_MIN_MEMORY = 4e9;
+
+/** `'2GB'`, `'512 MiB'` → bytes; NaN for undefined or a text that is not a size. */
+export function bytesOf(size: string | undefined): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$/i.exec(size ?? '');
+  if (!match) return Number.NaN;
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const factor = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 }[unit] ?? Number.NaN;
+  return Number(match[1]) * factor;
+}
 
 /** Quotes an identifier for DuckDB SQL: `my col` → `"my col"`. */
 export function quoteIdent(name: string): string {
@@ -86,7 +99,8 @@ export class Engine {
     const connection = await instance.connect();
     const engine = new Engine(instance, connection);
     await engine.run("SET TimeZone = 'UTC'");
-    await engine.run(`SET partitioned_write_max_open_files = ${OPEN_PARTITION_FILES}`);
+    // Each open file buffers up to a row group: a small circuit (reconcile's 1GB) keeps DuckDB's default.
+    if (!(bytesOf(options.memoryLimit) < OPEN_PARTITION_FILES_MIN_MEMORY)) await engine.run(`SET partitioned_write_max_open_files = ${OPEN_PARTITION_FILES}`);
     return engine;
   }
 

@@ -19,10 +19,10 @@ export interface JobHandlerOptions {
   readonly onTablesChanged?: () => void;
   /**
    * Runs a reconcile or replay somewhere else (serve: a `lakeloop reconcile` child process in
-   * the idle scheduling class) and returns its report; by default it runs in this process,
-   * in its own DuckDB instance.
+   * the idle scheduling class) and returns its report, or undefined for a request it cannot
+   * run; by default (and then) it runs in this process, in its own DuckDB instance.
    */
-  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport>;
+  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> | undefined;
 }
 
 /** A reconcile or replay as a job asks for it. */
@@ -32,8 +32,10 @@ export interface RecomputeRequest {
   readonly to?: string | undefined;
   readonly window?: string | undefined;
   readonly dryRun: boolean;
-  /** Replay only: these models and those downstream of them. */
+  /** Only these models and those downstream of them. */
   readonly models?: readonly string[] | undefined;
+  /** `idle`, `low` or `normal` (a child process's CPU priority; default idle). */
+  readonly priority?: string | undefined;
 }
 
 /**
@@ -53,8 +55,8 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
       const text = (key: string): string | undefined => (typeof params[key] === 'string' ? (params[key] as string) : undefined);
       const wanted = Array.isArray(params['models']) ? (params['models'] as unknown[]).map(String) : undefined;
       if (signal.aborted) throw new LakeloopError('ABORTED', `${kind} was cancelled before it started`);
-      const request: RecomputeRequest = { kind, from: text('from'), to: text('to'), window: text('window'), dryRun: params['dryRun'] === true, models: wanted };
-      const report = options.recompute ? await options.recompute(request, signal) : await recomputeHere(request);
+      const request: RecomputeRequest = { kind, from: text('from'), to: text('to'), window: text('window'), dryRun: params['dryRun'] === true, models: wanted, priority: text('priority') };
+      const report = (await options.recompute?.(request, signal)) ?? (await recomputeHere(request));
       options.onReport?.(report);
       options.onTablesChanged?.();
       const totals = reportTotals(report);

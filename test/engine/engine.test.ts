@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlError } from '../../src/core/index.js';
-import { Engine } from '../../src/engine/index.js';
+import { bytesOf, Engine } from '../../src/engine/index.js';
 
 let engine: Engine;
 let dir: string;
@@ -22,6 +22,17 @@ describe('Engine', () => {
   it('runs with the limits it was given, in UTC', async () => {
     expect(await engine.all("SELECT current_setting('threads') AS t, current_setting('TimeZone') AS tz")).toEqual([{ t: '1', tz: 'UTC' }]);
     expect(String(await engine.scalar("SELECT current_setting('memory_limit')"))).toMatch(/^2\d\d\.\d MiB$/);
+  });
+
+  it('keeps 1,000 partition files open with room for their row groups (4 GB or no limit), DuckDB\'s 100 below', async () => {
+    expect(await engine.scalar("SELECT current_setting('partitioned_write_max_open_files')")).toBe('100');
+    const roomy = await Engine.create({ threads: 1, memoryLimit: '4GB' });
+    try {
+      expect(await roomy.scalar("SELECT current_setting('partitioned_write_max_open_files')")).toBe('1000');
+    } finally {
+      await roomy.close();
+    }
+    expect([bytesOf('1GB'), bytesOf('512 MiB'), bytesOf('4 gb'), bytesOf(undefined), bytesOf('lots')]).toEqual([1e9, 512 * 2 ** 20, 4e9, Number.NaN, Number.NaN]);
   });
 
   it('writes zstd Parquet with COPY and reads its footer: rows, row groups, min/max/null counts', async () => {

@@ -68,7 +68,7 @@ describe('job handlers', () => {
     const recompute = recomputeInChild({ cwd: project, lakeRoot });
     const reports: string[] = [];
     const jobs = [
-      defineJob({ name: 'nightly-child', kind: 'reconcile', schedule: '0 2 * * *', params: { from: day(1), to: day(3) } }),
+      defineJob({ name: 'nightly-child', kind: 'reconcile', schedule: '0 2 * * *', params: { from: day(1), to: day(3), models: ['silver.sales'], priority: 'low' } }),
       defineJob({ name: 'too-slow', kind: 'reconcile', schedule: '0 2 * * *', params: { from: day(1), to: day(3) }, timeoutMs: 50, retries: 0 }),
     ];
     const scheduler = new Scheduler({ jobs, store: lake.store, handlers: jobHandlers({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, recompute, onReport: (r) => reports.push(r.id) }) });

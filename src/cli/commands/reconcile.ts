@@ -17,13 +17,13 @@ export interface ReconcileCommandOptions {
   readonly json?: boolean;
   readonly threads?: string;
   readonly memoryLimit?: string;
-  /** `low` (default) or `normal`; see `applyCpuPriority`. */
+  /** `idle` (default), `low` or `normal`; see `applyCpuPriority`. */
   readonly priority?: string;
 }
 
 /**
- * `lakeloop reconcile` and `lakeloop replay`: recompute a window of every model (replay:
- * of the chosen models and those downstream of them) from bronze in a separate DuckDB
+ * `lakeloop reconcile` and `lakeloop replay`: recompute a window of every model (or of the
+ * `--models` given and those downstream of them) from bronze in a separate DuckDB
  * circuit, print the report (also written to `_lakeloop/reports/`), publish the corrected
  * partitions unless `--dry-run`. Exit 1 when a partition is held by a failing blocking test.
  */
@@ -34,7 +34,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   if (context.ownsProcess) context.verbose(applyCpuPriority(priority));
   const session = await context.session();
   const { dag, contracts } = await projectModels(context, session);
-  const models = kind === 'replay' && options.models?.length ? withDownstream(dag, options.models) : [...dag.models];
+  const models = options.models?.length ? withDownstream(dag, options.models) : [...dag.models];
   if (models.length === 0) throw new UsageError('No models to recompute', 'Add sql/<layer>/<name>.sql files.');
   const existing = new Set(await session.lake.tables());
   for (const name of new Set(models.flatMap((m) => m.upstream))) {
