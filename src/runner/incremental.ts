@@ -147,10 +147,10 @@ export async function planKeyMerge(
   const order = versionOrder(model, ['_lakeloop_src DESC']);
   const group = quoteIdent(FILE_GROUP);
   const merged =
-    `(SELECT * EXCLUDE (_lakeloop_src) FROM (` +
-    `SELECT * REPLACE (max(${group}) OVER (PARTITION BY ${keys}) AS ${group}) FROM (` +
-    `SELECT *, 0 AS _lakeloop_src FROM ${old} UNION ALL BY NAME SELECT *, 1 AS _lakeloop_src FROM ${hot}` +
-    `)) QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1)`;
+    `(SELECT w.* EXCLUDE (_lakeloop_src) REPLACE (g._lakeloop_old_group AS ${group}) FROM (` +
+    `SELECT * FROM (SELECT *, 0 AS _lakeloop_src FROM ${old} UNION ALL BY NAME SELECT *, 1 AS _lakeloop_src FROM ${hot}) ` +
+    `QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) = 1) AS w ` +
+    `LEFT JOIN (SELECT ${keys}, max(${group}) AS _lakeloop_old_group FROM ${old} GROUP BY ALL) AS g USING (${keys}))`;
   // Without deferred keys, the partitions are those already known of both sides; else they are read again.
   const partitions =
     coldOld === 'false'
