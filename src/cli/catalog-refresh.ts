@@ -1,21 +1,43 @@
 import { join } from 'node:path';
-import { CATALOG_FILE, writeCatalog } from '../query/index.js';
+import { CATALOG_FILE, CatalogCopy } from '../query/index.js';
 import type { CommandContext } from './command-context.js';
 import type { Session } from './session.js';
 
 /**
  * Regenerates `<lake>/catalog.duckdb` after a verb committed something, on a local lake
  * (where the views can name the files). A failure here never fails the verb: the data is
- * committed; the message says how to retry.
+ * committed; the message says how to retry. `opened` is a copy the verb opened early
+ * (`openCatalogEarly`).
  */
-export async function refreshCatalog(context: CommandContext, session: Session): Promise<void> {
-  const location = session.config.lake.location;
-  if (location.kind !== 'local') return;
-  const path = join(location.path, CATALOG_FILE);
+export async function refreshCatalog(context: CommandContext, session: Session, opened?: Promise<CatalogCopy | undefined>): Promise<void> {
+  const path = catalogPath(session);
+  if (path === undefined) return;
   try {
-    const { tables, rebound } = await writeCatalog(session.lake, path);
+    const copy = (await opened) ?? (await CatalogCopy.open(path));
+    const { tables, rebound } = await copy.publish(session.lake);
     context.verbose(`catalog: ${path} (${tables} tables, ${rebound} views rebound)`);
   } catch (error) {
     context.io.stderr.write(`warning: could not refresh ${path}: ${error instanceof Error ? error.message : String(error)} (run the command again to retry)\n`);
   }
+}
+
+/**
+ * Starts copying and opening the catalog while the verb works, so that only rebinding is
+ * left when it is done (undefined: no catalog for this lake, or the copy failed, in which
+ * case `refreshCatalog` tries again). Pass it to `refreshCatalog`, or to `discardCatalog`
+ * when nothing was committed.
+ */
+export function openCatalogEarly(session: Session): Promise<CatalogCopy | undefined> {
+  const path = catalogPath(session);
+  return path === undefined ? Promise.resolve(undefined) : CatalogCopy.open(path).catch(() => undefined);
+}
+
+/** Throws away a catalog copy opened early. */
+export async function discardCatalog(opened: Promise<CatalogCopy | undefined>): Promise<void> {
+  await (await opened)?.discard();
+}
+
+function catalogPath(session: Session): string | undefined {
+  const location = session.config.lake.location;
+  return location.kind === 'local' ? join(location.path, CATALOG_FILE) : undefined;
 }

@@ -22,57 +22,84 @@ export const CATALOG_FILE = 'catalog.duckdb';
  * await writeCatalog(lake, '/data/lake/catalog.duckdb');
  */
 export async function writeCatalog(lake: Lake, path: string): Promise<{ tables: number; rebound: number }> {
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const reused = await copyFile(path, temp).then(
-    () => true,
-    () => false,
-  );
-  let catalog: Engine;
-  try {
-    catalog = await Engine.create({ databasePath: temp, threads: 1 });
-  } catch (error) {
-    // A copy DuckDB cannot open (a catalog of another version, a torn file): start afresh.
-    if (!reused) throw error;
-    await rm(temp, { force: true });
-    catalog = await Engine.create({ databasePath: temp, threads: 1 });
+  return (await CatalogCopy.open(path)).publish(lake);
+}
+
+/**
+ * A catalog being rewritten: a copy of the current catalog file, open in its own DuckDB
+ * instance, that `publish` brings up to date with the lake and renames into place (or
+ * `discard` throws away). Opening it early lets a verb overlap the copy and the open with
+ * its own work (`run` opens it while its models run).
+ */
+export class CatalogCopy {
+  private constructor(
+    private readonly path: string,
+    private readonly temp: string,
+    private readonly catalog: Engine,
+  ) {}
+
+  static async open(path: string): Promise<CatalogCopy> {
+    const temp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+    const reused = await copyFile(path, temp).then(
+      () => true,
+      () => false,
+    );
+    try {
+      return new CatalogCopy(path, temp, await Engine.create({ databasePath: temp, threads: 1 }));
+    } catch (error) {
+      // A copy DuckDB cannot open (a catalog of another version, a torn file): start afresh.
+      await rm(temp, { force: true });
+      if (!reused) throw error;
+      return new CatalogCopy(path, temp, await Engine.create({ databasePath: temp, threads: 1 }));
+    }
   }
-  let tables = 0;
-  let rebound = 0;
-  try {
-    const current = new Map<string, string>();
-    for (const row of await catalog.all(`SELECT schema_name || '.' || view_name AS name, comment FROM duckdb_views() WHERE NOT internal`)) {
-      current.set(String(row['name']), String(row['comment'] ?? ''));
+
+  /** Rebinds the views whose table has a new version, drops those of tables gone, and renames the copy into place. */
+  async publish(lake: Lake): Promise<{ tables: number; rebound: number }> {
+    const catalog = this.catalog;
+    let tables = 0;
+    let rebound = 0;
+    try {
+      const current = new Map<string, string>();
+      for (const row of await catalog.all(`SELECT schema_name || '.' || view_name AS name, comment FROM duckdb_views() WHERE NOT internal`)) {
+        current.set(String(row['name']), String(row['comment'] ?? ''));
+      }
+      const names = await lake.tables();
+      for (const name of names) {
+        const [layer, table] = name.split('.') as [string, string];
+        const snapshot = await (await lake.table(name)).snapshot();
+        tables += 1;
+        // The store is part of it: a lake moved to another folder has views over other paths.
+        const comment = `lakeloop: ${name} version ${snapshot.version} in ${lake.store.description}`;
+        if (current.get(name) === comment) continue;
+        const view = `${quoteIdent(layer)}.${quoteIdent(table)}`;
+        await catalog.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
+        // A view reads its files when queried, where DuckDB reports one that is gone: no stat of each here.
+        await catalog.run(`CREATE OR REPLACE VIEW ${view} AS ${await snapshot.scanSql(lake.store, undefined, { checkFiles: false })}`);
+        await catalog.run(`COMMENT ON VIEW ${view} IS ${quoteLiteral(comment)}`);
+        rebound += 1;
+      }
+      for (const [name, comment] of current) {
+        // Views of tables that are gone; views someone else added to the catalog stay.
+        if (names.includes(name) || !comment.startsWith('lakeloop: ')) continue;
+        const [layer, table] = name.split('.') as [string, string];
+        await catalog.run(`DROP VIEW IF EXISTS ${quoteIdent(layer)}.${quoteIdent(table)}`);
+      }
+      await catalog.run('CHECKPOINT');
+    } catch (error) {
+      await this.discard();
+      throw error;
     }
-    const names = await lake.tables();
-    for (const name of names) {
-      const [layer, table] = name.split('.') as [string, string];
-      const snapshot = await (await lake.table(name)).snapshot();
-      tables += 1;
-      // The store is part of it: a lake moved to another folder has views over other paths.
-      const comment = `lakeloop: ${name} version ${snapshot.version} in ${lake.store.description}`;
-      if (current.get(name) === comment) continue;
-      const view = `${quoteIdent(layer)}.${quoteIdent(table)}`;
-      await catalog.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
-      // A view reads its files when queried, where DuckDB reports one that is gone: no stat of each here.
-      await catalog.run(`CREATE OR REPLACE VIEW ${view} AS ${await snapshot.scanSql(lake.store, undefined, { checkFiles: false })}`);
-      await catalog.run(`COMMENT ON VIEW ${view} IS ${quoteLiteral(comment)}`);
-      rebound += 1;
-    }
-    for (const [name, comment] of current) {
-      // Views of tables that are gone; views someone else added to the catalog stay.
-      if (names.includes(name) || !comment.startsWith('lakeloop: ')) continue;
-      const [layer, table] = name.split('.') as [string, string];
-      await catalog.run(`DROP VIEW IF EXISTS ${quoteIdent(layer)}.${quoteIdent(table)}`);
-    }
-    await catalog.run('CHECKPOINT');
-  } catch (error) {
     await catalog.close();
-    await rm(temp, { force: true });
-    throw error;
-  } finally {
-    await catalog.close().catch(() => undefined);
+    await rename(this.temp, this.path);
+    await rm(`${this.temp}.wal`, { force: true });
+    return { tables, rebound };
   }
-  await rename(temp, path);
-  await rm(`${temp}.wal`, { force: true });
-  return { tables, rebound };
+
+  /** Closes and deletes the copy; the catalog in place is untouched. */
+  async discard(): Promise<void> {
+    await this.catalog.close().catch(() => undefined);
+    await rm(this.temp, { force: true });
+    await rm(`${this.temp}.wal`, { force: true });
+  }
 }

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp } from 'node:fs/promises';
@@ -61,6 +61,11 @@ describe('lake/catalog.duckdb', () => {
       'silver.page_views',
       'silver.payments',
     ]);
+    // A run with nothing new opens a copy of the catalog early and throws it away: nothing is left behind.
+    const before = await catalogRows(lake, 'SELECT count(*) AS n FROM gold.daily_revenue');
+    expect((await cli(['--lake', lake, 'run'], PROJECT_ROOT)).code).toBe(0);
+    expect((await readdir(lake)).filter((f) => f.includes('catalog.duckdb.'))).toEqual([]);
+    expect(await catalogRows(lake, 'SELECT count(*) AS n FROM gold.daily_revenue')).toEqual(before);
   });
 
   it('a refresh rebinds only the views whose table changed, keeps views it did not write, and rebinds all of a moved lake', async () => {

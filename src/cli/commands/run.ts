@@ -2,7 +2,7 @@ import { UsageError } from '../../core/index.js';
 import { selectModels } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { runModels } from '../../runner/index.js';
-import { refreshCatalog } from '../catalog-refresh.js';
+import { discardCatalog, openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { projectModels } from './project-models.js';
@@ -39,8 +39,17 @@ export async function runCommand(selected: readonly string[], options: RunOption
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
-  const summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false, eventTimeColumns });
-  if (summaries.some((s) => !s.skipped)) await refreshCatalog(context, session);
+  // The catalog's copy is made and opened while the models run; only rebinding is left after.
+  const catalog = openCatalogEarly(session);
+  let summaries;
+  try {
+    summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false, eventTimeColumns });
+  } catch (error) {
+    await discardCatalog(catalog);
+    throw error;
+  }
+  if (summaries.some((s) => !s.skipped)) await refreshCatalog(context, session, catalog);
+  else await discardCatalog(catalog);
   if (options.json) {
     io.stdout.write(`${JSON.stringify({ models: summaries })}\n`);
     return;
