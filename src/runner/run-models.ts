@@ -181,16 +181,15 @@ async function publish(
 ): Promise<ModelRunSummary> {
   const { lake, model } = state;
   const engine = lake.engine;
-  const described = (await userSql(model, () => engine.describe(`SELECT * FROM (${select})`))).filter((c) => c.name !== run.fileGroupColumn);
+  const columns = (await userSql(model, () => engine.describe(`SELECT * FROM (${select})`))).filter((c) => c.name !== run.fileGroupColumn);
   // A first run, or one that adds columns (an ADD COLUMNS commit), is tested before anything
   // is committed: on a copy of its rows. Any other is tested on the files it writes.
   const known = existing ? new Set((await existing.snapshot()).schema.fields.map((f) => f.name.toLowerCase())) : undefined;
-  const copied = !known || described.some((c) => !known.has(c.name.toLowerCase()));
+  const copied = !known || columns.some((c) => !known.has(c.name.toLowerCase()));
   const temp = copied ? quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`) : undefined;
   if (temp) await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
   const rows = temp ? `SELECT * FROM ${temp}` : select;
   try {
-    const columns = described;
     for (const column of model.header.partitionBy) {
       if (!columns.some((c) => c.name === column)) {
         throw new ModelError(model.name, model.file, undefined, `its SELECT does not return its partition column ${column}`, {
