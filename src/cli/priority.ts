@@ -21,7 +21,7 @@ export const IDLE_NICE = 19;
  *   when no normal thread wants the core. A nice value is not enough: under a streaming load
  *   of short bursts (DuckDB's workers, the HTTP collector) every wake-up still waits for the
  *   running slice of a nice-10 process, and two nice-10 CPU burners doubled serve's freshness
- *   p95 (1.9×) where two SCHED_IDLE ones cost 1.1×. Falls back to nice 19 without `chrt`.
+ *   p95 (1.9×) where two SCHED_IDLE ones cost 1.1–1.4×. Falls back to nice 19 without `chrt`.
  * - `low`: nice 10.
  *
  * Call it before any DuckDB instance exists: on Linux a thread's scheduling class and nice
