@@ -208,7 +208,7 @@ async function publish(
       rowsOut = written;
     };
     if (temp) await audit(temp, Number(await engine.scalar(`SELECT count(*) FROM ${temp}`)));
-    if (existing) await addNewColumns(existing, model, columns);
+    if (existing && known) await addNewColumns(existing, model, columns.filter((c) => !known.has(c.name.toLowerCase())));
     const table = existing ?? (await createModelTable(lake, model, columns));
     const mode = run.mode === 'full' ? 'full' : 'stream';
     const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) }, ...(temp ? {} : { audit }) };
@@ -250,13 +250,11 @@ function progressRecord(state: RunState, mode: string, deferred: Record<string, 
 }
 
 /**
- * Schema evolution of a model: columns its SELECT returns that the table lacks are added
+ * Schema evolution of a model: `added`, the columns its SELECT returns that the table lacks, are added
  * (one ADD COLUMNS commit; rows written before read them as NULL until a --full-refresh or
  * a replay rewrites them). A changed type is refused by the writer with a hint.
  */
-async function addNewColumns(table: DeltaTable, model: Model, columns: readonly { name: string; type: string }[]): Promise<void> {
-  const known = new Set((await table.snapshot()).schema.fields.map((f) => f.name.toLowerCase()));
-  const added = columns.filter((c) => !known.has(c.name.toLowerCase()));
+async function addNewColumns(table: DeltaTable, model: Model, added: readonly { name: string; type: string }[]): Promise<void> {
   if (added.length === 0) return;
   await table.addColumns(
     added.map((c) => ({ name: c.name, type: c.type })),

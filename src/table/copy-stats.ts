@@ -57,26 +57,46 @@ function describeCopiedFile(row: SqlRow, fields: readonly SchemaField[], partiti
     partitionValues[field.name] = value;
   }
 
+  const perColumn: ColumnStats[] = [];
+  for (const field of fields) {
+    if (typeof field.type !== 'string') continue;
+    const stats = columns.get(field.name);
+    const nulls = Number(stats?.get('null_count'));
+    if (!Number.isSafeInteger(nulls)) return undefined;
+    // NaN is left out of the writer's max; DuckDB orders it above every number, so there is no max then.
+    const max = stats?.get('has_nan') === 'true' ? undefined : stats?.get('max');
+    perColumn.push({ name: field.name, type: field.type, nulls, min: stats?.get('min'), max });
+  }
+  return { localPath: String(row['filename']), ...deltaStats(numRecords, perColumn), partitionValues };
+}
+
+/** One column's stats as DuckDB gives them: its null count, and min/max as DuckDB's text. */
+export interface ColumnStats {
+  readonly name: string;
+  /** The Delta type (`string`, `long`, `timestamp`, …). */
+  readonly type: string;
+  readonly nulls: number;
+  readonly min: string | undefined;
+  readonly max: string | undefined;
+}
+
+/** A file's `add.stats` JSON and null counts from its columns' stats (bounds in Delta's form, see `statText`). */
+export function deltaStats(numRecords: number, columns: readonly ColumnStats[]): { numRecords: number; nullCounts: Map<string, number>; statsJson: string } {
   const nullCounts = new Map<string, number>();
   const mins: string[] = [];
   const maxs: string[] = [];
   const nulls: string[] = [];
-  for (const field of fields) {
-    if (typeof field.type !== 'string') continue;
-    const stats = columns.get(field.name);
-    const z = Number(stats?.get('null_count'));
-    if (!Number.isSafeInteger(z)) return undefined;
-    const name = JSON.stringify(field.name);
-    nullCounts.set(field.name, z);
-    nulls.push(`${name}:${z}`);
-    const lo = statText(stats?.get('min'), field.type, 'min');
-    // NaN is left out of the writer's max; DuckDB orders it above every number, so there is no max then.
-    const hi = stats?.get('has_nan') === 'true' ? undefined : statText(stats?.get('max'), field.type, 'max');
+  for (const column of columns) {
+    const name = JSON.stringify(column.name);
+    nullCounts.set(column.name, column.nulls);
+    nulls.push(`${name}:${column.nulls}`);
+    const lo = statText(column.min, column.type, 'min');
+    const hi = statText(column.max, column.type, 'max');
     if (lo !== undefined) mins.push(`${name}:${lo}`);
     if (hi !== undefined) maxs.push(`${name}:${hi}`);
   }
   const statsJson = `{"numRecords":${numRecords},"minValues":{${mins.join(',')}},"maxValues":{${maxs.join(',')}},"nullCount":{${nulls.join(',')}}}`;
-  return { localPath: String(row['filename']), numRecords, partitionValues, nullCounts, statsJson };
+  return { numRecords, nullCounts, statsJson };
 }
 
 /** A Delta partition value from a stats text, or undefined for types whose text differs. */

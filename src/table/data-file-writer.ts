@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { assert, LakeloopError, type Clock } from '../core/index.js';
 import type { Engine, SqlValue } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
-import { describeCopiedFiles, statText, type DescribedFile } from './copy-stats.js';
+import { deltaStats, describeCopiedFiles, type DescribedFile } from './copy-stats.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { AddAction, PartitionValues } from './actions.js';
 import { deltaTypeOfDuckdb, deltaTypeText, duckdbTypeOf, widensTo, type SchemaField, type TableSchema } from './delta-schema.js';
@@ -252,22 +252,14 @@ async function describeFiles(engine: Engine, localFiles: readonly string[], fiel
     partitionFields.forEach((f, i) => {
       partitionValues[f.name] = text(row[`p${i}`]) ?? null;
     });
-    const nullCounts = new Map<string, number>();
-    const mins: string[] = [];
-    const maxs: string[] = [];
-    const nulls: string[] = [];
-    statFields.forEach((field, i) => {
-      const name = JSON.stringify(field.name);
-      const z = Number(row[`z${i}`] ?? 0);
-      nullCounts.set(field.name, z);
-      nulls.push(`${name}:${z}`);
-      const lo = statText(text(row[`lo${i}`]), field.type as string, 'min');
-      const hi = statText(text(row[`hi${i}`]), field.type as string, 'max');
-      if (lo !== undefined) mins.push(`${name}:${lo}`);
-      if (hi !== undefined) maxs.push(`${name}:${hi}`);
-    });
-    const statsJson = `{"numRecords":${Number(row['n'])},"minValues":{${mins.join(',')}},"maxValues":{${maxs.join(',')}},"nullCount":{${nulls.join(',')}}}`;
-    return { localPath: String(row['g']), numRecords: Number(row['n']), partitionValues, nullCounts, statsJson };
+    const columns = statFields.map((field, i) => ({
+      name: field.name,
+      type: field.type as string,
+      nulls: Number(row[`z${i}`] ?? 0),
+      min: text(row[`lo${i}`]),
+      max: text(row[`hi${i}`]),
+    }));
+    return { localPath: String(row['g']), ...deltaStats(Number(row['n']), columns), partitionValues };
   });
 }
 
