@@ -3,6 +3,7 @@ import type { Engine } from '../engine/index.js';
 import { quoteList, quoteLiteral } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { addAction, emptyActions, type ParsedActions } from './actions.js';
+import type { CheckpointCache } from './checkpoint-cache.js';
 import type { CheckpointFiles } from './log-files.js';
 
 const ACTION_COLUMNS = ['protocol', 'metaData', 'txn', 'add', 'remove'] as const;
@@ -10,14 +11,53 @@ const ACTION_COLUMNS = ['protocol', 'metaData', 'txn', 'add', 'remove'] as const
 /**
  * Reads a (possibly multi-part) Parquet checkpoint through DuckDB. Each action column is
  * rendered with `to_json`, which turns Parquet MAPs into JSON objects, then validated like
- * a JSON commit. A checkpoint that is missing or does not parse is `TableCorrupt`.
+ * a JSON commit. A checkpoint that is missing or does not parse is `TableCorrupt`. With a
+ * `cache`, the rendered lines are kept locally, and a later read of the same checkpoint
+ * objects parses them without DuckDB (validated the same way).
  */
 export async function readCheckpoint(
-  context: { readonly store: ObjectStore; readonly engine: Engine; readonly table: string },
+  context: { readonly store: ObjectStore; readonly engine: Engine; readonly table: string; readonly cache?: CheckpointCache | undefined },
   checkpoint: CheckpointFiles,
 ): Promise<ParsedActions> {
-  const { store, engine, table } = context;
+  const { store, cache } = context;
+  const entry = cache?.entryId(store.description, checkpoint.objects);
+  const cached = entry === undefined ? undefined : await cache?.get(entry);
+  if (cached !== undefined) {
+    // An entry that does not parse is only a miss: the checkpoint itself decides.
+    try {
+      return parseCheckpointLines(context.table, checkpoint, cached);
+    } catch {}
+  }
+  const lines = await renderCheckpoint(context, checkpoint);
+  const parsed = parseCheckpointLines(context.table, checkpoint, lines);
+  if (entry !== undefined) await cache?.put(entry, lines);
+  return parsed;
+}
+
+function parseCheckpointLines(table: string, checkpoint: CheckpointFiles, lines: readonly string[]): ParsedActions {
   const source = { table, version: checkpoint.version, file: checkpoint.keys[0] ?? '' };
+  const parsed = emptyActions();
+  lines.forEach((line, index) => {
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch (error) {
+      throw new TableCorrupt(table, checkpoint.version, `checkpoint row ${index + 1} is unreadable`, { cause: error });
+    }
+    addAction(parsed, record as Record<string, unknown>, source, `checkpoint row ${index + 1}`);
+  });
+  if (!parsed.protocol || !parsed.metaData) {
+    throw new TableCorrupt(table, checkpoint.version, `checkpoint ${checkpoint.keys.join(', ')} has no protocol or metaData action`);
+  }
+  return parsed;
+}
+
+/** Each row of the checkpoint as one JSON action line, rendered by DuckDB. */
+async function renderCheckpoint(
+  context: { readonly store: ObjectStore; readonly engine: Engine; readonly table: string },
+  checkpoint: CheckpointFiles,
+): Promise<string[]> {
+  const { store, engine, table } = context;
   const paths: string[] = [];
   for (const key of checkpoint.keys) {
     try {
@@ -45,18 +85,5 @@ export async function readCheckpoint(
     }
     throw error;
   }
-  const parsed = emptyActions();
-  rows.forEach((row, index) => {
-    let record: unknown;
-    try {
-      record = JSON.parse(String(row['action']));
-    } catch (error) {
-      throw new TableCorrupt(table, checkpoint.version, `checkpoint row ${index + 1} is unreadable`, { cause: error });
-    }
-    addAction(parsed, record as Record<string, unknown>, source, `checkpoint row ${index + 1}`);
-  });
-  if (!parsed.protocol || !parsed.metaData) {
-    throw new TableCorrupt(table, checkpoint.version, `checkpoint ${checkpoint.keys.join(', ')} has no protocol or metaData action`);
-  }
-  return parsed;
+  return rows.map((row) => String(row['action']));
 }

@@ -27,6 +27,7 @@ import {
 } from './delta-schema.js';
 import { ENGINE_INFO } from './engine-info.js';
 import { FileColumns } from './file-columns.js';
+import { CheckpointCache } from './checkpoint-cache.js';
 import { withCommitLock } from './commit-lock.js';
 import { parseStats } from './file-stats.js';
 import { commitKey, tableKey } from './log-files.js';
@@ -47,6 +48,8 @@ export interface DeltaTableOptions {
   readonly useCheckpoints?: boolean;
   /** How lost commit races are retried (default: 10 attempts, 20 ms base, 1 s cap, full jitter). */
   readonly commitRetry?: RetryPolicy;
+  /** Where read checkpoints are kept as JSON lines (default: `CheckpointCache.fromEnv()`; null: none). */
+  readonly checkpointCache?: CheckpointCache | null;
 }
 
 /**
@@ -172,6 +175,7 @@ export class DeltaTable {
       tablePath: path,
       fileColumns: new FileColumns(options.engine),
       useCheckpoints: options.useCheckpoints ?? true,
+      checkpointCache: options.checkpointCache === undefined ? defaultCheckpointCache() : (options.checkpointCache ?? undefined),
     });
   }
 
@@ -687,4 +691,12 @@ function checkNewSchema(table: string, schema: TableSchema, partitionColumns: re
   if (partitionColumns.length === schema.fields.length) {
     throw new LakeloopError('SCHEMA', `Failed to create ${table}: at least one column must not be a partition column`);
   }
+}
+
+let processCheckpointCache: CheckpointCache | null | undefined;
+
+/** The environment's checkpoint cache, read once per process. */
+function defaultCheckpointCache(): CheckpointCache | undefined {
+  if (processCheckpointCache === undefined) processCheckpointCache = CheckpointCache.fromEnv() ?? null;
+  return processCheckpointCache ?? undefined;
 }

@@ -4,6 +4,7 @@ export * from './file-stats.js';
 export * from './partition-paths.js';
 export { padVersion, commitKey, checkpointKey, lastCheckpointKey, logPrefix, tableKey, hasDeltaLog } from './log-files.js';
 export { type LastCheckpoint, readLastCheckpoint } from './checkpoint-writer.js';
+export { CheckpointCache } from './checkpoint-cache.js';
 export { Snapshot, mapLimit } from './snapshot.js';
 export type { SnapshotSelector, CommitSummary } from './log-reader.js';
 export * from './delta-table.js';

@@ -34,6 +34,8 @@ export function lastCheckpointKey(tablePath: string): string {
 export interface CheckpointFiles {
   readonly version: number;
   readonly keys: readonly string[];
+  /** The parts as the listing reported them (size, modification time, ETag), in `keys` order. */
+  readonly objects: readonly ObjectInfo[];
 }
 
 /** What a listing of `_delta_log/` holds, by version. */
@@ -54,8 +56,8 @@ const PART_CHECKPOINT = /^(\d{20})\.checkpoint\.(\d{10})\.(\d{10})\.parquet$/;
  */
 export function classifyLog(prefix: string, objects: readonly ObjectInfo[]): LogListing {
   const commits = new Map<number, ObjectInfo>();
-  const single = new Map<number, string>();
-  const parts = new Map<number, { total: number; keys: Map<number, string> }[]>();
+  const single = new Map<number, ObjectInfo>();
+  const parts = new Map<number, { total: number; keys: Map<number, ObjectInfo> }[]>();
   for (const object of objects) {
     const name = object.key.slice(prefix.length);
     if (name.includes('/')) continue;
@@ -66,7 +68,7 @@ export function classifyLog(prefix: string, objects: readonly ObjectInfo[]): Log
     }
     match = SINGLE_CHECKPOINT.exec(name);
     if (match) {
-      single.set(Number(match[1]), object.key);
+      single.set(Number(match[1]), object);
       continue;
     }
     match = PART_CHECKPOINT.exec(name);
@@ -80,18 +82,18 @@ export function classifyLog(prefix: string, objects: readonly ObjectInfo[]): Log
         group = { total, keys: new Map() };
         groups.push(group);
       }
-      group.keys.set(part, object.key);
+      group.keys.set(part, object);
       parts.set(version, groups);
     }
   }
   const checkpoints = new Map<number, CheckpointFiles>();
-  for (const [version, key] of single) checkpoints.set(version, { version, keys: [key] });
+  for (const [version, object] of single) checkpoints.set(version, { version, keys: [object.key], objects: [object] });
   for (const [version, groups] of parts) {
     if (checkpoints.has(version)) continue;
     const complete = groups.find((g) => g.keys.size === g.total);
     if (complete) {
-      const keys = [...complete.keys.entries()].sort((a, b) => a[0] - b[0]).map(([, key]) => key);
-      checkpoints.set(version, { version, keys });
+      const objects = [...complete.keys.entries()].sort((a, b) => a[0] - b[0]).map(([, object]) => object);
+      checkpoints.set(version, { version, keys: objects.map((o) => o.key), objects });
     }
   }
   return { commits, checkpoints };

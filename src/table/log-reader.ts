@@ -2,6 +2,7 @@ import { assert, LakeloopError, TableCorrupt, TableNotFound } from '../core/inde
 import type { Engine } from '../engine/index.js';
 import type { ObjectInfo, ObjectStore } from '../storage/index.js';
 import { parseCommitFile, type CommitInfoAction, type ParsedActions } from './actions.js';
+import type { CheckpointCache } from './checkpoint-cache.js';
 import { readCheckpoint } from './checkpoint-reader.js';
 import { readLastCheckpoint } from './checkpoint-writer.js';
 import type { FileColumns } from './file-columns.js';
@@ -44,6 +45,8 @@ export interface LogReaderContext {
   readonly fileColumns: FileColumns;
   /** false: ignore checkpoints and replay every JSON commit (for tests and repair). */
   readonly useCheckpoints: boolean;
+  /** Keeps read checkpoints as JSON lines for the next reader (none: always read with DuckDB). */
+  readonly checkpointCache?: CheckpointCache | undefined;
 }
 
 interface CommitMeta {
@@ -183,7 +186,7 @@ export class LogReader {
     if (checkpoint !== undefined) {
       const files = listing.checkpoints.get(checkpoint);
       assert(files, 'a checkpoint picked from a listing is in it');
-      replay.apply(checkpoint, await readCheckpoint({ store: this.context.store, engine: this.context.engine, table }, files));
+      replay.apply(checkpoint, await readCheckpoint({ store: this.context.store, engine: this.context.engine, table, cache: this.context.checkpointCache }, files));
       start = checkpoint + 1;
     } else {
       const first = minOf(listing.commits.keys());
