@@ -32,6 +32,11 @@ export async function writeCatalog(lake: Lake, path: string): Promise<{ tables: 
  * its own work (`run` opens it while its models run).
  */
 export class CatalogCopy {
+  /** The rebinds started with `rebindSoon`, one after another; `publish` waits for them. */
+  private rebinding: Promise<void> = Promise.resolve();
+  private rebindError: unknown;
+  private readonly rebound = new Set<string>();
+
   private constructor(
     private readonly path: string,
     private readonly temp: string,
@@ -54,30 +59,34 @@ export class CatalogCopy {
     }
   }
 
+  /**
+   * Starts rebinding one table's view now, in the copy's own DuckDB instance, while the
+   * caller goes on (`run` calls it as each model commits, so binding a view overlaps the
+   * next model). `publish` waits for it and reports its failure.
+   */
+  rebindSoon(lake: Lake, name: string): void {
+    this.rebinding = this.rebinding.then(async () => {
+      if (this.rebindError !== undefined) return;
+      try {
+        await this.bind(lake, name, await this.viewComments());
+      } catch (error) {
+        this.rebindError = error;
+      }
+    });
+  }
+
   /** Rebinds the views whose table has a new version, drops those of tables gone, and renames the copy into place. */
   async publish(lake: Lake): Promise<{ tables: number; rebound: number }> {
     const catalog = this.catalog;
     let tables = 0;
-    let rebound = 0;
     try {
-      const current = new Map<string, string>();
-      for (const row of await catalog.all(`SELECT schema_name || '.' || view_name AS name, comment FROM duckdb_views() WHERE NOT internal`)) {
-        current.set(String(row['name']), String(row['comment'] ?? ''));
-      }
+      await this.rebinding;
+      if (this.rebindError !== undefined) throw this.rebindError;
+      const current = await this.viewComments();
       const names = await lake.tables();
       for (const name of names) {
-        const [layer, table] = name.split('.') as [string, string];
-        const snapshot = await (await lake.table(name)).snapshot();
         tables += 1;
-        // The store is part of it: a lake moved to another folder has views over other paths.
-        const comment = `lakeloop: ${name} version ${snapshot.version} in ${lake.store.description}`;
-        if (current.get(name) === comment) continue;
-        const view = `${quoteIdent(layer)}.${quoteIdent(table)}`;
-        await catalog.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
-        // A view reads its files when queried, where DuckDB reports one that is gone: no stat of each here.
-        await catalog.run(`CREATE OR REPLACE VIEW ${view} AS ${await snapshot.scanSql(lake.store, undefined, { checkFiles: false })}`);
-        await catalog.run(`COMMENT ON VIEW ${view} IS ${quoteLiteral(comment)}`);
-        rebound += 1;
+        await this.bind(lake, name, current);
       }
       for (const [name, comment] of current) {
         // Views of tables that are gone; views someone else added to the catalog stay.
@@ -93,13 +102,38 @@ export class CatalogCopy {
     await catalog.close();
     await rename(this.temp, this.path);
     await rm(`${this.temp}.wal`, { force: true });
-    return { tables, rebound };
+    return { tables, rebound: this.rebound.size };
   }
 
   /** Closes and deletes the copy; the catalog in place is untouched. */
   async discard(): Promise<void> {
+    await this.rebinding;
     await this.catalog.close().catch(() => undefined);
     await rm(this.temp, { force: true });
     await rm(`${this.temp}.wal`, { force: true });
+  }
+
+  /** The copy's views by name (`silver.orders`) with their comments. */
+  private async viewComments(): Promise<Map<string, string>> {
+    const current = new Map<string, string>();
+    for (const row of await this.catalog.all(`SELECT schema_name || '.' || view_name AS name, comment FROM duckdb_views() WHERE NOT internal`)) {
+      current.set(String(row['name']), String(row['comment'] ?? ''));
+    }
+    return current;
+  }
+
+  /** Binds `name`'s view over its current snapshot, unless `current` shows it at that version already. */
+  private async bind(lake: Lake, name: string, current: ReadonlyMap<string, string>): Promise<void> {
+    const [layer, table] = name.split('.') as [string, string];
+    const snapshot = await (await lake.table(name)).snapshot();
+    // The store is part of it: a lake moved to another folder has views over other paths.
+    const comment = `lakeloop: ${name} version ${snapshot.version} in ${lake.store.description}`;
+    if (current.get(name) === comment) return;
+    const view = `${quoteIdent(layer)}.${quoteIdent(table)}`;
+    await this.catalog.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(layer)}`);
+    // A view reads its files when queried, where DuckDB reports one that is gone: no stat of each here.
+    await this.catalog.run(`CREATE OR REPLACE VIEW ${view} AS ${await snapshot.scanSql(lake.store, undefined, { checkFiles: false })}`);
+    await this.catalog.run(`COMMENT ON VIEW ${view} IS ${quoteLiteral(comment)}`);
+    this.rebound.add(name);
   }
 }

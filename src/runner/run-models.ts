@@ -50,6 +50,8 @@ export interface RunModelsOptions {
   readonly fullRefresh?: boolean;
   /** Bronze table → its contract's event-time column: the source of the watermark (SPEC §7). */
   readonly eventTimeColumns?: Readonly<Record<string, string>>;
+  /** Called as each model's run ends (committed or skipped), before the next model starts. */
+  readonly onModelDone?: (summary: ModelRunSummary) => void;
 }
 
 /** The model's run, once planned: what to bind, what to write, what to record. */
@@ -78,7 +80,11 @@ interface RunState {
  */
 export async function runModels(lake: Lake, models: readonly Model[], options: RunModelsOptions = {}): Promise<ModelRunSummary[]> {
   const summaries: ModelRunSummary[] = [];
-  for (const model of models) summaries.push(await runModel(lake, model, options));
+  for (const model of models) {
+    const done = await runModel(lake, model, options);
+    summaries.push(done);
+    options.onModelDone?.(done);
+  }
   return summaries;
 }
 

@@ -43,7 +43,14 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const catalog = openCatalogEarly(session);
   let summaries;
   try {
-    summaries = await runModels(session.lake, models, { fullRefresh: options.fullRefresh ?? false, eventTimeColumns });
+    summaries = await runModels(session.lake, models, {
+      fullRefresh: options.fullRefresh ?? false,
+      eventTimeColumns,
+      // Each committed model's view is bound while the next model runs.
+      onModelDone: (s) => {
+        if (!s.skipped) void catalog.then((copy) => copy?.rebindSoon(session.lake, s.model));
+      },
+    });
   } catch (error) {
     await discardCatalog(catalog);
     throw error;
