@@ -77,6 +77,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--no-models', 'land only: do not run the models after bronze commits')
     .option('--no-jobs', 'do not run the scheduled jobs of jobs/')
     .option('--poll-ms <ms>', 'how often the streaming loop checks bronze for new commits', '250')
+    .option('--full-every <duration>', 'how often `full` models rerun on the streaming path (0s: on every commit, like the others)', '30s')
     .action(async (options: ServeOptions, command: Command) => {
       const { serveCommand } = await import('./commands/serve.js');
       await serveCommand(options, context(command));

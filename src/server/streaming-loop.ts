@@ -15,6 +15,13 @@ export interface StreamingLoopOptions {
   readonly eventTimeColumns: Readonly<Record<string, string>>;
   /** How often bronze's logs are checked for new commits (default 250 ms); `nudge()` checks at once. */
   readonly pollMs?: number;
+  /**
+   * `full` models run on the streaming path at most this often (default 30 s; 0: every run).
+   * A full model recomputes its whole table, so its cost grows with the table, not with
+   * the change: run on every micro-batch, it would slow every incremental model behind it
+   * more as the day goes on. The other models run on every new bronze commit.
+   */
+  readonly fullModelEveryMs?: number;
   readonly metrics?: Metrics | undefined;
   /** Told after each run (one summary per model) and on failures. */
   readonly onRun?: ((summaries: readonly ModelRunSummary[], seconds: number) => void) | undefined;
@@ -40,6 +47,9 @@ export interface StreamingCompaction {
   readonly minAgeMs: number;
   readonly targetFileBytes: number;
 }
+
+/** How often `full` models run on the streaming path by default. */
+export const DEFAULT_FULL_MODEL_EVERY_MS = 30_000;
 
 export const DEFAULT_STREAMING_COMPACTION: StreamingCompaction = Object.freeze({
   everyMs: 30_000,
@@ -78,6 +88,10 @@ export class StreamingLoop {
   private written = new Map<string, Map<string, PartitionSpec>>();
   private compactQueue: [string, Map<string, PartitionSpec>][] = [];
   private compactedAtMs = Date.now();
+  /** Full model → when its last streaming run started (performance.now()). */
+  private fullRunAt = new Map<string, number>();
+  /** A run left a full model out: it runs once due, even without new bronze commits. */
+  private fullBehind = false;
 
   constructor(private readonly options: StreamingLoopOptions) {}
 
@@ -118,7 +132,7 @@ export class StreamingLoop {
     await this.running;
     if (options.drain) {
       this.retryAtMs = 0;
-      await this.cycle();
+      await this.cycle({ allModels: true });
     }
   }
 
@@ -127,17 +141,24 @@ export class StreamingLoop {
     return { runs: this.runs, last: this.lastSummaries };
   }
 
-  private async cycle(): Promise<void> {
+  private async cycle(options: { allModels?: boolean } = {}): Promise<void> {
     try {
       if (Date.now() < this.retryAtMs) return;
-      if (!(await this.bronzeChanged())) return;
+      const started = performance.now();
+      const models = options.allModels ? this.options.models : this.modelsDue(started);
+      // Full models left out of earlier runs catch up once due, even when bronze is quiet.
+      const fullDue = this.fullBehind && models.some((m) => m.header.kind === 'full');
+      if (!(await this.bronzeChanged()) && !fullDue) return;
       this.pendingSinceMs ??= Date.now();
       const since = this.pendingSinceMs;
-      const started = performance.now();
-      const summaries = await runModels(this.options.lake, this.options.models, { eventTimeColumns: this.options.eventTimeColumns });
+      const summaries = await runModels(this.options.lake, models, { eventTimeColumns: this.options.eventTimeColumns });
       const seconds = (performance.now() - started) / 1000;
       this.runs += 1;
-      this.lastSummaries = summaries;
+      for (const model of models) if (model.header.kind === 'full') this.fullRunAt.set(model.name, started);
+      this.fullBehind = models.length < this.options.models.length;
+      // A full model left out of this run keeps its last summary.
+      const ran = new Set(summaries.map((s) => s.model));
+      this.lastSummaries = this.options.models.flatMap((m) => (ran.has(m.name) ? summaries.filter((s) => s.model === m.name) : this.lastSummaries.filter((s) => s.model === m.name)));
       this.pendingSinceMs = undefined;
       this.failures = 0;
       for (const s of summaries) {
@@ -162,6 +183,16 @@ export class StreamingLoop {
       if (typeof model === 'string') this.options.metrics?.recordModelRun({ model, status: 'failed', rows: 0, seconds: 0 });
       this.options.onError?.(error);
     }
+  }
+
+  /** The models this run includes: all but the `full` ones that ran less than `fullModelEveryMs` ago. */
+  private modelsDue(nowMs: number): readonly Model[] {
+    const everyMs = this.options.fullModelEveryMs ?? DEFAULT_FULL_MODEL_EVERY_MS;
+    return this.options.models.filter((model) => {
+      if (model.header.kind !== 'full') return true;
+      const last = this.fullRunAt.get(model.name);
+      return last === undefined || nowMs - last >= everyMs;
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
-import { UsageError } from '../../core/index.js';
+import { isDuration, parseDuration, UsageError } from '../../core/index.js';
 import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
 import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
 import { Engine } from '../../engine/index.js';
@@ -28,6 +28,7 @@ export interface ServeOptions {
   readonly jobs?: boolean;
   /** How often the streaming loop checks bronze for new commits, ms (default 250). */
   readonly pollMs?: string;
+  readonly fullEvery?: string;
 }
 
 /**
@@ -44,6 +45,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
   const feedRate = sampleFeedRate(options.sampleFeed);
+  const fullModelEveryMs = options.fullEvery === undefined ? undefined : fullEveryMs(options.fullEvery);
   const config = await context.config();
   const contracts = await loadContracts(config.projectDir);
   if (feedRate !== undefined) checkSampleSources(contracts, config.projectDir);
@@ -113,7 +115,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       eventTimeColumns,
       metrics,
       ...(options.pollMs !== undefined ? { pollMs: intOption('--poll-ms', options.pollMs, 10, 600_000) } : {}),
-      onRun: (summaries) => {
+      ...(fullModelEveryMs !== undefined ? { fullModelEveryMs } : {}),
+      onRun: (summaries, seconds) => {
+        const ran = summaries.filter((s) => !s.skipped);
+        if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
         const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
         if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
         if (catalog && summaries.some((s) => !s.skipped) && Date.now() - catalogAt > 5_000) {
@@ -255,4 +260,11 @@ function intOption(name: string, value: string, min: number, max: number): numbe
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`${name} expects an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** `--full-every`: a duration (`30s`, `5m`), or 0 for every run. */
+function fullEveryMs(text: string): number {
+  if (/^\s*0+\s*[a-z]*\s*$/.test(text)) return 0;
+  if (!isDuration(text)) throw new UsageError(`--full-every expects a duration such as 30s or 5m (0s: every run), got ${JSON.stringify(text)}`);
+  return parseDuration(text);
 }

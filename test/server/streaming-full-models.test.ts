@@ -1,0 +1,122 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/engine/index.js';
+import type { Model } from '../../src/models/index.js';
+import { StreamingLoop } from '../../src/server/index.js';
+import type { ModelRunSummary } from '../../src/runner/index.js';
+import type { Lake } from '../../src/table/index.js';
+import { cli, tempDir } from '../cli/cli-harness.js';
+import { openProjectLake, writeProject } from '../helpers/project.js';
+import { day, SALES_PROJECT, type Sale } from '../fixtures/sales-project.js';
+
+/**
+ * `full` models on the streaming path: they recompute their whole table, so they run at most
+ * every `fullModelEveryMs`, while the incremental models run on every bronze commit; a full
+ * model left out catches up once due, without waiting for more data; a draining stop runs it.
+ */
+const STORE_TOTALS = `/*
+kind: full
+*/
+SELECT store, count(*) AS sales, round(sum(amount), 2) AS revenue FROM silver.sales GROUP BY store
+`;
+
+let dir: string;
+let project: string;
+let lakeRoot: string;
+let remove: () => Promise<void>;
+let engine: Engine;
+let lake: Lake;
+let models: readonly Model[];
+let batches = 0;
+let nextId = 1;
+
+async function ingest(n: number): Promise<void> {
+  const sales: Sale[] = Array.from({ length: n }, (_, i) => ({ id: nextId++, store: i % 2 ? 'north' : 'south', amount: 10, status: 'placed' as const, ts: `${day(1)}T10:00:0${i % 10}Z` }));
+  const file = join(dir, `batch-${++batches}.ndjson`);
+  await writeFile(file, `${sales.map((s) => JSON.stringify(s)).join('\n')}\n`);
+  expect((await cli(['--lake', lakeRoot, 'ingest', 'sales', '--file', file], project)).code).toBe(0);
+}
+
+async function nextRun(loop: StreamingLoop, runs: ModelRunSummary[][]): Promise<ModelRunSummary[]> {
+  const before = runs.length;
+  loop.nudge();
+  const deadline = Date.now() + 30_000;
+  while (runs.length === before) {
+    if (Date.now() > deadline) throw new Error('the streaming loop did not run');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return runs[runs.length - 1] as ModelRunSummary[];
+}
+
+async function storeTotal(): Promise<number> {
+  return Number(await engine.scalar(`SELECT sum(sales) FROM (${await (await (await lake.table('gold.store_totals')).snapshot()).scanSql(lake.store)})`));
+}
+
+beforeAll(async () => {
+  ({ dir, remove } = await tempDir('streaming-full-models'));
+  project = await writeProject(join(dir, 'project'), { ...SALES_PROJECT, 'sql/gold/store_totals.sql': STORE_TOTALS });
+  lakeRoot = join(dir, 'lake');
+  await ingest(4);
+  ({ engine, lake, models } = await openProjectLake(project, lakeRoot));
+}, 120_000);
+
+afterAll(async () => {
+  await engine?.close();
+  await remove?.();
+});
+
+describe('full models on the streaming path', () => {
+  it('run at most every fullModelEveryMs while the incremental models run on every commit; a draining stop runs them', async () => {
+    const runs: ModelRunSummary[][] = [];
+    const loop = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, pollMs: 600_000, fullModelEveryMs: 600_000, compaction: false, onRun: (s) => runs.push([...s]) });
+    const ran = (summaries: readonly ModelRunSummary[]): string[] => summaries.filter((s) => !s.skipped).map((s) => s.model).sort();
+
+    expect(ran(await nextRun(loop, runs))).toEqual(['gold.daily', 'gold.store_totals', 'silver.sales']);
+    expect(await storeTotal()).toBe(4);
+    await ingest(3);
+    const second = await nextRun(loop, runs);
+    expect(ran(second)).toEqual(['gold.daily', 'silver.sales']);
+    expect(second.map((s) => s.model)).not.toContain('gold.store_totals');
+    // /status keeps showing the full model's last run.
+    expect(loop.state.last.map((s) => s.model).sort()).toEqual(['gold.daily', 'gold.store_totals', 'silver.sales']);
+    expect(await storeTotal()).toBe(4);
+
+    await ingest(2);
+    await loop.stop({ drain: true });
+    expect(ran(runs[runs.length - 1] ?? [])).toEqual(['gold.daily', 'gold.store_totals', 'silver.sales']);
+    expect(await storeTotal()).toBe(9);
+  });
+
+  it('catch up once due, without new bronze commits', async () => {
+    const runs: ModelRunSummary[][] = [];
+    // 5 s: the new sales below land well before store_totals is due again.
+    const loop = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, pollMs: 50, fullModelEveryMs: 5_000, compaction: false, onRun: (s) => runs.push([...s]) });
+    const ranIn = (run: readonly ModelRunSummary[], model: string): boolean => run.some((s) => s.model === model && !s.skipped);
+    loop.start();
+    try {
+      const deadline = Date.now() + 30_000;
+      // The first run includes every model (all up to date from the test before: skipped).
+      while (runs.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await ingest(5);
+      while ((await storeTotal()) !== 14 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await storeTotal()).toBe(14);
+      // The new sales went through silver in a run without store_totals; store_totals caught
+      // up later in a run of its own (silver had nothing new).
+      const silverRun = runs.findIndex((run) => ranIn(run, 'silver.sales'));
+      expect(silverRun).toBeGreaterThan(0);
+      expect(runs[silverRun]?.map((s) => s.model)).not.toContain('gold.store_totals');
+      const catchUp = runs.findIndex((run) => ranIn(run, 'gold.store_totals'));
+      expect(catchUp).toBeGreaterThan(silverRun);
+      expect(ranIn(runs[catchUp] ?? [], 'silver.sales')).toBe(false);
+    } finally {
+      await loop.stop();
+    }
+  });
+
+  it('serve --full-every takes a duration, and says so otherwise', async () => {
+    const result = await cli(['--lake', lakeRoot, 'serve', '--port', '0', '--full-every', 'soon'], project);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--full-every expects a duration such as 30s or 5m');
+  });
+});
