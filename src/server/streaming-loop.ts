@@ -82,7 +82,8 @@ export class StreamingLoop {
   private runs = 0;
   private failures = 0;
   private retryAtMs = 0;
-  private lastSummaries: readonly ModelRunSummary[] = [];
+  /** Each model's latest summary, updated as each model's run ends (so `/status` shows a commit at once). */
+  private lastByModel = new Map<string, ModelRunSummary>();
   /** Model tables written since the last compaction, and when that was. */
   /** Model table → the partitions streaming runs rewrote since it was last queued for compaction. */
   private written = new Map<string, Map<string, PartitionSpec>>();
@@ -136,9 +137,9 @@ export class StreamingLoop {
     }
   }
 
-  /** Runs completed so far and the last run's summaries. */
+  /** Runs completed so far, and each model's latest summary (updated as soon as that model's run ends, mid-cycle included). */
   get state(): { runs: number; last: readonly ModelRunSummary[] } {
-    return { runs: this.runs, last: this.lastSummaries };
+    return { runs: this.runs, last: this.options.models.flatMap((m) => this.lastByModel.get(m.name) ?? []) };
   }
 
   private async cycle(options: { allModels?: boolean } = {}): Promise<void> {
@@ -151,14 +152,14 @@ export class StreamingLoop {
       if (!(await this.bronzeChanged()) && !fullDue) return;
       this.pendingSinceMs ??= Date.now();
       const since = this.pendingSinceMs;
-      const summaries = await runModels(this.options.lake, models, { eventTimeColumns: this.options.eventTimeColumns });
+      const summaries = await runModels(this.options.lake, models, {
+        eventTimeColumns: this.options.eventTimeColumns,
+        onModelDone: (summary) => this.lastByModel.set(summary.model, summary),
+      });
       const seconds = (performance.now() - started) / 1000;
       this.runs += 1;
       for (const model of models) if (model.header.kind === 'full') this.fullRunAt.set(model.name, started);
       this.fullBehind = models.length < this.options.models.length;
-      // A full model left out of this run keeps its last summary.
-      const ran = new Set(summaries.map((s) => s.model));
-      this.lastSummaries = this.options.models.flatMap((m) => (ran.has(m.name) ? summaries.filter((s) => s.model === m.name) : this.lastSummaries.filter((s) => s.model === m.name)));
       this.pendingSinceMs = undefined;
       this.failures = 0;
       for (const s of summaries) {

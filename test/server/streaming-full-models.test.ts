@@ -75,7 +75,15 @@ describe('full models on the streaming path', () => {
     expect(ran(await nextRun(loop, runs))).toEqual(['gold.daily', 'gold.store_totals', 'silver.sales']);
     expect(await storeTotal()).toBe(4);
     await ingest(3);
-    const second = await nextRun(loop, runs);
+    // /status sees silver's new commit as soon as silver's run ends, before the cycle does.
+    const silverVersion = loop.state.last.find((s) => s.model === 'silver.sales')?.version ?? -1;
+    let seenMidCycle = false;
+    const watch = setInterval(() => {
+      const silver = loop.state.last.find((s) => s.model === 'silver.sales');
+      if ((silver?.version ?? -1) > silverVersion && runs.length === 1) seenMidCycle = true;
+    }, 2);
+    const second = await nextRun(loop, runs).finally(() => clearInterval(watch));
+    expect(seenMidCycle).toBe(true);
     expect(ran(second)).toEqual(['gold.daily', 'silver.sales']);
     expect(second.map((s) => s.model)).not.toContain('gold.store_totals');
     // /status keeps showing the full model's last run.
