@@ -4,7 +4,7 @@ import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlin
 import { dirname, join, resolve, sep } from 'node:path';
 import { failpoint, ObjectNotFound, StorageError } from '../core/index.js';
 import { checkKey, checkPrefix } from './keys.js';
-import type { ListOptions, ListPage, ObjectInfo, ObjectKey, ObjectStore, PutIfAbsentResult } from './object-store.js';
+import type { ListOptions, ListPage, ObjectInfo, ObjectKey, ObjectStore, PutFileOptions, PutIfAbsentResult } from './object-store.js';
 
 const TEMP_MARK = '.lakeloop-tmp-';
 
@@ -77,12 +77,14 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async putFile(key: ObjectKey, localPath: string): Promise<void> {
+  async putFile(key: ObjectKey, localPath: string, options: PutFileOptions = {}): Promise<void> {
     const target = this.pathOf(key);
     await mkdir(dirname(target), { recursive: true });
     const temp = tempPathFor(target);
     try {
-      await copyFile(localPath, temp, fsConstants.COPYFILE_FICLONE);
+      // A file the caller is done with is renamed in (no copy) when it is on this filesystem.
+      const moved = options.move === true && (await rename(localPath, temp).then(() => true, () => false));
+      if (!moved) await copyFile(localPath, temp, fsConstants.COPYFILE_FICLONE);
       await syncFile(temp);
       await rename(temp, target);
     } catch (error) {

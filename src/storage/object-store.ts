@@ -29,6 +29,11 @@ export interface ListOptions {
 }
 
 /** The outcome of a put-if-absent: `false` means the key already existed and nothing was written. */
+/** How `putFile` may treat the local file. */
+export interface PutFileOptions {
+  readonly move?: boolean;
+}
+
 export type PutIfAbsentResult = { readonly written: true } | { readonly written: false };
 
 /**
@@ -51,8 +56,12 @@ export interface ObjectStore {
   getRange(key: ObjectKey, start: number, endExclusive: number): Promise<Buffer>;
   /** Writes (or replaces) an object atomically: readers see the old or the new content, never a part. */
   put(key: ObjectKey, body: Buffer | string): Promise<void>;
-  /** Uploads a local file (multipart on S3 when large); atomic like `put`. */
-  putFile(key: ObjectKey, localPath: string): Promise<void>;
+  /**
+   * Uploads a local file (multipart on S3 when large); atomic like `put`. With `move`, the
+   * caller is done with the local file: a store may take it instead of copying it (the local
+   * store renames it into place when it is on the same filesystem), so it may be gone after.
+   */
+  putFile(key: ObjectKey, localPath: string, options?: PutFileOptions): Promise<void>;
   /** Writes only if no object exists at `key`; atomic against concurrent writers where `conditionalWrites` is true. */
   putIfAbsent(key: ObjectKey, body: Buffer | string): Promise<PutIfAbsentResult>;
   /** Metadata of an object, or `undefined` when absent. */

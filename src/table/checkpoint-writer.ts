@@ -65,7 +65,7 @@ export async function writeCheckpoint(
       { compression: 'snappy' },
     );
     const sizeInBytes = (await stat(parquet)).size;
-    await store.putFile(checkpointKey(tablePath, snapshot.version), parquet);
+    await store.putFile(checkpointKey(tablePath, snapshot.version), parquet, { move: true });
     failpoint('table.checkpoint.after-parquet');
     const last: LastCheckpoint = { version: snapshot.version, size: lines.length, sizeInBytes, numOfAddFiles: snapshot.files.length };
     const current = await readLastCheckpoint(store, tablePath);

@@ -142,7 +142,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
         });
       }
       const sizeBytes = (await stat(file.localPath)).size;
-      await context.store.putFile(tableKey(context.tablePath, relative), file.localPath);
+      await context.store.putFile(tableKey(context.tablePath, relative), file.localPath, { move: true });
       const add: AddAction = {
         path: encodeAddPath(relative),
         partitionValues: file.partitionValues,

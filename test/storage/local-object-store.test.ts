@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,19 @@ describe('LocalObjectStore', () => {
     await expect(store.putFile('t/file', join(dir, 'no-such-file'))).rejects.toBeInstanceOf(StorageError);
     expect(await store.listAll('')).toEqual([]);
     expect(await readdir(join(dir, 'lake', 't'))).toEqual([]);
+  });
+
+  it('putFile with move renames a file on the same filesystem into place instead of copying it', async () => {
+    const store = await LocalObjectStore.create(join(dir, 'lake-move'));
+    const file = join(dir, 'to-move.bin');
+    await writeFile(file, 'moved bytes');
+    const inode = (await stat(file)).ino;
+    await store.putFile('t/moved.bin', file, { move: true });
+    expect((await stat(join(dir, 'lake-move', 't', 'moved.bin'))).ino).toBe(inode);
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+    expect((await store.get('t/moved.bin')).toString()).toBe('moved bytes');
+    await expect(store.putFile('t/again.bin', join(dir, 'no-such-file'), { move: true })).rejects.toBeInstanceOf(StorageError);
+    expect((await store.listAll('t/')).map((o) => o.key)).toEqual(['t/moved.bin']);
   });
 
   it('localPath with check false names the file without looking at it (a lazy view reports a missing file itself)', async () => {

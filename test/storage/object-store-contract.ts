@@ -127,6 +127,19 @@ export function describeObjectStoreContract(
       expect((await store.get('files/small.bin')).equals(bytes)).toBe(true);
     });
 
+    it('putFile with move: the object holds the file; without move the local file stays', async () => {
+      const bytes = randomBytes(5000);
+      const kept = join(scratch, `kept-${randomBytes(4).toString('hex')}`);
+      const given = join(scratch, `given-${randomBytes(4).toString('hex')}`);
+      await writeFile(kept, bytes);
+      await writeFile(given, bytes);
+      await store.putFile('files/kept.bin', kept);
+      await store.putFile('files/given.bin', given, { move: true });
+      expect((await store.get('files/kept.bin')).equals(bytes)).toBe(true);
+      expect((await store.get('files/given.bin')).equals(bytes)).toBe(true);
+      expect((await readFile(kept)).equals(bytes)).toBe(true);
+    });
+
     it('putFile uploads a large file in parts (11 MiB, 5 MiB parts)', async () => {
       const multipart = await factory({ smallMultipart: true });
       try {
