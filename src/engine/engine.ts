@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, version as duckdbLibraryVersion, type DuckDBConnection } from '@duckdb/node-api';
 import { SqlError } from '../core/index.js';
 
 /** A JSON-safe value as the engine returns it: BIGINT/HUGEINT/DECIMAL come back as strings. */
@@ -89,6 +89,11 @@ export class Engine {
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
   ) {}
+
+  /** The DuckDB library's version (`v1.5.x`): what renders query results, for caches keyed by it. */
+  static duckdbVersion(): string {
+    return duckdbLibraryVersion();
+  }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const settings: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import { ObjectNotFound, SqlError, TableCorrupt } from '../core/index.js';
-import type { Engine } from '../engine/index.js';
+import { Engine } from '../engine/index.js';
 import { quoteList, quoteLiteral } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { addAction, emptyActions, type ParsedActions } from './actions.js';
@@ -20,7 +20,8 @@ export async function readCheckpoint(
   checkpoint: CheckpointFiles,
 ): Promise<ParsedActions> {
   const { store, cache } = context;
-  const entry = cache?.entryId(store.description, checkpoint.objects);
+  // The lines depend on the columns read and on how this DuckDB renders them.
+  const entry = cache?.entryId(store.description, checkpoint.objects, `${ACTION_COLUMNS.join(',')}\0${Engine.duckdbVersion()}`);
   const cached = entry === undefined ? undefined : await cache?.get(entry);
   if (cached !== undefined) {
     // An entry that does not parse is only a miss: the checkpoint itself decides.

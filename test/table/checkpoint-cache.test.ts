@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -79,18 +79,41 @@ describe('the checkpoint cache', () => {
     }
   });
 
-  it('names an entry by the checkpoint objects: another size, time or ETag is another entry', () => {
+  it('names an entry by the checkpoint objects and the rendering: another size, time, ETag, store or format is another entry', () => {
     const cache = CheckpointCache.at(cacheDir);
     const part = { key: 'silver/t/_delta_log/00000000000000000010.checkpoint.parquet', sizeBytes: 100, lastModifiedMs: 5, etag: 'a' };
-    const id = cache.entryId('local:/lake', [part]);
-    expect(cache.entryId('local:/lake', [{ ...part }])).toBe(id);
-    expect(new Set([
-      id,
-      cache.entryId('local:/lake', [{ ...part, sizeBytes: 101 }]),
-      cache.entryId('local:/lake', [{ ...part, lastModifiedMs: 6 }]),
-      cache.entryId('local:/lake', [{ ...part, etag: 'b' }]),
-      cache.entryId('local:/other', [part]),
-    ]).size).toBe(5);
+    const id = cache.entryId('local:/lake', [part], 'f1');
+    expect(cache.entryId('local:/lake', [{ ...part }], 'f1')).toBe(id);
+    expect(
+      new Set([
+        id,
+        cache.entryId('local:/lake', [{ ...part, sizeBytes: 101 }], 'f1'),
+        cache.entryId('local:/lake', [{ ...part, lastModifiedMs: 6 }], 'f1'),
+        cache.entryId('local:/lake', [{ ...part, etag: 'b' }], 'f1'),
+        cache.entryId('local:/other', [part], 'f1'),
+        cache.entryId('local:/lake', [part], 'f2'),
+      ]).size,
+    ).toBe(6);
+  });
+
+  it('keeps its entries private, and is off in a directory others can read or that is a link', async () => {
+    const cache = CheckpointCache.at(join(cacheDir, 'fresh'));
+    await cache.put('0'.repeat(32), ['{"n":1}']);
+    expect((await stat(join(cacheDir, 'fresh'))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(cacheDir, 'fresh', `${'0'.repeat(32)}.lakeloop-checkpoint`))).mode & 0o777).toBe(0o600);
+    expect(await cache.get('0'.repeat(32))).toEqual(['{"n":1}']);
+
+    const open = join(cacheDir, 'open');
+    await mkdir(open, { mode: 0o755 });
+    await chmod(open, 0o755);
+    await writeFile(join(open, `${'1'.repeat(32)}.lakeloop-checkpoint`), '{"planted":1}\n#end\n');
+    const shared = CheckpointCache.at(open);
+    expect(await shared.get('1'.repeat(32))).toBeUndefined();
+    await shared.put('2'.repeat(32), ['{"n":2}']);
+    expect(await readdir(open)).toEqual([`${'1'.repeat(32)}.lakeloop-checkpoint`]);
+
+    await symlink(join(cacheDir, 'fresh'), join(cacheDir, 'link'));
+    expect(await CheckpointCache.at(join(cacheDir, 'link')).get('0'.repeat(32))).toBeUndefined();
   });
 
   it('trusts an entry only for the checkpoint it was made from', async () => {
@@ -110,18 +133,26 @@ describe('the checkpoint cache', () => {
     expect((await open(cache)).files).toHaveLength(12);
   });
 
-  it('keeps at most maxEntries entries', async () => {
+  it('keeps the maxEntries most recently used entries and deletes only its own files', async () => {
     const cache = CheckpointCache.at(cacheDir, { maxEntries: 2 });
-    for (let i = 0; i < 4; i++) {
-      await cache.put(`entry${i}`, [`{"n":${i}}`]);
+    const id = (i: number): string => String(i).repeat(32);
+    await writeFile(join(cacheDir, 'user-data.ndjson'), '{"mine":1}\n');
+    for (let i = 0; i < 3; i++) {
+      await cache.put(id(i), [`{"n":${i}}`]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Entry 0 is read each time: in use, so it stays.
+      expect(await cache.get(id(0))).toEqual(['{"n":0}']);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect((await readdir(cacheDir)).sort()).toHaveLength(2);
-    expect(await cache.get('entry3')).toEqual(['{"n":3}']);
+    await cache.put(id(3), ['{"n":3}']);
+    const names = (await readdir(cacheDir)).sort();
+    expect(names).toEqual([`${id(0)}.lakeloop-checkpoint`, `${id(3)}.lakeloop-checkpoint`, 'user-data.ndjson']);
   });
 
   it('is off with LAKELOOP_CHECKPOINT_CACHE_DIR=off', () => {
     expect(CheckpointCache.fromEnv({ LAKELOOP_CHECKPOINT_CACHE_DIR: 'off' })).toBeUndefined();
     expect(CheckpointCache.fromEnv({ LAKELOOP_CHECKPOINT_CACHE_DIR: cacheDir })?.dir).toBe(cacheDir);
+    // The default is per user.
+    expect(CheckpointCache.fromEnv({})?.dir).toBe(join(tmpdir(), `lakeloop-checkpoints-${process.getuid?.() ?? ''}`));
   });
 });
