@@ -1,4 +1,9 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+/** Each run's own checkpoint cache (test/global-setup.ts deletes it), not the user's. */
+export const TEST_CHECKPOINT_CACHE_DIR = join(tmpdir(), `lakeloop-test-checkpoints-${process.pid}`);
 
 export default defineConfig({
   test: {
@@ -11,5 +16,6 @@ export default defineConfig({
     maxWorkers: 2,
     // Starts s3rver on loopback for every run; tests reach it through test/helpers/s3.ts.
     globalSetup: ['test/global-setup.ts'],
+    env: { LAKELOOP_CHECKPOINT_CACHE_DIR: TEST_CHECKPOINT_CACHE_DIR },
   },
 });

@@ -56,6 +56,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw error;
   }
   return async () => {
+    // The run's checkpoint cache (vitest.config.ts points LAKELOOP_CHECKPOINT_CACHE_DIR at it).
+    await rm(join(tmpdir(), `lakeloop-test-checkpoints-${process.pid}`), { recursive: true, force: true });
     await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   };

@@ -148,6 +148,8 @@ export class Metrics {
   private readonly models = new Map<string, ModelState>();
   private rowsServed = 0;
   private readonly servedRate: RateWindow;
+  /** Model → how often it is meant to run at most (a full model on the streaming path). */
+  private readonly runsEvery = new Map<string, number>();
 
   private readonly received: Counter<'source'>;
   private readonly landed: Counter<'source'>;
@@ -240,6 +242,14 @@ export class Metrics {
     state.failed += records;
     state.lastProgressMs = this.clock.nowMs();
     this.failed.inc({ source }, records);
+  }
+
+  /**
+   * Says that `model` runs only every `everyMs` by design (a `full` model on the streaming
+   * path): the backlog alert then allows it that long on top of the window.
+   */
+  expectRunsEvery(model: string, everyMs: number): void {
+    this.runsEvery.set(model, everyMs);
   }
 
   /** One model run: its outcome, rows written, rows deferred as late and duration. */
@@ -351,7 +361,7 @@ export class Metrics {
     if (landedInWindow > 0) {
       for (const [model, m] of [...this.models.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         if (m.lastRun === null) continue;
-        if (m.lastCompletedMs === null || now - m.lastCompletedMs > this.windowMs) {
+        if (m.lastCompletedMs === null || now - m.lastCompletedMs > this.windowMs + (this.runsEvery.get(model) ?? 0)) {
           const since = m.lastCompletedMs === null ? 'has not completed a run' : `last completed a run ${Math.round((now - m.lastCompletedMs) / 1000)} s ago`;
           reasons.push(`${model}: ${since} while ${landedInWindow} records landed in the last ${this.windowMs / 1000} s`);
         }

@@ -34,7 +34,7 @@ export async function writeCatalog(lake: Lake, path: string): Promise<{ tables: 
 export class CatalogCopy {
   /** The rebinds started with `rebindSoon`, one after another; `publish` waits for them. */
   private rebinding: Promise<void> = Promise.resolve();
-  private rebindError: unknown;
+  private discarded = false;
   private readonly rebound = new Set<string>();
 
   private constructor(
@@ -62,16 +62,13 @@ export class CatalogCopy {
   /**
    * Starts rebinding one table's view now, in the copy's own DuckDB instance, while the
    * caller goes on (`run` calls it as each model commits, so binding a view overlaps the
-   * next model). `publish` waits for it and reports its failure.
+   * next model). `publish` waits for it; a view this could not bind, `publish` binds (and
+   * reports a failure of its own).
    */
   rebindSoon(lake: Lake, name: string): void {
     this.rebinding = this.rebinding.then(async () => {
-      if (this.rebindError !== undefined) return;
-      try {
-        await this.bind(lake, name, await this.viewComments());
-      } catch (error) {
-        this.rebindError = error;
-      }
+      if (this.discarded) return;
+      await this.bind(lake, name, await this.viewComments()).catch(() => undefined);
     });
   }
 
@@ -81,7 +78,6 @@ export class CatalogCopy {
     let tables = 0;
     try {
       await this.rebinding;
-      if (this.rebindError !== undefined) throw this.rebindError;
       const current = await this.viewComments();
       const names = await lake.tables();
       for (const name of names) {
@@ -107,6 +103,7 @@ export class CatalogCopy {
 
   /** Closes and deletes the copy; the catalog in place is untouched. */
   async discard(): Promise<void> {
+    this.discarded = true;
     await this.rebinding;
     await this.catalog.close().catch(() => undefined);
     await rm(this.temp, { force: true });

@@ -22,6 +22,8 @@ export interface StreamingLoopOptions {
    * more as the day goes on. The other models run on every new bronze commit.
    */
   readonly fullModelEveryMs?: number;
+  /** The time `fullModelEveryMs` is measured in (default `performance.now()`; tests step it). */
+  readonly nowMs?: () => number;
   readonly metrics?: Metrics | undefined;
   /** Told after each run (one summary per model) and on failures. */
   readonly onRun?: ((summaries: readonly ModelRunSummary[], seconds: number) => void) | undefined;
@@ -89,10 +91,12 @@ export class StreamingLoop {
   private written = new Map<string, Map<string, PartitionSpec>>();
   private compactQueue: [string, Map<string, PartitionSpec>][] = [];
   private compactedAtMs = Date.now();
-  /** Full model → when its last streaming run started (performance.now()). */
+  /** Full model → when its last streaming run started (`nowMs`). */
   private fullRunAt = new Map<string, number>();
-  /** A run left a full model out: it runs once due, even without new bronze commits. */
-  private fullBehind = false;
+  /** Full model left out of runs → since when its data has waited (epoch ms): its freshness counts from there. */
+  private fullWaitingSince = new Map<string, number>();
+  /** After a failed run, the retry runs every model (a stale full model may be the cause). */
+  private runAllNext = false;
 
   constructor(private readonly options: StreamingLoopOptions) {}
 
@@ -146,9 +150,10 @@ export class StreamingLoop {
     try {
       if (Date.now() < this.retryAtMs) return;
       const started = performance.now();
-      const models = options.allModels ? this.options.models : this.modelsDue(started);
+      const clock = this.options.nowMs?.() ?? started;
+      const models = options.allModels || this.runAllNext ? this.options.models : this.modelsDue(clock);
       // Full models left out of earlier runs catch up once due, even when bronze is quiet.
-      const fullDue = this.fullBehind && models.some((m) => m.header.kind === 'full');
+      const fullDue = models.some((m) => this.fullWaitingSince.has(m.name));
       if (!(await this.bronzeChanged()) && !fullDue) return;
       this.pendingSinceMs ??= Date.now();
       const since = this.pendingSinceMs;
@@ -158,10 +163,15 @@ export class StreamingLoop {
       });
       const seconds = (performance.now() - started) / 1000;
       this.runs += 1;
-      for (const model of models) if (model.header.kind === 'full') this.fullRunAt.set(model.name, started);
-      this.fullBehind = models.length < this.options.models.length;
+      const included = new Set(models.map((m) => m.name));
+      for (const model of this.options.models) {
+        if (model.header.kind !== 'full') continue;
+        if (included.has(model.name)) this.fullRunAt.set(model.name, clock);
+        else if (!this.fullWaitingSince.has(model.name)) this.fullWaitingSince.set(model.name, since);
+      }
       this.pendingSinceMs = undefined;
       this.failures = 0;
+      this.runAllNext = false;
       for (const s of summaries) {
         this.options.metrics?.recordModelRun({
           model: s.model,
@@ -170,7 +180,10 @@ export class StreamingLoop {
           deferredLate: Object.values(s.deferred).reduce((a, b) => a + b, 0),
           seconds: s.seconds,
         });
-        if (!s.skipped) this.options.metrics?.observeFreshness(s.model, (Date.now() - since) / 1000);
+        // A full model's data waited since the first run that left it out.
+        const waitedSince = Math.min(since, this.fullWaitingSince.get(s.model) ?? since);
+        if (!s.skipped) this.options.metrics?.observeFreshness(s.model, (Date.now() - waitedSince) / 1000);
+        this.fullWaitingSince.delete(s.model);
       }
       this.options.onRun?.(summaries, seconds);
       for (const s of summaries) this.noteWritten(s);
@@ -179,6 +192,7 @@ export class StreamingLoop {
       // Try again on the same data after a pause that doubles with each failure in a row (1 s … 60 s).
       this.seen.clear();
       this.failures += 1;
+      this.runAllNext = true;
       this.retryAtMs = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
       const model = (error as { model?: unknown }).model;
       if (typeof model === 'string') this.options.metrics?.recordModelRun({ model, status: 'failed', rows: 0, seconds: 0 });

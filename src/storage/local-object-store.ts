@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { failpoint, ObjectNotFound, StorageError } from '../core/index.js';
 import { checkKey, checkPrefix } from './keys.js';
@@ -82,9 +82,15 @@ export class LocalObjectStore implements ObjectStore {
     await mkdir(dirname(target), { recursive: true });
     const temp = tempPathFor(target);
     try {
-      // A file the caller is done with is renamed in (no copy) when it is on this filesystem.
-      const moved = options.move === true && (await rename(localPath, temp).then(() => true, () => false));
-      if (!moved) await copyFile(localPath, temp, fsConstants.COPYFILE_FICLONE);
+      // A file the caller is done with is renamed in (no copy) when it is on this filesystem,
+      // unless the folder is setgid (a shared group's lake: a copy takes the folder's group).
+      const movable = options.move === true && ((await stat(dirname(target))).mode & 0o2000) === 0;
+      const moved = movable && (await rename(localPath, temp).then(() => true, () => false));
+      if (moved) {
+        // The object's time is its upload's, as with a copy (vacuum ages orphans by it).
+        const now = new Date();
+        await utimes(temp, now, now);
+      } else await copyFile(localPath, temp, fsConstants.COPYFILE_FICLONE);
       await syncFile(temp);
       await rename(temp, target);
     } catch (error) {

@@ -59,7 +59,8 @@ export interface ObjectStore {
   /**
    * Uploads a local file (multipart on S3 when large); atomic like `put`. With `move`, the
    * caller is done with the local file: a store may take it instead of copying it (the local
-   * store renames it into place when it is on the same filesystem), so it may be gone after.
+   * store renames it into place when it is on the same filesystem), so it may be gone after,
+   * also when the upload fails.
    */
   putFile(key: ObjectKey, localPath: string, options?: PutFileOptions): Promise<void>;
   /** Writes only if no object exists at `key`; atomic against concurrent writers where `conditionalWrites` is true. */

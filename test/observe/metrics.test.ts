@@ -168,4 +168,17 @@ describe('the backlog alert', () => {
     metrics.recordModelRun({ model: 'silver.orders', status: 'success', rows: 500, seconds: 0.2 });
     expect(metrics.snapshot().backlog.active).toBe(false);
   });
+
+  it('allows a model that runs every N by design (a full model on the streaming path) N more before firing', () => {
+    const clock = new ManualClock(T0);
+    const metrics = new Metrics({ clock, processMetrics: false });
+    metrics.expectRunsEvery('gold.ltv', 120_000);
+    metrics.recordModelRun({ model: 'gold.ltv', status: 'success', rows: 10, seconds: 0.2 });
+    clock.advance(150_000);
+    metrics.recordLanding(landing('orders', 500));
+    expect(metrics.snapshot().backlog.active).toBe(false);
+    clock.advance(40_000);
+    metrics.recordLanding(landing('orders', 500));
+    expect(metrics.snapshot().backlog.reasons).toEqual(['gold.ltv: last completed a run 190 s ago while 1000 records landed in the last 60 s']);
+  });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/index.js';
 import type { Model } from '../../src/models/index.js';
+import { Metrics } from '../../src/observe/index.js';
 import { StreamingLoop } from '../../src/server/index.js';
 import type { ModelRunSummary } from '../../src/runner/index.js';
 import type { Lake } from '../../src/table/index.js';
@@ -96,30 +97,51 @@ describe('full models on the streaming path', () => {
     expect(await storeTotal()).toBe(9);
   });
 
-  it('catch up once due, without new bronze commits', async () => {
+  it('catch up once due, without new bronze commits, with their freshness counted from the run that left them out', async () => {
     const runs: ModelRunSummary[][] = [];
-    // 5 s: the new sales below land well before store_totals is due again.
-    const loop = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, pollMs: 50, fullModelEveryMs: 5_000, compaction: false, onRun: (s) => runs.push([...s]) });
+    let clock = 0;
+    const metrics = new Metrics({ processMetrics: false });
+    const loop = new StreamingLoop({
+      lake,
+      models,
+      eventTimeColumns: { 'bronze.sales': 'ts' },
+      pollMs: 600_000,
+      fullModelEveryMs: 5_000,
+      nowMs: () => clock,
+      metrics,
+      compaction: false,
+      onRun: (s) => runs.push([...s]),
+    });
     const ranIn = (run: readonly ModelRunSummary[], model: string): boolean => run.some((s) => s.model === model && !s.skipped);
-    loop.start();
-    try {
-      const deadline = Date.now() + 30_000;
-      // The first run includes every model (all up to date from the test before: skipped).
-      while (runs.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await ingest(5);
-      while ((await storeTotal()) !== 14 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(await storeTotal()).toBe(14);
-      // The new sales went through silver in a run without store_totals; store_totals caught
-      // up later in a run of its own (silver had nothing new).
-      const silverRun = runs.findIndex((run) => ranIn(run, 'silver.sales'));
-      expect(silverRun).toBeGreaterThan(0);
-      expect(runs[silverRun]?.map((s) => s.model)).not.toContain('gold.store_totals');
-      const catchUp = runs.findIndex((run) => ranIn(run, 'gold.store_totals'));
-      expect(catchUp).toBeGreaterThan(silverRun);
-      expect(ranIn(runs[catchUp] ?? [], 'silver.sales')).toBe(false);
-    } finally {
-      await loop.stop();
-    }
+    const freshness = (model: string): number => metrics.snapshot().models.find((m) => m.model === model)?.freshnessSeconds ?? -1;
+    // The first run includes every model (all up to date from the test before).
+    await ingest(1);
+    expect(ranIn(await nextRun(loop, runs), 'gold.store_totals')).toBe(true);
+    expect(await storeTotal()).toBe(10);
+
+    clock = 1_000;
+    await ingest(5);
+    const silverRun = await nextRun(loop, runs);
+    expect(ranIn(silverRun, 'silver.sales')).toBe(true);
+    expect(silverRun.map((s) => s.model)).not.toContain('gold.store_totals');
+    expect(await storeTotal()).toBe(10);
+
+    // Not due yet, and bronze is quiet: nothing runs.
+    clock = 4_000;
+    loop.nudge();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs).toHaveLength(2);
+
+    // Due: store_totals catches up by itself (silver has nothing new), and its freshness
+    // counts from the run that left it out, at least the 300 ms waited above.
+    clock = 5_000;
+    const catchUp = await nextRun(loop, runs);
+    expect(ranIn(catchUp, 'gold.store_totals')).toBe(true);
+    expect(ranIn(catchUp, 'silver.sales')).toBe(false);
+    expect(await storeTotal()).toBe(15);
+    expect(freshness('gold.store_totals')).toBeGreaterThanOrEqual(0.3);
+    expect(freshness('gold.store_totals')).toBeGreaterThan(freshness('silver.sales'));
+    await loop.stop();
   });
 
   it('serve --full-every takes a duration, and says so otherwise', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,13 +71,17 @@ describe('LocalObjectStore', () => {
     const store = await LocalObjectStore.create(join(dir, 'lake-move'));
     const file = join(dir, 'to-move.bin');
     await writeFile(file, 'moved bytes');
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(file, old, old);
     const inode = (await stat(file)).ino;
     await store.putFile('t/moved.bin', file, { move: true });
     expect((await stat(join(dir, 'lake-move', 't', 'moved.bin'))).ino).toBe(inode);
     await expect(stat(file)).rejects.toThrow(/ENOENT/);
     expect((await store.get('t/moved.bin')).toString()).toBe('moved bytes');
+    // The object's time is the upload's, as with a copy.
+    expect(Math.abs((await stat(join(dir, 'lake-move', 't', 'moved.bin'))).mtimeMs - Date.now())).toBeLessThan(5_000);
     await expect(store.putFile('t/again.bin', join(dir, 'no-such-file'), { move: true })).rejects.toBeInstanceOf(StorageError);
-    expect((await store.listAll('t/')).map((o) => o.key)).toEqual(['t/moved.bin']);
+    expect(await readdir(join(dir, 'lake-move', 't'))).toEqual(['moved.bin']);
   });
 
   it('localPath with check false names the file without looking at it (a lazy view reports a missing file itself)', async () => {

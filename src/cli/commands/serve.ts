@@ -6,7 +6,7 @@ import { Engine } from '../../engine/index.js';
 import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
 import { writeCatalog, CATALOG_FILE } from '../../query/index.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
-import { Collector, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
+import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
@@ -102,6 +102,9 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const { dag } = await projectModels(context, session);
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
+  // Full models on the streaming path run at most every --full-every (none when it is 0).
+  const fullEveryMsUsed = fullModelEveryMs ?? DEFAULT_FULL_MODEL_EVERY_MS;
+  const cadenced = fullEveryMsUsed > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
   if (options.models !== false && dag.models.length > 0) {
     const existing = new Set(await session.lake.tables());
     for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
@@ -132,6 +135,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         io.stderr.write(`\r\x1b[2Kwarning: compacting ${table} failed (tried again later): ${error instanceof Error ? error.message : String(error)}\n`),
     });
     loop.start();
+    for (const m of cadenced) metrics.expectRunsEvery(m.name, fullEveryMsUsed);
   }
   const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
   if (jobs.length) {
@@ -161,7 +165,11 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   io.stdout.write(`metrics: ${collector.url}/metrics\n`);
   context.verbose(`lake: ${config.lake.root}`);
   for (const line of pulled.descriptions) io.stdout.write(`${line}\n`);
-  io.stdout.write(loop ? `models: ${dag.models.map((m) => m.name).join(', ')} run after each bronze commit\n` : 'models: not run (--no-models, or no sql/ models)\n');
+  if (loop) {
+    const every = dag.models.filter((m) => !cadenced.includes(m));
+    io.stdout.write(`models: ${every.length ? `${every.map((m) => m.name).join(', ')} run after each bronze commit` : 'none run on every bronze commit'}\n`);
+    if (cadenced.length) io.stdout.write(`full models: ${cadenced.map((m) => m.name).join(', ')} rerun at most every ${formatSeconds(fullEveryMsUsed)} (--full-every)\n`);
+  } else io.stdout.write('models: not run (--no-models, or no sql/ models)\n');
   if (scheduler) {
     const next = scheduler.nextRuns();
     io.stdout.write(`jobs: ${Object.entries(next).map(([name, at]) => `${name} (next ${at ?? 'disabled'})`).join(', ')}\n`);
@@ -264,7 +272,11 @@ function intOption(name: string, value: string, min: number, max: number): numbe
 
 /** `--full-every`: a duration (`30s`, `5m`), or 0 for every run. */
 function fullEveryMs(text: string): number {
-  if (/^\s*0+\s*[a-z]*\s*$/.test(text)) return 0;
+  if (/^\s*0+\s*(ms|s|m|h|d|w)?\s*$/.test(text)) return 0;
   if (!isDuration(text)) throw new UsageError(`--full-every expects a duration such as 30s or 5m (0s: every run), got ${JSON.stringify(text)}`);
   return parseDuration(text);
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
