@@ -9,14 +9,15 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'lakeloop.js');
 
 interface StreamingStatus {
-  streaming?: { runs: number; last: { model: string; upstream: Record<string, number> }[] };
+  streaming?: { runs: number; last: { model: string; version: number; upstream: Record<string, number> }[] };
   sources?: { source: string; perSecond: { landed: number } }[];
 }
 
-/** A marker order accepted by the collector: when, and the bronze version holding it. */
+/** A marker order accepted by the collector: when, the bronze version holding it, and (once seen) the silver version. */
 interface Marker {
   readonly acceptedAt: number;
   readonly bronzeVersion: number;
+  silverVersion?: number;
 }
 
 const benchmark: Benchmark = {
@@ -109,7 +110,7 @@ const benchmark: Benchmark = {
 
 export default benchmark;
 
-/** Posts a marker order every 250 ms for `phaseMs` and times each until a streaming run has consumed its bronze version. */
+/** Posts a marker order every 250 ms for `phaseMs` and times each until gold.daily_revenue has consumed it (through silver.orders). */
 async function measure(url: string, phaseMs: number, context: BenchContext): Promise<{ p50: number; p95: number; latencies: number[]; count: number; landedPerSecond: number }> {
   const pending: Marker[] = [];
   const posts: Promise<void>[] = [];
@@ -130,11 +131,17 @@ async function measure(url: string, phaseMs: number, context: BenchContext): Pro
     }
     const status = (await (await fetch(`${url}/status`)).json()) as StreamingStatus;
     landedPerSecond = (status.sources ?? []).reduce((sum, s) => sum + s.perSecond.landed, 0);
-    const consumed = status.streaming?.last.find((s) => s.model === 'silver.orders')?.upstream['bronze.orders'] ?? -1;
+    // Visible in gold: gold.daily_revenue has consumed a silver.orders version that holds the
+    // marker's bronze version (the first such silver version this poll saw: if a poll missed
+    // an earlier one, the marker waits for a later one, so the latency can only be overstated).
+    const last = status.streaming?.last ?? [];
+    const silver = last.find((s) => s.model === 'silver.orders');
+    const goldConsumed = last.find((s) => s.model === 'gold.daily_revenue')?.upstream['silver.orders'] ?? -1;
     const now = performance.now();
     for (let i = pending.length - 1; i >= 0; i--) {
       const marker = pending[i] as Marker;
-      if (consumed >= marker.bronzeVersion) {
+      if (marker.silverVersion === undefined && silver && (silver.upstream['bronze.orders'] ?? -1) >= marker.bronzeVersion) marker.silverVersion = silver.version;
+      if (marker.silverVersion !== undefined && goldConsumed >= marker.silverVersion) {
         latencies.push((now - marker.acceptedAt) / 1000);
         pending.splice(i, 1);
       }

@@ -151,7 +151,7 @@ export class StreamingLoop {
       if (Date.now() < this.retryAtMs) return;
       const started = performance.now();
       const clock = this.options.nowMs?.() ?? started;
-      const models = options.allModels || this.runAllNext ? this.options.models : this.modelsDue(clock);
+      const models = incrementalFirst(options.allModels || this.runAllNext ? this.options.models : this.modelsDue(clock));
       // Full models left out of earlier runs catch up once due, even when bronze is quiet.
       const fullDue = models.some((m) => this.fullWaitingSince.has(m.name));
       if (!(await this.bronzeChanged()) && !fullDue) return;
@@ -275,4 +275,23 @@ export class StreamingLoop {
     }
     return changed;
   }
+}
+
+/**
+ * The models in a dependency order that runs the incremental ones as early as their inputs
+ * allow and the `full` ones as late: a full model recomputes its whole table, and an
+ * incremental model that does not read it should not wait for it.
+ */
+export function incrementalFirst(models: readonly Model[]): Model[] {
+  const names = new Set(models.map((m) => m.name));
+  const placed = new Set<string>();
+  const order: Model[] = [];
+  const ready = (m: Model): boolean => m.upstream.every((u) => !names.has(u) || placed.has(u));
+  while (order.length < models.length) {
+    const left = models.filter((m) => !placed.has(m.name));
+    const next = left.find((m) => m.header.kind !== 'full' && ready(m)) ?? left.find(ready) ?? (left[0] as Model);
+    order.push(next);
+    placed.add(next.name);
+  }
+  return order;
 }

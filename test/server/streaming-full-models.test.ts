@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/index.js';
 import type { Model } from '../../src/models/index.js';
 import { Metrics } from '../../src/observe/index.js';
-import { StreamingLoop } from '../../src/server/index.js';
+import { incrementalFirst, StreamingLoop } from '../../src/server/index.js';
 import type { ModelRunSummary } from '../../src/runner/index.js';
 import type { Lake } from '../../src/table/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
@@ -148,5 +148,17 @@ describe('full models on the streaming path', () => {
     const result = await cli(['--lake', lakeRoot, 'serve', '--port', '0', '--full-every', 'soon'], project);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--full-every expects a duration such as 30s or 5m');
+  });
+
+  it('run after the incremental models that do not read them (incrementalFirst)', () => {
+    const model = (name: string, kind: string, upstream: string[]): Model => ({ name, upstream, header: { kind } }) as unknown as Model;
+    const dag = [
+      model('silver.a', 'incremental_by_key', ['bronze.x']),
+      model('gold.f', 'full', ['silver.a']),
+      model('gold.c', 'incremental_by_partition', ['gold.f']),
+      model('gold.b', 'incremental_by_partition', ['silver.a']),
+      model('silver.d', 'incremental_by_key', ['bronze.y']),
+    ];
+    expect(incrementalFirst(dag).map((m) => m.name)).toEqual(['silver.a', 'gold.b', 'silver.d', 'gold.f', 'gold.c']);
   });
 });
