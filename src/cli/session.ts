@@ -3,7 +3,7 @@ import { loadConfig, withLakeRoot, type ResolvedConfig } from '../config/index.j
 import { LakeloopError } from '../core/index.js';
 import { Engine } from '../engine/index.js';
 import { openObjectStore, type ObjectStore } from '../storage/index.js';
-import { Lake } from '../table/index.js';
+import { CheckpointCache, Lake } from '../table/index.js';
 import type { GlobalOptions } from './command-context.js';
 import type { CliIo } from './io.js';
 
@@ -46,7 +46,13 @@ export async function openSession(config: ResolvedConfig, io: CliIo, options: { 
   let engine: Engine | undefined;
   try {
     engine = await Engine.create(engineOptions(config));
-    const lake = await Lake.open({ store, engine, onNotice: (message) => io.stderr.write(`notice: ${message}\n`) });
+    const lake = await Lake.open({
+      store,
+      engine,
+      onNotice: (message) => io.stderr.write(`notice: ${message}\n`),
+      // LAKELOOP_CHECKPOINT_CACHE_DIR of the CLI's environment.
+      checkpointCache: CheckpointCache.fromEnv({ ...process.env, ...io.env }) ?? null,
+    });
     const opened = engine;
     return {
       config,

@@ -3,6 +3,7 @@ import type { AddAction } from './actions.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent } from '../engine/index.js';
 import { singleWriterNotice, type ObjectStore } from '../storage/index.js';
+import type { CheckpointCache } from './checkpoint-cache.js';
 import { DeltaTable, type CreateTableOptions } from './delta-table.js';
 import type { SnapshotSelector } from './log-reader.js';
 import { hasDeltaLog } from './log-files.js';
@@ -23,6 +24,8 @@ export interface LakeOptions {
   readonly checkpointInterval?: number;
   /** Told once, at open, when the store does not enforce conditional writes (run a single writer). */
   readonly onNotice?: (message: string) => void;
+  /** The tables' checkpoint cache (default: `CheckpointCache.fromEnv()` of the process; null: none). */
+  readonly checkpointCache?: CheckpointCache | null;
 }
 
 const NAME = /^([a-z]+)\.([A-Za-z0-9_][A-Za-z0-9_-]*)$/;
@@ -46,12 +49,13 @@ export class Lake {
     readonly conditionalWrites: boolean,
     private readonly clock: Clock | undefined,
     private readonly checkpointInterval: number | undefined,
+    private readonly checkpointCache: CheckpointCache | null | undefined,
   ) {}
 
   static async open(options: LakeOptions): Promise<Lake> {
     const conditional = await options.store.conditionalWrites();
     if (!conditional) options.onNotice?.(singleWriterNotice(options.store.description));
-    return new Lake(options.store, options.engine, conditional, options.clock, options.checkpointInterval);
+    return new Lake(options.store, options.engine, conditional, options.clock, options.checkpointInterval, options.checkpointCache);
   }
 
   /** The key prefix of a table (`bronze.orders` → `bronze/orders`); throws `UsageError` for a malformed name. */
@@ -136,13 +140,14 @@ export class Lake {
 
   /** A handle on the same lake whose tables read and write through another DuckDB instance (a separate circuit). */
   withEngine(engine: Engine): Lake {
-    return new Lake(this.store, engine, this.conditionalWrites, this.clock, this.checkpointInterval);
+    return new Lake(this.store, engine, this.conditionalWrites, this.clock, this.checkpointInterval, this.checkpointCache);
   }
 
-  private tableOptions(name: string): { engine: Engine; name: string; clock?: Clock; checkpointInterval?: number } {
+  private tableOptions(name: string): { engine: Engine; name: string; clock?: Clock; checkpointInterval?: number; checkpointCache?: CheckpointCache | null } {
     return {
       engine: this.engine,
       name,
+      ...(this.checkpointCache !== undefined ? { checkpointCache: this.checkpointCache } : {}),
       ...(this.clock ? { clock: this.clock } : {}),
       ...(this.checkpointInterval !== undefined ? { checkpointInterval: this.checkpointInterval } : {}),
     };

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointCache, DeltaTable, type Snapshot } from '../../src/table/index.js';
+import { cli } from '../cli/cli-harness.js';
 import { countingStore, tableFixture, type TableFixture } from './table-fixture.js';
 
 /**
@@ -154,5 +155,13 @@ describe('the checkpoint cache', () => {
     expect(CheckpointCache.fromEnv({ LAKELOOP_CHECKPOINT_CACHE_DIR: cacheDir })?.dir).toBe(cacheDir);
     // The default is per user.
     expect(CheckpointCache.fromEnv({})?.dir).toBe(join(tmpdir(), `lakeloop-checkpoints-${process.getuid?.() ?? ''}`));
+  });
+
+  it('the CLI takes LAKELOOP_CHECKPOINT_CACHE_DIR from its environment', async () => {
+    const dir = join(cacheDir, 'from-cli-env');
+    const result = await cli(['--lake', fx.dir, 'query', 'SELECT count(*) AS n FROM silver.t', '--format', 'json'], fx.dir, { LAKELOOP_CHECKPOINT_CACHE_DIR: dir });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([{ n: 12 }]);
+    expect(await readdir(dir)).toHaveLength(1);
   });
 });

@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
-import { DeltaTable } from '../../src/table/index.js';
+import { CheckpointCache, DeltaTable } from '../../src/table/index.js';
 
 /**
  * Real Delta tables written by Spark and delta-rs, read in place (never written): our
@@ -100,6 +102,29 @@ describe.skipIf(!present)('Delta conformance tables', () => {
       expect(withCheckpoint.files.map((f) => [f.path, f.size, f.partitionValues])).toEqual(jsonOnly.files.map((f) => [f.path, f.size, f.partitionValues]));
       expect(withCheckpoint.tombstones.map((t) => t.path)).toEqual(jsonOnly.tombstones.map((t) => t.path));
       expect(withCheckpoint.schema).toEqual(jsonOnly.schema);
+    }
+  });
+
+  it('reads Spark and delta-rs checkpoints the same through the checkpoint cache, cold and warm', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakeloop-conformance-cache-'));
+    try {
+      const cache = CheckpointCache.at(dir);
+      for (const name of ['simple_table_with_checkpoint', 'checkpoint_with_partitions', 'checkpoints', 'with_checkpoint_no_last_checkpoint']) {
+        if (!existsSync(resolve(ROOT, name))) continue;
+        const plain = await (await DeltaTable.open(store, name, { engine, checkpointCache: null })).snapshot();
+        for (const round of ['cold', 'warm']) {
+          const cached = await (await DeltaTable.open(store, name, { engine, checkpointCache: cache })).snapshot();
+          expect([name, round, cached.version]).toEqual([name, round, plain.version]);
+          expect(cached.files).toEqual(plain.files);
+          expect(cached.tombstones).toEqual(plain.tombstones);
+          expect([...cached.txns]).toEqual([...plain.txns]);
+          expect(cached.metadata).toEqual(plain.metadata);
+        }
+      }
+      // Each checkpointed table left one entry.
+      expect((await readdir(dir)).length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
