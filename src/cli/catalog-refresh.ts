@@ -37,7 +37,8 @@ export async function discardCatalog(opened: Promise<CatalogCopy | undefined>): 
   await (await opened)?.discard();
 }
 
-function catalogPath(session: Session): string | undefined {
+/** `<lake>/catalog.duckdb` of a local lake; undefined for S3 (the views name local paths). */
+export function catalogPath(session: Pick<Session, 'config'>): string | undefined {
   const location = session.config.lake.location;
   return location.kind === 'local' ? join(location.path, CATALOG_FILE) : undefined;
 }

@@ -191,7 +191,8 @@ async function publish(
   // A first run, or one that adds columns (an ADD COLUMNS commit), is tested before anything
   // is committed: on a copy of its rows. Any other is tested on the files it writes.
   const known = existing ? new Set((await existing.snapshot()).schema.fields.map((f) => f.name.toLowerCase())) : undefined;
-  const copied = !known || columns.some((c) => !known.has(c.name.toLowerCase()));
+  const added = known ? columns.filter((c) => !known.has(c.name.toLowerCase())) : [];
+  const copied = !known || added.length > 0;
   const temp = copied ? quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`) : undefined;
   if (temp) await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
   const rows = temp ? `SELECT * FROM ${temp}` : select;
@@ -214,7 +215,7 @@ async function publish(
       rowsOut = written;
     };
     if (temp) await audit(temp, Number(await engine.scalar(`SELECT count(*) FROM ${temp}`)));
-    if (existing && known) await addNewColumns(existing, model, columns.filter((c) => !known.has(c.name.toLowerCase())));
+    if (existing) await addNewColumns(existing, model, added);
     const table = existing ?? (await createModelTable(lake, model, columns));
     const mode = run.mode === 'full' ? 'full' : 'stream';
     const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) }, ...(temp ? {} : { audit }) };

@@ -79,7 +79,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
   const fields = request.schema.fields;
   const partitioned = request.partitionColumns.length > 0;
   const projection = await castProjection(engine, table, request);
-  const inner = `SELECT ${projection.list.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
+  const inner = `SELECT ${projection.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
   const partitionFields = request.partitionColumns.map((c) => fieldOf(request.schema, c, table));
 
   return withTempDir('write', async (dir) => {
@@ -90,7 +90,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
       // Files by the raw partition values (formatting them per row costs more than the hash).
       const tuple = partitionFields.map((f) => quoteIdent(f.name)).join(', ');
       const group = request.fileGroupColumn === undefined ? undefined : quoteIdent(request.fileGroupColumn);
-      const grouped = group ? `SELECT ${projection.list.join(', ')}, __lakeloop_source.${group} AS __lakeloop_group FROM ${subquery(request.selectSql)} AS __lakeloop_source` : inner;
+      const grouped = group ? `SELECT ${projection.join(', ')}, __lakeloop_source.${group} AS __lakeloop_group FROM ${subquery(request.selectSql)} AS __lakeloop_source` : inner;
       copy =
         `COPY (SELECT *${group ? ' EXCLUDE (__lakeloop_group)' : ''}, hash(${tuple}${group ? ', __lakeloop_group' : ''}) AS ${PARTITION_HELPER} FROM (${grouped})) TO ${quoteLiteral(join(dir, 'out'))} ` +
         `(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PARTITION_HELPER}), RETURN_STATS${layout})`;
@@ -167,7 +167,7 @@ async function castProjection(
   engine: Engine,
   table: string,
   request: DataFilesRequest,
-): Promise<{ list: string[] }> {
+): Promise<string[]> {
   const source = await engine.describe(`SELECT * FROM ${subquery(request.selectSql)} AS __lakeloop_source`);
   const byName = new Map<string, { name: string; type: string }>();
   for (const column of source) {
@@ -183,7 +183,7 @@ async function castProjection(
       hint: 'Add them first with addColumns (schema evolution), or drop them from the query.',
     });
   }
-  const list = request.schema.fields.map((field) => {
+  return request.schema.fields.map((field) => {
     const type = duckdbTypeOf(field.type);
     const target = quoteIdent(field.name);
     const column = byName.get(field.name.toLowerCase());
@@ -203,7 +203,6 @@ async function castProjection(
     const isStringPartition = field.type === 'string' && request.partitionColumns.includes(field.name);
     return `${isStringPartition ? `NULLIF(${cast}, '')` : cast} AS ${target}`;
   });
-  return { list };
 }
 
 /** The partition value text of a column, as the Delta log writes it (null stays null). */

@@ -4,7 +4,8 @@ import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts
 import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
 import { Engine } from '../../engine/index.js';
 import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
-import { writeCatalog, CATALOG_FILE } from '../../query/index.js';
+import { writeCatalog } from '../../query/index.js';
+import { catalogPath } from '../catalog-refresh.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
@@ -110,7 +111,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
     loopEngine = await Engine.create({ threads: config.engine.threads ?? 2, ...(config.engine.memoryLimit ? { memoryLimit: config.engine.memoryLimit } : {}) });
     const loopLake = session.lake.withEngine(loopEngine);
-    const catalog = config.lake.location.kind === 'local' ? `${config.lake.location.path}/${CATALOG_FILE}` : undefined;
+    const catalog = catalogPath(session);
     let catalogAt = 0;
     loop = new StreamingLoop({
       lake: loopLake,
@@ -149,7 +150,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         // Reconcile and replay jobs run as child processes in the idle scheduling class.
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
         onTablesChanged: () => {
-          const catalog = config.lake.location.kind === 'local' ? `${config.lake.location.path}/${CATALOG_FILE}` : undefined;
+          const catalog = catalogPath(session);
           if (catalog) writeCatalog(session.lake, catalog).catch((error: unknown) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${(error as Error).message}\n`));
         },
       }),
@@ -272,7 +273,7 @@ function intOption(name: string, value: string, min: number, max: number): numbe
 
 /** `--full-every`: a duration (`30s`, `5m`), or 0 for every run. */
 function fullEveryMs(text: string): number {
-  if (/^\s*0+\s*(ms|s|m|h|d|w)?\s*$/.test(text)) return 0;
+  if (text.trim() === '0') return 0;
   if (!isDuration(text)) throw new UsageError(`--full-every expects a duration such as 30s or 5m (0s: every run), got ${JSON.stringify(text)}`);
   return parseDuration(text);
 }
