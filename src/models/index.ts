@@ -12,6 +12,6 @@ export {
   MODEL_KINDS, MODEL_LAYERS, ModelError, type Model, type ModelDefinition, type ModelHeader, type ModelKind } from './model.js';
 export { parseModelFile, type ParsedModelFile } from './model-header.js';
 export { loadModels, MODELS_DIR } from './load-models.js';
-export { resolveModels, selectModels, testInputsOf, type ModelDag, type ResolveOptions } from './model-dag.js';
+export { resolveModels, selectModels, testInputsOf, withDownstream, type ModelDag, type ResolveOptions } from './model-dag.js';
 export { attachCustomTests, CUSTOM_TESTS_DIR, loadCustomTests, parseCustomTest, type CustomSqlTest } from './custom-tests.js';
 export { lineageGraph, type LineageGraph, type LineageNode } from './lineage.js';

@@ -60,6 +60,19 @@ export function selectModels(dag: ModelDag, selected: readonly string[]): { mode
 }
 
 /**
+ * The models named and every model downstream of them (transitively), in the order of
+ * `models` (DAG order): what a reconcile or replay of those models must recompute.
+ *
+ * @example
+ * withDownstream(dag.models, ['silver.orders']) // silver.orders, gold.daily_revenue, …
+ */
+export function withDownstream(models: readonly Model[], names: readonly string[]): Model[] {
+  const wanted = new Set(names);
+  for (const model of models) if (model.upstream.some((u) => wanted.has(u))) wanted.add(model.name);
+  return models.filter((m) => wanted.has(m.name));
+}
+
+/**
  * The lake tables a model's tests read besides the model itself: `relationships` targets and
  * what custom SQL tests read (known once `resolveModels` ran).
  *

@@ -1,6 +1,6 @@
 import { LakeloopError } from '../core/index.js';
 import type { EngineOptions } from '../engine/index.js';
-import type { Model } from '../models/index.js';
+import { withDownstream, type Model } from '../models/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
 import type { JobHandler, JobKind } from '../scheduler/index.js';
 import { compactJob, vacuumJob, type Lake } from '../table/index.js';
@@ -64,8 +64,7 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
       return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
     };
   const recomputeHere = (request: RecomputeRequest): Promise<ReconcileReport> => {
-    const wanted = request.models;
-    const models = wanted ? options.models.filter((m) => wanted.includes(m.name) || m.upstream.some((u) => wanted.includes(u))) : options.models;
+    const models = request.models ? withDownstream(options.models, request.models) : options.models;
     return reconcile(options.lake, models, {
       kind: request.kind,
       from: request.from,

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
-import { loadModels, resolveModels } from '../../src/models/index.js';
+import { loadModels, resolveModels, withDownstream, type Model } from '../../src/models/index.js';
 import { tempDir } from '../cli/cli-harness.js';
 import { PROJECT_ROOT } from '../helpers/child.js';
 
@@ -37,6 +37,15 @@ describe('loadModels and resolveModels', () => {
       'gold.customer_lifetime_value': ['silver.order_events', 'silver.orders', 'silver.payments'],
     });
     expect(dag.byName.get('silver.orders')?.header).toMatchObject({ kind: 'incremental_by_key', owner: 'checkout-team', partitionBy: ['order_date'], uniqueKey: ['order_id'], lateness: '2h' });
+    // What a reconcile or replay of some models recomputes: them and everything downstream, in DAG order.
+    expect(withDownstream(dag.models, ['silver.page_views']).map((m) => m.name)).toEqual(['silver.page_views', 'gold.order_funnel']);
+    expect(withDownstream(dag.models, ['silver.orders']).map((m) => m.name).sort()).toEqual(['gold.customer_lifetime_value', 'gold.daily_revenue', 'silver.orders']);
+  });
+
+  it('withDownstream follows a chain of models to its end', () => {
+    const model = (name: string, upstream: string[]): Model => ({ name, upstream }) as unknown as Model;
+    const chain = [model('silver.a', ['bronze.x']), model('silver.b', ['silver.a']), model('gold.c', ['silver.b']), model('gold.d', ['bronze.y'])];
+    expect(withDownstream(chain, ['silver.a']).map((m) => m.name)).toEqual(['silver.a', 'silver.b', 'gold.c']);
   });
 
   it('parses every header key, a name override, and ignores CTE names and a trailing semicolon', async () => {

@@ -1,5 +1,5 @@
 import { LakeloopError, UsageError } from '../../core/index.js';
-import type { Model, ModelDag } from '../../models/index.js';
+import { withDownstream, type Model, type ModelDag } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../../reconcile/index.js';
 import { refreshCatalog } from '../catalog-refresh.js';
@@ -34,7 +34,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   if (context.ownsProcess) context.verbose(applyCpuPriority(priority));
   const session = await context.session();
   const { dag, contracts } = await projectModels(context, session);
-  const models = options.models?.length ? withDownstream(dag, options.models) : [...dag.models];
+  const models = options.models?.length ? modelsAndDownstream(dag, options.models) : [...dag.models];
   if (models.length === 0) throw new UsageError('No models to recompute', 'Add sql/<layer>/<name>.sql files.');
   const existing = new Set(await session.lake.tables());
   for (const name of new Set(models.flatMap((m) => m.upstream))) {
@@ -89,12 +89,11 @@ export function describeReport(report: ReconcileReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function withDownstream(dag: ModelDag, names: readonly string[]): Model[] {
+/** The models named and those downstream of them; an unknown name is a usage error. */
+function modelsAndDownstream(dag: ModelDag, names: readonly string[]): Model[] {
   const unknown = names.filter((n) => !dag.byName.has(n));
   if (unknown.length) {
     throw new UsageError(`Unknown model ${unknown.join(', ')}`, `Models: ${dag.models.map((m) => m.name).join(', ')}.`);
   }
-  const wanted = new Set(names);
-  for (const model of dag.models) if (model.upstream.some((u) => wanted.has(u))) wanted.add(model.name);
-  return dag.models.filter((m) => wanted.has(m.name));
+  return withDownstream(dag.models, names);
 }
