@@ -23,17 +23,23 @@ export const MAX_STRING_STAT = 256;
  * it does not show exactly, a column without a null count, a partition type not handled): the
  * caller then reads the files' stats back.
  */
-export function describeCopiedFiles(rows: readonly SqlRow[], fields: readonly SchemaField[], partitionFields: readonly SchemaField[]): DescribedFile[] | undefined {
+export function describeCopiedFiles(
+  rows: readonly SqlRow[],
+  fields: readonly SchemaField[],
+  partitionFields: readonly SchemaField[],
+  /** String columns whose every non-null value is the given one (the writer reports no bounds for them). */
+  constants: ReadonlyMap<string, string> = new Map(),
+): DescribedFile[] | undefined {
   const described: DescribedFile[] = [];
   for (const row of rows) {
-    const file = describeCopiedFile(row, fields, partitionFields);
+    const file = describeCopiedFile(row, fields, partitionFields, constants);
     if (file === undefined) return undefined;
     described.push(file);
   }
   return described;
 }
 
-function describeCopiedFile(row: SqlRow, fields: readonly SchemaField[], partitionFields: readonly SchemaField[]): DescribedFile | undefined {
+function describeCopiedFile(row: SqlRow, fields: readonly SchemaField[], partitionFields: readonly SchemaField[], constants: ReadonlyMap<string, string>): DescribedFile | undefined {
   const numRecords = Number(row['count']);
   if (!Number.isSafeInteger(numRecords)) return undefined;
   const columns = new Map<string, Map<string, string>>();
@@ -64,8 +70,9 @@ function describeCopiedFile(row: SqlRow, fields: readonly SchemaField[], partiti
     const nulls = Number(stats?.get('null_count'));
     if (!Number.isSafeInteger(nulls)) return undefined;
     // NaN is left out of the writer's max; DuckDB orders it above every number, so there is no max then.
-    const max = stats?.get('has_nan') === 'true' ? undefined : stats?.get('max');
-    perColumn.push({ name: field.name, type: field.type, nulls, min: stats?.get('min'), max });
+    const constant = nulls < numRecords ? constants.get(field.name) : undefined;
+    const max = constant ?? (stats?.get('has_nan') === 'true' ? undefined : stats?.get('max'));
+    perColumn.push({ name: field.name, type: field.type, nulls, min: constant ?? stats?.get('min'), max });
   }
   return { localPath: String(row['filename']), ...deltaStats(numRecords, perColumn), partitionValues };
 }

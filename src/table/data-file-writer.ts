@@ -78,7 +78,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
   }
   const fields = request.schema.fields;
   const partitioned = request.partitionColumns.length > 0;
-  const projection = await castProjection(engine, table, request);
+  const { projection, constants } = await castProjection(engine, table, request);
   const inner = `SELECT ${projection.join(', ')} FROM ${subquery(request.selectSql)} AS __lakeloop_source`;
   const partitionFields = request.partitionColumns.map((c) => fieldOf(request.schema, c, table));
 
@@ -99,7 +99,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
     }
     // The writer's own statistics describe the files; only what they cannot show exactly is read back.
     const written = (await engine.all(copy)).filter((row) => Number(row['count']) > 0);
-    const described = describeCopiedFiles(written, fields, partitionFields) ?? (written.length === 0 ? [] : await describeFiles(engine, written.map((row) => String(row['filename'])), fields, partitionFields));
+    const described = describeCopiedFiles(written, fields, partitionFields, constants) ?? (written.length === 0 ? [] : await describeFiles(engine, written.map((row) => String(row['filename'])), fields, partitionFields));
     if (described.length === 0) {
       if (request.expectedRows) throw rowCountError(table, request.expectedRows, 0);
       await request.audit?.(`(SELECT * FROM (${inner}) WHERE false)`, 0);
@@ -167,7 +167,7 @@ async function castProjection(
   engine: Engine,
   table: string,
   request: DataFilesRequest,
-): Promise<string[]> {
+): Promise<{ projection: string[]; constants: Map<string, string> }> {
   const source = await engine.describe(`SELECT * FROM ${subquery(request.selectSql)} AS __lakeloop_source`);
   const byName = new Map<string, { name: string; type: string }>();
   for (const column of source) {
@@ -183,13 +183,23 @@ async function castProjection(
       hint: 'Add them first with addColumns (schema evolution), or drop them from the query.',
     });
   }
-  return request.schema.fields.map((field) => {
+  // Columns that hold one value (or null) in every row: a one-member ENUM. The writer's stats leave out an ENUM's bounds; this is them.
+  const constants = new Map<string, string>();
+  const projection = request.schema.fields.map((field) => {
     const type = duckdbTypeOf(field.type);
     const target = quoteIdent(field.name);
     const column = byName.get(field.name.toLowerCase());
     if (!column) {
       if (!field.nullable) throw new LakeloopError('WRITE', `Failed to write to ${table}: the query lacks NOT NULL column ${field.name}`);
       return `CAST(NULL AS ${type}) AS ${target}`;
+    }
+    const isPartition = request.partitionColumns.includes(field.name);
+    // An ENUM is written as the string column it is in the file, from its own dictionary
+    // (cheaper than a VARCHAR, which the writer hashes row by row), so it is not cast.
+    if (field.type === 'string' && !isPartition && /^ENUM\(/i.test(column.type)) {
+      const member = /^ENUM\('((?:[^']|'')*)'\)$/i.exec(column.type)?.[1];
+      if (member !== undefined) constants.set(field.name, member.replaceAll("''", "'"));
+      return `${quoteIdent(column.name)} AS ${target}`;
     }
     const sourceType = deltaTypeOfDuckdb(column.type, column.name);
     if (!widensTo(sourceType, field.type)) {
@@ -200,9 +210,9 @@ async function castProjection(
       );
     }
     const cast = `CAST(${quoteIdent(column.name)} AS ${type})`;
-    const isStringPartition = field.type === 'string' && request.partitionColumns.includes(field.name);
-    return `${isStringPartition ? `NULLIF(${cast}, '')` : cast} AS ${target}`;
+    return `${field.type === 'string' && isPartition ? `NULLIF(${cast}, '')` : cast} AS ${target}`;
   });
+  return { projection, constants };
 }
 
 /** The partition value text of a column, as the Delta log writes it (null stays null). */

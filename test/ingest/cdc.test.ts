@@ -68,14 +68,14 @@ describe('CDC ingest', () => {
     expect(summary).toMatchObject({ received: 6, landed: 5, quarantined: 1, batches: 1 });
 
     expect(
-      await rows('bronze.payments_cdc', 'SELECT payment_id, amount, _op, _source_position, _cdc_ts_ms, event_date::VARCHAR AS d, _source_offset FROM t ORDER BY _source_position'),
+      await rows('bronze.payments_cdc', 'SELECT payment_id, amount, _op, _source_position, _cdc_ts_ms, event_date::VARCHAR AS d, _ingest_id, _source_offset FROM t ORDER BY _source_position'),
     ).toEqual([
-      { payment_id: 'pay_0', amount: 5, _op: 'r', _source_position: '100', _cdc_ts_ms: String(TS), d: '2024-05-01', _source_offset: expect.stringMatching(/#1:1$/) },
-      { payment_id: 'pay_1', amount: 10, _op: 'c', _source_position: '101', _cdc_ts_ms: String(TS), d: '2024-05-01', _source_offset: expect.stringMatching(/#1:2$/) },
+      { payment_id: 'pay_0', amount: 5, _op: 'r', _source_position: '100', _cdc_ts_ms: String(TS), d: '2024-05-01', _ingest_id: '1', _source_offset: expect.stringMatching(/#1$/) },
+      { payment_id: 'pay_1', amount: 10, _op: 'c', _source_position: '101', _cdc_ts_ms: String(TS), d: '2024-05-01', _ingest_id: '2', _source_offset: expect.stringMatching(/#1$/) },
       // u: the after image; d: the before image (the row as it was when deleted)
-      { payment_id: 'pay_1', amount: 12, _op: 'u', _source_position: '102', _cdc_ts_ms: String(TS), d: '2024-05-01', _source_offset: expect.stringMatching(/#1:3$/) },
-      { payment_id: 'pay_0', amount: 5, _op: 'd', _source_position: '103', _cdc_ts_ms: String(TS), d: '2024-05-01', _source_offset: expect.stringMatching(/#1:4$/) },
-      { payment_id: 'pay_2', amount: 7, _op: 'c', _source_position: '105', _cdc_ts_ms: String(TS), d: '2024-05-01', _source_offset: expect.stringMatching(/#1:6$/) },
+      { payment_id: 'pay_1', amount: 12, _op: 'u', _source_position: '102', _cdc_ts_ms: String(TS), d: '2024-05-01', _ingest_id: '3', _source_offset: expect.stringMatching(/#1$/) },
+      { payment_id: 'pay_0', amount: 5, _op: 'd', _source_position: '103', _cdc_ts_ms: String(TS), d: '2024-05-01', _ingest_id: '4', _source_offset: expect.stringMatching(/#1$/) },
+      { payment_id: 'pay_2', amount: 7, _op: 'c', _source_position: '105', _cdc_ts_ms: String(TS), d: '2024-05-01', _ingest_id: '6', _source_offset: expect.stringMatching(/#1$/) },
     ]);
 
     const rejects = await rows('quarantine.payments_cdc', 'SELECT line, field, reason, payload FROM t');

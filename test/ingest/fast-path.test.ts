@@ -7,9 +7,9 @@ import { ManualClock } from '../../src/core/index.js';
 import { defineContract, type Contract } from '../../src/contracts/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { ingestFile, landBatch, landCleanNdjson, loadRawRecords, type LandResult } from '../../src/ingest/index.js';
-import { FIELD_SAMPLE } from '../../src/ingest/bronze-writer.js';
+import { ensureBronzeTable, FIELD_SAMPLE } from '../../src/ingest/bronze-writer.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
-import { Lake } from '../../src/table/index.js';
+import { duckdbTypeOf, Lake } from '../../src/table/index.js';
 
 /**
  * The optimistic fast path of `ingest --file` against the exact path (`loadRawRecords` +
@@ -116,7 +116,7 @@ async function contents(lake: Lake, c: Contract): Promise<{ bronze: unknown[]; q
   };
   const snapshot = await (await lake.table(`bronze.${c.source}`)).snapshot();
   const files = snapshot.files.map((f) => ({ path: f.path, partitionValues: f.partitionValues, stats: JSON.parse(f.stats ?? 'null') })).sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { bronze: await rowsOf(`bronze.${c.source}`, '_source_offset'), quarantine: await rowsOf(`quarantine.${c.source}`, 'line'), files };
+  return { bronze: await rowsOf(`bronze.${c.source}`, '_ingest_id'), quarantine: await rowsOf(`quarantine.${c.source}`, 'line'), files };
 }
 
 describe('the fast path of ingest --file', () => {
@@ -133,6 +133,43 @@ describe('the fast path of ingest --file', () => {
       expect(a.bronze).toHaveLength(3000);
       expect(a, label).toEqual(b);
     }
+  });
+
+  it('numbers each row (_ingest_id = its line) and gives the batch one _source_offset and _batch_id, with exact file stats for them', async () => {
+    const c = contract();
+    const path = await ndjson(Array.from({ length: 500 }, (_, i) => JSON.stringify(record(i + 1, 3))));
+    const lake = await openLake();
+    const fast = await fastLanding(lake, c, path, 500);
+    const rows = (await contents(lake, c)).bronze as Record<string, unknown>[];
+    expect(rows.map((r) => [r['id'], r['_ingest_id'], r['_source_offset'], r['_batch_id']])).toEqual(
+      Array.from({ length: 500 }, (_, i) => [`r${i + 1}`, String(i + 1), `${KEY}#1`, fast?.batchId]),
+    );
+    for (const file of (await contents(lake, c)).files as { stats: { minValues: Record<string, unknown>; maxValues: Record<string, unknown> } }[]) {
+      expect(file.stats.minValues).toMatchObject({ _batch_id: fast?.batchId, _source_offset: `${KEY}#1` });
+      expect(file.stats.maxValues).toMatchObject({ _batch_id: fast?.batchId, _source_offset: `${KEY}#1` });
+    }
+  });
+
+  it("a bronze table from before numbered rows (_ingest_id a string) keeps its form on both paths: '<batch>:<line>'", async () => {
+    const c = contract();
+    const path = await ndjson(Array.from({ length: 300 }, (_, i) => JSON.stringify(record(i + 1, 3))));
+    const legacyLake = async (): Promise<Lake> => {
+      const scratch = await openLake();
+      const fields = (await (await ensureBronzeTable(scratch, c)).snapshot()).schema.fields;
+      const lake = await openLake();
+      const columns = fields.map((f) => ({ name: f.name, type: f.name === '_ingest_id' ? 'VARCHAR' : duckdbTypeOf(f.type) }));
+      await lake.createTable(`bronze.${c.source}`, { columns, partitionColumns: ['event_date'] });
+      return lake;
+    };
+    const [fastLake, exactLake] = [await legacyLake(), await legacyLake()];
+    const fast = await fastLanding(fastLake, c, path, 300);
+    expect(fast).toMatchObject({ landed: 300 });
+    await exactLanding(exactLake, c, path);
+    const rows = (await contents(fastLake, c)).bronze as Record<string, unknown>[];
+    expect(rows.map((r) => [r['_ingest_id'], r['_source_offset']]).sort()).toEqual(
+      Array.from({ length: 300 }, (_, i) => [`${fast?.batchId}:${i + 1}`, `${KEY}#1:${i + 1}`]).sort(),
+    );
+    expect(await contents(fastLake, c)).toEqual(await contents(exactLake, c));
   });
 
   it('a time-ordered file needs no sort and still lands each date in its own file with exact lines', async () => {

@@ -190,9 +190,10 @@ describe.each(stores)('ingest on the $name', ({ open }) => {
     expect(summary).toMatchObject({ landed: 60_000, quarantined: 0 });
     const wrong = await rows(
       `bronze.${c.source}`,
-      "SELECT count(*) AS n FROM t WHERE 'r' || split_part(_source_offset, ':', -1) <> id OR split_part(_ingest_id, ':', -1) <> split_part(_source_offset, ':', -1)",
+      "SELECT count(*) AS n FROM t WHERE 'r' || _ingest_id <> id OR NOT ends_with(_source_offset, '#1')",
     );
     expect(wrong).toEqual([{ n: '0' }]);
+    expect(await rows(`bronze.${c.source}`, 'SELECT count(DISTINCT _ingest_id) AS ids, min(_ingest_id) AS first, max(_ingest_id) AS last FROM t')).toEqual([{ ids: '60000', first: '1', last: '60000' }]);
   });
 
   it('a big file is cut into batches at record boundaries; line numbers stay file line numbers', async () => {
@@ -201,5 +202,8 @@ describe.each(stores)('ingest on the $name', ({ open }) => {
     const summary = await ingestFile({ lake, contract: c, input: await file('big.ndjson', `${lines.join('\n')}\n`) });
     expect(summary).toMatchObject({ batches: 3, received: 2500, landed: 2499, quarantined: 1 });
     expect(await rows(`quarantine.${c.source}`, 'SELECT line FROM t')).toEqual([{ line: '1800' }]);
+    // each row: its batch's position in the file, and its own line of the file
+    const wrong = await rows(`bronze.${c.source}`, "SELECT count(*) AS n FROM t WHERE 'b' || (_ingest_id - 1) <> id OR NOT ends_with(_source_offset, '#' || ((_ingest_id - 1) // 1000 + 1))");
+    expect(wrong).toEqual([{ n: '0' }]);
   });
 });

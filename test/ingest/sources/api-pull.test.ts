@@ -88,7 +88,7 @@ describe('ApiPullSource', () => {
 
   async function rows(source: string): Promise<Record<string, unknown>[]> {
     const snapshot = await (await lake.table(`bronze.${source}`)).snapshot();
-    return engine.all(`SELECT id, _source_offset FROM (${await snapshot.scanSql(lake.store)}) ORDER BY id`);
+    return engine.all(`SELECT id, _ingest_id, _source_offset FROM (${await snapshot.scanSql(lake.store)}) ORDER BY id`);
   }
 
   it('follows three pages by cursor, one bronze batch each, and keeps the cursor as the offset in the log', async () => {
@@ -108,7 +108,8 @@ describe('ApiPullSource', () => {
       { cursor: 'c2', auth: 'Bearer t0ken' },
       { cursor: 'c3', auth: 'Bearer t0ken' },
     ]);
-    expect((await rows(c.source)).map((r) => r['_source_offset'])).toEqual(['page=1&next=c2:1', 'page=1&next=c2:2', 'page=2&cursor=c2&next=c3:1', 'page=3&cursor=c3:1']);
+    // each row: its page's position, and its number among the page's records
+    expect((await rows(c.source)).map((r) => `${r['_source_offset']} ${r['_ingest_id']}`)).toEqual(['page=1&next=c2 1', 'page=1&next=c2 2', 'page=2&cursor=c2&next=c3 1', 'page=3&cursor=c3 1']);
 
     // read back from the log: txn version = last page, commitInfo.lakeloop.sourceOffset holds the cursors
     const table = await lake.table(`bronze.${c.source}`);
