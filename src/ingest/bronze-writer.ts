@@ -160,8 +160,11 @@ export async function landCleanNdjson(options: {
   readonly lake: Lake;
   readonly contract: Contract;
   readonly file: string;
-  /** Lines in the file (all of them records). */
-  readonly records: number;
+  /**
+   * Lines in the file (all of them records). A promise while they are still being counted
+   * (the reader is readied meanwhile); it gives undefined when the file cannot take this path.
+   */
+  readonly records: number | Promise<number | undefined>;
   /** Lines of the whole input before this file, so numbers stay file line numbers. */
   readonly linesBefore: number;
   readonly batch: BatchIdentity;
@@ -171,19 +174,21 @@ export async function landCleanNdjson(options: {
   readonly bytes?: number;
   readonly extraTxns?: readonly TxnId[];
 }): Promise<LandResult | undefined> {
-  const { lake, contract, batch, clock, records } = options;
-  if (contract.cdc || records === 0) return undefined;
+  const { lake, contract, batch, clock } = options;
+  if (contract.cdc || options.records === 0) return undefined;
   const engine = lake.engine;
   const batchId = createHash('sha256').update(`${batch.appId}\n${batch.version}`).digest('hex').slice(0, 16);
   const filePrefix = `${contract.source}-${batchId}`;
   const txn = { appId: batch.appId, version: batch.version };
   const extraTxns = options.extraTxns ?? [];
-  const base = { source: contract.source, received: records, batchId, addedColumns: [] as string[] };
+  const base = (records: number) => ({ source: contract.source, received: records, batchId, addedColumns: [] as string[] });
 
   const bronze = await ensureBronzeTable(lake, contract);
   const before = await bronze.snapshot();
   if ((before.txns.get(batch.appId) ?? -1) >= batch.version) {
-    return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: before.version };
+    const records = await options.records;
+    if (records === undefined) return undefined;
+    return { ...base(records), landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: before.version };
   }
   const extra = extraColumnsOf(contract, before.schema.fields.map((f) => ({ name: f.name, type: duckdbTypeOf(f.type) })));
   const fields = [...contract.columns.map((c) => c.name), ...extra.map((c) => c.name)];
@@ -193,6 +198,8 @@ export async function landCleanNdjson(options: {
   if (input === undefined) return undefined;
   const checked = contractFastSql(contract, input, { extraColumns: extra });
   if (checked === undefined) return undefined;
+  const records = await options.records;
+  if (records === undefined || records === 0) return undefined;
 
   const id = randomUUID().slice(0, 8);
   const typed = quoteIdent(`__ll_typed_${id}`);
@@ -216,8 +223,8 @@ export async function landCleanNdjson(options: {
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${typed}`);
   }
-  if (result.skipped) return { ...base, landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: result.version };
-  return { ...base, landed: records, quarantined: 0, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };
+  if (result.skipped) return { ...base(records), landed: 0, quarantined: 0, duplicates: records, files: 0, bronzeVersion: result.version };
+  return { ...base(records), landed: records, quarantined: 0, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };
 }
 
 /**

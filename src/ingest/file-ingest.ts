@@ -62,21 +62,44 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
       maxRecords: options.contract.batch.maxRecords ?? DEFAULT_FILE_BATCH.maxRecords,
       maxBytes: options.contract.batch.maxBytes ?? DEFAULT_FILE_BATCH.maxBytes,
     };
-    const ranges: readonly BatchRange[] =
-      format === 'ndjson' ? await batchRanges(file, limits) : [{ start: 0, end: totalBytes, linesBefore: 0, lines: 0, objectLines: false }];
+    const batchOf = (index: number): BatchIdentity => ({ appId, version: index + 1, sourceOffset: `${key}#${index + 1}` });
+    // Fast path: a batch of object lines parsed once by DuckDB straight into bronze; it gives
+    // up (nothing committed) at the first record that needs the full check. A file that may be
+    // one batch starts on it at once: DuckDB readies its reader while Node counts the lines.
+    const counting = format === 'ndjson' ? batchRanges(file, limits) : Promise.resolve([{ start: 0, end: totalBytes, linesBefore: 0, lines: 0, objectLines: false }]);
+    const early =
+      format === 'ndjson' && totalBytes <= limits.maxBytes
+        ? landCleanNdjson({
+            lake: options.lake,
+            contract: options.contract,
+            file,
+            records: counting.then((r) => (r.length === 1 && r[0]?.objectLines ? r[0].lines : undefined)),
+            linesBefore: 0,
+            batch: batchOf(0),
+            clock,
+            spoolDir,
+            bytes: totalBytes,
+          })
+        : undefined;
+    const [counted, first] = await Promise.allSettled([counting, early]);
+    if (counted.status === 'rejected') throw counted.reason;
+    if (first.status === 'rejected') throw first.reason;
+    const ranges: readonly BatchRange[] = counted.value;
     if (format === 'parquet') await checkParquetColumns(options.lake.engine, file, options.contract);
     const totals = { received: 0, landed: 0, quarantined: 0, duplicates: 0, files: 0 };
     const addedColumns: string[] = [];
     for (const [index, range] of ranges.entries()) {
       const batchFile = ranges.length === 1 ? file : await copyRange(file, range, join(spoolDir, `batch-${index + 1}.ndjson`));
-      const batch = { appId, version: index + 1, sourceOffset: `${key}#${index + 1}` };
+      const batch = batchOf(index);
       const bytes = range.end - range.start;
       try {
-        // Fast path: a batch of object lines parsed once by DuckDB straight into bronze; it
-        // gives up (nothing committed) at the first record that needs the full check below.
-        const fast = range.objectLines
-          ? await landCleanNdjson({ lake: options.lake, contract: options.contract, file: batchFile, records: range.lines, linesBefore: range.linesBefore, batch, clock, spoolDir, bytes })
-          : undefined;
+        // The early try covered batch 1 when the file is one batch of object lines (landed, or refused).
+        const triedEarly = early !== undefined && ranges.length === 1 && range.objectLines;
+        const fast = triedEarly
+          ? first.value
+          : range.objectLines
+            ? await landCleanNdjson({ lake: options.lake, contract: options.contract, file: batchFile, records: range.lines, linesBefore: range.linesBefore, batch, clock, spoolDir, bytes })
+            : undefined;
         const result = fast ?? (await landRaw(options, batchFile, format, `__ll_raw_${randomUUID().slice(0, 8)}_${index + 1}`, spoolDir, range.linesBefore, batch, clock, bytes));
         totals.received += result.received;
         totals.landed += result.landed;
