@@ -234,15 +234,21 @@ export async function landCleanNdjson(options: {
  * schema itself, so: one read of the file alone, detected from a sample, when the sample
  * shows every field and no other (the common case, and the cheapest scan); otherwise a read
  * whose first file is one record with every field (null), which fixes the schema, and whose
- * rows from the data file are those with `file_index = 1` (about 1 s per million records
+ * rows from the data file are those with `file_index = 1` (about 0.55 s per million records
  * slower). A key that appears only after the sample then fails the read, which sends the batch
  * to the exact path.
  */
 async function fieldReader(engine: Engine, spoolDir: string, file: string, fields: readonly string[]): Promise<string | undefined> {
   const projection = fields.map(quoteIdent).join(', ');
-  const alone = `read_ndjson(${quoteLiteral(file)}, records = true, maximum_depth = 1, sample_size = ${FIELD_SAMPLE})`;
-  const sampled = await engine.describe(`SELECT * FROM ${alone}`).catch(() => undefined);
-  if (sampled && sameColumns(sampled, fields)) return `(SELECT ${projection} FROM ${alone})`;
+  // A small sample first (the reader detects again when the statement runs, so each detection
+  // counts twice: ~17 ms for 2,048 records, ~45 ms for 10,000); a larger one when the small one lacks a field.
+  for (const sample of [FIRST_FIELD_SAMPLE, FIELD_SAMPLE]) {
+    const alone = `read_ndjson(${quoteLiteral(file)}, records = true, maximum_depth = 1, sample_size = ${sample})`;
+    const sampled = await engine.describe(`SELECT * FROM ${alone}`).catch(() => undefined);
+    if (sampled && sameColumns(sampled, fields)) return `(SELECT ${projection} FROM ${alone})`;
+    const known = new Set(fields);
+    if (!sampled || sampled.some((c) => !known.has(c.name))) break;
+  }
 
   const schemaFile = join(spoolDir, `fields-${randomUUID().slice(0, 8)}.ndjson`);
   await writeFile(schemaFile, `${JSON.stringify(Object.fromEntries(fields.map((name) => [name, null])))}\n`);
@@ -251,7 +257,8 @@ async function fieldReader(engine: Engine, spoolDir: string, file: string, field
   return sameColumns(columns, fields) ? `(SELECT ${projection} FROM ${pinned} WHERE file_index = 1)` : undefined;
 }
 
-/** Records the one-file reader detects its columns from. */
+/** Records the one-file reader detects its columns from: first the smaller sample, then the larger when a field was missing. */
+export const FIRST_FIELD_SAMPLE = 2_048;
 export const FIELD_SAMPLE = 10_000;
 
 /** The reader's columns are the fields in order, each JSON (else it would not refuse undeclared keys as expected). */

@@ -194,7 +194,7 @@ interface BatchRange {
 }
 
 /** Bytes read at a time while cutting a file into batches. */
-const SCAN_CHUNK_BYTES = 16 * 1024 * 1024;
+const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Byte ranges of a file cut at line ends, each with at most maxRecords lines and about maxBytes bytes. */
 async function batchRanges(file: string, limits: { maxRecords: number; maxBytes: number }): Promise<BatchRange[]> {

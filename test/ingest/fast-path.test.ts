@@ -7,7 +7,7 @@ import { ManualClock } from '../../src/core/index.js';
 import { defineContract, type Contract } from '../../src/contracts/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { ingestFile, landBatch, landCleanNdjson, loadRawRecords, type LandResult } from '../../src/ingest/index.js';
-import { ensureBronzeTable, FIELD_SAMPLE } from '../../src/ingest/bronze-writer.js';
+import { ensureBronzeTable, FIELD_SAMPLE, FIRST_FIELD_SAMPLE } from '../../src/ingest/bronze-writer.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { duckdbTypeOf, Lake } from '../../src/table/index.js';
 
@@ -261,6 +261,36 @@ describe('the fast path of ingest --file', () => {
     const withRowid = defineContract({ source: `fast_${sources}`, version: 1, owner: 'test', schema: z.object({ rowid: z.string(), ts: z.iso.datetime() }), key: ['rowid'], eventTime: 'ts' });
     const rowidFile = await ndjson(['{"rowid":"a","ts":"2026-04-01T00:00:00Z"}']);
     expect(await fastLanding(await openLake(), withRowid, rowidFile, 1)).toBeUndefined();
+  });
+
+  it('optional fields first seen after the small sample are found by the larger one: one read of the file alone, same result as the exact path', async () => {
+    const count = FIRST_FIELD_SAMPLE + 1000;
+    const plain = (i: number): Record<string, unknown> => {
+      const { day: _day, meta: _meta, tags: _tags, note: _note, level: _level, ...rest } = record(i);
+      return rest;
+    };
+    const c = contract('rescue');
+    const late = FIRST_FIELD_SAMPLE + 100;
+    const every = { day: '2026-04-02', meta: { a: 1 }, tags: ['x'], note: 'late', level: 5 };
+    const path = await ndjson(Array.from({ length: count }, (_, i) => JSON.stringify(i === late ? { ...plain(i + 1), ...every } : plain(i + 1))));
+    const described: string[] = [];
+    const describe = engine.describe.bind(engine);
+    engine.describe = async (sql: string) => {
+      described.push(sql);
+      return describe(sql);
+    };
+    const fastLake = await openLake();
+    try {
+      expect(await fastLanding(fastLake, c, path, count)).toMatchObject({ landed: count });
+    } finally {
+      engine.describe = describe;
+    }
+    const readers = described.filter((sql) => sql.includes('read_ndjson'));
+    expect(readers.map((sql) => /sample_size = (\d+)/.exec(sql)?.[1])).toEqual([String(FIRST_FIELD_SAMPLE), String(FIELD_SAMPLE)]);
+    expect(described.some((sql) => sql.includes('file_index'))).toBe(false);
+    const exactLake = await openLake();
+    await exactLanding(exactLake, c, path);
+    expect(await contents(fastLake, c)).toEqual(await contents(exactLake, c));
   });
 
   it('a key first seen after the reader\'s sample: a declared one lands fast, an undeclared one sends the batch to the exact path', async () => {
