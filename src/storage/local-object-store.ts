@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { failpoint, ObjectNotFound, StorageError } from '../core/index.js';
 import { checkKey, checkPrefix } from './keys.js';
@@ -86,12 +86,9 @@ export class LocalObjectStore implements ObjectStore {
       // unless the folder is setgid (a shared group's lake: a copy takes the folder's group).
       const movable = options.move === true && ((await stat(dirname(target))).mode & 0o2000) === 0;
       const moved = movable && (await rename(localPath, temp).then(() => true, () => false));
-      if (moved) {
-        // The object's time is its upload's, as with a copy (vacuum ages orphans by it).
-        const now = new Date();
-        await utimes(temp, now, now);
-      } else await copyFile(localPath, temp, fsConstants.COPYFILE_FICLONE);
-      await syncFile(temp);
+      if (!moved) await copyFile(localPath, temp, fsConstants.COPYFILE_FICLONE);
+      // A moved file's time becomes its upload's, as a copy's is (vacuum ages orphans by it).
+      await syncFile(temp, moved ? new Date() : undefined);
       await rename(temp, target);
     } catch (error) {
       await rm(temp, { force: true });
@@ -234,9 +231,10 @@ function tempPathFor(target: string): string {
   return `${folder}${sep}.${name}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
 }
 
-async function syncFile(path: string): Promise<void> {
+async function syncFile(path: string, time?: Date): Promise<void> {
   const handle = await open(path, 'r+');
   try {
+    if (time) await handle.utimes(time, time);
     await handle.sync();
   } finally {
     await handle.close();
