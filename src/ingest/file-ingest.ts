@@ -206,15 +206,21 @@ async function batchRanges(file: string, limits: { maxRecords: number; maxBytes:
   let objectLines = true;
   // Whether the next byte read starts a line (the file's first byte, or the one after a newline at a chunk's end).
   let atLineStart = true;
-  // One reused buffer and plain reads: this loop runs once per ingest, mostly before the JIT has
+  // Reused buffers and plain reads: this loop runs once per ingest, mostly before the JIT has
   // optimised it, where a stream's chunks and async iteration cost more (230 MB: ~0.15 s against ~0.4 s).
+  // Two of them: the next chunk is read (on libuv's pool) while this one is scanned.
   const handle = await open(file, 'r');
-  const buffer = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+  const buffers = [Buffer.allocUnsafe(SCAN_CHUNK_BYTES), Buffer.allocUnsafe(SCAN_CHUNK_BYTES)] as const;
+  const readInto = (buffer: Buffer, at: number): Promise<number> => handle.read(buffer, 0, buffer.length, at).then((r) => r.bytesRead);
+  let pending: Promise<number> | undefined;
   try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+    pending = readInto(buffers[0], 0);
+    for (let chunk = 0; ; chunk += 1) {
+      const bytesRead = await pending;
+      pending = undefined;
       if (bytesRead === 0) break;
-      const bytes = buffer.subarray(0, bytesRead);
+      const bytes = buffers[chunk % 2]!.subarray(0, bytesRead);
+      pending = readInto(buffers[(chunk + 1) % 2]!, position + bytesRead);
       if (atLineStart && bytes[0] !== 0x7b) objectLines = false;
       atLineStart = false;
       let from = 0;
@@ -236,6 +242,7 @@ async function batchRanges(file: string, limits: { maxRecords: number; maxBytes:
       position += bytesRead;
     }
   } finally {
+    await pending?.catch(() => undefined);
     await handle.close();
   }
   // A last line without a newline is a line too (at its start, objectLines was checked already).
