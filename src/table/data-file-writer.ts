@@ -183,7 +183,7 @@ async function castProjection(
       hint: 'Add them first with addColumns (schema evolution), or drop them from the query.',
     });
   }
-  // Columns that hold one value (or null) in every row: a one-member ENUM. The writer's stats leave out an ENUM's bounds; this is them.
+  // Columns that hold one value (or null) in every row: one-value ENUMs. The writer's stats leave out an ENUM's bounds; these are them.
   const constants = new Map<string, string>();
   const projection = request.schema.fields.map((field) => {
     const type = duckdbTypeOf(field.type);
@@ -194,11 +194,12 @@ async function castProjection(
       return `CAST(NULL AS ${type}) AS ${target}`;
     }
     const isPartition = request.partitionColumns.includes(field.name);
-    // An ENUM is written as the string column it is in the file, from its own dictionary
-    // (cheaper than a VARCHAR, which the writer hashes row by row), so it is not cast.
-    if (field.type === 'string' && !isPartition && /^ENUM\(/i.test(column.type)) {
-      const member = /^ENUM\('((?:[^']|'')*)'\)$/i.exec(column.type)?.[1];
-      if (member !== undefined) constants.set(field.name, member.replaceAll("''", "'"));
+    // A one-value ENUM (a constant) is written as the string column it is in the file, from
+    // its own dictionary (cheaper than a VARCHAR, which the writer hashes row by row), so it is
+    // not cast. Its value is read from the type, only when the type prints back exactly.
+    const member = field.type === 'string' && !isPartition ? /^ENUM\('((?:[^']|'')*)'\)$/i.exec(column.type)?.[1]?.replaceAll("''", "'") : undefined;
+    if (member !== undefined && column.type === `ENUM(${quoteLiteral(member)})`) {
+      constants.set(field.name, member);
       return `${quoteIdent(column.name)} AS ${target}`;
     }
     const sourceType = deltaTypeOfDuckdb(column.type, column.name);
