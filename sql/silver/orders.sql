@@ -13,7 +13,7 @@ tests:
 */
 -- The latest state of each order: bronze holds one record per state change (and
 -- re-deliveries); the newest order_ts wins, then the later status in the order's life
--- (placed < paid < shipped < cancelled), then the newest landing, so the winner never
+-- (placed < paid < shipped < cancelled), then the newest landing (and its last record), so the winner never
 -- depends on how the rows happen to be read. Timestamps are instants (TIMESTAMP WITH TIME
 -- ZONE, stored in UTC) and order_date is the UTC calendar day of the latest state.
 -- Incrementally, new order events merge by order_id with the same order (version_by).
@@ -34,5 +34,5 @@ SELECT
 FROM bronze.orders
 QUALIFY row_number() OVER (
   PARTITION BY order_id
-  ORDER BY order_ts DESC, list_position(['placed', 'paid', 'shipped', 'cancelled'], status) DESC, _ingested_at DESC, _source_offset DESC
+  ORDER BY order_ts DESC, list_position(['placed', 'paid', 'shipped', 'cancelled'], status) DESC, _ingested_at DESC, _batch_id DESC, _ingest_id DESC
 ) = 1
