@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { TEST_CHECKPOINT_CACHE_DIR } from '../vitest.config.js';
 
 /** An S3 endpoint tests may use, with its (test-only) credentials. */
 export interface S3TestEndpoint {
@@ -57,7 +58,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   return async () => {
     // The run's checkpoint cache (vitest.config.ts points LAKELOOP_CHECKPOINT_CACHE_DIR at it).
-    await rm(join(tmpdir(), `lakeloop-test-checkpoints-${process.pid}`), { recursive: true, force: true });
+    await rm(TEST_CHECKPOINT_CACHE_DIR, { recursive: true, force: true });
     await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   };

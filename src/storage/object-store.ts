@@ -28,12 +28,12 @@ export interface ListOptions {
   readonly maxKeys?: number;
 }
 
-/** The outcome of a put-if-absent: `false` means the key already existed and nothing was written. */
 /** How `putFile` may treat the local file. */
 export interface PutFileOptions {
   readonly move?: boolean;
 }
 
+/** The outcome of a put-if-absent: `false` means the key already existed and nothing was written. */
 export type PutIfAbsentResult = { readonly written: true } | { readonly written: false };
 
 /**

@@ -36,7 +36,7 @@ export async function readCheckpoint(
 }
 
 function parseCheckpointLines(table: string, checkpoint: CheckpointFiles, lines: readonly string[]): ParsedActions {
-  const source = { table, version: checkpoint.version, file: checkpoint.keys[0] ?? '' };
+  const source = { table, version: checkpoint.version, file: checkpoint.objects[0]?.key ?? '' };
   const parsed = emptyActions();
   lines.forEach((line, index) => {
     let record: unknown;
@@ -48,7 +48,7 @@ function parseCheckpointLines(table: string, checkpoint: CheckpointFiles, lines:
     addAction(parsed, record as Record<string, unknown>, source, `checkpoint row ${index + 1}`);
   });
   if (!parsed.protocol || !parsed.metaData) {
-    throw new TableCorrupt(table, checkpoint.version, `checkpoint ${checkpoint.keys.join(', ')} has no protocol or metaData action`);
+    throw new TableCorrupt(table, checkpoint.version, `checkpoint ${keysOf(checkpoint).join(', ')} has no protocol or metaData action`);
   }
   return parsed;
 }
@@ -60,7 +60,7 @@ async function renderCheckpoint(
 ): Promise<string[]> {
   const { store, engine, table } = context;
   const paths: string[] = [];
-  for (const key of checkpoint.keys) {
+  for (const key of keysOf(checkpoint)) {
     try {
       paths.push(await store.localPath(key));
     } catch (error) {
@@ -79,7 +79,7 @@ async function renderCheckpoint(
     rows = await engine.all(sql);
   } catch (error) {
     if (error instanceof SqlError) {
-      throw new TableCorrupt(table, checkpoint.version, `checkpoint ${checkpoint.keys.join(', ')} does not parse: ${error.message}`, {
+      throw new TableCorrupt(table, checkpoint.version, `checkpoint ${keysOf(checkpoint).join(', ')} does not parse: ${error.message}`, {
         cause: error,
         hint: 'Delete the broken checkpoint (and _last_checkpoint if it names it); the JSON commits are still the source of truth.',
       });
@@ -87,4 +87,8 @@ async function renderCheckpoint(
     throw error;
   }
   return rows.map((row) => String(row['action']));
+}
+
+function keysOf(checkpoint: CheckpointFiles): string[] {
+  return checkpoint.objects.map((o) => o.key);
 }

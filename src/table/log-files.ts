@@ -33,8 +33,7 @@ export function lastCheckpointKey(tablePath: string): string {
 /** A checkpoint found in a listing: one file, or all `parts` parts of a multi-part checkpoint. */
 export interface CheckpointFiles {
   readonly version: number;
-  readonly keys: readonly string[];
-  /** The parts as the listing reported them (size, modification time, ETag), in `keys` order. */
+  /** The parts in order, as the listing reported them (key, size, modification time, ETag). */
   readonly objects: readonly ObjectInfo[];
 }
 
@@ -87,13 +86,13 @@ export function classifyLog(prefix: string, objects: readonly ObjectInfo[]): Log
     }
   }
   const checkpoints = new Map<number, CheckpointFiles>();
-  for (const [version, object] of single) checkpoints.set(version, { version, keys: [object.key], objects: [object] });
+  for (const [version, object] of single) checkpoints.set(version, { version, objects: [object] });
   for (const [version, groups] of parts) {
     if (checkpoints.has(version)) continue;
     const complete = groups.find((g) => g.keys.size === g.total);
     if (complete) {
       const objects = [...complete.keys.entries()].sort((a, b) => a[0] - b[0]).map(([, object]) => object);
-      checkpoints.set(version, { version, keys: objects.map((o) => o.key), objects });
+      checkpoints.set(version, { version, objects });
     }
   }
   return { commits, checkpoints };

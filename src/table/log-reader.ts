@@ -204,7 +204,7 @@ export class LogReader {
     else {
       // The snapshot is the checkpoint itself: its commit's timestamp, else the checkpoint's mtime.
       const commit = listing.commits.get(end);
-      const checkpointKey = listing.checkpoints.get(end)?.keys[0];
+      const checkpointKey = listing.checkpoints.get(end)?.objects[0]?.key;
       if (commit) timestampMs = (await this.metaOf(end, commit)).timestampMs;
       else timestampMs = checkpointKey ? ((await this.context.store.head(checkpointKey))?.lastModifiedMs ?? 0) : 0;
     }

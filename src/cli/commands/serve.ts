@@ -46,7 +46,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
   const feedRate = sampleFeedRate(options.sampleFeed);
-  const fullModelEveryMs = options.fullEvery === undefined ? undefined : fullEveryMs(options.fullEvery);
+  // Full models on the streaming path run at most every --full-every (none left out when it is 0).
+  const fullModelEveryMs = options.fullEvery === undefined ? DEFAULT_FULL_MODEL_EVERY_MS : fullEveryMs(options.fullEvery);
   const config = await context.config();
   const contracts = await loadContracts(config.projectDir);
   if (feedRate !== undefined) checkSampleSources(contracts, config.projectDir);
@@ -103,9 +104,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const { dag } = await projectModels(context, session);
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
-  // Full models on the streaming path run at most every --full-every (none when it is 0).
-  const fullEveryMsUsed = fullModelEveryMs ?? DEFAULT_FULL_MODEL_EVERY_MS;
-  const cadenced = fullEveryMsUsed > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
+  const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
   if (options.models !== false && dag.models.length > 0) {
     const existing = new Set(await session.lake.tables());
     for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
@@ -119,7 +118,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       eventTimeColumns,
       metrics,
       ...(options.pollMs !== undefined ? { pollMs: intOption('--poll-ms', options.pollMs, 10, 600_000) } : {}),
-      ...(fullModelEveryMs !== undefined ? { fullModelEveryMs } : {}),
+      fullModelEveryMs,
       onRun: (summaries, seconds) => {
         const ran = summaries.filter((s) => !s.skipped);
         if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
@@ -136,7 +135,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         io.stderr.write(`\r\x1b[2Kwarning: compacting ${table} failed (tried again later): ${error instanceof Error ? error.message : String(error)}\n`),
     });
     loop.start();
-    for (const m of cadenced) metrics.expectRunsEvery(m.name, fullEveryMsUsed);
+    for (const m of cadenced) metrics.expectRunsEvery(m.name, fullModelEveryMs);
   }
   const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
   if (jobs.length) {
@@ -169,7 +168,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   if (loop) {
     const every = dag.models.filter((m) => !cadenced.includes(m));
     io.stdout.write(`models: ${every.length ? `${every.map((m) => m.name).join(', ')} run after each bronze commit` : 'none run on every bronze commit'}\n`);
-    if (cadenced.length) io.stdout.write(`full models: ${cadenced.map((m) => m.name).join(', ')} rerun at most every ${formatSeconds(fullEveryMsUsed)} (--full-every)\n`);
+    if (cadenced.length) io.stdout.write(`full models: ${cadenced.map((m) => m.name).join(', ')} rerun at most every ${formatSeconds(fullModelEveryMs)} (--full-every)\n`);
   } else io.stdout.write('models: not run (--no-models, or no sql/ models)\n');
   if (scheduler) {
     const next = scheduler.nextRuns();
