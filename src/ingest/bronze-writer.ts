@@ -85,7 +85,7 @@ export async function landBatch(options: {
   const { lake, contract, raw, batch, clock } = options;
   const engine = lake.engine;
   const batchId = createHash('sha256').update(`${batch.appId}\n${batch.version}`).digest('hex').slice(0, 16);
-  const filePrefix = `${contract.source}-${batchId}`;
+  const filePrefix = `${contract.source}-${batchId}-${writeAttemptId()}`;
   const txn = { appId: batch.appId, version: batch.version };
   const extraTxns = options.extraTxns ?? [];
   const base = { source: contract.source, received: raw.records, batchId, addedColumns: [] as string[] };
@@ -178,7 +178,7 @@ export async function landCleanNdjson(options: {
   if (contract.cdc || options.records === 0) return undefined;
   const engine = lake.engine;
   const batchId = createHash('sha256').update(`${batch.appId}\n${batch.version}`).digest('hex').slice(0, 16);
-  const filePrefix = `${contract.source}-${batchId}`;
+  const filePrefix = `${contract.source}-${batchId}-${writeAttemptId()}`;
   const txn = { appId: batch.appId, version: batch.version };
   const extraTxns = options.extraTxns ?? [];
   const base = (records: number) => ({ source: contract.source, received: records, batchId, addedColumns: [] as string[] });
@@ -329,4 +329,17 @@ function extraColumnsOf(contract: Contract, columns: readonly { name: string; ty
       assert(c.type.length > 0, `column ${c.name} has no type`);
       return { name: c.name, type: c.type as ContractColumnType };
     });
+}
+
+let writeAttempts = 0;
+
+/**
+ * A name part no other write attempt has: the time, this process and a counter (base 36).
+ * A batch's files are named `<source>-<batch id>-<attempt>`, so a batch that is retried,
+ * or whose number another batch takes after a failed commit, never writes a name twice:
+ * an upload the store completes late can only land on a file no commit references.
+ */
+function writeAttemptId(): string {
+  writeAttempts += 1;
+  return `${Date.now().toString(36)}${process.pid.toString(36)}${writeAttempts.toString(36)}`;
 }

@@ -18,7 +18,21 @@ import type { AddressInfo } from 'node:net';
  * forwarding; `lost-response`: forward, let upstream act, then cut the connection so the
  * client never hears back; `hang` forever; or answer `{ status, code }` itself.
  */
-export type FaultAction = 'forward' | 'reset' | 'lost-response' | 'hang' | { readonly status: number; readonly code?: string };
+export type FaultAction = 'forward' | 'reset' | 'lost-response' | 'hang' | { readonly status: number; readonly code?: string } | LateWrite;
+
+/**
+ * A store that completes a write late: the proxy reads the whole request, answers the
+ * client `answer` (after `holdMs`, e.g. past the client's timeout), and forwards the
+ * request it kept to upstream only once `release` resolves; `landed` resolves when
+ * upstream has answered that late request.
+ */
+export interface LateWrite {
+  readonly late: true;
+  readonly answer: { readonly status: number; readonly code?: string };
+  readonly holdMs?: number;
+  readonly release: Promise<void>;
+  landed?: Promise<number>;
+}
 
 /** One request the proxy saw, and what it did. */
 export interface ProxiedRequest {
@@ -52,6 +66,10 @@ export async function startFaultProxy(options: {
       req.socket.destroy();
       return;
     }
+    if (typeof action === 'object' && 'late' in action) {
+      action.landed = lateWrite(upstream, req, res, action);
+      return;
+    }
     if (action === 'forward' || action === 'lost-response') {
       if (!upstream) return sendError(req, res, 502, 'NoUpstream');
       forward(upstream, req, res, action === 'lost-response');
@@ -70,6 +88,29 @@ export async function startFaultProxy(options: {
         server.close(() => resolve());
       }),
   };
+}
+
+function lateWrite(upstream: URL | undefined, req: IncomingMessage, res: ServerResponse, action: LateWrite): Promise<number> {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return new Promise<void>((resolve) => req.on('end', () => resolve())).then(async () => {
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${action.answer.code ?? 'ServiceUnavailable'}</Code><Message>injected by fault proxy</Message></Error>`;
+    setTimeout(() => {
+      if (res.destroyed || req.socket.destroyed) return;
+      res.writeHead(action.answer.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    }, action.holdMs ?? 0);
+    await action.release;
+    if (!upstream) return 502;
+    return new Promise<number>((resolve, reject) => {
+      const outgoing = httpRequest({ hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        answer.resume();
+        answer.on('end', () => resolve(answer.statusCode ?? 0));
+      });
+      outgoing.on('error', reject);
+      outgoing.end(Buffer.concat(chunks));
+    });
+  });
 }
 
 function sendError(req: IncomingMessage, res: ServerResponse, status: number, code: string): void {
