@@ -140,6 +140,9 @@ export interface CommitResult {
 const DEFAULT_RETRY: RetryPolicy = Object.freeze({ attempts: 10, baseDelayMs: 20, maxDelayMs: 1_000 });
 const FORBIDDEN_NAME_CHARS = /[ ,;{}()\n\t=]/;
 
+/** Commit bodies whose put failed on a store without conditional writes, by `<store>|<table path>|<version>` (see `putCommit`). */
+const inDoubtCommits = new Map<string, string>();
+
 /**
  * A Delta Lake table (reader 1 / writer 2) on an object store: snapshots, time travel,
  * history, and optimistic put-if-absent commits with conflict checks, txn idempotency
@@ -328,7 +331,8 @@ export class DeltaTable {
       for (const add of adds) actions.push({ add });
 
       failpoint('table.before-log-put');
-      const { written } = await this.store.putIfAbsent(commitKey(this.path, version), serializeActions(actions));
+      const body = serializeActions(actions);
+      const { written } = (await this.completeInDoubt(version)) ? { written: false } : await this.putCommit(version, body);
       if (written) {
         failpoint('table.after-log-put');
         this.reader.noteCommitted(version, toParsed(actions), now);
@@ -357,6 +361,38 @@ export class DeltaTable {
       version = next;
       await this.clock.sleep(backoffDelayMs(this.retry, attempt));
     }
+  }
+
+  /**
+   * Puts a commit. On a store that does not enforce conditional writes, a put that fails
+   * may still land later (the store completes it after the client gave up); the version is
+   * then in doubt, and its bytes are kept so the next commit at that version completes it
+   * with the same bytes instead of writing other content a late arrival would overwrite.
+   */
+  private async putCommit(version: number, body: string): Promise<{ written: boolean }> {
+    try {
+      return await this.store.putIfAbsent(commitKey(this.path, version), body);
+    } catch (error) {
+      if (!(await this.store.conditionalWrites())) inDoubtCommits.set(this.inDoubtKey(version), body);
+      throw error;
+    }
+  }
+
+  /**
+   * Completes an in-doubt commit at `version` (see `putCommit`) when the log does not hold
+   * it yet; true when the version is now taken (by it, or by what landed meanwhile).
+   */
+  private async completeInDoubt(version: number): Promise<boolean> {
+    const key = this.inDoubtKey(version);
+    const body = inDoubtCommits.get(key);
+    if (body === undefined) return false;
+    if (!(await this.reader.readCommit(version))) await this.store.putIfAbsent(commitKey(this.path, version), body);
+    inDoubtCommits.delete(key);
+    return true;
+  }
+
+  private inDoubtKey(version: number): string {
+    return `${this.store.description}|${this.path}|${version}`;
   }
 
   /** Appends the query's rows in one commit (a blind append: it never conflicts on data). */
@@ -498,20 +534,26 @@ export class DeltaTable {
     return adds;
   }
 
-  /** Commits a write; when it does not land (skipped or failed), deletes its randomly named files. */
+  /** Commits a write; when it is known not to land (skipped, or a conflict), deletes its randomly named files. */
   private async commitWrite(options: WriteOptions, adds: readonly AddAction[], request: () => Omit<CommitRequest, 'txn' | 'commitInfo'>): Promise<CommitResult> {
-    let result: CommitResult | undefined;
+    // Settled: the commit is known not to hold these files (skipped, or refused by a conflict).
+    // A commit that failed otherwise may still land (an in-doubt put): its files stay for vacuum.
+    let settled = false;
     try {
-      result = await this.commit({
+      const result = await this.commit({
         ...request(),
         ...(options.txn ? { txn: options.txn } : {}),
         ...(options.extraTxns?.length ? { extraTxns: options.extraTxns } : {}),
         ...(options.commitInfo ? { commitInfo: options.commitInfo } : {}),
       });
+      settled = result.skipped;
       return result;
+    } catch (error) {
+      settled = error instanceof CommitConflict;
+      throw error;
     } finally {
       // Deterministic names may belong to a winner that committed the same batch: keep those.
-      if ((!result || result.skipped) && options.fileNamePrefix === undefined && adds.length > 0) {
+      if (settled && options.fileNamePrefix === undefined && adds.length > 0) {
         const snapshot = await this.snapshot().catch(() => undefined);
         const live = new Set(snapshot?.files.map((f) => f.path) ?? []);
         const orphans = adds.filter((a) => !live.has(a.path)).map((a) => tableKey(this.path, decodeAddPath(a.path)));
