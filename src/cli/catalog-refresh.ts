@@ -24,17 +24,11 @@ export async function refreshCatalog(context: CommandContext, session: Session, 
 /**
  * Starts copying and opening the catalog while the verb works, so that only rebinding is
  * left when it is done (undefined: no catalog for this lake, or the copy failed, in which
- * case `refreshCatalog` tries again). Pass it to `refreshCatalog`, or to `discardCatalog`
- * when nothing was committed.
+ * case `refreshCatalog` tries again). Pass it to `refreshCatalog`.
  */
 export function openCatalogEarly(session: Session): Promise<CatalogCopy | undefined> {
   const path = catalogPath(session);
   return path === undefined ? Promise.resolve(undefined) : CatalogCopy.open(path).catch(() => undefined);
-}
-
-/** Throws away a catalog copy opened early. */
-export async function discardCatalog(opened: Promise<CatalogCopy | undefined>): Promise<void> {
-  await (await opened)?.discard();
 }
 
 /** `<lake>/catalog.duckdb` of a local lake; undefined for S3 (the views name local paths). */

@@ -36,11 +36,14 @@ export class CatalogCopy {
   private rebinding: Promise<void> = Promise.resolve();
   private discarded = false;
   private readonly rebound = new Set<string>();
+  private dropped = 0;
 
   private constructor(
     private readonly path: string,
     private readonly temp: string,
     private readonly catalog: Engine,
+    /** true when the copy started from the catalog in place (false: a new file). */
+    private readonly reused: boolean,
   ) {}
 
   static async open(path: string): Promise<CatalogCopy> {
@@ -50,12 +53,12 @@ export class CatalogCopy {
       () => false,
     );
     try {
-      return new CatalogCopy(path, temp, await Engine.create({ databasePath: temp, threads: 1 }));
+      return new CatalogCopy(path, temp, await Engine.create({ databasePath: temp, threads: 1 }), reused);
     } catch (error) {
       // A copy DuckDB cannot open (a catalog of another version, a torn file): start afresh.
       await rm(temp, { force: true });
       if (!reused) throw error;
-      return new CatalogCopy(path, temp, await Engine.create({ databasePath: temp, threads: 1 }));
+      return new CatalogCopy(path, temp, await Engine.create({ databasePath: temp, threads: 1 }), false);
     }
   }
 
@@ -89,6 +92,12 @@ export class CatalogCopy {
         if (names.includes(name) || !comment.startsWith('lakeloop: ')) continue;
         const [layer, table] = name.split('.') as [string, string];
         await catalog.run(`DROP VIEW IF EXISTS ${quoteIdent(layer)}.${quoteIdent(table)}`);
+        this.dropped += 1;
+      }
+      // Already current: the catalog in place stays as it is (no rename, no new file for readers).
+      if (this.reused && this.rebound.size === 0 && this.dropped === 0) {
+        await this.discard();
+        return { tables, rebound: 0 };
       }
       await catalog.run('CHECKPOINT');
     } catch (error) {
@@ -132,5 +141,72 @@ export class CatalogCopy {
     await this.catalog.run(`CREATE OR REPLACE VIEW ${view} AS ${await snapshot.scanSql(lake.store, undefined, { checkFiles: false })}`);
     await this.catalog.run(`COMMENT ON VIEW ${view} IS ${quoteLiteral(comment)}`);
     this.rebound.add(name);
+  }
+}
+
+/**
+ * Keeps one catalog current for a long-running process (`serve`): refreshes run one at a
+ * time (two racing renames could leave the older state in place), requests made while one
+ * runs coalesce into one more, and `flush` returns once a refresh that started after the
+ * call has published, so a stopping process leaves the catalog at the lake's last commit.
+ *
+ * @example
+ * const refresher = new CatalogRefresher(lake, '/data/lake/catalog.duckdb', (e) => console.warn(e));
+ * refresher.request(); // after each commit
+ * await refresher.flush(); // at shutdown
+ */
+export class CatalogRefresher {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private startedAt = -Infinity;
+  private trailing: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly lake: Lake,
+    private readonly path: string,
+    private readonly onError: (error: unknown) => void,
+    /** `requestSoon` refreshes at most this often (a refresh rebinds views: ~0.1 s each). */
+    private readonly minIntervalMs = 5_000,
+  ) {}
+
+  /** Asks for a refresh now; returns at once. */
+  request(): void {
+    void this.schedule();
+  }
+
+  /** Asks for a refresh within `minIntervalMs`: now when the last one started that long ago, else once that time has passed. */
+  requestSoon(): void {
+    const wait = this.startedAt + this.minIntervalMs - Date.now();
+    if (wait <= 0) return this.request();
+    this.trailing ??= setTimeout(() => {
+      this.trailing = undefined;
+      this.request();
+    }, wait);
+    this.trailing.unref();
+  }
+
+  /** Refreshes once more and waits for it (and for any refresh running now). */
+  async flush(): Promise<void> {
+    clearTimeout(this.trailing);
+    this.trailing = undefined;
+    await this.schedule();
+    while (this.running) await this.running;
+  }
+
+  private schedule(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        this.startedAt = Date.now();
+        await writeCatalog(this.lake, this.path).catch(this.onError);
+      } while (this.again);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
   }
 }

@@ -1,4 +1,4 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp } from 'node:fs/promises';
@@ -110,5 +110,32 @@ describe('lake/catalog.duckdb', () => {
     await there.close();
     const paths = await catalogRows(moved, `SELECT sql FROM duckdb_views() WHERE view_name = 'orders' AND schema_name = 'bronze'`);
     expect(String(paths[0]?.['sql'])).toContain(moved);
+  });
+
+  it('run and reconcile repair a stale catalog even when they commit nothing', async () => {
+    const lake = join(dir, 'lake-stale');
+    const file = join(dir, 'd.ndjson');
+    await writeFile(file, `${order('ord_1', '2026-10-01')}\n`);
+    expect((await cli(['--lake', lake, 'ingest', 'orders', '--file', file], PROJECT_ROOT)).code).toBe(0);
+    expect((await cli(['--lake', lake, 'run'], PROJECT_ROOT)).code).toBe(0);
+    const catalog = join(lake, 'catalog.duckdb');
+    const old = join(dir, 'stale-catalog.duckdb');
+    await copyFile(catalog, old);
+    await writeFile(file, `${order('ord_2', '2026-10-02')}\n`);
+    expect((await cli(['--lake', lake, 'ingest', 'orders', '--file', file, '--idempotency-key', 'two'], PROJECT_ROOT)).code).toBe(0);
+    expect((await cli(['--lake', lake, 'run'], PROJECT_ROOT)).code).toBe(0);
+
+    // A catalog left behind (as by a process stopped between a commit and its refresh).
+    for (const verb of [['run'], ['reconcile', '--from', '2026-10-01', '--to', '2026-10-02']]) {
+      await copyFile(old, catalog);
+      expect(await catalogRows(lake, 'SELECT sum(orders) AS n FROM gold.daily_revenue')).toEqual([{ n: '1' }]);
+      const result = await cli(['--lake', lake, ...verb], PROJECT_ROOT);
+      expect(result.code, result.stderr).toBe(0);
+      expect(await catalogRows(lake, 'SELECT sum(orders) AS n FROM gold.daily_revenue')).toEqual([{ n: '2' }]);
+    }
+    // Current already: the file in place is left as it is.
+    const before = (await stat(catalog)).mtimeMs;
+    expect((await cli(['--lake', lake, 'run'], PROJECT_ROOT)).code).toBe(0);
+    expect((await stat(catalog)).mtimeMs).toBe(before);
   });
 });

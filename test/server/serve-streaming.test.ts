@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
 import { spawnTs, type TsChild } from '../helpers/child.js';
 import { writeProject } from '../helpers/project.js';
@@ -23,6 +24,17 @@ async function gold(): Promise<Map<string, { revenue: number; sales: number }>> 
   if (result.code !== 0) return new Map();
   const rows = JSON.parse(result.stdout) as { d: string; store: string; revenue: number; sales: number | string }[];
   return new Map(rows.map((r) => [`${r.d}|${r.store}`, { revenue: r.revenue, sales: Number(r.sales) }]));
+}
+
+/** gold.daily as the analyst catalog (lake/catalog.duckdb) shows it. */
+async function catalogGold(): Promise<Map<string, { revenue: number; sales: number }>> {
+  const engine = await Engine.create({ databasePath: join(lake, 'catalog.duckdb'), threads: 1 });
+  try {
+    const rows = await engine.all('SELECT CAST(sale_date AS VARCHAR) AS d, store, revenue, sales FROM gold.daily ORDER BY 1, 2');
+    return new Map(rows.map((r) => [`${String(r['d'])}|${String(r['store'])}`, { revenue: Number(r['revenue']), sales: Number(r['sales']) }]));
+  } finally {
+    await engine.close();
+  }
 }
 
 async function post(sales: readonly Sale[]): Promise<void> {
@@ -77,5 +89,7 @@ describe('lakeloop serve: collector + streaming loop + /status + /metrics', () =
     expect(await child.exited).toBe(0);
     expect(child.lines).toContain('running the models over the last batches…');
     expect(await gold()).toEqual(oracle(sent));
+    // The analyst catalog follows the drain run: every view at its table's last version.
+    expect(await catalogGold()).toEqual(oracle(sent));
   }, 90_000);
 });

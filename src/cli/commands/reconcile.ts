@@ -53,7 +53,8 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     eventTimeColumns: Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime])),
     onProgress: (message) => context.verbose(message),
   });
-  if (!report.dryRun && report.models.some((m) => m.published !== null)) await refreshCatalog(context, session);
+  // Also when nothing was published: a stale catalog is repaired (a no-op when it is current).
+  if (!report.dryRun) await refreshCatalog(context, session);
   if (options.json) io.stdout.write(`${JSON.stringify(report)}\n`);
   else io.stdout.write(describeReport(report));
   const held = report.models.flatMap((m) => m.partitions.filter((p) => p.status === 'held').map((p) => `${m.model} ${p.partition} (${p.note ?? 'held'})`));

@@ -2,7 +2,7 @@ import { UsageError } from '../../core/index.js';
 import { selectModels } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { runModels } from '../../runner/index.js';
-import { discardCatalog, openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
+import { openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { projectModels } from './project-models.js';
@@ -52,11 +52,12 @@ export async function runCommand(selected: readonly string[], options: RunOption
       },
     });
   } catch (error) {
-    await discardCatalog(catalog);
+    // Models that committed before the failure are in the catalog too.
+    await refreshCatalog(context, session, catalog);
     throw error;
   }
-  if (summaries.some((s) => !s.skipped)) await refreshCatalog(context, session, catalog);
-  else await discardCatalog(catalog);
+  // Also when nothing ran: a catalog left stale (an interrupted serve, a copied lake) is repaired.
+  await refreshCatalog(context, session, catalog);
   if (options.json) {
     io.stdout.write(`${JSON.stringify({ models: summaries })}\n`);
     return;

@@ -4,7 +4,7 @@ import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts
 import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
 import { Engine } from '../../engine/index.js';
 import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
-import { writeCatalog } from '../../query/index.js';
+import { CatalogRefresher } from '../../query/index.js';
 import { catalogPath } from '../catalog-refresh.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
@@ -102,6 +102,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   });
   // The streaming path: models run after bronze commits, on their own DuckDB instance.
   const { dag } = await projectModels(context, session);
+  const catalogFile = catalogPath(session);
+  const catalog = catalogFile === undefined
+    ? undefined
+    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${error instanceof Error ? error.message : String(error)}\n`));
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
@@ -110,8 +114,6 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
     loopEngine = await Engine.create({ threads: config.engine.threads ?? 2, ...(config.engine.memoryLimit ? { memoryLimit: config.engine.memoryLimit } : {}) });
     const loopLake = session.lake.withEngine(loopEngine);
-    const catalog = catalogPath(session);
-    let catalogAt = 0;
     loop = new StreamingLoop({
       lake: loopLake,
       models: dag.models,
@@ -124,10 +126,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
         const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
         if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
-        if (catalog && summaries.some((s) => !s.skipped) && Date.now() - catalogAt > 5_000) {
-          catalogAt = Date.now();
-          writeCatalog(loopLake, catalog).catch((error: unknown) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${(error as Error).message}\n`));
-        }
+        if (summaries.some((s) => !s.skipped)) catalog?.requestSoon();
       },
       onError: (error) => io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${error instanceof Error ? error.message : String(error)}\n`),
       onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
@@ -148,10 +147,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         eventTimeColumns,
         // Reconcile and replay jobs run as child processes in the idle scheduling class.
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
-        onTablesChanged: () => {
-          const catalog = catalogPath(session);
-          if (catalog) writeCatalog(session.lake, catalog).catch((error: unknown) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${(error as Error).message}\n`));
-        },
+        onTablesChanged: () => catalog?.request(),
       }),
       log: (event) => io.stderr.write(`\r\x1b[2Kjob ${event.message}\n`),
     });
@@ -206,6 +202,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     await loop.stop({ drain: true });
     io.stdout.write(`streaming: ${plural(loop.state.runs, 'run')}\n`);
   }
+  // The drain run (and any job) committed after the last refresh: the catalog follows them before exit.
+  await catalog?.flush();
   await loopEngine?.close();
   if (feed) io.stdout.write(`sample feed: ${feedLine(feed.counts())}\n`);
   const counters = await collector.counters();
