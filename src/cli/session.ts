@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { loadConfig, withLakeRoot, type ResolvedConfig } from '../config/index.js';
 import { LakeloopError } from '../core/index.js';
 import { Engine } from '../engine/index.js';
-import { openObjectStore, type ObjectStore } from '../storage/index.js';
+import { openObjectStore, sweepDeadProcessTemp, type ObjectStore } from '../storage/index.js';
 import { CheckpointCache, Lake } from '../table/index.js';
 import type { GlobalOptions } from './command-context.js';
 import type { CliIo } from './io.js';
@@ -42,6 +42,8 @@ export async function openStore(config: ResolvedConfig, io: CliIo, mustExist: bo
 
 /** Opens the whole session; everything opened so far is closed again if a later step fails. */
 export async function openSession(config: ResolvedConfig, io: CliIo, options: { mustExist?: boolean } = {}): Promise<Session> {
+  // What a killed lakeloop left in the temp folder (spool and write dirs) goes first.
+  await sweepDeadProcessTemp();
   const store = await openStore(config, io, options.mustExist ?? false);
   let engine: Engine | undefined;
   try {

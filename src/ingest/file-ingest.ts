@@ -1,14 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, realpath, rm, stat } from 'node:fs/promises';
+import { open, realpath, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
+import { processTempDir } from '../storage/index.js';
 import type { Lake } from '../table/index.js';
 import { landBatch, landCleanNdjson, type BatchIdentity, type LandingCounts, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
@@ -52,7 +52,7 @@ export interface IngestFileOptions {
 export async function ingestFile(options: IngestFileOptions): Promise<IngestSummary> {
   const clock = options.clock ?? systemClock;
   const started = clock.nowMs();
-  const spoolDir = await mkdtemp(join(tmpdir(), 'lakeloop-ingest-'));
+  const spoolDir = await processTempDir('ingest');
   try {
     const { file, key } = await resolveInput(options, spoolDir);
     const totalBytes = (await stat(file)).size;

@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { LakeloopError, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { Backpressure, MicroBatcher, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
 import type { Metrics } from '../observe/index.js';
+import { processTempDir } from '../storage/index.js';
 import type { Lake } from '../table/index.js';
 import type { RouteHandler } from './routes.js';
 
@@ -67,7 +67,7 @@ export class Collector {
   /** Starts listening; batchers (and their sequence recovery) start with each source's first request. */
   static async create(options: CollectorOptions): Promise<Collector> {
     const host = options.host ?? '127.0.0.1';
-    const spoolDir = await mkdtemp(join(tmpdir(), 'lakeloop-collector-'));
+    const spoolDir = await processTempDir('collector');
     let collector: Collector | undefined;
     const server = createServer((req, res) => {
       if (!collector) return sendJson(res, 503, { error: 'starting', hint: 'Retry shortly.' }, { 'retry-after': '1' });

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultRetryPolicy, LakeloopError, systemClock, withRetry, type Clock, type RetryPolicy } from '../../core/index.js';
 import type { Contract } from '../../contracts/index.js';
 import { quoteIdent } from '../../engine/index.js';
+import { processTempDir } from '../../storage/index.js';
 import type { Lake } from '../../table/index.js';
 import { landBatch } from '../bronze-writer.js';
 import { loadRawRecords } from '../raw-records.js';
@@ -217,7 +217,7 @@ export class ApiPullSource implements PollingSource<ApiPullPollSummary> {
 
   private async land(items: readonly unknown[], page: number, cursor: string | undefined, next: string | undefined): Promise<PulledPage> {
     const { lake, contract } = this.options;
-    const spoolDir = await mkdtemp(join(tmpdir(), 'lakeloop-pull-'));
+    const spoolDir = await processTempDir('pull');
     const table = `__ll_pull_${randomBytes(6).toString('hex')}`;
     try {
       const file = join(spoolDir, `page-${page}.ndjson`);
