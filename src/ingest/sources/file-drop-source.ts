@@ -76,7 +76,7 @@ export interface FileDropPollSummary {
   readonly ingested: readonly IngestedDropFile[];
   /** Files whose identity bronze already records (ingested by this or an earlier process). */
   readonly alreadyIngested: number;
-  /** Files new or changed since the previous poll: left for a later poll. */
+  /** Files new or changed since the previous poll, or written less than `quietMs` ago: left for a later poll. */
   readonly deferred: readonly string[];
   readonly failed: readonly FailedDropFile[];
   /** Files whose identity is in the failure ledger: skipped. */
