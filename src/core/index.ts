@@ -3,3 +3,4 @@ export * from './clock.js';
 export * from './backoff.js';
 export * from './failpoints.js';
 export * from './duration.js';
+export * from './escape-control.js';

@@ -1,5 +1,6 @@
 import { DuckDBInstance, version as duckdbLibraryVersion, type DuckDBConnection } from '@duckdb/node-api';
 import { SqlError } from '../core/index.js';
+import { quotePath } from './literal-path.js';
 
 /** A JSON-safe value as the engine returns it: BIGINT/HUGEINT/DECIMAL come back as strings. */
 export type SqlValue = string | number | boolean | null | SqlValue[] | { [key: string]: SqlValue };
@@ -164,7 +165,7 @@ export class Engine {
    * groups (min/max as the footer's text, null where the writer stored none).
    */
   async parquetMetadata(path: string): Promise<ParquetMetadata> {
-    const file = quoteLiteral(path);
+    const file = quotePath(path);
     const summary = await this.all(`SELECT num_rows, num_row_groups FROM parquet_file_metadata(${file})`);
     const columns = await this.all(
       `SELECT path_in_schema AS name, any_value(type) AS physical_type, any_value(compression) AS compression, ` +

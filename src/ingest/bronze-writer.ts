@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, failpoint, LakeloopError, SqlError, type Clock } from '../core/index.js';
 import { contractFastSql, contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
-import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, quotePath, quotePaths, type Engine } from '../engine/index.js';
 import { duckdbTypeOf, type DeltaTable, type Lake, type TxnId } from '../table/index.js';
 import type { RawRecords } from './raw-records.js';
 
@@ -243,7 +243,7 @@ async function fieldReader(engine: Engine, spoolDir: string, file: string, field
   // A small sample first (the reader detects again when the statement runs, so each detection
   // counts twice: ~17 ms for 2,048 records, ~45 ms for 10,000); a larger one when the small one lacks a field.
   for (const sample of [FIRST_FIELD_SAMPLE, FIELD_SAMPLE]) {
-    const alone = `read_ndjson(${quoteLiteral(file)}, records = true, maximum_depth = 1, sample_size = ${sample})`;
+    const alone = `read_ndjson(${quotePath(file)}, records = true, maximum_depth = 1, sample_size = ${sample})`;
     const sampled = await engine.describe(`SELECT * FROM ${alone}`).catch(() => undefined);
     if (sampled && sameColumns(sampled, fields)) return `(SELECT ${projection} FROM ${alone})`;
     const known = new Set(fields);
@@ -252,7 +252,7 @@ async function fieldReader(engine: Engine, spoolDir: string, file: string, field
 
   const schemaFile = join(spoolDir, `fields-${randomUUID().slice(0, 8)}.ndjson`);
   await writeFile(schemaFile, `${JSON.stringify(Object.fromEntries(fields.map((name) => [name, null])))}\n`);
-  const pinned = `read_ndjson([${quoteLiteral(schemaFile)}, ${quoteLiteral(file)}], records = true, maximum_depth = 1, sample_size = 1, maximum_sample_files = 1)`;
+  const pinned = `read_ndjson(${quotePaths([schemaFile, file])}, records = true, maximum_depth = 1, sample_size = 1, maximum_sample_files = 1)`;
   const columns = await engine.describe(`SELECT * FROM ${pinned}`).catch(() => []);
   return sameColumns(columns, fields) ? `(SELECT ${projection} FROM ${pinned} WHERE file_index = 1)` : undefined;
 }

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, quotePath, readablePath, type Engine } from '../engine/index.js';
 import { processTempDir } from '../storage/index.js';
 import type { Lake } from '../table/index.js';
 import { landBatch, landCleanNdjson, type BatchIdentity, type LandingCounts, type LandResult } from './bronze-writer.js';
@@ -155,7 +155,8 @@ async function resolveInput(options: IngestFileOptions, spoolDir: string): Promi
       throw new LakeloopError('INPUT_NOT_FOUND', `Failed to ingest ${options.input}: no such file`, { hint: 'Check the path given to --file.' });
     }
     const path = await realpath(options.input);
-    return { file: path, key: options.idempotencyKey ?? `${path}:${info.size}:${Math.floor(info.mtimeMs)}` };
+    // The key names the file as given; DuckDB reads it under a name it cannot take for a glob.
+    return { file: await readablePath(path, spoolDir), key: options.idempotencyKey ?? `${path}:${info.size}:${Math.floor(info.mtimeMs)}` };
   }
   const file = join(spoolDir, 'stdin');
   const hash = createHash('sha256');
@@ -268,7 +269,7 @@ async function copyRange(file: string, range: { start: number; end: number }, ta
 async function checkParquetColumns(engine: Engine, file: string, contract: Contract): Promise<void> {
   let columns: { name: string; type: string }[];
   try {
-    columns = await engine.describe(`SELECT * FROM read_parquet(${quoteLiteral(file)})`);
+    columns = await engine.describe(`SELECT * FROM read_parquet(${quotePath(file)})`);
   } catch (error) {
     throw new LakeloopError('BAD_INPUT', `Failed to ingest ${file}: not a readable Parquet file`, { cause: error });
   }

@@ -2,7 +2,7 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, quotePaths } from '../engine/index.js';
 import type { Lake, TxnId } from '../table/index.js';
 import { landBatch, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
@@ -352,7 +352,7 @@ export class MicroBatcher {
     if (files.length === 0) return [];
     const paths = await Promise.all(files.map((f) => lake.store.localPath(snapshot.fileKey(f))));
     const rows = await lake.engine.all(
-      `SELECT line, reason, field FROM read_parquet(${quoteList(paths)}) WHERE batch_id = ${quoteLiteral(batchId)} ORDER BY line`,
+      `SELECT line, reason, field FROM read_parquet(${quotePaths(paths)}) WHERE batch_id = ${quoteLiteral(batchId)} ORDER BY line`,
     );
     return rows.map((r) => ({ line: Number(r['line']), reason: String(r['reason']), field: r['field'] === null || r['field'] === undefined ? null : String(r['field']) }));
   }

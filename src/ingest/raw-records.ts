@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { LakeloopError } from '../core/index.js';
-import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, quotePath, type Engine } from '../engine/index.js';
 
 /** The input formats a batch can arrive in. */
 export type RecordFormat = 'ndjson' | 'json' | 'csv' | 'parquet';
@@ -55,7 +55,7 @@ export async function loadRawRecords(
       relation = `(SELECT CAST(_line AS BIGINT) AS _line, _raw, _read_error FROM ${target})`;
       break;
     case 'parquet':
-      await engine.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT CAST(to_json(__ll_row) AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_parquet(${quoteLiteral(file)}) AS __ll_row`);
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT CAST(to_json(__ll_row) AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_parquet(${quotePath(file)}) AS __ll_row`);
       break;
   }
   const records = Number(await engine.scalar(`SELECT count(*) FROM ${relation}`));
@@ -71,7 +71,7 @@ export async function loadRawRecords(
 async function loadNdjson(engine: Engine, file: string, target: string, spoolDir: string): Promise<void> {
   try {
     await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_csv(${quoteLiteral(file)}, ` +
+      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_csv(${quotePath(file)}, ` +
         `columns = {'_raw': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', strict_mode = true)`,
     );
     return;
@@ -82,14 +82,14 @@ async function loadNdjson(engine: Engine, file: string, target: string, spoolDir
   await escapeLines(file, escaped);
   await engine.run(
     `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT raw AS _raw, CASE WHEN contains(raw, chr(65533)) THEN 'invalid UTF-8' END AS _read_error ` +
-      `FROM read_ndjson(${quoteLiteral(escaped)}, columns = {'raw': 'VARCHAR'})`,
+      `FROM read_ndjson(${quotePath(escaped)}, columns = {'raw': 'VARCHAR'})`,
   );
 }
 
 async function loadJsonArray(engine: Engine, file: string, target: string): Promise<void> {
   // The array is parsed once as a whole (it arrives as one request body or file) and each
   // element keeps its exact JSON text, so the contract check sees what the producer sent.
-  const source = `(SELECT CAST(content AS JSON) AS __ll_doc FROM read_text(${quoteLiteral(file)}))`;
+  const source = `(SELECT CAST(content AS JSON) AS __ll_doc FROM read_text(${quotePath(file)}))`;
   try {
     const type = await engine.scalar(`SELECT json_type(__ll_doc) FROM ${source}`);
     if (type !== 'ARRAY') throw new Error(`the document is a JSON ${String(type).toLowerCase()}`);
@@ -118,7 +118,7 @@ async function loadCsv(engine: Engine, file: string, target: string, fieldTypes:
   const rejectScans = `${base}_rejscan`;
   await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(rejectScans)}`);
   await engine.run(
-    `CREATE OR REPLACE TEMP TABLE ${csv} AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, all_varchar = true, ` +
+    `CREATE OR REPLACE TEMP TABLE ${csv} AS SELECT * FROM read_csv(${quotePath(file)}, header = true, all_varchar = true, ` +
       `store_rejects = true, rejects_table = ${quoteLiteral(rejects)}, rejects_scan = ${quoteLiteral(rejectScans)})`,
   );
   const rejectLines = (await engine.all(`SELECT DISTINCT line FROM ${quoteIdent(rejects)} ORDER BY line`)).map((r) => Number(r['line']));

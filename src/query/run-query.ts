@@ -1,5 +1,5 @@
 import { LakeloopError, SqlError, TableNotFound } from '../core/index.js';
-import type { Engine, SqlColumn, SqlValue, TableRef } from '../engine/index.js';
+import { literalPath, type Engine, type SqlColumn, type SqlValue, type TableRef } from '../engine/index.js';
 import { LAYERS, type Lake, type Snapshot } from '../table/index.js';
 import type { AsOf } from './as-of.js';
 
@@ -74,7 +74,7 @@ export async function copyQueryToParquet(
   const snapshots = await bindQueryTables(lake, sql, options.at);
   const body = stripTrailingSemicolons(sql);
   await withTableHint(lake, sql, () => lake.engine.copyToParquet(body, path));
-  const rows = await lake.engine.scalar('SELECT count(*) FROM read_parquet($1)', [path]);
+  const rows = await lake.engine.scalar('SELECT count(*) FROM read_parquet($1)', [literalPath(path)]);
   return { rows: Number(rows), snapshots };
 }
 

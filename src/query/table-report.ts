@@ -1,4 +1,4 @@
-import { quoteList, type Engine } from '../engine/index.js';
+import { quotePaths, type Engine } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { parseStats, type DeltaTable, type Snapshot } from '../table/index.js';
 import type { AsOf } from './as-of.js';
@@ -137,7 +137,7 @@ async function countRows(
   });
   if (unknown.length === 0) return { rows: total, absent: 0 };
   const paths = await Promise.all(unknown.map((key) => store.localPath(key)));
-  const counted = await engine.scalar(`SELECT count(*) FROM read_parquet(${quoteList(paths)})`);
+  const counted = await engine.scalar(`SELECT count(*) FROM read_parquet(${quotePaths(paths)})`);
   return { rows: total + Number(counted), absent: 0 };
 }
 

@@ -1,6 +1,6 @@
 import { ObjectNotFound, SqlError, TableCorrupt } from '../core/index.js';
 import { Engine } from '../engine/index.js';
-import { quoteList, quoteLiteral } from '../engine/index.js';
+import { quoteLiteral, quotePaths } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { addAction, emptyActions, type ParsedActions } from './actions.js';
 import type { CheckpointCache } from './checkpoint-cache.js';
@@ -73,7 +73,7 @@ async function renderCheckpoint(
   // BIGINTs as numbers; the COLUMNS lambda tolerates checkpoints lacking some action columns.
   const sql =
     `SELECT to_json(t)::VARCHAR AS action FROM (SELECT COLUMNS(c -> c IN (${kinds})) ` +
-    `FROM read_parquet(${quoteList(paths)}, union_by_name = true)) AS t`;
+    `FROM read_parquet(${quotePaths(paths)}, union_by_name = true)) AS t`;
   let rows;
   try {
     rows = await engine.all(sql);

@@ -2,7 +2,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failpoint } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
-import { quoteLiteral } from '../engine/index.js';
+import { quoteLiteral, quotePath } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { checkpointKey, lastCheckpointKey } from './log-files.js';
 import type { Snapshot } from './snapshot.js';
@@ -59,7 +59,7 @@ export async function writeCheckpoint(
       .map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`)
       .join(', ');
     await engine.copyToParquet(
-      `SELECT txn, add, remove, metaData, protocol FROM read_json(${quoteLiteral(ndjson)}, format = 'newline_delimited', ` +
+      `SELECT txn, add, remove, metaData, protocol FROM read_json(${quotePath(ndjson)}, format = 'newline_delimited', ` +
         `columns = {${columns}})`,
       parquet,
       { compression: 'snappy' },

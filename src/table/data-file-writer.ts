@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, LakeloopError, type Clock } from '../core/index.js';
 import type { Engine, SqlValue } from '../engine/index.js';
-import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, quotePaths } from '../engine/index.js';
 import { deltaStats, describeCopiedFiles, type DescribedFile } from './copy-stats.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { AddAction, PartitionValues } from './actions.js';
@@ -127,7 +127,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
       }
     }
     // The files sit in the COPY's hash directories: no hive columns from their paths.
-    await request.audit?.(`read_parquet(${quoteList(described.map((f) => f.localPath))}, hive_partitioning = false)`, described.reduce((sum, file) => sum + file.numRecords, 0));
+    await request.audit?.(`read_parquet(${quotePaths(described.map((f) => f.localPath))}, hive_partitioning = false)`, described.reduce((sum, file) => sum + file.numRecords, 0));
     described.sort((a, b) => {
       const ka = partitionKey(request.partitionColumns, a.partitionValues);
       const kb = partitionKey(request.partitionColumns, b.partitionValues);
@@ -240,7 +240,7 @@ function rowCountError(table: string, expected: number, actual: number): Lakeloo
  * query: for what the writer's own statistics cannot show exactly (see `describeCopiedFiles`).
  */
 async function describeFiles(engine: Engine, localFiles: readonly string[], fields: readonly SchemaField[], partitionFields: readonly SchemaField[]): Promise<DescribedFile[]> {
-  const source = `read_parquet(${quoteList(localFiles)}, filename = ${quoteLiteral(FILE_COLUMN)})`;
+  const source = `read_parquet(${quotePaths(localFiles)}, filename = ${quoteLiteral(FILE_COLUMN)})`;
   // Grouped by file; partition values formatted once per file, not once per row.
   const selects: string[] = ['count(*) AS n', `${FILE_COLUMN} AS g`];
   const keys = partitionFields.map((f) => quoteIdent(f.name));

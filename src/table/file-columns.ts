@@ -1,5 +1,5 @@
 import type { Engine } from '../engine/index.js';
-import { quoteList } from '../engine/index.js';
+import { quotePaths } from '../engine/index.js';
 
 /**
  * The top-level column names of Parquet files, read from their footers with DuckDB's
@@ -28,7 +28,7 @@ export class FileColumns {
     const unique = [...new Set(missing)];
     for (let i = 0; i < unique.length; i += 500) {
       const batch = unique.slice(i, i + 500);
-      const rows = await this.engine.all(`SELECT file_name, name, num_children FROM parquet_schema(${quoteList(batch)})`);
+      const rows = await this.engine.all(`SELECT file_name, name, num_children FROM parquet_schema(${quotePaths(batch)})`);
       const byFile = new Map<string, { name: string; children: number }[]>();
       for (const row of rows) {
         const file = String(row['file_name']);

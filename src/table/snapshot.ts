@@ -1,5 +1,5 @@
 import { ObjectNotFound, TableCorrupt } from '../core/index.js';
-import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, quotePaths } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { AddAction, MetaDataAction, ProtocolAction, RemoveAction } from './actions.js';
 import { duckdbTypeOf, parseSchemaString, type TableSchema } from './delta-schema.js';
@@ -179,7 +179,7 @@ export class Snapshot {
       });
       // Files that all hold the schema's columns (in its order, as lakeloop writes them) need no union by name.
       if (fileOf) exprs.push(fileOf);
-      return `SELECT ${exprs.join(', ')} FROM read_parquet(${quoteList(paths)}${uniform ? '' : ', union_by_name = true'})`;
+      return `SELECT ${exprs.join(', ')} FROM read_parquet(${quotePaths(paths)}${uniform ? '' : ', union_by_name = true'})`;
     };
     const branches: string[] = [];
     if (complete.length > 0) branches.push(branch(complete, undefined));

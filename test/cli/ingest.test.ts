@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/child.js';
@@ -40,6 +40,20 @@ describe('lakeloop ingest', () => {
 
     const rejects = await cli(['--lake', lake, 'query', 'select line, field from quarantine.orders order by line', '--format', 'csv'], PROJECT_ROOT);
     expect(rejects.stdout).toBe('line,field\n2,status\n3,\n');
+  });
+
+  it("--file 'h[12].ndjson' lands that file, not h1.ndjson and h2.ndjson", async () => {
+    const files = join(dir, 'globby');
+    await mkdir(files, { recursive: true });
+    await writeFile(join(files, 'h1.ndjson'), `${order('ord_h1')}\n`);
+    await writeFile(join(files, 'h2.ndjson'), `${order('ord_h2')}\n`);
+    await writeFile(join(files, 'h[12].ndjson'), `${order('ord_h12a')}\n${order('ord_h12b')}\n${order('ord_h12c')}\n`);
+    const globLake = join(dir, 'glob-lake');
+    const run = await cli(['--lake', globLake, 'ingest', 'orders', '--file', join(files, 'h[12].ndjson'), '--json'], PROJECT_ROOT);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ received: 3, landed: 3 });
+    const ids = await cli(['--lake', globLake, 'query', 'select order_id from bronze.orders order by order_id', '--format', 'csv'], PROJECT_ROOT);
+    expect(ids.stdout).toBe('order_id\nord_h12a\nord_h12b\nord_h12c\n');
   });
 
   it('says what is wrong: an unknown source (exit 1), no input (exit 2), a missing file (exit 1)', async () => {

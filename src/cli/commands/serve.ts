@@ -1,5 +1,5 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
-import { isDuration, parseDuration, UsageError } from '../../core/index.js';
+import { escapeControl, isDuration, parseDuration, UsageError } from '../../core/index.js';
 import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
 import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
 import { Engine } from '../../engine/index.js';
@@ -98,14 +98,15 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     configFile: config.file,
     projectDir: config.projectDir,
     storeOptions: { s3: config.lake.s3, env: io.env },
-    onEvent: (source, message) => io.stderr.write(`${source}: ${message}\n`),
+    // Names, keys and reasons come from users and producers: escapeControl keeps each event one line.
+    onEvent: (source, message) => io.stderr.write(`${escapeControl(source)}: ${escapeControl(message)}\n`),
   });
   // The streaming path: models run after bronze commits, on their own DuckDB instance.
   const { dag } = await projectModels(context, session);
   const catalogFile = catalogPath(session);
   const catalog = catalogFile === undefined
     ? undefined
-    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${error instanceof Error ? error.message : String(error)}\n`));
+    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`));
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
@@ -128,10 +129,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
         if (summaries.some((s) => !s.skipped)) catalog?.requestSoon();
       },
-      onError: (error) => io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${error instanceof Error ? error.message : String(error)}\n`),
+      onError: (error) => io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(messageOf(error))}\n`),
       onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
       onCompactError: (table, error) =>
-        io.stderr.write(`\r\x1b[2Kwarning: compacting ${table} failed (tried again later): ${error instanceof Error ? error.message : String(error)}\n`),
+        io.stderr.write(`\r\x1b[2Kwarning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
     });
     loop.start();
     for (const m of cadenced) metrics.expectRunsEvery(m.name, fullModelEveryMs);
@@ -149,18 +150,18 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
         onTablesChanged: () => catalog?.request(),
       }),
-      log: (event) => io.stderr.write(`\r\x1b[2Kjob ${event.message}\n`),
+      log: (event) => io.stderr.write(`\r\x1b[2Kjob ${escapeControl(event.message)}\n`),
     });
     scheduler.start();
   }
 
   const sources = [...contracts.keys()].sort();
   io.stdout.write(`listening on ${collector.url}\n`);
-  io.stdout.write(`sources: ${sources.length ? sources.join(', ') : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
+  io.stdout.write(`sources: ${sources.length ? escapeControl(sources.join(', ')) : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
   io.stdout.write(`status:  ${collector.url}/status\n`);
   io.stdout.write(`metrics: ${collector.url}/metrics\n`);
   context.verbose(`lake: ${config.lake.root}`);
-  for (const line of pulled.descriptions) io.stdout.write(`${line}\n`);
+  for (const line of pulled.descriptions) io.stdout.write(`${escapeControl(line)}\n`);
   if (loop) {
     const every = dag.models.filter((m) => !cadenced.includes(m));
     io.stdout.write(`models: ${every.length ? `${every.map((m) => m.name).join(', ')} run after each bronze commit` : 'none run on every bronze commit'}\n`);
@@ -171,7 +172,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     io.stdout.write(`jobs: ${Object.entries(next).map(([name, at]) => `${name} (next ${at ?? 'disabled'})`).join(', ')}\n`);
   }
   if (feedRate !== undefined) {
-    feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`\r\x1b[2Ksample feed: ${message}\n`) });
+    feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`\r\x1b[2Ksample feed: ${escapeControl(message)}\n`) });
     const { duplicateRate, lateRate, malformedRate } = DEFAULT_SAMPLE_RATES;
     io.stdout.write(
       `sample feed: ${formatCount(feedRate)} events/s to ${SAMPLE_SOURCES.join(', ')} (${percent(duplicateRate)} duplicates, ${percent(lateRate)} late, ${percent(malformedRate)} malformed)\n`,
@@ -208,7 +209,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   if (feed) io.stdout.write(`sample feed: ${feedLine(feed.counts())}\n`);
   const counters = await collector.counters();
   for (const [source, c] of Object.entries(counters)) {
-    io.stdout.write(`${source}: ${formatCount(c.landed)} landed, ${formatCount(c.quarantined)} quarantined, ${formatCount(c.duplicates)} duplicates, ${c.batches} batches\n`);
+    io.stdout.write(`${escapeControl(source)}: ${formatCount(c.landed)} landed, ${formatCount(c.quarantined)} quarantined, ${formatCount(c.duplicates)} duplicates, ${c.batches} batches\n`);
   }
   io.stdout.write('stopped\n');
 }
@@ -277,4 +278,8 @@ function fullEveryMs(text: string): number {
 
 function formatSeconds(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Contract } from '../../contracts/index.js';
-import { ConfigError } from '../../core/index.js';
+import { ConfigError, escapeControl } from '../../core/index.js';
 import { openObjectStore, type ObjectStore, type OpenStoreOptions } from '../../storage/index.js';
 import type { Lake } from '../../table/index.js';
 import { ApiPullSource } from './api-pull-source.js';
@@ -12,6 +12,8 @@ const fileDropSchema = z.strictObject({
   path: z.string({ error: 'expected a folder or s3://bucket/prefix' }).min(1),
   intervalMs: z.int().positive({ error: 'expected a positive number of milliseconds' }).default(2_000),
   stablePolls: z.int().nonnegative({ error: 'expected 0 or more polls' }).optional(),
+  /** How long a file must have gone unwritten before it is read; default two intervals (see `FileDropSourceOptions.quietMs`). */
+  quietMs: z.int().nonnegative({ error: 'expected 0 or more milliseconds' }).optional(),
 });
 
 const apiPullSchema = z.strictObject({
@@ -38,6 +40,8 @@ export interface RunningSources {
  * Starts the file drops and API pulls that `sources` in the config declares, e.g.
  * `sources: { orders: { fileDrop: { path: './drop/orders', intervalMs: 2000 } } }`. Each
  * source must have a contract; a mistake is a `ConfigError` naming `sources.<name>.<field>`.
+ * `onEvent` gets one line per event, control characters in names and reasons escaped
+ * (`escapeControl`); a refused file name is reported once, a re-ingested file says so.
  */
 export async function startConfiguredSources(options: {
   readonly lake: Lake;
@@ -51,7 +55,8 @@ export async function startConfiguredSources(options: {
   const file = options.configFile ?? 'lakeloop.config.ts';
   const started: { stop(): Promise<void> }[] = [];
   const descriptions: string[] = [];
-  const say = (source: string, message: string): void => options.onEvent?.(source, message);
+  // File keys, reasons and error messages come from producers: one event is one line, whatever they hold.
+  const say = (source: string, message: string): void => options.onEvent?.(escapeControl(source), escapeControl(message));
   for (const [name, raw] of Object.entries(options.sources)) {
     const parsed = sourceSchema.safeParse(raw);
     if (!parsed.success) {
@@ -73,8 +78,12 @@ export async function startConfiguredSources(options: {
         contract,
         store,
         ...(fileDrop.stablePolls !== undefined ? { stablePolls: fileDrop.stablePolls } : {}),
+        ...(fileDrop.quietMs !== undefined ? { quietMs: fileDrop.quietMs } : {}),
         onPoll: (summary) => {
-          for (const f of summary.ingested) say(name, `file drop: ingested ${f.key}`);
+          for (const f of summary.ingested) {
+            if (f.reingested) say(name, `file drop: re-ingested ${f.key}: it changed after it was ingested; ${f.landed} record(s) landed again`);
+            else say(name, `file drop: ingested ${f.key}`);
+          }
           for (const f of summary.failed) say(name, `file drop: ${f.key} failed: ${f.reason}`);
           for (const f of summary.refused) say(name, `file drop: refused ${JSON.stringify(f.key)}: ${f.reason}`);
         },

@@ -20,10 +20,19 @@ export interface FileDropSourceOptions extends PollHandlers<FileDropPollSummary>
   /**
    * Polls a file must have been seen unchanged (same size and etag/mtime) before it is
    * ingested, so a file still being written is not read half-way. Default 1: a file is
-   * ingested on the poll after the one that first saw it. 0 = at first sight (producers
-   * that rename into place, or S3, where an object appears only when complete).
+   * ingested on the poll after the one that first saw it. 0 (with `quietMs: 0`) = at first
+   * sight, for producers that rename into place.
    */
   readonly stablePolls?: number;
+  /**
+   * How long a file must have gone unwritten before it is ingested: its modification time
+   * (S3: LastModified) is at least this old, or this process has seen it unchanged for this
+   * long. Default: two poll intervals (4 s at the default 2 s). A writer that pauses longer
+   * than this still gets a part of its file read — then the whole file again, reported as
+   * re-ingested — so producers that write slowly should write `.name.tmp` (hidden names are
+   * ignored) and rename it to `name` when done.
+   */
+  readonly quietMs?: number;
   readonly clock?: Clock;
 }
 
@@ -36,6 +45,11 @@ export interface IngestedDropFile {
   readonly landed: number;
   readonly quarantined: number;
   readonly batches: number;
+  /**
+   * true when an earlier identity of the same key had been ingested: the file changed after
+   * it was ingested and its records (old ones included) landed again.
+   */
+  readonly reingested: boolean;
 }
 
 /** A file a poll could not ingest. */
@@ -62,13 +76,17 @@ export interface FileDropPollSummary {
   readonly ingested: readonly IngestedDropFile[];
   /** Files whose identity bronze already records (ingested by this or an earlier process). */
   readonly alreadyIngested: number;
-  /** Files new or changed since the previous poll: left for a later poll. */
+  /** Files new or changed since the previous poll, or written less than `quietMs` ago: left for a later poll. */
   readonly deferred: readonly string[];
   readonly failed: readonly FailedDropFile[];
   /** Files whose identity is in the failure ledger: skipped. */
   readonly previouslyFailed: number;
-  /** Hostile names (`..`, absolute, NUL, outside the prefix): never read. */
+  /** Hostile names (`..`, absolute, NUL, outside the prefix): never read. Each is reported by the first poll that lists it. */
   readonly refused: readonly RefusedDropFile[];
+  /** Refused names an earlier poll of this process reported already (and that stayed listed since): not reported again. */
+  readonly refusedBefore: number;
+  /** Files of `ingested` that had been ingested before under another size or etag (`reingested: true`). */
+  readonly reingested: number;
   /** Hidden (`.x`, `_x`) files and extensions that are no record format. */
   readonly ignored: readonly string[];
   readonly landed: number;
@@ -83,6 +101,9 @@ export interface DropFailure {
   readonly reason: string;
   readonly failedAtMs: number;
 }
+
+/** The poll interval of `start()` without one. */
+const DEFAULT_INTERVAL_MS = 2_000;
 
 const FORMATS: Readonly<Record<string, RecordFormat | 'json?'>> = {
   '.ndjson': 'ndjson',
@@ -103,7 +124,12 @@ const ingestQueues = new WeakMap<Lake, Promise<unknown>>();
  * second, empty commit records `filedrop:<source>:<identity>` — so "already ingested" is
  * read from bronze's txns before anything is downloaded, survives restarts, and a crash
  * in the middle of a file is finished by the next poll without duplicates. A changed file
- * (new size or mtime/etag) is a new file.
+ * (new size or mtime/etag) is a new file: once quiet it is ingested again, whole, and
+ * reported as re-ingested.
+ *
+ * A file is read once it is stable and quiet: seen unchanged by `stablePolls` polls and
+ * unwritten for `quietMs`. File names are names, never patterns: `h[12].ndjson` is read
+ * as that one file.
  *
  * @example
  * const source = new FileDropSource({ lake, contract, store: await LocalObjectStore.create('./drop/orders') });
@@ -115,8 +141,11 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
   private readonly stablePolls: number;
   private readonly clock: Clock;
   private readonly loop: PollLoop<FileDropPollSummary>;
-  /** identity → consecutive polls it has been seen unchanged (this process only). */
-  private seen = new Map<string, { identity: string; polls: number }>();
+  private intervalMs = DEFAULT_INTERVAL_MS;
+  /** key → its identity, the consecutive polls it has been seen unchanged and since when (this process only). */
+  private seen = new Map<string, { identity: string; polls: number; sinceMs: number }>();
+  /** Refused keys already reported (those the latest listing still returned). */
+  private refusalsReported = new Set<string>();
 
   constructor(private readonly options: FileDropSourceOptions) {
     this.source = options.contract.source;
@@ -136,8 +165,14 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
     return this.loop.run();
   }
 
-  start(intervalMs = 2_000): void {
+  start(intervalMs = DEFAULT_INTERVAL_MS): void {
+    this.intervalMs = intervalMs;
     this.loop.start(intervalMs);
+  }
+
+  /** The quiet period in force: `quietMs`, else two poll intervals. */
+  get quietMs(): number {
+    return this.options.quietMs ?? 2 * this.intervalMs;
   }
 
   stop(): Promise<void> {
@@ -156,6 +191,7 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
     const { store, lake } = this.options;
     const listing = await store.listAll(this.prefix);
     const txns = await this.bronzeTxns();
+    const ingestedKeys = doneKeys(this.source, txns);
     const ledger = await this.failures();
     const failedIdentities = new Set(ledger.map((f) => f.identity));
     const summary = {
@@ -166,14 +202,20 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
       ignored: [] as string[],
       alreadyIngested: 0,
       previouslyFailed: 0,
+      refusedBefore: 0,
     };
-    const seen = new Map<string, { identity: string; polls: number }>();
+    const seen = new Map<string, { identity: string; polls: number; sinceMs: number }>();
+    const refusals = new Set<string>();
     const newFailures: DropFailure[] = [];
+    const quietMs = this.quietMs;
 
     for (const info of listing) {
       const refusal = refusalOf(info.key, this.prefix);
       if (refusal !== undefined) {
-        summary.refused.push({ key: info.key, reason: refusal });
+        // Reported once: a name that stays in the folder would otherwise be logged on every poll.
+        refusals.add(info.key);
+        if (this.refusalsReported.has(info.key)) summary.refusedBefore += 1;
+        else summary.refused.push({ key: info.key, reason: refusal });
         continue;
       }
       const name = info.key.slice(info.key.lastIndexOf('/') + 1);
@@ -193,16 +235,22 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
         summary.previouslyFailed += 1;
         continue;
       }
+      const nowMs = this.clock.nowMs();
       const before = this.seen.get(info.key);
-      const polls = before?.identity === identity ? before.polls + 1 : 0;
-      seen.set(info.key, { identity, polls });
-      if (polls < this.stablePolls) {
+      const unchanged = before?.identity === identity;
+      const polls = unchanged ? before.polls + 1 : 0;
+      const sinceMs = unchanged ? before.sinceMs : nowMs;
+      seen.set(info.key, { identity, polls, sinceMs });
+      // Quiet: unwritten for quietMs by its mtime, or (a clock behind the store's, a future mtime) by what this process saw.
+      const quietForMs = Math.max(nowMs - info.lastModifiedMs, nowMs - sinceMs);
+      if (polls < this.stablePolls || quietForMs < quietMs) {
         summary.deferred.push(info.key);
         continue;
       }
       try {
-        const result = await serialise(lake, () => this.ingest(info, identity, format));
+        const result = await serialise(lake, () => this.ingest(info, identity, format, ingestedKeys.has(info.key)));
         summary.ingested.push(result);
+        ingestedKeys.add(info.key);
         seen.delete(info.key);
       } catch (error) {
         const code = error instanceof LakeloopError ? error.code : 'INTERNAL';
@@ -215,17 +263,19 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
       }
     }
     this.seen = seen;
+    this.refusalsReported = refusals;
     if (newFailures.length > 0) await lake.store.put(this.ledgerKey, `${JSON.stringify([...ledger, ...newFailures], null, 2)}\n`);
     return {
       source: this.source,
       listed: listing.length,
       ...summary,
+      reingested: summary.ingested.filter((f) => f.reingested).length,
       landed: summary.ingested.reduce((sum, f) => sum + f.landed, 0),
       quarantined: summary.ingested.reduce((sum, f) => sum + f.quarantined, 0),
     };
   }
 
-  private async ingest(info: ObjectInfo, identity: string, format: RecordFormat | 'json?'): Promise<IngestedDropFile> {
+  private async ingest(info: ObjectInfo, identity: string, format: RecordFormat | 'json?', reingested: boolean): Promise<IngestedDropFile> {
     const { lake, contract, store } = this.options;
     const clock = this.clock;
     let totals = { received: 0, landed: 0, quarantined: 0, batches: 0 };
@@ -236,7 +286,7 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
       totals = { received: result.received, landed: result.landed, quarantined: result.quarantined, batches: result.batches };
     }
     await markDone(lake, contract, identity, clock);
-    return { key: info.key, identity, ...totals };
+    return { key: info.key, identity, ...totals, reingested };
   }
 
   private async bronzeTxns(): Promise<ReadonlyMap<string, number>> {
@@ -252,6 +302,19 @@ function doneAppId(source: string, identity: string): string {
 
 function identityOf(info: ObjectInfo): string {
   return `${info.key}:${info.sizeBytes}:${info.etag}`;
+}
+
+/** The keys bronze's done marks name: files ingested under some identity (size and etag hold no ':'). */
+function doneKeys(source: string, txns: ReadonlyMap<string, number>): Set<string> {
+  const prefix = doneAppId(source, '');
+  const keys = new Set<string>();
+  for (const appId of txns.keys()) {
+    if (!appId.startsWith(prefix)) continue;
+    const identity = appId.slice(prefix.length);
+    const sizeAt = identity.lastIndexOf(':', identity.lastIndexOf(':') - 1);
+    if (sizeAt > 0) keys.add(identity.slice(0, sizeAt));
+  }
+  return keys;
 }
 
 /** Why a listed key must not be read, or undefined when it is a plain file under the prefix. */

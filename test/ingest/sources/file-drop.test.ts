@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,7 +109,8 @@ describe.each(setups)('file drop from $name', ({ open }) => {
   }
 
   function source(c: Contract, drop: Drop, stablePolls?: number): FileDropSource {
-    return new FileDropSource({ lake, contract: c, store: drop.store, prefix: drop.prefix, ...(stablePolls === undefined ? {} : { stablePolls }) });
+    // quietMs 0: these tests are about stablePolls and identities; the quiet period has its own tests
+    return new FileDropSource({ lake, contract: c, store: drop.store, prefix: drop.prefix, quietMs: 0, ...(stablePolls === undefined ? {} : { stablePolls }) });
   }
 
   it('lands a dropped file once: a second poll and a new instance (a restart) land nothing', async () => {
@@ -204,6 +205,28 @@ describe.each(setups)('file drop from $name', ({ open }) => {
     expect(await restarted.failures()).toEqual([expect.objectContaining({ key: `${drop.prefix}bad.parquet`, code: 'INCOMPATIBLE_SCHEMA' })]);
     expect(await lake.store.head(`_lakeloop/sources/${c.source}/failed.json`)).toBeDefined();
   });
+
+  it('a file changed after it was ingested lands again, whole, and is reported as re-ingested (also after a restart)', async () => {
+    const c = contract('drop_reingest');
+    const drop = await setup.newDrop('reingest');
+    const watcher = source(c, drop, 0);
+    await drop.drop('r.ndjson', lines('r1', 'r2'));
+    const first = await watcher.pollOnce();
+    expect(first).toMatchObject({ reingested: 0, landed: 2 });
+    expect(first.ingested).toEqual([expect.objectContaining({ key: `${drop.prefix}r.ndjson`, reingested: false })]);
+
+    await drop.drop('r.ndjson', lines('r1', 'r2', 'r3'));
+    const second = await watcher.pollOnce();
+    expect(second).toMatchObject({ reingested: 1, landed: 3 });
+    expect(second.ingested).toEqual([expect.objectContaining({ key: `${drop.prefix}r.ndjson`, reingested: true, landed: 3 })]);
+
+    await drop.drop('r.ndjson', lines('r1', 'r2', 'r3', 'r4'));
+    const restarted = await source(c, drop, 0).pollOnce(); // known from bronze's log, not from memory
+    expect(restarted.ingested).toEqual([expect.objectContaining({ reingested: true, landed: 4 })]);
+    await drop.drop('other.ndjson', lines('o1'));
+    expect((await watcher.pollOnce()).ingested).toEqual([expect.objectContaining({ key: `${drop.prefix}other.ndjson`, reingested: false })]);
+    expect(await count(c.source)).toBe(10);
+  });
 });
 
 describe('file drop safety on a local folder', () => {
@@ -225,7 +248,7 @@ describe('file drop safety on a local folder', () => {
     await symlink(outside, join(folder, 'linked-dir'));
     await writeFile(join(folder, 'real.ndjson'), lines('r1'));
     const c = contract('drop_symlink');
-    const watcher = new FileDropSource({ lake, contract: c, store: await LocalObjectStore.create(folder), stablePolls: 0 });
+    const watcher = new FileDropSource({ lake, contract: c, store: await LocalObjectStore.create(folder), stablePolls: 0, quietMs: 0 });
     const summary = await watcher.pollOnce();
     expect(summary).toMatchObject({ listed: 1, ingested: [expect.objectContaining({ key: 'real.ndjson', landed: 1 })] });
     const snapshot = await (await lake.table(`bronze.${c.source}`)).snapshot();
@@ -248,7 +271,7 @@ describe('file drop safety on a local folder', () => {
         return inner.localPath(key);
       },
     });
-    const watcher = new FileDropSource({ lake, contract: contract('drop_hostile'), store: hostile, prefix: 'in/', stablePolls: 0 });
+    const watcher = new FileDropSource({ lake, contract: contract('drop_hostile'), store: hostile, prefix: 'in/', stablePolls: 0, quietMs: 0 });
     const summary: FileDropPollSummary = await watcher.pollOnce();
     expect(summary.refused.map((r) => r.key)).toEqual(['in/../../x.ndjson', '/etc/passwd.ndjson', 'in/a\0b.ndjson', 'other/y.ndjson']);
     expect(summary.refused[0]?.reason).toMatch(/Refused object key/);
@@ -272,7 +295,7 @@ describe('file drop safety on a local folder', () => {
     await landBatch({ lake, contract: c, raw, batch: { appId: `ingest:drop_crash:${identity}`, version: 1, sourceOffset: `${identity}#1` }, clock: new ManualClock(Date.now()) });
     await engine.run('DROP TABLE __crash_raw');
 
-    const summary = await new FileDropSource({ lake, contract: c, store, stablePolls: 0 }).pollOnce();
+    const summary = await new FileDropSource({ lake, contract: c, store, stablePolls: 0, quietMs: 0 }).pollOnce();
     expect(summary.ingested).toEqual([expect.objectContaining({ identity, received: 5, landed: 3, batches: 3 })]);
     const snapshot = await (await lake.table('bronze.drop_crash')).snapshot();
     expect(await engine.all(`SELECT id FROM (${await snapshot.scanSql(lake.store)}) ORDER BY id`)).toEqual(['k1', 'k2', 'k3', 'k4', 'k5'].map((id) => ({ id })));
@@ -294,5 +317,77 @@ describe('file drop safety on a local folder', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(summaries.length).toBe(polls);
     expect(summaries.reduce((sum, s) => sum + s.landed, 0)).toBe(2);
+  });
+
+  it('reports a refused name on the first poll that lists it only; a new process reports it once again', async () => {
+    const folder = join(root, 'refused-once');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'ok.ndjson'), lines('o1'));
+    const inner = await LocalObjectStore.create(folder);
+    const fake = (key: string): ObjectInfo => ({ key, sizeBytes: 10, lastModifiedMs: 0, etag: '10-0' });
+    let extra = ['../x.ndjson', '/etc/passwd.ndjson'];
+    const hostile = Object.assign(Object.create(inner) as ObjectStore, { listAll: async (prefix: string) => [...(await inner.listAll(prefix)), ...extra.map(fake)] });
+    const options = { lake, contract: contract('drop_refused_once'), store: hostile, stablePolls: 0, quietMs: 0 };
+    const watcher = new FileDropSource(options);
+    const refusedKeys = (summary: FileDropPollSummary): string[] => summary.refused.map((r) => r.key);
+    const first = await watcher.pollOnce();
+    expect(refusedKeys(first)).toEqual(['../x.ndjson', '/etc/passwd.ndjson']);
+    const second = await watcher.pollOnce();
+    expect(refusedKeys(second)).toEqual([]);
+    expect(second).toMatchObject({ refusedBefore: 2, ingested: [], alreadyIngested: 1 });
+    extra = ['/etc/passwd.ndjson', 'a/../../y.ndjson'];
+    const third = await watcher.pollOnce();
+    expect(refusedKeys(third)).toEqual(['a/../../y.ndjson']);
+    expect(third.refusedBefore).toBe(1);
+    expect(refusedKeys(await new FileDropSource(options).pollOnce())).toEqual(['/etc/passwd.ndjson', 'a/../../y.ndjson']);
+  });
+
+  it('a writer that pauses longer than the poll interval is read once, whole, when the file has been quiet for quietMs', async () => {
+    const folder = join(root, 'slow-writer');
+    await mkdir(folder, { recursive: true });
+    const file = join(folder, 'slow.ndjson');
+    const t0 = Math.floor(Date.now() / 1000) * 1000;
+    const clock = new ManualClock(t0);
+    const writeAt = async (text: string, atMs: number): Promise<void> => {
+      await writeFile(file, text);
+      await utimes(file, atMs / 1000, atMs / 1000);
+    };
+    const c = contract('drop_slow');
+    // polled every second (stablePolls 1, the default), quiet for 5 s before a read
+    const watcher = new FileDropSource({ lake, contract: c, store: await LocalObjectStore.create(folder), clock, quietMs: 5_000 });
+    await writeAt(lines('s1', 's2'), t0);
+    expect(await watcher.pollOnce()).toMatchObject({ deferred: ['slow.ndjson'], ingested: [] });
+    clock.advance(2_000); // unchanged for two polls: the writer is only pausing
+    expect(await watcher.pollOnce()).toMatchObject({ deferred: ['slow.ndjson'], ingested: [] });
+    await writeAt(lines('s1', 's2', 's3'), t0 + 2_500);
+    clock.advance(1_000);
+    expect(await watcher.pollOnce()).toMatchObject({ deferred: ['slow.ndjson'], ingested: [] });
+    clock.advance(3_000); // stable, but written 3.5 s ago
+    expect(await watcher.pollOnce()).toMatchObject({ deferred: ['slow.ndjson'], ingested: [] });
+    clock.advance(2_000);
+    const read = await watcher.pollOnce();
+    expect(read.ingested).toEqual([expect.objectContaining({ key: 'slow.ndjson', received: 3, landed: 3, reingested: false })]);
+    clock.advance(1_000);
+    expect(await watcher.pollOnce()).toMatchObject({ alreadyIngested: 1, ingested: [], deferred: [] });
+    const snapshot = await (await lake.table('bronze.drop_slow')).snapshot();
+    expect(await engine.all(`SELECT id FROM (${await snapshot.scanSql(lake.store)}) ORDER BY id`)).toEqual(['s1', 's2', 's3'].map((id) => ({ id })));
+  });
+
+  it('the quiet period defaults to two poll intervals; a file whose mtime is older than it is read at the first stable poll', async () => {
+    const folder = join(root, 'quiet-default');
+    await mkdir(folder, { recursive: true });
+    const store = await LocalObjectStore.create(folder);
+    const watcher = new FileDropSource({ lake, contract: contract('drop_quiet_default'), store, stablePolls: 0 });
+    expect(watcher.quietMs).toBe(4_000);
+    watcher.start(60_000);
+    await watcher.stop();
+    expect(watcher.quietMs).toBe(120_000);
+    await writeFile(join(folder, 'old.ndjson'), lines('q1'));
+    const old = (Date.now() - 10 * 60_000) / 1000;
+    await utimes(join(folder, 'old.ndjson'), old, old);
+    await writeFile(join(folder, 'new.ndjson'), lines('q2'));
+    const summary = await watcher.pollOnce();
+    expect(summary.ingested.map((f) => f.key)).toEqual(['old.ndjson']);
+    expect(summary.deferred).toEqual(['new.ndjson']);
   });
 });
