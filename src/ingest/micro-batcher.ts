@@ -7,6 +7,7 @@ import type { Lake, TxnId } from '../table/index.js';
 import { landBatch, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords } from './raw-records.js';
+import { splitRequestBody } from './request-body.js';
 
 /** Defaults when a contract sets no batch limits: small enough for sub-second acks, large enough for few files. */
 export const DEFAULT_COLLECTOR_BATCH = Object.freeze({ maxRecords: 5_000, maxBytes: 8 * 1024 * 1024, maxMs: 1_000 });
@@ -94,6 +95,8 @@ interface PendingRequest {
   firstLine: number;
   readonly chunks: readonly Buffer[];
   readonly bytes: number;
+  /** Its records refused before parsing (too deep), by their number in the request. */
+  readonly errors: ReadonlyMap<number, string>;
   readonly resolve: (outcome: RequestOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -177,17 +180,17 @@ export class MicroBatcher {
       const waiting = this.pendingKeys.get(appKey);
       if (waiting) {
         this.stats.duplicates += 1;
-        this.duplicateRecords += toLines(body).records;
+        this.duplicateRecords += splitRequestBody(body).records;
         return waiting.then((outcome) => ({ ...outcome, duplicate: true }));
       }
       const landed = this.landedKeys.get(appKey);
       if (landed) {
         this.stats.duplicates += 1;
-        this.duplicateRecords += toLines(body).records;
+        this.duplicateRecords += splitRequestBody(body).records;
         return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: true, ...landed, rejects: [] });
       }
     }
-    const { chunks, records, bytes } = toLines(body);
+    const { chunks, records, bytes, errors } = splitRequestBody(body);
     if (records === 0) return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: false, batchId: null, bronzeVersion: null, rejects: [] });
     if (this.pendingBytes + bytes > this.maxPendingBytes && this.pendingBytes > 0) {
       return Promise.reject(new Backpressure(this.source, Math.max(1, Math.ceil(this.limits.maxMs / 1000))));
@@ -196,7 +199,7 @@ export class MicroBatcher {
     this.stats.records += records;
     const promise = new Promise<RequestOutcome>((resolve, reject) => {
       const batch = (this.open ??= this.newBatch());
-      batch.requests.push({ key: appKey, records, firstLine: batch.records, chunks, bytes, resolve, reject });
+      batch.requests.push({ key: appKey, records, firstLine: batch.records, chunks, bytes, errors, resolve, reject });
       batch.records += records;
       batch.bytes += bytes;
       this.pendingBytes += bytes;
@@ -288,8 +291,10 @@ export class MicroBatcher {
     }
     if (requests.length === 0) return;
     let line = 0;
+    const lineErrors = new Map<number, string>();
     for (const request of requests) {
       request.firstLine = line;
+      for (const [n, reason] of request.errors) lineErrors.set(line + n, reason);
       line += request.records;
     }
     this.batchCounter += 1;
@@ -301,7 +306,7 @@ export class MicroBatcher {
     const extraTxns: TxnId[] = keys.map((appId) => ({ appId, version: 1 }));
     let result: LandResult;
     try {
-      const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0);
+      const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0, new Map(), lineErrors);
       result = await landBatch({
         lake,
         contract,
@@ -370,57 +375,4 @@ export class MicroBatcher {
     const prefix = `key:${this.source}:`;
     for (const [appId] of bronze) if (appId.startsWith(prefix) && !this.landedKeys.has(appId)) this.landedKeys.set(appId, { batchId: null, bronzeVersion: null });
   }
-}
-
-const SPACE = new Set([0x20, 0x09, 0x0d, 0x0a]);
-const NEWLINE = Buffer.from('\n');
-
-/**
- * A request body as spool lines: NDJSON bytes pass through as they are (blank lines
- * dropped, a final newline added), so line N of the request is record N. A JSON array is
- * parsed in Node and each element written as one line; a body that starts with `[` but
- * does not parse as an array is taken as NDJSON, so each of its lines reaches quarantine
- * with its reason instead of being refused unseen.
- */
-function toLines(body: Buffer): { chunks: Buffer[]; records: number; bytes: number } {
-  let first = 0;
-  while (first < body.length && SPACE.has(body[first] as number)) first++;
-  if (body[first] === 0x5b) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      parsed = undefined;
-    }
-    if (Array.isArray(parsed)) {
-      const text = parsed.map((element) => `${JSON.stringify(element) ?? 'null'}\n`).join('');
-      const chunk = Buffer.from(text, 'utf8');
-      return { chunks: [chunk], records: parsed.length, bytes: chunk.length };
-    }
-  }
-  const chunks: Buffer[] = [];
-  let records = 0;
-  let blank = false;
-  for (let start = 0; start < body.length; ) {
-    const end = body.indexOf(0x0a, start);
-    const stop = end < 0 ? body.length : end;
-    let nonBlank = false;
-    for (let i = start; i < stop; i++) {
-      if (!SPACE.has(body[i] as number)) {
-        nonBlank = true;
-        break;
-      }
-    }
-    if (nonBlank) {
-      records += 1;
-      chunks.push(body.subarray(start, stop), NEWLINE);
-    } else blank = true;
-    start = stop + 1;
-  }
-  if (!blank) {
-    // the usual case: keep the body as one chunk
-    const whole = body[body.length - 1] === 0x0a || body.length === 0 ? [body] : [body, NEWLINE];
-    return { chunks: body.length === 0 ? [] : whole, records, bytes: body.length + (whole.length - 1) };
-  }
-  return { chunks, records, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
 }

@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LakeloopError, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { Backpressure, MicroBatcher, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
+import { Backpressure, MicroBatcher, splitRequestBody, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
 import type { Metrics } from '../observe/index.js';
 import type { Lake } from '../table/index.js';
 import type { RouteHandler } from './routes.js';
@@ -146,7 +146,12 @@ export class Collector {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://collector');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://collector');
+    } catch {
+      return sendJson(res, 400, { error: `Failed to parse the request target ${JSON.stringify(req.url)}: not a URL path`, hint: 'Request a path such as /ingest/<source>.' });
+    }
     if (this.closing) res.setHeader('connection', 'close');
     if (url.pathname === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
@@ -165,7 +170,15 @@ export class Collector {
       const more = Object.keys(this.options.routes ?? {}).sort().map((path) => `, ${path}`).join('');
       return sendJson(res, 404, { error: `No route ${url.pathname}`, hint: `POST records to /ingest/<source>; GET /healthz${more}.` });
     }
-    const source = decodeURIComponent(match[1] ?? '');
+    let source: string;
+    try {
+      source = decodeURIComponent(match[1] ?? '');
+    } catch {
+      return sendJson(res, 400, {
+        error: `Failed to decode the source name ${JSON.stringify(match[1])}: bad percent-encoding`,
+        hint: 'Percent-encode the source name as UTF-8 (%XX per byte), or send it unencoded.',
+      });
+    }
     if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
     const contract = this.options.contracts.get(source);
     if (!contract) {
@@ -229,7 +242,7 @@ export class Collector {
     if (!metrics) return;
     const { source } = outcome;
     if (outcome.duplicate) {
-      const records = accepted > 0 ? accepted : countRecords(body);
+      const records = accepted > 0 ? accepted : splitRequestBody(body).records;
       metrics.recordLanding({ source, received: records, landed: 0, quarantined: 0, duplicates: records, files: 0, addedColumns: [] }, { receivedCounted: accepted > 0 });
       return;
     }
@@ -276,20 +289,6 @@ export class Collector {
       req.once('error', reject);
     });
   }
-}
-
-/** Records in a body as the batcher counts them: a JSON array's elements, else non-blank lines. */
-function countRecords(body: Buffer): number {
-  const text = body.toString('utf8');
-  if (text.trimStart().startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed)) return parsed.length;
-    } catch {
-      // not an array: NDJSON lines, as the batcher reads it
-    }
-  }
-  return text.split('\n').filter((line) => line.trim() !== '').length;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {
