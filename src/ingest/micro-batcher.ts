@@ -2,7 +2,7 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { quoteIdent } from '../engine/index.js';
 import type { Lake, TxnId } from '../table/index.js';
 import { landBatch, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
@@ -11,6 +11,16 @@ import { splitRequestBody } from './request-body.js';
 
 /** Defaults when a contract sets no batch limits: small enough for sub-second acks, large enough for few files. */
 export const DEFAULT_COLLECTOR_BATCH = Object.freeze({ maxRecords: 5_000, maxBytes: 8 * 1024 * 1024, maxMs: 1_000 });
+
+/**
+ * Rejected records of one request stored in quarantine with their payload; the rest of its
+ * rejects are counted in one summary row (SPEC §5: never silently dropped), so a body of
+ * millions of bad lines (`{}` × 5 M) costs one row and bounded memory, not millions of rows.
+ */
+export const QUARANTINED_ROWS_PER_REQUEST = 10_000;
+
+/** Rejects a request's outcome lists (with line, reason and field); `quarantined` counts them all. */
+export const LISTED_REJECTS_PER_REQUEST = 1_000;
 
 /** One record of a request that went to quarantine, numbered within the request (1-based line or array element). */
 export interface RecordReject {
@@ -26,8 +36,10 @@ export interface RequestOutcome {
   readonly records: number;
   /** This request's records committed to bronze. */
   readonly landed: number;
-  /** This request's records committed to quarantine (each listed in `rejects`). */
+  /** This request's records committed to quarantine (the first `LISTED_REJECTS_PER_REQUEST` listed in `rejects`). */
   readonly quarantined: number;
+  /** Of those, the ones past `QUARANTINED_ROWS_PER_REQUEST`: counted in one summary row of quarantine, without their payloads. */
+  readonly summarised: number;
   /** true when the request's idempotency key had landed before: nothing was written for it. */
   readonly duplicate: boolean;
   /** The batch holding the records (null for a duplicate known only from the table's txns). */
@@ -187,14 +199,12 @@ export class MicroBatcher {
       if (landed) {
         this.stats.duplicates += 1;
         this.duplicateRecords += splitRequestBody(body).records;
-        return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: true, ...landed, rejects: [] });
+        return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, summarised: 0, duplicate: true, ...landed, rejects: [] });
       }
     }
     const { chunks, records, bytes, errors } = splitRequestBody(body);
-    if (records === 0) return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: false, batchId: null, bronzeVersion: null, rejects: [] });
-    if (this.pendingBytes + bytes > this.maxPendingBytes && this.pendingBytes > 0) {
-      return Promise.reject(new Backpressure(this.source, Math.max(1, Math.ceil(this.limits.maxMs / 1000))));
-    }
+    if (records === 0) return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, summarised: 0, duplicate: false, batchId: null, bronzeVersion: null, rejects: [] });
+    if (!this.admits(bytes)) return Promise.reject(new Backpressure(this.source, this.retryAfterSeconds));
     this.stats.requests += 1;
     this.stats.records += records;
     const promise = new Promise<RequestOutcome>((resolve, reject) => {
@@ -213,6 +223,16 @@ export class MicroBatcher {
       promise.then(forget, forget);
     }
     return promise;
+  }
+
+  /** Whether a request of `bytes` would be accepted now (false: `submit` would throw `Backpressure`). */
+  admits(bytes: number): boolean {
+    return this.pendingBytes === 0 || this.pendingBytes + bytes <= this.maxPendingBytes;
+  }
+
+  /** The `Retry-After` of a `Backpressure`: about one batch's time. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.limits.maxMs / 1000));
   }
 
   /** Closes the open batch and waits until every accepted request is committed (or failed). */
@@ -286,7 +306,7 @@ export class MicroBatcher {
       if (request.key !== undefined && (bronzeTxns.get(request.key) ?? 0) >= 1) {
         this.landedKeys.set(request.key, { batchId: null, bronzeVersion: null });
         this.stats.duplicates += 1;
-        request.resolve({ source: this.source, records: request.records, landed: 0, quarantined: 0, duplicate: true, batchId: null, bronzeVersion: null, rejects: [] });
+        request.resolve({ source: this.source, records: request.records, landed: 0, quarantined: 0, summarised: 0, duplicate: true, batchId: null, bronzeVersion: null, rejects: [] });
       } else requests.push(request);
     }
     if (requests.length === 0) return;
@@ -315,6 +335,7 @@ export class MicroBatcher {
         clock: this.clock,
         bytes: batch.bytes,
         extraTxns,
+        rejectGroups: { firstLines: requests.map((r) => r.firstLine + 1), maxStored: QUARANTINED_ROWS_PER_REQUEST, maxListed: LISTED_REJECTS_PER_REQUEST },
       });
     } finally {
       await lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
@@ -329,37 +350,22 @@ export class MicroBatcher {
     this.stats.landed += result.landed;
     this.stats.quarantined += result.quarantined;
     this.options.onBatch?.(result);
-    const rejects = result.quarantined > 0 ? await this.rejectsOf(result.batchId) : [];
-    for (const request of requests) {
-      const mine = rejects
-        .filter((r) => r.line > request.firstLine && r.line <= request.firstLine + request.records)
-        .map((r) => ({ ...r, line: r.line - request.firstLine }));
+    requests.forEach((request, i) => {
+      const group = result.groupRejects?.[i];
       if (request.key !== undefined) this.landedKeys.set(request.key, { batchId: result.batchId, bronzeVersion: result.bronzeVersion });
+      const quarantined = group?.quarantined ?? 0;
       request.resolve({
         source: this.source,
         records: request.records,
-        landed: request.records - mine.length,
-        quarantined: mine.length,
+        landed: request.records - quarantined,
+        quarantined,
+        summarised: group?.summarised ?? 0,
         duplicate: false,
         batchId: result.batchId,
         bronzeVersion: result.bronzeVersion,
-        rejects: mine,
+        rejects: (group?.rejects ?? []).map((r) => ({ ...r, line: r.line - request.firstLine })),
       });
-    }
-  }
-
-  /** The quarantined lines of one batch, read back from its (deterministically named) quarantine files. */
-  private async rejectsOf(batchId: string): Promise<RecordReject[]> {
-    const { lake } = this.options;
-    const snapshot = await (await lake.table(`quarantine.${this.source}`)).snapshot();
-    const prefix = `${this.source}-${batchId}`;
-    const files = snapshot.files.filter((f) => f.path.includes(prefix));
-    if (files.length === 0) return [];
-    const paths = await Promise.all(files.map((f) => lake.store.localPath(snapshot.fileKey(f))));
-    const rows = await lake.engine.all(
-      `SELECT line, reason, field FROM read_parquet(${quoteList(paths)}) WHERE batch_id = ${quoteLiteral(batchId)} ORDER BY line`,
-    );
-    return rows.map((r) => ({ line: Number(r['line']), reason: String(r['reason']), field: r['field'] === null || r['field'] === undefined ? null : String(r['field']) }));
+    });
   }
 
   private async txnsOf(name: string): Promise<ReadonlyMap<string, number>> {
