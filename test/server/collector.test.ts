@@ -357,3 +357,91 @@ describe('malformed requests get a 4xx, never a 5xx', () => {
     expect((reply.body['rejects'] as { line: number; reason: string }[]).map((r) => [r.line, r.reason])).toEqual([[2, 'invalid UTF-8']]);
   });
 });
+
+/** Sends a request's head (and `body`, possibly less than it declares) and resolves with the first response's status, headers and whether the server then closed the connection. */
+function partialRequest(server: Collector, head: string, body = ''): Promise<{ status: number; retryAfter: string | undefined; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, server.host);
+    let text = '';
+    let answered: { status: number; retryAfter: string | undefined } | undefined;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const end = text.indexOf('\r\n\r\n');
+      if (answered || end < 0) return;
+      answered = { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), retryAfter: /\r\nretry-after: (\S+)/i.exec(text.slice(0, end))?.[1] };
+      // a kept-alive connection stays open: give it a moment to show which it is
+      setTimeout(() => {
+        socket.destroy();
+        resolve({ ...answered!, closed: false });
+      }, 300);
+    });
+    socket.on('close', () => {
+      if (answered) resolve({ ...answered, closed: true });
+    });
+    socket.on('error', reject);
+    socket.write(`${head}\r\n\r\n${body}`);
+  });
+}
+
+describe('bounded memory', () => {
+  it('stores at most 10,000 rejects of a request and counts the rest in one summary row', async () => {
+    const body = '{}\n'.repeat(20_000);
+    const reply = await post(collector, '/ingest/events', body);
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ records: 20_000, landed: 0, quarantined: 20_000, summarised: 10_000 });
+    expect((reply.body['rejects'] as unknown[]).length).toBe(1_000);
+    const stored = await rows('quarantine.events', `batch_id = '${String(reply.body['batchId'])}'`);
+    expect(stored.length).toBe(10_001);
+    const summary = stored.filter((r) => r['payload'] === null);
+    expect(summary.length).toBe(1);
+    expect(String(summary[0]?.['reason'])).toMatch(/^10000 more rejected records of this request \(lines 10001 to 20000 of the batch\) are not stored one by one/);
+    const counted = (await collector.counters())['events'];
+    expect(counted?.quarantined).toBeGreaterThanOrEqual(20_000);
+  });
+
+  it('refuses a request over the in-flight budget with 429 before reading its body, and takes it once room is back', async () => {
+    const options: CollectorOptions = { lake, contracts, port: 0, maxBodyBytes: 64 * 1024, maxInFlightBytes: 100 * 1024, instanceId: 'budget' };
+    const budget = await Collector.create(options);
+    try {
+      const big = ndjson(Array.from({ length: 1_100 }, (_, i) => 400_000 + i));
+      expect(big.length).toBeGreaterThan(50 * 1024);
+      const held = post(budget, '/ingest/slow', big); // waits for its batch (maxMs is a minute): its bytes stay in flight
+      await expect.poll(() => budget.inFlight).toBe(big.length);
+      // declared length, body never sent: the 429 comes anyway, so nothing of it was awaited
+      const declared = await partialRequest(budget, `POST /ingest/events HTTP/1.1\r\nhost: x\r\ncontent-length: ${big.length}`);
+      expect(declared).toMatchObject({ status: 429, retryAfter: '1' });
+      // chunked: refused once it reads past the budget, and its connection closed
+      const chunk = big.slice(0, 60 * 1024);
+      const chunked = await partialRequest(budget, 'POST /ingest/events HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked', `${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+      expect(chunked).toMatchObject({ status: 429, retryAfter: '1', closed: true });
+      const small = await post(budget, '/ingest/events', ndjson([402_000]));
+      expect(small.status).toBe(200); // small enough to fit beside the held one
+      await budget.close(); // commits the held request's batch
+      expect((await held).status).toBe(200);
+      expect(budget.inFlight).toBe(0);
+    } finally {
+      await budget.close();
+    }
+    expect((await rows('bronze.slow', 'id BETWEEN 400000 AND 401099')).length).toBe(1_100);
+  });
+
+  it('answers 429 for per-source backpressure before reading the body', async () => {
+    const busy = await Collector.create({ lake, contracts, port: 0, maxPendingBytes: 10, instanceId: 'busy-early' });
+    try {
+      const accepted = post(busy, '/ingest/slow', ndjson([410]));
+      await expect.poll(async () => (await busy.counters())['slow']?.pendingBytes ?? 0).toBeGreaterThan(0);
+      const refused = await partialRequest(busy, 'POST /ingest/slow HTTP/1.1\r\nhost: x\r\ncontent-length: 1000');
+      expect(refused).toMatchObject({ status: 429 });
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+      await busy.close();
+      expect((await accepted).status).toBe(200);
+    } finally {
+      await busy.close();
+    }
+  });
+
+  it('refuses to start with an in-flight budget below the body limit', async () => {
+    await expect(Collector.create({ lake, contracts, port: 0, maxBodyBytes: 1024, maxInFlightBytes: 512 })).rejects.toThrow(/Failed to start the collector: maxInFlightBytes \(512\) is below maxBodyBytes \(1024\)/);
+  });
+});
