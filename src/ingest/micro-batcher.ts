@@ -7,7 +7,7 @@ import type { Lake, TxnId } from '../table/index.js';
 import { landBatch, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords } from './raw-records.js';
-import { splitRequestBody } from './request-body.js';
+import { minRecordBytes, splitRequestBody } from './request-body.js';
 
 /** Defaults when a contract sets no batch limits: small enough for sub-second acks, large enough for few files. */
 export const DEFAULT_COLLECTOR_BATCH = Object.freeze({ maxRecords: 5_000, maxBytes: 8 * 1024 * 1024, maxMs: 1_000 });
@@ -60,6 +60,8 @@ export interface BatcherStats {
   readonly failedBatches: number;
   /** Bytes accepted but not yet committed. */
   readonly pendingBytes: number;
+  /** Records of requests refused whole (`RequestRefused`): not stored, counted here. */
+  readonly refusedRecords: number;
 }
 
 /** The source has more uncommitted bytes than it accepts: the caller should retry after `retryAfterSeconds`. */
@@ -71,6 +73,24 @@ export class Backpressure extends LakeloopError {
     super('BACKPRESSURE', `Source ${source} is busy: too many records are waiting to be committed`, {
       retryable: true,
       hint: `Retry after ${retryAfterSeconds} s with the same Idempotency-Key.`,
+    });
+  }
+}
+
+/**
+ * A request refused whole before anything of it was stored: more of its records than
+ * `QUARANTINED_ROWS_PER_REQUEST` are too short to hold the contract's required fields (a body
+ * of `{}` lines), so quarantining them one by one would cost more than they could ever say.
+ */
+export class RequestRefused extends LakeloopError {
+  constructor(
+    readonly source: string,
+    readonly records: number,
+    readonly short: number,
+    minBytes: number,
+  ) {
+    super('REQUEST_REFUSED', `Failed to accept the request to ${source}: ${short} of its ${records} records are shorter than the ${minBytes} bytes a record with the required fields takes`, {
+      hint: `Nothing of the request was stored. Fix the producer and re-send; up to ${QUARANTINED_ROWS_PER_REQUEST} such records per request are quarantined with their reasons instead.`,
     });
   }
 }
@@ -153,7 +173,8 @@ export class MicroBatcher {
   private closing = false;
   /** Re-delivered records not yet added to the lake's duplicate counter. */
   private duplicateRecords = 0;
-  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0 };
+  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0, refusedRecords: 0 };
+  private readonly minRecordBytes: number;
   private batchCounter = 0;
 
   private constructor(
@@ -171,6 +192,7 @@ export class MicroBatcher {
     this.maxPendingBytes = options.maxPendingBytes ?? 4 * this.limits.maxBytes;
     this.clock = options.clock ?? systemClock;
     this.nextVersion = startVersion;
+    this.minRecordBytes = minRecordBytes(options.contract);
   }
 
   /** Reads bronze's (and quarantine's) txns to resume the batch sequence and know the landed keys. */
@@ -183,7 +205,8 @@ export class MicroBatcher {
   /**
    * Accepts one request body (NDJSON, or a JSON array when its first non-space byte is `[`)
    * and resolves once its records are committed. Throws `Backpressure` when too much is
-   * waiting, `BatchFailed` when the batch could not be committed.
+   * waiting, `RequestRefused` when the body is mostly too-short records, `BatchFailed` when
+   * the batch could not be committed.
    */
   submit(body: Buffer, idempotencyKey?: string): Promise<RequestOutcome> {
     if (this.closing) return Promise.reject(new LakeloopError('CLOSING', `The collector of ${this.source} is shutting down`, { retryable: true, hint: 'Retry shortly.' }));
@@ -202,7 +225,11 @@ export class MicroBatcher {
         return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, summarised: 0, duplicate: true, ...landed, rejects: [] });
       }
     }
-    const { chunks, records, bytes, errors } = splitRequestBody(body);
+    const { chunks, records, bytes, errors, short } = splitRequestBody(body, this.minRecordBytes);
+    if (short > QUARANTINED_ROWS_PER_REQUEST) {
+      this.stats.refusedRecords += records;
+      return Promise.reject(new RequestRefused(this.source, records, short, this.minRecordBytes));
+    }
     if (records === 0) return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, summarised: 0, duplicate: false, batchId: null, bronzeVersion: null, rejects: [] });
     if (!this.admits(bytes)) return Promise.reject(new Backpressure(this.source, this.retryAfterSeconds));
     this.stats.requests += 1;

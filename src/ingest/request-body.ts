@@ -1,3 +1,5 @@
+import type { Contract } from '../contracts/index.js';
+
 /**
  * Records nested deeper than this many levels of objects and arrays (the record's own
  * object is level 1) go to quarantine unparsed: recursive JSON code (V8's
@@ -14,6 +16,8 @@ export interface RequestLines {
   readonly bytes: number;
   /** Records to quarantine unparsed, by their 1-based number in the request, with the reason. */
   readonly errors: ReadonlyMap<number, string>;
+  /** Records shorter than `minRecordBytes` (which then cannot be valid). */
+  readonly short: number;
 }
 
 const NEWLINE = Buffer.from('\n');
@@ -24,31 +28,44 @@ function isSpace(byte: number | undefined): boolean {
 }
 
 /**
+ * The fewest bytes a valid record of a contract takes: `{}` plus, for each required field,
+ * its quoted name, a colon and a one-byte value, with commas between (0 for CDC envelopes,
+ * whose fields sit inside `after`).
+ */
+export function minRecordBytes(contract: Contract): number {
+  if (contract.cdc) return 0;
+  const required = contract.columns.filter((c) => c.required);
+  if (required.length === 0) return 2;
+  return 2 + required.reduce((n, c) => n + Buffer.byteLength(JSON.stringify(c.name)) + 2, 0) + required.length - 1;
+}
+
+/**
  * A request body as spool lines. NDJSON bytes pass through as they are (blank lines
  * dropped, a final newline added), so line N of the request is record N. A JSON array
  * (first non-space byte `[`) is cut at its top-level commas without being parsed, so each
  * element keeps its exact bytes and is judged on its own (line breaks between tokens become
  * spaces); a body that starts with `[` but is not a well-formed array is taken as NDJSON, so
  * each of its lines reaches quarantine with its reason. Records nested deeper than
- * `MAX_RECORD_DEPTH` are listed in `errors`.
+ * `MAX_RECORD_DEPTH` are listed in `errors`; records shorter than `minRecordBytes` are counted.
  *
  * @example
  * splitRequestBody(Buffer.from('[{"id":1}, {"id":2}]')).records; // 2
  */
-export function splitRequestBody(body: Buffer): RequestLines {
+export function splitRequestBody(body: Buffer, minRecordBytes = 0): RequestLines {
   let first = 0;
   while (first < body.length && isSpace(body[first])) first++;
   if (body[first] === 0x5b) {
-    const array = splitArray(body, first);
+    const array = splitArray(body, first, minRecordBytes);
     if (array) return array;
   }
-  return splitNdjson(body);
+  return splitNdjson(body, minRecordBytes);
 }
 
-function splitNdjson(body: Buffer): RequestLines {
+function splitNdjson(body: Buffer, minRecordBytes: number): RequestLines {
   const chunks: Buffer[] = [];
   const errors = new Map<number, string>();
   let records = 0;
+  let short = 0;
   let blank = false;
   for (let start = 0; start < body.length; ) {
     const end = body.indexOf(0x0a, start);
@@ -62,6 +79,7 @@ function splitNdjson(body: Buffer): RequestLines {
     }
     if (nonBlank) {
       records += 1;
+      if (stop - start < minRecordBytes) short += 1;
       chunks.push(body.subarray(start, stop), NEWLINE);
       // a line shorter than the limit cannot nest deeper than it: the usual record is never scanned
       if (stop - start > MAX_RECORD_DEPTH && tooDeep(body, start, stop)) errors.set(records, DEPTH_REASON);
@@ -70,11 +88,11 @@ function splitNdjson(body: Buffer): RequestLines {
   }
   if (!blank) {
     // the usual case: keep the body as one chunk
-    if (body.length === 0) return { chunks: [], records, bytes: 0, errors };
+    if (body.length === 0) return { chunks: [], records, bytes: 0, errors, short };
     const whole = body[body.length - 1] === 0x0a ? [body] : [body, NEWLINE];
-    return { chunks: whole, records, bytes: body.length + (whole.length - 1), errors };
+    return { chunks: whole, records, bytes: body.length + (whole.length - 1), errors, short };
   }
-  return { chunks, records, bytes: chunks.reduce((sum, c) => sum + c.length, 0), errors };
+  return { chunks, records, bytes: chunks.reduce((sum, c) => sum + c.length, 0), errors, short };
 }
 
 /** Whether the bytes [start, stop) open more than `MAX_RECORD_DEPTH` levels of brackets outside strings. */
@@ -100,10 +118,11 @@ function tooDeep(body: Buffer, start: number, stop: number): boolean {
  * bracket, a raw line break inside a string). Elements are not validated here: an invalid
  * one reaches quarantine with DuckDB's reason.
  */
-function splitArray(body: Buffer, open: number): RequestLines | undefined {
+function splitArray(body: Buffer, open: number, minRecordBytes: number): RequestLines | undefined {
   const chunks: Buffer[] = [];
   const errors = new Map<number, string>();
   let bytes = 0;
+  let short = 0;
   let depth = 0;
   let maxDepth = 0;
   let inString = false;
@@ -120,6 +139,7 @@ function splitArray(body: Buffer, open: number): RequestLines | undefined {
     }
     chunks.push(element, NEWLINE);
     bytes += element.length + 1;
+    if (element.length < minRecordBytes) short += 1;
     if (maxDepth > MAX_RECORD_DEPTH) errors.set(chunks.length / 2, DEPTH_REASON);
     elementStart = -1;
     maxDepth = 0;
@@ -160,5 +180,5 @@ function splitArray(body: Buffer, open: number): RequestLines | undefined {
   }
   if (closed < 0 || inString) return undefined;
   for (let i = closed + 1; i < body.length; i++) if (!isSpace(body[i])) return undefined;
-  return { chunks, records: chunks.length / 2, bytes, errors };
+  return { chunks, records: chunks.length / 2, bytes, errors, short };
 }

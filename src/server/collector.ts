@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LakeloopError, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { Backpressure, MicroBatcher, splitRequestBody, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
+import { Backpressure, MicroBatcher, RequestRefused, splitRequestBody, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
 import type { Metrics } from '../observe/index.js';
 import type { Lake } from '../table/index.js';
 import type { RouteHandler } from './routes.js';
@@ -254,6 +254,9 @@ export class Collector {
       outcome = await submitted;
     } catch (error) {
       this.options.metrics?.recordFailed(source, accepted);
+      if (error instanceof RequestRefused) {
+        return sendJson(res, 400, { error: error.message, hint: error.hint, source, records: error.records, landed: 0, quarantined: 0, refused: error.records, rejects: [] });
+      }
       if (error instanceof Backpressure) return sendJson(res, 429, { error: error.message, hint: error.hint }, { 'retry-after': String(error.retryAfterSeconds) });
       if (error instanceof LakeloopError && error.retryable) return sendJson(res, 503, { error: error.message, hint: error.hint }, { 'retry-after': '1' });
       throw error;

@@ -386,18 +386,37 @@ function partialRequest(server: Collector, head: string, body = ''): Promise<{ s
 
 describe('bounded memory', () => {
   it('stores at most 10,000 rejects of a request and counts the rest in one summary row', async () => {
-    const body = '{}\n'.repeat(20_000);
-    const reply = await post(collector, '/ingest/events', body);
+    const roomy = await Collector.create({ lake, contracts, port: 0, maxBodyBytes: 1024 * 1024, instanceId: 'roomy' });
+    try {
+      const body = '{"id":1,"kind":"x","ts":"y"}\n'.repeat(20_000);
+      const reply = await post(roomy, '/ingest/events', body);
+      expect(reply.status).toBe(400);
+      expect(reply.body).toMatchObject({ records: 20_000, landed: 0, quarantined: 20_000, summarised: 10_000 });
+      expect((reply.body['rejects'] as unknown[]).length).toBe(1_000);
+      const stored = await rows('quarantine.events', `batch_id = '${String(reply.body['batchId'])}'`);
+      expect(stored.length).toBe(10_001);
+      const summary = stored.filter((r) => r['payload'] === null);
+      expect(summary.length).toBe(1);
+      expect(String(summary[0]?.['reason'])).toMatch(/^10000 more rejected records of this request \(lines 10001 to 20000 of the batch\) are not stored one by one/);
+      expect((await roomy.counters())['events']?.quarantined).toBe(20_000);
+    } finally {
+      await roomy.close();
+    }
+  });
+
+  it('refuses whole, with 400 and nothing stored, a body of more than 10,000 records too short to be valid ({} lines)', async () => {
+    const before = (await rows('quarantine.events')).length;
+    const reply = await post(collector, '/ingest/events', '{}\n'.repeat(20_000));
     expect(reply.status).toBe(400);
-    expect(reply.body).toMatchObject({ records: 20_000, landed: 0, quarantined: 20_000, summarised: 10_000 });
-    expect((reply.body['rejects'] as unknown[]).length).toBe(1_000);
-    const stored = await rows('quarantine.events', `batch_id = '${String(reply.body['batchId'])}'`);
-    expect(stored.length).toBe(10_001);
-    const summary = stored.filter((r) => r['payload'] === null);
-    expect(summary.length).toBe(1);
-    expect(String(summary[0]?.['reason'])).toMatch(/^10000 more rejected records of this request \(lines 10001 to 20000 of the batch\) are not stored one by one/);
-    const counted = (await collector.counters())['events'];
-    expect(counted?.quarantined).toBeGreaterThanOrEqual(20_000);
+    expect(reply.body).toMatchObject({ records: 20_000, landed: 0, quarantined: 0, refused: 20_000 });
+    expect(reply.body['error']).toMatch(/^Failed to accept the request to events: 20000 of its 20000 records are shorter than the 24 bytes/);
+    expect(reply.body['hint']).toMatch(/Nothing of the request was stored/);
+    expect((await rows('quarantine.events')).length).toBe(before);
+    expect((await collector.counters())['events']?.refusedRecords).toBe(20_000);
+    // up to 10,000 of them in a request are quarantined one by one, with the contract's reasons
+    const few = await post(collector, '/ingest/events', `${'{}\n'.repeat(3)}${record(420)}\n`);
+    expect(few.status).toBe(200);
+    expect(few.body).toMatchObject({ records: 4, landed: 1, quarantined: 3 });
   });
 
   it('refuses a request over the in-flight budget with 429 before reading its body, and takes it once room is back', async () => {
