@@ -62,37 +62,45 @@ export function splitRequestBody(body: Buffer, minRecordBytes = 0): RequestLines
 }
 
 function splitNdjson(body: Buffer, minRecordBytes: number): RequestLines {
-  const chunks: Buffer[] = [];
   const errors = new Map<number, string>();
   let records = 0;
   let short = 0;
   let blank = false;
+  // one pass that allocates nothing per line: a body without blank lines is spooled as it is
   for (let start = 0; start < body.length; ) {
     const end = body.indexOf(0x0a, start);
     const stop = end < 0 ? body.length : end;
-    let nonBlank = false;
-    for (let i = start; i < stop; i++) {
-      if (!isSpace(body[i])) {
-        nonBlank = true;
-        break;
-      }
-    }
-    if (nonBlank) {
+    if (isBlank(body, start, stop)) blank = true;
+    else {
       records += 1;
       if (stop - start < minRecordBytes) short += 1;
-      chunks.push(body.subarray(start, stop), NEWLINE);
       // a line shorter than the limit cannot nest deeper than it: the usual record is never scanned
       if (stop - start > MAX_RECORD_DEPTH && tooDeep(body, start, stop)) errors.set(records, DEPTH_REASON);
-    } else blank = true;
+    }
     start = stop + 1;
   }
+  if (body.length === 0) return { chunks: [], records, bytes: 0, errors, short };
   if (!blank) {
-    // the usual case: keep the body as one chunk
-    if (body.length === 0) return { chunks: [], records, bytes: 0, errors, short };
     const whole = body[body.length - 1] === 0x0a ? [body] : [body, NEWLINE];
     return { chunks: whole, records, bytes: body.length + (whole.length - 1), errors, short };
   }
-  return { chunks, records, bytes: chunks.reduce((sum, c) => sum + c.length, 0), errors, short };
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for (let start = 0; start < body.length; ) {
+    const end = body.indexOf(0x0a, start);
+    const stop = end < 0 ? body.length : end;
+    if (!isBlank(body, start, stop)) {
+      chunks.push(body.subarray(start, stop), NEWLINE);
+      bytes += stop - start + 1;
+    }
+    start = stop + 1;
+  }
+  return { chunks, records, bytes, errors, short };
+}
+
+function isBlank(body: Buffer, start: number, stop: number): boolean {
+  for (let i = start; i < stop; i++) if (!isSpace(body[i])) return false;
+  return true;
 }
 
 /** Whether the bytes [start, stop) open more than `MAX_RECORD_DEPTH` levels of brackets outside strings. */
