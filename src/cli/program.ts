@@ -67,11 +67,12 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
-    .usage('[--port N] [--host H] [--max-body-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs]')
+    .usage('[--port N] [--host H] [--max-body-bytes B] [--max-in-flight-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs]')
     .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, dashboard, /metrics')
     .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
     .option('--host <H>', 'address to listen on', '127.0.0.1')
     .option('--max-body-bytes <B>', 'larger request bodies get 413 (default 16 MiB)')
+    .option('--max-in-flight-bytes <B>', 'request bytes held server-wide until answered; past it requests get 429 before their body is read (default 256 MiB, at least 4 x --max-body-bytes)')
     .option('--instance-id <ID>', "names this collector's batch stream in the txn log (default: <hostname>-<port>)")
     .option('--sample-feed [events-per-second]', "post the default project's sample orders, payments and page views to this collector (default 200/s)")
     .option('--no-models', 'land only: do not run the models after bronze commits')

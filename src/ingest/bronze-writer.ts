@@ -42,6 +42,31 @@ export interface LandResult extends LandingCounts {
   /** The bronze version holding the batch (the one it landed in before, for a duplicate). */
   readonly bronzeVersion: number;
   readonly batchId: string;
+  /** With `rejectGroups`: each group's rejects, in the groups' order. */
+  readonly groupRejects?: readonly GroupRejects[];
+}
+
+/**
+ * Consecutive runs of a batch's lines (a collector batch's requests) whose rejects are
+ * counted apart: at most `maxStored` of each group's rejects are stored in quarantine with
+ * their payload, the rest as one summary row per group (its reason says how many, which lines
+ * and the most frequent reason), so a body of millions of bad lines costs one row, not millions.
+ */
+export interface RejectGroups {
+  /** Each group's first line (1-based, ascending); a group runs to the next one's first line. */
+  readonly firstLines: readonly number[];
+  readonly maxStored: number;
+  /** Rejects listed back per group (`GroupRejects.rejects`). */
+  readonly maxListed: number;
+}
+
+/** One group's rejects: how many, how many were summarised rather than stored, and the first few. */
+export interface GroupRejects {
+  readonly quarantined: number;
+  /** Rejects of the group stored only as its summary row (0 when all were stored). */
+  readonly summarised: number;
+  /** The first `maxListed`, lines of the batch. */
+  readonly rejects: readonly { readonly line: number; readonly reason: string; readonly field: string | null }[];
 }
 
 /** The engine-added bronze columns, after the contract's. */
@@ -81,6 +106,8 @@ export async function landBatch(options: {
   readonly bytes?: number;
   /** More txns the batch's commits record (the idempotency keys of the requests it holds). */
   readonly extraTxns?: readonly TxnId[];
+  /** Count (and cap the stored) rejects per group of lines; without it every reject is stored. */
+  readonly rejectGroups?: RejectGroups;
 }): Promise<LandResult> {
   const { lake, contract, raw, batch, clock } = options;
   const engine = lake.engine;
@@ -122,23 +149,57 @@ export async function landBatch(options: {
     const commitInfo = {
       lakeloop: { source: contract.source, batchId, sourceOffset: batch.sourceOffset, received: raw.records, landed, quarantined, bytes: options.bytes ?? null },
     };
+    const allRejects =
+      `SELECT _raw AS payload, _reject_reason AS reason, _reject_field AS field, _line AS line FROM ${checked} WHERE _reject_reason IS NOT NULL ` +
+      `UNION ALL SELECT _raw, _read_error, NULL, _line FROM ${raw.relation} WHERE _read_error IS NOT NULL`;
+    const groups = options.rejectGroups;
+    const grouped = quoteIdent(`${raw.table}_rejects`);
+    let groupRejects: GroupRejects[] | undefined;
+    let rows = `SELECT payload, reason, field, line, ${offset('line')} AS source_position, ${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date FROM (${allRejects})`;
+    try {
+      if (groups && quarantined > 0) {
+        assert(groups.firstLines.length > 0, 'rejectGroups without groups');
+        const starts = groups.firstLines.map((line, i) => `(${i}, ${line})`).join(', ');
+        await engine.run(
+          `CREATE OR REPLACE TEMP TABLE ${grouped} AS SELECT r.*, g.grp, row_number() OVER (PARTITION BY g.grp ORDER BY r.line) AS nth ` +
+            `FROM (${allRejects}) AS r ASOF JOIN (VALUES ${starts}) AS g(grp, first_line) ON r.line >= g.first_line`,
+        );
+        const summary =
+          `format('{} more rejected records of this request (lines {} to {} of the batch) are not stored one by one: at most {} per request are; the most frequent reason among them: {}', ` +
+          `count(*), min(line), max(line), ${groups.maxStored}, mode(reason))`;
+        rows =
+          `SELECT payload, reason, field, line, ${offset('line')} AS source_position, ${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date ` +
+          `FROM ${grouped} WHERE nth <= ${groups.maxStored} ` +
+          `UNION ALL SELECT NULL, ${summary}, NULL, min(line), ${offset('min(line)')}, ${quoteLiteral(batchId)}, ${now}, CAST(${now} AS DATE) FROM ${grouped} WHERE nth > ${groups.maxStored} GROUP BY grp`;
+        const perGroup = await engine.all(`SELECT grp, count(*) AS n FROM ${grouped} GROUP BY grp`);
+        const listed = await engine.all(`SELECT grp, line, reason, field FROM ${grouped} WHERE nth <= ${groups.maxListed} ORDER BY grp, line`);
+        groupRejects = groups.firstLines.map(() => ({ quarantined: 0, summarised: 0, rejects: [] as { line: number; reason: string; field: string | null }[] }));
+        for (const r of perGroup) {
+          const n = Number(r['n']);
+          const group = groupRejects[Number(r['grp'])];
+          if (group) groupRejects[Number(r['grp'])] = { ...group, quarantined: n, summarised: Math.max(0, n - groups.maxStored) };
+        }
+        for (const r of listed) {
+          const field = r['field'] === null || r['field'] === undefined ? null : String(r['field']);
+          (groupRejects[Number(r['grp'])]?.rejects as { line: number; reason: string; field: string | null }[] | undefined)?.push({ line: Number(r['line']), reason: String(r['reason']), field });
+        }
+      } else if (groups) groupRejects = groups.firstLines.map(() => ({ quarantined: 0, summarised: 0, rejects: [] }));
 
-    if (quarantined > 0) {
-      const quarantine = await lake.createTable(`quarantine.${contract.source}`, { columns: QUARANTINE_COLUMNS, partitionColumns: ['quarantine_date'] });
-      const rows =
-        `SELECT _raw AS payload, _reject_reason AS reason, _reject_field AS field, _line AS line, ${offset('_line')} AS source_position, ` +
-        `${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date FROM ${checked} WHERE _reject_reason IS NOT NULL ` +
-        `UNION ALL SELECT _raw, _read_error, NULL, _line, ${offset('_line')}, ${quoteLiteral(batchId)}, ${now}, CAST(${now} AS DATE) FROM ${raw.relation} WHERE _read_error IS NOT NULL`;
-      await quarantine.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
-      failpoint('ingest.after-quarantine');
+      if (quarantined > 0) {
+        const quarantine = await lake.createTable(`quarantine.${contract.source}`, { columns: QUARANTINE_COLUMNS, partitionColumns: ['quarantine_date'] });
+        await quarantine.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
+        failpoint('ingest.after-quarantine');
+      }
+    } finally {
+      if (groups) await engine.run(`DROP TABLE IF EXISTS ${grouped}`);
     }
 
     const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
     const system = recordColumns({ batchId, sourceOffset: batch.sourceOffset, now, line: '_line', legacy: hasLegacyIds(before.schema.fields) });
-    const rows = `SELECT * EXCLUDE (${drop.join(', ')}), ${system} FROM ${checked} WHERE _reject_reason IS NULL`;
-    const result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo });
+    const landedRows = `SELECT * EXCLUDE (${drop.join(', ')}), ${system} FROM ${checked} WHERE _reject_reason IS NULL`;
+    const result = await bronze.append(landedRows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo });
     if (result.skipped) return { ...base, addedColumns, landed: 0, quarantined: 0, duplicates: raw.records, files: 0, bronzeVersion: result.version };
-    return { ...base, addedColumns, landed, quarantined, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version };
+    return { ...base, addedColumns, landed, quarantined, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version, ...(groupRejects ? { groupRejects } : {}) };
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${checked}`);
   }

@@ -8,5 +8,6 @@ export * from './raw-records.js';
 export * from './bronze-writer.js';
 export * from './file-ingest.js';
 export * from './micro-batcher.js';
+export * from './request-body.js';
 export * from './sources/index.js';
 export * from './duplicate-counter.js';

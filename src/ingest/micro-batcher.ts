@@ -2,14 +2,25 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { quoteIdent, quoteLiteral, quotePaths } from '../engine/index.js';
+import { quoteIdent } from '../engine/index.js';
 import type { Lake, TxnId } from '../table/index.js';
 import { landBatch, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords } from './raw-records.js';
+import { minRecordBytes, splitRequestBody } from './request-body.js';
 
 /** Defaults when a contract sets no batch limits: small enough for sub-second acks, large enough for few files. */
 export const DEFAULT_COLLECTOR_BATCH = Object.freeze({ maxRecords: 5_000, maxBytes: 8 * 1024 * 1024, maxMs: 1_000 });
+
+/**
+ * Rejected records of one request stored in quarantine with their payload; the rest of its
+ * rejects are counted in one summary row (SPEC §5: never silently dropped), so a body of
+ * millions of bad lines (`{}` × 5 M) costs one row and bounded memory, not millions of rows.
+ */
+export const QUARANTINED_ROWS_PER_REQUEST = 10_000;
+
+/** Rejects a request's outcome lists (with line, reason and field); `quarantined` counts them all. */
+export const LISTED_REJECTS_PER_REQUEST = 1_000;
 
 /** One record of a request that went to quarantine, numbered within the request (1-based line or array element). */
 export interface RecordReject {
@@ -25,8 +36,10 @@ export interface RequestOutcome {
   readonly records: number;
   /** This request's records committed to bronze. */
   readonly landed: number;
-  /** This request's records committed to quarantine (each listed in `rejects`). */
+  /** This request's records committed to quarantine (the first `LISTED_REJECTS_PER_REQUEST` listed in `rejects`). */
   readonly quarantined: number;
+  /** Of those, the ones past `QUARANTINED_ROWS_PER_REQUEST`: counted in one summary row of quarantine, without their payloads. */
+  readonly summarised: number;
   /** true when the request's idempotency key had landed before: nothing was written for it. */
   readonly duplicate: boolean;
   /** The batch holding the records (null for a duplicate known only from the table's txns). */
@@ -47,6 +60,8 @@ export interface BatcherStats {
   readonly failedBatches: number;
   /** Bytes accepted but not yet committed. */
   readonly pendingBytes: number;
+  /** Records of requests refused whole (`RequestRefused`): not stored, counted here. */
+  readonly refusedRecords: number;
 }
 
 /** The source has more uncommitted bytes than it accepts: the caller should retry after `retryAfterSeconds`. */
@@ -58,6 +73,24 @@ export class Backpressure extends LakeloopError {
     super('BACKPRESSURE', `Source ${source} is busy: too many records are waiting to be committed`, {
       retryable: true,
       hint: `Retry after ${retryAfterSeconds} s with the same Idempotency-Key.`,
+    });
+  }
+}
+
+/**
+ * A request refused whole before anything of it was stored: more of its records than
+ * `QUARANTINED_ROWS_PER_REQUEST` are too short to hold the contract's required fields (a body
+ * of `{}` lines), so quarantining them one by one would cost more than they could ever say.
+ */
+export class RequestRefused extends LakeloopError {
+  constructor(
+    readonly source: string,
+    readonly records: number,
+    readonly short: number,
+    minBytes: number,
+  ) {
+    super('REQUEST_REFUSED', `Failed to accept the request to ${source}: ${short} of its ${records} records are shorter than the ${minBytes} bytes a record with the required fields takes`, {
+      hint: `Nothing of the request was stored. Fix the producer and re-send; up to ${QUARANTINED_ROWS_PER_REQUEST} such records per request are quarantined with their reasons instead.`,
     });
   }
 }
@@ -94,6 +127,8 @@ interface PendingRequest {
   firstLine: number;
   readonly chunks: readonly Buffer[];
   readonly bytes: number;
+  /** Its records refused before parsing (too deep), by their number in the request. */
+  readonly errors: ReadonlyMap<number, string>;
   readonly resolve: (outcome: RequestOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -138,7 +173,8 @@ export class MicroBatcher {
   private closing = false;
   /** Re-delivered records not yet added to the lake's duplicate counter. */
   private duplicateRecords = 0;
-  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0 };
+  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0, refusedRecords: 0 };
+  private readonly minRecordBytes: number;
   private batchCounter = 0;
 
   private constructor(
@@ -156,6 +192,7 @@ export class MicroBatcher {
     this.maxPendingBytes = options.maxPendingBytes ?? 4 * this.limits.maxBytes;
     this.clock = options.clock ?? systemClock;
     this.nextVersion = startVersion;
+    this.minRecordBytes = minRecordBytes(options.contract);
   }
 
   /** Reads bronze's (and quarantine's) txns to resume the batch sequence and know the landed keys. */
@@ -168,7 +205,8 @@ export class MicroBatcher {
   /**
    * Accepts one request body (NDJSON, or a JSON array when its first non-space byte is `[`)
    * and resolves once its records are committed. Throws `Backpressure` when too much is
-   * waiting, `BatchFailed` when the batch could not be committed.
+   * waiting, `RequestRefused` when the body is mostly too-short records, `BatchFailed` when
+   * the batch could not be committed.
    */
   submit(body: Buffer, idempotencyKey?: string): Promise<RequestOutcome> {
     if (this.closing) return Promise.reject(new LakeloopError('CLOSING', `The collector of ${this.source} is shutting down`, { retryable: true, hint: 'Retry shortly.' }));
@@ -177,26 +215,28 @@ export class MicroBatcher {
       const waiting = this.pendingKeys.get(appKey);
       if (waiting) {
         this.stats.duplicates += 1;
-        this.duplicateRecords += toLines(body).records;
+        this.duplicateRecords += splitRequestBody(body).records;
         return waiting.then((outcome) => ({ ...outcome, duplicate: true }));
       }
       const landed = this.landedKeys.get(appKey);
       if (landed) {
         this.stats.duplicates += 1;
-        this.duplicateRecords += toLines(body).records;
-        return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: true, ...landed, rejects: [] });
+        this.duplicateRecords += splitRequestBody(body).records;
+        return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, summarised: 0, duplicate: true, ...landed, rejects: [] });
       }
     }
-    const { chunks, records, bytes } = toLines(body);
-    if (records === 0) return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, duplicate: false, batchId: null, bronzeVersion: null, rejects: [] });
-    if (this.pendingBytes + bytes > this.maxPendingBytes && this.pendingBytes > 0) {
-      return Promise.reject(new Backpressure(this.source, Math.max(1, Math.ceil(this.limits.maxMs / 1000))));
+    const { chunks, records, bytes, errors, short } = splitRequestBody(body, this.minRecordBytes);
+    if (short > QUARANTINED_ROWS_PER_REQUEST) {
+      this.stats.refusedRecords += records;
+      return Promise.reject(new RequestRefused(this.source, records, short, this.minRecordBytes));
     }
+    if (records === 0) return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, summarised: 0, duplicate: false, batchId: null, bronzeVersion: null, rejects: [] });
+    if (!this.admits(bytes)) return Promise.reject(new Backpressure(this.source, this.retryAfterSeconds));
     this.stats.requests += 1;
     this.stats.records += records;
     const promise = new Promise<RequestOutcome>((resolve, reject) => {
       const batch = (this.open ??= this.newBatch());
-      batch.requests.push({ key: appKey, records, firstLine: batch.records, chunks, bytes, resolve, reject });
+      batch.requests.push({ key: appKey, records, firstLine: batch.records, chunks, bytes, errors, resolve, reject });
       batch.records += records;
       batch.bytes += bytes;
       this.pendingBytes += bytes;
@@ -210,6 +250,16 @@ export class MicroBatcher {
       promise.then(forget, forget);
     }
     return promise;
+  }
+
+  /** Whether a request of `bytes` would be accepted now (false: `submit` would throw `Backpressure`). */
+  admits(bytes: number): boolean {
+    return this.pendingBytes === 0 || this.pendingBytes + bytes <= this.maxPendingBytes;
+  }
+
+  /** The `Retry-After` of a `Backpressure`: about one batch's time. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.limits.maxMs / 1000));
   }
 
   /** Closes the open batch and waits until every accepted request is committed (or failed). */
@@ -283,13 +333,15 @@ export class MicroBatcher {
       if (request.key !== undefined && (bronzeTxns.get(request.key) ?? 0) >= 1) {
         this.landedKeys.set(request.key, { batchId: null, bronzeVersion: null });
         this.stats.duplicates += 1;
-        request.resolve({ source: this.source, records: request.records, landed: 0, quarantined: 0, duplicate: true, batchId: null, bronzeVersion: null, rejects: [] });
+        request.resolve({ source: this.source, records: request.records, landed: 0, quarantined: 0, summarised: 0, duplicate: true, batchId: null, bronzeVersion: null, rejects: [] });
       } else requests.push(request);
     }
     if (requests.length === 0) return;
     let line = 0;
+    const lineErrors = new Map<number, string>();
     for (const request of requests) {
       request.firstLine = line;
+      for (const [n, reason] of request.errors) lineErrors.set(line + n, reason);
       line += request.records;
     }
     this.batchCounter += 1;
@@ -301,7 +353,7 @@ export class MicroBatcher {
     const extraTxns: TxnId[] = keys.map((appId) => ({ appId, version: 1 }));
     let result: LandResult;
     try {
-      const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0);
+      const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0, new Map(), lineErrors);
       result = await landBatch({
         lake,
         contract,
@@ -310,6 +362,7 @@ export class MicroBatcher {
         clock: this.clock,
         bytes: batch.bytes,
         extraTxns,
+        rejectGroups: { firstLines: requests.map((r) => r.firstLine + 1), maxStored: QUARANTINED_ROWS_PER_REQUEST, maxListed: LISTED_REJECTS_PER_REQUEST },
       });
     } finally {
       await lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
@@ -324,37 +377,22 @@ export class MicroBatcher {
     this.stats.landed += result.landed;
     this.stats.quarantined += result.quarantined;
     this.options.onBatch?.(result);
-    const rejects = result.quarantined > 0 ? await this.rejectsOf(result.batchId) : [];
-    for (const request of requests) {
-      const mine = rejects
-        .filter((r) => r.line > request.firstLine && r.line <= request.firstLine + request.records)
-        .map((r) => ({ ...r, line: r.line - request.firstLine }));
+    requests.forEach((request, i) => {
+      const group = result.groupRejects?.[i];
       if (request.key !== undefined) this.landedKeys.set(request.key, { batchId: result.batchId, bronzeVersion: result.bronzeVersion });
+      const quarantined = group?.quarantined ?? 0;
       request.resolve({
         source: this.source,
         records: request.records,
-        landed: request.records - mine.length,
-        quarantined: mine.length,
+        landed: request.records - quarantined,
+        quarantined,
+        summarised: group?.summarised ?? 0,
         duplicate: false,
         batchId: result.batchId,
         bronzeVersion: result.bronzeVersion,
-        rejects: mine,
+        rejects: (group?.rejects ?? []).map((r) => ({ ...r, line: r.line - request.firstLine })),
       });
-    }
-  }
-
-  /** The quarantined lines of one batch, read back from its (deterministically named) quarantine files. */
-  private async rejectsOf(batchId: string): Promise<RecordReject[]> {
-    const { lake } = this.options;
-    const snapshot = await (await lake.table(`quarantine.${this.source}`)).snapshot();
-    const prefix = `${this.source}-${batchId}`;
-    const files = snapshot.files.filter((f) => f.path.includes(prefix));
-    if (files.length === 0) return [];
-    const paths = await Promise.all(files.map((f) => lake.store.localPath(snapshot.fileKey(f))));
-    const rows = await lake.engine.all(
-      `SELECT line, reason, field FROM read_parquet(${quotePaths(paths)}) WHERE batch_id = ${quoteLiteral(batchId)} ORDER BY line`,
-    );
-    return rows.map((r) => ({ line: Number(r['line']), reason: String(r['reason']), field: r['field'] === null || r['field'] === undefined ? null : String(r['field']) }));
+    });
   }
 
   private async txnsOf(name: string): Promise<ReadonlyMap<string, number>> {
@@ -370,57 +408,4 @@ export class MicroBatcher {
     const prefix = `key:${this.source}:`;
     for (const [appId] of bronze) if (appId.startsWith(prefix) && !this.landedKeys.has(appId)) this.landedKeys.set(appId, { batchId: null, bronzeVersion: null });
   }
-}
-
-const SPACE = new Set([0x20, 0x09, 0x0d, 0x0a]);
-const NEWLINE = Buffer.from('\n');
-
-/**
- * A request body as spool lines: NDJSON bytes pass through as they are (blank lines
- * dropped, a final newline added), so line N of the request is record N. A JSON array is
- * parsed in Node and each element written as one line; a body that starts with `[` but
- * does not parse as an array is taken as NDJSON, so each of its lines reaches quarantine
- * with its reason instead of being refused unseen.
- */
-function toLines(body: Buffer): { chunks: Buffer[]; records: number; bytes: number } {
-  let first = 0;
-  while (first < body.length && SPACE.has(body[first] as number)) first++;
-  if (body[first] === 0x5b) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      parsed = undefined;
-    }
-    if (Array.isArray(parsed)) {
-      const text = parsed.map((element) => `${JSON.stringify(element) ?? 'null'}\n`).join('');
-      const chunk = Buffer.from(text, 'utf8');
-      return { chunks: [chunk], records: parsed.length, bytes: chunk.length };
-    }
-  }
-  const chunks: Buffer[] = [];
-  let records = 0;
-  let blank = false;
-  for (let start = 0; start < body.length; ) {
-    const end = body.indexOf(0x0a, start);
-    const stop = end < 0 ? body.length : end;
-    let nonBlank = false;
-    for (let i = start; i < stop; i++) {
-      if (!SPACE.has(body[i] as number)) {
-        nonBlank = true;
-        break;
-      }
-    }
-    if (nonBlank) {
-      records += 1;
-      chunks.push(body.subarray(start, stop), NEWLINE);
-    } else blank = true;
-    start = stop + 1;
-  }
-  if (!blank) {
-    // the usual case: keep the body as one chunk
-    const whole = body[body.length - 1] === 0x0a || body.length === 0 ? [body] : [body, NEWLINE];
-    return { chunks: body.length === 0 ? [] : whole, records, bytes: body.length + (whole.length - 1) };
-  }
-  return { chunks, records, bytes: chunks.reduce((sum, c) => sum + c.length, 0) };
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Buffer, isUtf8 } from 'node:buffer';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { LakeloopError } from '../core/index.js';
@@ -38,6 +40,8 @@ export async function loadRawRecords(
   linesBefore = 0,
   /** CSV only: the contract's column types, so text like `10` becomes a JSON number where a number is expected. */
   fieldTypes: ReadonlyMap<string, string> = new Map(),
+  /** NDJSON only: lines (1-based, in this file) to quarantine unparsed, with the reason (e.g. nested too deep). */
+  lineErrors: ReadonlyMap<number, string> = new Map(),
 ): Promise<RawRecords> {
   const target = quoteIdent(table);
   // rowid numbers a materialised table's rows in insertion order, which DuckDB keeps equal
@@ -45,7 +49,7 @@ export async function loadRawRecords(
   let relation = `(SELECT rowid + ${linesBefore + 1} AS _line, _raw, _read_error FROM ${target} WHERE _raw IS NOT NULL AND trim(_raw) <> '')`;
   switch (format) {
     case 'ndjson':
-      await loadNdjson(engine, file, target, spoolDir);
+      await loadNdjson(engine, file, target, spoolDir, lineErrors);
       break;
     case 'json':
       await loadJsonArray(engine, file, target);
@@ -64,27 +68,37 @@ export async function loadRawRecords(
 
 /**
  * NDJSON: DuckDB reads the lines itself (the usual case) and the table's rowid is the line
- * number. Where its line reader refuses the bytes (invalid UTF-8, a \x01 byte), Node
- * splits the lines once and hands DuckDB each one as a JSON string, so no byte of a bad
- * record is lost or misnumbered.
+ * number. Where its line reader refuses the bytes (invalid UTF-8, a \x01 byte), or some
+ * lines are refused before parsing, Node splits the lines once and hands DuckDB each one as
+ * a JSON string with its read error, so no byte of a bad record is lost or misnumbered.
  */
-async function loadNdjson(engine: Engine, file: string, target: string, spoolDir: string): Promise<void> {
-  try {
-    await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_csv(${quotePath(file)}, ` +
-        `columns = {'_raw': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', strict_mode = true)`,
-    );
-    return;
-  } catch {
-    // invalid UTF-8 or a \x01 byte inside a line: take the careful path below
+async function loadNdjson(engine: Engine, file: string, target: string, spoolDir: string, lineErrors: ReadonlyMap<number, string>): Promise<void> {
+  if (lineErrors.size === 0) {
+    try {
+      await engine.run(
+        `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT _raw, CAST(NULL AS VARCHAR) AS _read_error FROM read_csv(${quotePath(file)}, ` +
+          `columns = {'_raw': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', strict_mode = true)`,
+      );
+      return;
+    } catch {
+      // invalid UTF-8 or a \x01 byte inside a line: take the careful path below
+    }
   }
   const escaped = join(spoolDir, `escaped-${randomUUID()}.ndjson`);
-  await escapeLines(file, escaped);
-  await engine.run(
-    `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT raw AS _raw, CASE WHEN contains(raw, chr(65533)) THEN 'invalid UTF-8' END AS _read_error ` +
-      `FROM read_ndjson(${quotePath(escaped)}, columns = {'raw': 'VARCHAR'})`,
-  );
+  try {
+    await escapeLines(file, escaped, lineErrors);
+    // an escaped line can be up to 6 times its bytes (\u0001): room beyond the reader's 16 MB default
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT raw AS _raw, error AS _read_error ` +
+        `FROM read_ndjson(${quotePath(escaped)}, columns = {'raw': 'VARCHAR', 'error': 'VARCHAR'}, maximum_object_size = ${ESCAPED_LINE_MAX_BYTES})`,
+    );
+  } finally {
+    await rm(escaped, { force: true });
+  }
 }
+
+/** The longest escaped line the careful path reads: 6 × a 16 MiB line, and more. */
+const ESCAPED_LINE_MAX_BYTES = 128 * 1024 * 1024;
 
 async function loadJsonArray(engine: Engine, file: string, target: string): Promise<void> {
   // The array is parsed once as a whole (it arrives as one request body or file) and each
@@ -151,22 +165,37 @@ async function loadCsv(engine: Engine, file: string, target: string, fieldTypes:
   await engine.run(`DROP TABLE IF EXISTS ${csv}; DROP TABLE IF EXISTS ${quoteIdent(rejects)}; DROP TABLE IF EXISTS ${quoteIdent(rejectScans)}`);
 }
 
-/** Rewrites every line as `{"raw": "<the line>"}` (invalid UTF-8 replaced by U+FFFD, CR dropped). */
-async function escapeLines(source: string, target: string): Promise<void> {
+/**
+ * Rewrites every line as `{"raw": "<the line>"}` (CR dropped), adding `"error"` for a line
+ * listed in `lineErrors` or whose own bytes are not valid UTF-8 (its text then holds U+FFFD
+ * where they were). Validity is judged per line on the bytes, so a valid line holding a
+ * literal U+FFFD is data, whatever the other lines hold.
+ */
+async function escapeLines(source: string, target: string, lineErrors: ReadonlyMap<number, string>): Promise<void> {
   const out = createWriteStream(target);
-  const decoder = new TextDecoder('utf-8');
-  let pending = '';
+  let line = 0;
+  const render = (bytes: Buffer): string => {
+    line += 1;
+    const text = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.subarray(0, bytes.length - 1) : bytes;
+    const error = lineErrors.get(line) ?? (isUtf8(text) ? undefined : 'invalid UTF-8');
+    return `${JSON.stringify(error === undefined ? { raw: text.toString('utf8') } : { raw: text.toString('utf8'), error })}\n`;
+  };
   const flush = async (text: string): Promise<void> => {
     if (!out.write(text)) await once(out, 'drain');
   };
+  let pending = Buffer.alloc(0);
   for await (const chunk of createReadStream(source, { highWaterMark: 4 * 1024 * 1024 })) {
-    pending += decoder.decode(chunk as Buffer, { stream: true });
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    await flush(lines.map((line) => `${JSON.stringify({ raw: line.replace(/\r$/, '') })}\n`).join(''));
+    const data = pending.length > 0 ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
+    const parts: string[] = [];
+    let start = 0;
+    for (let end = data.indexOf(0x0a, start); end >= 0; end = data.indexOf(0x0a, start)) {
+      parts.push(render(data.subarray(start, end)));
+      start = end + 1;
+    }
+    pending = Buffer.from(data.subarray(start));
+    await flush(parts.join(''));
   }
-  pending += decoder.decode();
-  if (pending !== '') await flush(`${JSON.stringify({ raw: pending.replace(/\r$/, '') })}\n`);
+  if (pending.length > 0) await flush(render(pending));
   out.end();
   await once(out, 'finish');
 }

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { LakeloopError, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
-import { Backpressure, MicroBatcher, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
+import { Backpressure, MicroBatcher, RequestRefused, splitRequestBody, type BatcherStats, type RequestOutcome } from '../ingest/index.js';
 import type { Metrics } from '../observe/index.js';
 import { processTempDir } from '../storage/index.js';
 import type { Lake } from '../table/index.js';
@@ -12,6 +12,9 @@ import type { RouteHandler } from './routes.js';
 
 /** Default request body limit: 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Default server-wide budget of request body bytes in flight: 256 MiB (raised to 4 × `maxBodyBytes` when that is more). */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 256 * 1024 * 1024;
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
@@ -25,6 +28,14 @@ export interface CollectorOptions {
   readonly port?: number;
   /** Larger bodies get 413; default 16 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Request body bytes the whole server holds at once, from the first byte read until the
+   * request is answered (its batch committed): a request whose Content-Length would pass it
+   * gets 429 with `Retry-After` before its body is read, a chunked one when it reads past it
+   * (and its connection is closed). Default 256 MiB, or 4 × `maxBodyBytes` when that is more;
+   * at least `maxBodyBytes`.
+   */
+  readonly maxInFlightBytes?: number;
   /** Names this collector's batch stream (txn appId `collector:<source>:<instanceId>`); default `<hostname>-<port>`. */
   readonly instanceId?: string;
   /** Per-source uncommitted bytes above which requests get 429; default 4 × the batch's maxBytes. */
@@ -53,6 +64,12 @@ export class Collector {
   private readonly batchers = new Map<string, Promise<MicroBatcher>>();
   /** The last batch each source's requests were answered from: a new id is a new batch (batches land one at a time). */
   private readonly lastBatchIds = new Map<string, string>();
+  /** The batchers that have started, by source: their backpressure is checked before a body is read. */
+  private readonly readyBatchers = new Map<string, MicroBatcher>();
+  /** Body bytes reserved by requests not yet answered (see `maxInFlightBytes`). */
+  private inFlightBytes = 0;
+  private readonly maxBodyBytes: number;
+  private readonly maxInFlightBytes: number;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -62,11 +79,25 @@ export class Collector {
     readonly host: string,
     readonly port: number,
     readonly instanceId: string,
-  ) {}
+  ) {
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxInFlightBytes = options.maxInFlightBytes ?? Math.max(DEFAULT_MAX_IN_FLIGHT_BYTES, 4 * this.maxBodyBytes);
+  }
+
+  /** Body bytes held by requests not yet answered. */
+  get inFlight(): number {
+    return this.inFlightBytes;
+  }
 
   /** Starts listening; batchers (and their sequence recovery) start with each source's first request. */
   static async create(options: CollectorOptions): Promise<Collector> {
     const host = options.host ?? '127.0.0.1';
+    const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    if (options.maxInFlightBytes !== undefined && !(options.maxInFlightBytes >= maxBody)) {
+      throw new LakeloopError('COLLECTOR_OPTIONS', `Failed to start the collector: maxInFlightBytes (${options.maxInFlightBytes}) is below maxBodyBytes (${maxBody})`, {
+        hint: 'Give --max-in-flight-bytes at least --max-body-bytes, or no request of the largest size could ever be read.',
+      });
+    }
     const spoolDir = await processTempDir('collector');
     let collector: Collector | undefined;
     const server = createServer((req, res) => {
@@ -139,6 +170,7 @@ export class Collector {
         ...(this.options.maxPendingBytes !== undefined ? { maxPendingBytes: this.options.maxPendingBytes } : {}),
       });
       this.batchers.set(contract.source, batcher);
+      batcher.then((ready) => this.readyBatchers.set(contract.source, ready), () => undefined);
       // a failed start (e.g. an unreadable table) is retried by the next request
       batcher.catch(() => this.batchers.delete(contract.source));
     }
@@ -146,7 +178,12 @@ export class Collector {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://collector');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://collector');
+    } catch {
+      return sendJson(res, 400, { error: `Failed to parse the request target ${JSON.stringify(req.url)}: not a URL path`, hint: 'Request a path such as /ingest/<source>.' });
+    }
     if (this.closing) res.setHeader('connection', 'close');
     if (url.pathname === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
@@ -165,7 +202,15 @@ export class Collector {
       const more = Object.keys(this.options.routes ?? {}).sort().map((path) => `, ${path}`).join('');
       return sendJson(res, 404, { error: `No route ${url.pathname}`, hint: `POST records to /ingest/<source>; GET /healthz${more}.` });
     }
-    const source = decodeURIComponent(match[1] ?? '');
+    let source: string;
+    try {
+      source = decodeURIComponent(match[1] ?? '');
+    } catch {
+      return sendJson(res, 400, {
+        error: `Failed to decode the source name ${JSON.stringify(match[1])}: bad percent-encoding`,
+        hint: 'Percent-encode the source name as UTF-8 (%XX per byte), or send it unencoded.',
+      });
+    }
     if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
     const contract = this.options.contracts.get(source);
     if (!contract) {
@@ -180,7 +225,21 @@ export class Collector {
     if (key !== undefined && !KEY_PATTERN.test(key)) {
       return sendJson(res, 400, { error: 'Invalid Idempotency-Key', hint: 'Use 1 to 200 printable ASCII characters without spaces.' });
     }
-    const body = await this.readBody(req, res);
+    const declared = declaredLength(req);
+    if (declared !== undefined && declared > this.maxBodyBytes) return this.tooLarge(req, res);
+    // Refusals below come before the body is read: Node discards it as it arrives, none of it is kept.
+    const ready = this.readyBatchers.get(source);
+    if (ready && !ready.admits(declared ?? 0)) {
+      const error = new Backpressure(source, ready.retryAfterSeconds);
+      return sendJson(res, 429, { error: error.message, hint: error.hint }, { 'retry-after': String(error.retryAfterSeconds) });
+    }
+    const reservation = { bytes: 0 };
+    res.once('close', () => {
+      this.inFlightBytes -= reservation.bytes;
+      reservation.bytes = 0;
+    });
+    if (declared !== undefined && !this.reserve(reservation, declared)) return this.busy(res, false);
+    const body = await this.readBody(req, res, reservation, declared !== undefined);
     if (body === undefined) return;
     if (this.closing) return sendJson(res, 503, { error: 'The collector is shutting down', hint: 'Retry shortly (another instance, or after restart).' }, { 'retry-after': '1' });
     let outcome: RequestOutcome;
@@ -195,6 +254,9 @@ export class Collector {
       outcome = await submitted;
     } catch (error) {
       this.options.metrics?.recordFailed(source, accepted);
+      if (error instanceof RequestRefused) {
+        return sendJson(res, 400, { error: error.message, hint: error.hint, source, records: error.records, landed: 0, quarantined: 0, refused: error.records, rejects: [] });
+      }
       if (error instanceof Backpressure) return sendJson(res, 429, { error: error.message, hint: error.hint }, { 'retry-after': String(error.retryAfterSeconds) });
       if (error instanceof LakeloopError && error.retryable) return sendJson(res, 503, { error: error.message, hint: error.hint }, { 'retry-after': '1' });
       throw error;
@@ -208,6 +270,7 @@ export class Collector {
       duplicate: outcome.duplicate,
       batchId: outcome.batchId,
       bronzeVersion: outcome.bronzeVersion,
+      summarised: outcome.summarised,
     };
     if (outcome.records === 0 && !outcome.duplicate) {
       return sendJson(res, 400, { error: 'The request has no records', hint: 'Send NDJSON (one JSON object per line) or a JSON array.', ...reply, rejects: [] });
@@ -217,10 +280,10 @@ export class Collector {
         error: `No valid record in the request: all ${outcome.quarantined} were quarantined`,
         hint: `See the reasons below, or: lakeloop query "select line, reason, field, payload from quarantine.${source} where batch_id = '${outcome.batchId}'"`,
         ...reply,
-        rejects: outcome.rejects.slice(0, 1000),
+        rejects: outcome.rejects,
       });
     }
-    return sendJson(res, 200, { ...reply, rejects: outcome.rejects.slice(0, 1000) });
+    return sendJson(res, 200, { ...reply, rejects: outcome.rejects });
   }
 
   /** Feeds the metrics with one answered request: its records' fate, its bytes, and its batch when that is new. */
@@ -229,7 +292,7 @@ export class Collector {
     if (!metrics) return;
     const { source } = outcome;
     if (outcome.duplicate) {
-      const records = accepted > 0 ? accepted : countRecords(body);
+      const records = accepted > 0 ? accepted : splitRequestBody(body).records;
       metrics.recordLanding({ source, received: records, landed: 0, quarantined: 0, duplicates: records, files: 0, addedColumns: [] }, { receivedCounted: accepted > 0 });
       return;
     }
@@ -242,54 +305,71 @@ export class Collector {
     );
   }
 
-  /** The body, or undefined after answering 413 (reading stops at the limit; nothing more is kept). */
-  private readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
-    const limit = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    const tooLarge = (): void => {
-      sendJson(res, 413, { error: `Request body over the limit of ${limit} bytes`, hint: 'Split the records into several requests.' }, { connection: 'close' });
-      res.once('finish', () => req.socket.destroySoon());
-    };
-    const declared = Number(headerOf(req, 'content-length') ?? NaN);
-    if (Number.isFinite(declared) && declared > limit) {
-      tooLarge();
-      return Promise.resolve(undefined);
-    }
+  /** Adds `bytes` to the request's reservation, or returns false when the server-wide budget has no room for them. */
+  private reserve(reservation: { bytes: number }, bytes: number): boolean {
+    if (this.inFlightBytes + bytes > this.maxInFlightBytes) return false;
+    this.inFlightBytes += bytes;
+    reservation.bytes += bytes;
+    return true;
+  }
+
+  /** 429: the in-flight budget is spent; a request whose body was partly read loses its connection (the rest is not read). */
+  private busy(res: ServerResponse, partlyRead: boolean, req?: IncomingMessage): void {
+    sendJson(
+      res,
+      429,
+      {
+        error: `The collector is busy: ${this.inFlightBytes} bytes of requests are in flight, the limit is ${this.maxInFlightBytes}`,
+        hint: 'Retry after 1 s with the same Idempotency-Key (or raise --max-in-flight-bytes).',
+      },
+      { 'retry-after': '1', ...(partlyRead ? { connection: 'close' } : {}) },
+    );
+    if (partlyRead && req) res.once('finish', () => req.socket.destroySoon());
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
+    sendJson(res, 413, { error: `Request body over the limit of ${this.maxBodyBytes} bytes`, hint: 'Split the records into several requests.' }, { connection: 'close' });
+    res.once('finish', () => req.socket.destroySoon());
+  }
+
+  /**
+   * The body, or undefined after answering 413 or 429 (reading stops at the limit; nothing
+   * more is kept). Without a declared length each chunk is reserved in the in-flight budget
+   * as it arrives.
+   */
+  private readBody(req: IncomingMessage, res: ServerResponse, reservation: { bytes: number }, reserved: boolean): Promise<Buffer | undefined> {
+    const limit = this.maxBodyBytes;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let refused = false;
+      const refuse = (answer: () => void): void => {
+        refused = true;
+        req.off('data', onData);
+        req.pause();
+        chunks.length = 0;
+        answer();
+        resolve(undefined);
+      };
       const onData = (chunk: Buffer): void => {
         size += chunk.length;
-        if (size > limit) {
-          req.off('data', onData);
-          req.pause();
-          chunks.length = 0;
-          tooLarge();
-          resolve(undefined);
-          return;
-        }
+        if (size > limit) return refuse(() => this.tooLarge(req, res));
+        if (!reserved && !this.reserve(reservation, chunk.length)) return refuse(() => this.busy(res, true, req));
         chunks.push(chunk);
       };
       req.on('data', onData);
       req.once('end', () => {
-        if (size <= limit) resolve(Buffer.concat(chunks, size));
+        if (!refused) resolve(Buffer.concat(chunks, size));
       });
       req.once('error', reject);
     });
   }
 }
 
-/** Records in a body as the batcher counts them: a JSON array's elements, else non-blank lines. */
-function countRecords(body: Buffer): number {
-  const text = body.toString('utf8');
-  if (text.trimStart().startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed)) return parsed.length;
-    } catch {
-      // not an array: NDJSON lines, as the batcher reads it
-    }
-  }
-  return text.split('\n').filter((line) => line.trim() !== '').length;
+/** The request's Content-Length, when it declares one. */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const value = Number(headerOf(req, 'content-length') ?? NaN);
+  return Number.isFinite(value) ? value : undefined;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

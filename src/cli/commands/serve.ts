@@ -7,7 +7,7 @@ import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js
 import { CatalogRefresher } from '../../query/index.js';
 import { catalogPath } from '../catalog-refresh.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
-import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
+import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
@@ -20,6 +20,7 @@ export interface ServeOptions {
   readonly port?: string;
   readonly host?: string;
   readonly maxBodyBytes?: string;
+  readonly maxInFlightBytes?: string;
   readonly instanceId?: string;
   /** `--sample-feed [events-per-second]`: true when given without a number. */
   readonly sampleFeed?: string | boolean;
@@ -45,6 +46,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const port = intOption('--port', options.port ?? '8080', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
+  const maxInFlightBytes =
+    options.maxInFlightBytes === undefined ? undefined : intOption('--max-in-flight-bytes', options.maxInFlightBytes, maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, Number.MAX_SAFE_INTEGER);
   const feedRate = sampleFeedRate(options.sampleFeed);
   // Full models on the streaming path run at most every --full-every (none left out when it is 0).
   const fullModelEveryMs = options.fullEvery === undefined ? DEFAULT_FULL_MODEL_EVERY_MS : fullEveryMs(options.fullEvery);
@@ -89,6 +92,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       }),
     }),
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    ...(maxInFlightBytes !== undefined ? { maxInFlightBytes } : {}),
     ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
   });
   const pulled = await startConfiguredSources({
