@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseDuration, UsageError } from '../core/index.js';
 import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
-import type { Model } from '../models/index.js';
+import { embeddableSql, type Model } from '../models/index.js';
 import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate } from '../planner/index.js';
 import { createModelTable, keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
 import type { DeltaTable, Lake } from '../table/index.js';
@@ -122,7 +122,7 @@ async function reconcileModel(
     await engine.run(`CREATE OR REPLACE VIEW ${quoteIdent(layer)}.${quoteIdent(rel)} AS ${sql}`);
   }
   const temp = quoteIdent(`_lakeloop_rc_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
-  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${model.sql})`) : model.sql;
+  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${embeddableSql(model.sql)})`) : embeddableSql(model.sql);
   const filter = partitionColumn === undefined ? '' : ` WHERE CAST(${quoteIdent(partitionColumn)} AS VARCHAR) IN ${quoteList(partitions)}`;
   await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * FROM (${select}) AS _lakeloop_rc${filter}`));
   recomputed.set(model.name, { temp, partitions, partitionColumn });

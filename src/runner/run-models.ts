@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ModelError, type Model } from '../models/index.js';
+import { embeddableSql, ModelError, type Model } from '../models/index.js';
 import { quoteIdent } from '../engine/index.js';
 import {
   advanceMaxEventTime,
@@ -131,7 +131,7 @@ async function runFull(state: RunState, existing: DeltaTable | undefined): Promi
     await lake.bindView(engine, name, change.snapshot);
     rowsIn += rowsOf(change.snapshot.files);
   }
-  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${model.sql})`) : model.sql;
+  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${embeddableSql(model.sql)})`) : embeddableSql(model.sql);
   return publish(state, existing, select, { rowsIn, partitions: 'all', deferred: {}, mode: 'full' });
 }
 
