@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { LakeloopError } from '../core/index.js';
 import { embeddableSql, ModelError, type Model } from '../models/index.js';
 import { quoteIdent } from '../engine/index.js';
 import {
@@ -44,14 +45,46 @@ export interface ModelRunSummary {
   readonly tests: readonly DataTestResult[];
 }
 
+/**
+ * How one model's part of a run ended: `ok` (committed, or up to date: its summary),
+ * `error` (its run failed: nothing of it was committed), or `skipped` (not run, because a
+ * model it reads, directly or not, failed in this run).
+ *
+ * @example
+ * { model: 'gold.daily', kind: 'incremental_by_partition', status: 'skipped', reason: 'upstream silver.sales failed', seconds: 0 }
+ */
+export type ModelOutcome =
+  | (ModelRunSummary & { readonly status: 'ok' })
+  | { readonly model: string; readonly kind: string; readonly status: 'error'; readonly error: ModelFailure; readonly seconds: number }
+  | { readonly model: string; readonly kind: string; readonly status: 'skipped'; readonly reason: string; readonly seconds: number };
+
+/** Why a model's run failed, as the run's result records it. */
+export interface ModelFailure {
+  readonly message: string;
+  /** `LakeloopError.code`, else `ERROR`. */
+  readonly code: string;
+  readonly hint?: string;
+}
+
+/** What `runModels` did: every model's outcome in run order, and the errors of those that failed. */
+export interface RunResult {
+  readonly outcomes: readonly ModelOutcome[];
+  /** The summaries of the models that ran (`ok`). */
+  readonly summaries: readonly ModelRunSummary[];
+  /** The failed models with what they threw. */
+  readonly failures: readonly { readonly model: string; readonly error: unknown }[];
+}
+
 /** Options of `runModels`. */
 export interface RunModelsOptions {
   /** Recompute every model from all of its upstream data. */
   readonly fullRefresh?: boolean;
   /** Bronze table → its contract's event-time column: the source of the watermark (SPEC §7). */
   readonly eventTimeColumns?: Readonly<Record<string, string>>;
-  /** Called as each model's run ends (committed or skipped), before the next model starts. */
+  /** Called as each model's run ends (committed or up to date), before the next model starts. */
   readonly onModelDone?: (summary: ModelRunSummary) => void;
+  /** Called with each model's outcome (ok, error or skipped) as soon as it is known. */
+  readonly onOutcome?: (outcome: ModelOutcome) => void;
 }
 
 /** The model's run, once planned: what to bind, what to write, what to record. */
@@ -73,19 +106,48 @@ interface RunState {
  * horizon are left to reconcile and counted as deferred. `full` models, first runs and
  * `--full-refresh` recompute everything. A model whose upstream is unchanged is skipped.
  * Every write is write-audit-publish: the result goes to a temp table, the data tests run
- * over it, and a failing `error` test (`DataTestFailed`) commits nothing.
+ * over it, and a failing `error` test (`DataTestFailed`) commits nothing. A model that fails
+ * does not stop the run: the models that do not read it (directly or not) still run and
+ * commit, those that do are `skipped`; the result says which.
  *
  * @example
- * const summaries = await runModels(lake, dag.models, { eventTimeColumns: { 'bronze.orders': 'order_ts' } });
+ * const { outcomes, failures } = await runModels(lake, dag.models, { eventTimeColumns: { 'bronze.orders': 'order_ts' } });
  */
-export async function runModels(lake: Lake, models: readonly Model[], options: RunModelsOptions = {}): Promise<ModelRunSummary[]> {
+export async function runModels(lake: Lake, models: readonly Model[], options: RunModelsOptions = {}): Promise<RunResult> {
+  const outcomes: ModelOutcome[] = [];
   const summaries: ModelRunSummary[] = [];
+  const failures: { model: string; error: unknown }[] = [];
+  /** Model → the failed model it is (or reads) in this run. */
+  const blocked = new Map<string, string>();
   for (const model of models) {
-    const done = await runModel(lake, model, options);
-    summaries.push(done);
-    options.onModelDone?.(done);
+    const via = model.upstream.find((name) => blocked.has(name));
+    let outcome: ModelOutcome;
+    if (via !== undefined) {
+      const failed = blocked.get(via) as string;
+      blocked.set(model.name, failed);
+      outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'skipped', reason: `upstream ${failed} failed${via === failed ? '' : ` (read through ${via})`}`, seconds: 0 });
+    } else {
+      const started = performance.now();
+      try {
+        const done = await runModel(lake, model, options);
+        summaries.push(done);
+        options.onModelDone?.(done);
+        outcome = Object.freeze({ ...done, status: 'ok' });
+      } catch (error) {
+        blocked.set(model.name, model.name);
+        failures.push({ model: model.name, error });
+        outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'error', error: failureOf(error), seconds: (performance.now() - started) / 1000 });
+      }
+    }
+    outcomes.push(outcome);
+    options.onOutcome?.(outcome);
   }
-  return summaries;
+  return Object.freeze({ outcomes, summaries, failures });
+}
+
+function failureOf(error: unknown): ModelFailure {
+  if (error instanceof LakeloopError) return { message: error.message, code: error.code, ...(error.hint !== undefined ? { hint: error.hint } : {}) };
+  return { message: error instanceof Error ? error.message : String(error), code: 'ERROR' };
 }
 
 async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
