@@ -39,7 +39,11 @@ export function sameVersions(a: Readonly<Record<string, number>>, b: Readonly<Re
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
-/** The newest commit of a model's table that recorded streaming progress (reconcile and replay commits do not), within the last `limit`. */
+/**
+ * The newest commit of a model's table that recorded progress, within the last `limit`:
+ * a run's, or a reconcile's or replay's, which carry the progress of the run before them
+ * (advanced over the upstream commits of their own correction run, see `reconcile`).
+ */
 export async function latestProgress(table: DeltaTable, limit = 100): Promise<ModelProgress | undefined> {
   for (const commit of await table.history({ limit })) {
     const progress = progressOf(commit.commitInfo);

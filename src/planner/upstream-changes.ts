@@ -68,7 +68,9 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
     }
     noDataChange = false;
     const progress = progressOf(commit.commitInfo);
-    const correction = progress?.mode !== undefined && CORRECTION_MODES.has(progress.mode);
+    // Read from the record itself: reconcile commits of older lakes carry no upstream versions (no progress).
+    const mode = (commit.commitInfo as { lakeloop?: { mode?: unknown } } | undefined)?.lakeloop?.mode;
+    const correction = typeof mode === 'string' && CORRECTION_MODES.has(mode);
     if (progress?.maxEventTimeMs !== undefined) maxEventTimeMs = max(maxEventTimeMs, progress.maxEventTimeMs);
     for (const add of commit.adds) {
       const value = partitionOf(add.partitionValues, partitionColumn);

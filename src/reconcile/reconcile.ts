@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { parseDuration, UsageError } from '../core/index.js';
 import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
 import { embeddableSql, type Model } from '../models/index.js';
-import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate } from '../planner/index.js';
+import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate, type ModelProgress } from '../planner/index.js';
 import { createModelTable, keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
 import { parseStats, type DeltaTable, type Lake } from '../table/index.js';
 import { diffPartitions, type PartitionDiff } from './partition-diff.js';
@@ -76,11 +76,13 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
   const reports: ModelReport[] = [];
   /** Models recomputed in this run: name → temp table with their window rows, and that window. */
   const recomputed = new Map<string, { temp: string; partitions: readonly string[]; partitionColumn: string | undefined }>();
+  /** Tables this run published: name → their version before it and the version it committed. */
+  const published = new Map<string, { before: number; after: number }>();
   try {
     for (const model of models) {
       const modelStarted = performance.now();
       options.onProgress?.(`${model.name}: recomputing`);
-      const report = await reconcileModel(circuit, model, recomputed, { ...options, kind, id, plan });
+      const report = await reconcileModel(circuit, model, recomputed, { ...options, kind, id, plan, published });
       reports.push({ ...report, seconds: (performance.now() - modelStarted) / 1000 });
       const counts = countStatuses(report.partitions);
       options.onProgress?.(`${model.name}: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no partitions in the window'}`);
@@ -109,6 +111,7 @@ interface ModelContext extends ReconcileOptions {
   readonly kind: 'reconcile' | 'replay';
   readonly id: string;
   readonly plan: WindowPlan;
+  readonly published: Map<string, { before: number; after: number }>;
 }
 
 /** What every model's window is made of (see `windowOf`). */
@@ -207,7 +210,7 @@ async function reconcileModel(
     const target =
       table ??
       (await createModelTable(lake, model, columns));
-    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, mode: options.kind, partitions: publish, run: options.id } };
+    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, ...carriedProgress(progress, options.published), mode: options.kind, partitions: publish, run: options.id } };
     const result =
       partitionColumn === undefined
         ? await target.overwrite(`SELECT * FROM ${temp}`, { operation: options.kind.toUpperCase(), commitInfo })
@@ -217,8 +220,29 @@ async function reconcileModel(
             partitions: publish.map((p) => ({ [partitionColumn]: p })),
           });
     published = result.version;
+    options.published.set(model.name, { before: current?.version ?? -1, after: result.version });
   }
   return { ...base, published, tests, partitions: diffs };
+}
+
+/**
+ * The progress a reconcile commit carries: that of the model's run before it (so the next
+ * streaming run starts where that one stopped, and reads the reconcile commit as its own
+ * table's latest progress), where an upstream this run published right on top of the version
+ * the model had consumed counts as consumed — the model was recomputed from it in this run —
+ * so the next run does not take that correction for new data. A model that never ran has none.
+ */
+function carriedProgress(
+  progress: ModelProgress | undefined,
+  published: ReadonlyMap<string, { before: number; after: number }>,
+): { upstream?: Record<string, number>; maxEventTimeMs?: number } {
+  if (!progress) return {};
+  const upstream: Record<string, number> = {};
+  for (const [name, version] of Object.entries(progress.upstream)) {
+    const p = published.get(name);
+    upstream[name] = p && p.before === version && p.after === version + 1 ? p.after : version;
+  }
+  return { upstream, ...(progress.maxEventTimeMs !== undefined ? { maxEventTimeMs: progress.maxEventTimeMs } : {}) };
 }
 
 /** Fills each corrected partition's late rows (the deferred counts the streaming path recorded) and their largest lateness. */

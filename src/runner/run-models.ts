@@ -177,6 +177,8 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
   // The horizon of this run is the one before its input arrived: an event is late when the
   // watermark had already passed it (the first run has no watermark, so nothing is late).
   const horizon = Horizon.of({ lateness: model.header.lateness, maxEventTimeMs: progress.maxEventTimeMs });
+  // Only reconcile or replay corrections behind the horizon upstream: the same correction run recomputed this model there.
+  if ([...changes.values()].every((c) => c.changed.size === 0 && [...c.corrected].every((value) => horizon.isCold(value)))) return unchanged(state, table);
   const plan =
     model.header.kind === 'incremental_by_partition'
       ? await planPartitions(lake, model, changes, horizon)
@@ -210,6 +212,8 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
         ...(plan.fileGroupColumn ? { fileGroupColumn: plan.fileGroupColumn } : {}),
       });
     }
+    // A run that changes nothing commits nothing (no empty versions).
+    if (Object.keys(plan.deferred).length === 0) return await unchanged(state, table);
     // Everything new was behind the horizon: record the progress (and the deferred rows) only.
     const snapshot = await table.snapshot();
     const result = await table.commit({
@@ -222,6 +226,12 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
   } finally {
     for (const name of plan.cleanup) await lake.engine.run(`DROP TABLE IF EXISTS ${name}`);
   }
+}
+
+/** The summary of a model's run that had nothing to write or defer: nothing is committed. */
+async function unchanged(state: RunState, table: DeltaTable): Promise<ModelRunSummary> {
+  const snapshot = await table.snapshot();
+  return summary(state.model, { mode: 'skipped', version: snapshot.version, upstream: state.upstream, rowsIn: 0, rowsOut: 0, partitions: [], deferred: {}, tests: [] }, snapshot, state.started);
 }
 
 /**
