@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { parseDuration, UsageError } from '../core/index.js';
 import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
 import { embeddableSql, type Model } from '../models/index.js';
-import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate, type ModelProgress } from '../planner/index.js';
+import { dateStartMs, DEFAULT_MAX_FUTURE_SKEW, Horizon, latestProgress, partitionOf, pendingLate, utcDate, type ModelProgress } from '../planner/index.js';
 import { createModelTable, keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
 import { parseStats, type DeltaTable, type Lake } from '../table/index.js';
 import { diffPartitions, type PartitionDiff } from './partition-diff.js';
@@ -245,25 +245,36 @@ function carriedProgress(
   return { upstream, ...(progress.maxEventTimeMs !== undefined ? { maxEventTimeMs: progress.maxEventTimeMs } : {}) };
 }
 
-/** Fills each corrected partition's late rows (the deferred counts the streaming path recorded) and their largest lateness. */
+/**
+ * Fills each corrected partition's late rows (the deferred counts the streaming path recorded)
+ * and their largest lateness, for models that read bronze directly. Lateness is measured in
+ * event time: the watermark's source when the row's batch landed (the largest event time of
+ * the batches before it, each capped at its landing + max_future_skew, as the streaming path
+ * caps it) minus the row's event time — never the wall clock, so replayed old data is as late
+ * as it was in its own stream.
+ */
 async function addLateness(lake: Lake, model: Model, diffs: PartitionDiff[], table: DeltaTable | undefined, options: ModelContext): Promise<void> {
   if (!table) return;
   const deferred = await pendingLate(table);
   for (const diff of diffs) diff.lateRows = deferred.get(diff.partition) ?? 0;
-  // The largest lateness, from bronze's arrival times, for models that read bronze directly.
   const bronze = model.upstream.find((name) => name.startsWith('bronze.') && options.eventTimeColumns?.[name]);
   const late = diffs.filter((d) => d.lateRows > 0 && d.partition !== 'all');
   if (!bronze || late.length === 0) return;
-  const eventTime = options.eventTimeColumns?.[bronze] as string;
+  const eventTime = quoteIdent(options.eventTimeColumns?.[bronze] as string);
   const snapshot = await (await lake.table(bronze)).snapshot();
   const files = snapshot.files.filter((f) => late.some((d) => d.partition === partitionOf(f.partitionValues, 'event_date')));
   if (files.length === 0) return;
+  const skewMs = parseDuration(model.header.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW, 'max_future_skew');
   const rows = await lake.engine.all(
-    `SELECT CAST(event_date AS VARCHAR) AS p, max(epoch(_ingested_at) - epoch(${quoteIdent(eventTime)})) AS s FROM (${await snapshot.scanSql(lake.store, files)}) GROUP BY ALL`,
+    `WITH batches AS (SELECT _batch_id AS b, min(_ingested_at) AS landed, max(least(${eventTime}, _ingested_at + to_milliseconds(${skewMs}))) AS m ` +
+      `FROM (${await snapshot.scanSql(lake.store)}) GROUP BY ALL), ` +
+      `marks AS (SELECT b, max(m) OVER (ORDER BY landed, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS watermark FROM batches) ` +
+      `SELECT CAST(r.event_date AS VARCHAR) AS p, max(epoch(k.watermark) - epoch(r.${eventTime})) AS s ` +
+      `FROM (${await snapshot.scanSql(lake.store, files)}) AS r JOIN marks AS k ON r._batch_id = k.b GROUP BY ALL`,
   );
   for (const row of rows) {
     const diff = late.find((d) => d.partition === row['p']);
-    if (diff) diff.maxLatenessSeconds = Math.round(Number(row['s']));
+    if (diff && row['s'] !== null) diff.maxLatenessSeconds = Math.max(0, Math.round(Number(row['s'])));
   }
 }
 

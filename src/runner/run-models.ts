@@ -36,6 +36,8 @@ export interface ModelRunSummary {
   readonly partitions: readonly string[] | 'all';
   /** Upstream rows behind the lateness horizon, left for reconcile, per output partition. */
   readonly deferred: Readonly<Record<string, number>>;
+  /** Per deferred partition, how late its rows were at most, in seconds of event time (models reading bronze; see `ModelProgress.lateness`). */
+  readonly lateness?: Readonly<Record<string, number>>;
   /** Rows in the table after the run. */
   readonly rows: number;
   readonly files: number;
@@ -94,6 +96,8 @@ interface RunState {
   readonly changes: ReadonlyMap<string, UpstreamChanges>;
   readonly upstream: Record<string, number>;
   readonly maxEventTimeMs: number | undefined;
+  /** The largest event time seen before this run's input (its horizon's source): what lateness is measured from. */
+  readonly seenBeforeMs?: number | undefined;
   readonly started: number;
 }
 
@@ -184,7 +188,7 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
       ? await planPartitions(lake, model, changes, horizon)
       : await planKeyMerge(lake, model, changes, horizon, await table.snapshot());
   if (plan === 'full') return runFull(state, table);
-  return runIncremental(state, table, plan);
+  return runIncremental({ ...state, seenBeforeMs: progress.maxEventTimeMs }, table, plan);
 }
 
 async function runFull(state: RunState, existing: DeltaTable | undefined): Promise<ModelRunSummary> {
@@ -222,7 +226,7 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
       commitInfo: { lakeloop: progressRecord(state, 'stream', plan.deferred, []) },
     });
     const after = await table.snapshot({ version: result.version });
-    return summary(model, { mode: 'incremental', version: result.version, upstream: state.upstream, rowsIn: plan.rowsIn, rowsOut: 0, partitions: [], deferred: plan.deferred, tests: [] }, after, state.started);
+    return summary(model, { mode: 'incremental', version: result.version, upstream: state.upstream, rowsIn: plan.rowsIn, rowsOut: 0, partitions: [], deferred: plan.deferred, ...latenessOf(state, plan.deferred), tests: [] }, after, state.started);
   } finally {
     for (const name of plan.cleanup) await lake.engine.run(`DROP TABLE IF EXISTS ${name}`);
   }
@@ -307,7 +311,7 @@ async function publish(
     const snapshot = await table.snapshot({ version: result.version });
     return summary(
       model,
-      { mode: run.mode, version: result.version, upstream: state.upstream, rowsIn: run.rowsIn, rowsOut, partitions: run.partitions, deferred: run.deferred, tests },
+      { mode: run.mode, version: result.version, upstream: state.upstream, rowsIn: run.rowsIn, rowsOut, partitions: run.partitions, deferred: run.deferred, ...latenessOf(state, run.deferred), tests },
       snapshot,
       state.started,
     );
@@ -322,10 +326,29 @@ function progressRecord(state: RunState, mode: string, deferred: Record<string, 
     kind: state.model.header.kind,
     upstream: state.upstream,
     ...(state.maxEventTimeMs !== undefined ? { maxEventTimeMs: state.maxEventTimeMs } : {}),
-    ...(Object.keys(deferred).length ? { deferred } : {}),
+    ...(Object.keys(deferred).length ? { deferred, ...latenessOf(state, deferred) } : {}),
     mode,
     ...(partitions !== 'all' ? { partitions: [...partitions] } : {}),
   };
+}
+
+/**
+ * How late the deferred rows were: per partition, the largest event time seen before this
+ * run's input minus the oldest event the run's bronze inputs added there (file stats) —
+ * event time, not the wall clock, so replayed old data is as late as in its own stream.
+ */
+function latenessOf(state: RunState, deferred: Readonly<Record<string, number>>): { lateness?: Record<string, number> } {
+  if (state.seenBeforeMs === undefined) return {};
+  const lateness: Record<string, number> = {};
+  for (const partition of Object.keys(deferred)) {
+    let oldest: number | undefined;
+    for (const change of state.changes.values()) {
+      const ms = change.minEventTimeMs.get(partition === NULL_PARTITION ? null : partition);
+      if (ms !== undefined) oldest = Math.min(oldest ?? ms, ms);
+    }
+    if (oldest !== undefined) lateness[partition] = Math.max(0, Math.round((state.seenBeforeMs - oldest) / 1000));
+  }
+  return Object.keys(lateness).length ? { lateness } : {};
 }
 
 /**

@@ -182,6 +182,7 @@ export class StreamingLoop {
           status: s.skipped ? 'skipped' : 'success',
           rows: s.rowsOut,
           deferredLate: Object.values(s.deferred).reduce((a, b) => a + b, 0),
+          ...(s.lateness && Object.keys(s.lateness).length ? { maxLatenessSeconds: Math.max(...Object.values(s.lateness)) } : {}),
           seconds: s.seconds,
         });
         // A full model's data waited since the first run that left it out.
