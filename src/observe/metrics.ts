@@ -15,6 +15,8 @@ export interface ModelRunObservation {
   readonly rows: number;
   /** Rows older than the lateness horizon that the run left for reconciliation (SPEC §7). */
   readonly deferredLate?: number;
+  /** How late those rows were at most, in seconds of event time (watermark at landing − event time). */
+  readonly maxLatenessSeconds?: number;
   readonly seconds: number;
 }
 
@@ -71,6 +73,8 @@ export interface ModelCounters {
   readonly runs: Readonly<Record<ModelRunStatus, number>>;
   readonly rowsTransformed: number;
   readonly deferredLate: number;
+  /** The largest lateness (seconds of event time) of the rows deferred so far; null before any. */
+  readonly maxLatenessSeconds: number | null;
   readonly rowsTransformedPerSecond: number;
   readonly lastRun: { readonly status: ModelRunStatus; readonly rows: number; readonly seconds: number; readonly at: string } | null;
   /** Event accepted → visible in gold, as last observed; null before the first observation. */
@@ -115,6 +119,7 @@ interface ModelState {
   runs: Record<ModelRunStatus, number>;
   rowsTransformed: number;
   deferredLate: number;
+  maxLatenessSeconds: number | null;
   readonly rate: RateWindow;
   lastRun: { status: ModelRunStatus; rows: number; seconds: number; atMs: number } | null;
   lastCompletedMs: number | null;
@@ -161,6 +166,7 @@ export class Metrics {
   private readonly modelRuns: Counter<'model' | 'status'>;
   private readonly rowsTransformed: Counter<'model'>;
   private readonly deferredLate: Counter<'model'>;
+  private readonly maxLateness: Gauge<'model'>;
   private readonly runSeconds: Histogram<'model'>;
   private readonly freshness: Gauge<'model'>;
   private readonly served: Counter;
@@ -185,6 +191,12 @@ export class Metrics {
     this.modelRuns = new Counter({ name: 'lakeloop_model_runs_total', help: 'Model runs by outcome.', labelNames: ['model', 'status'], registers });
     this.rowsTransformed = perModel('lakeloop_rows_transformed_total', 'Rows written by model runs.');
     this.deferredLate = perModel('lakeloop_deferred_late_rows_total', 'Rows older than the lateness horizon, left in bronze for reconciliation.');
+    this.maxLateness = new Gauge({
+      name: 'lakeloop_deferred_late_max_lateness_seconds',
+      help: 'The largest lateness of the rows deferred for reconciliation, in event time (watermark at landing minus event time).',
+      labelNames: ['model'],
+      registers,
+    });
     this.runSeconds = new Histogram({ name: 'lakeloop_model_run_seconds', help: 'Duration of model runs.', labelNames: ['model'], buckets: RUN_SECONDS_BUCKETS, registers });
     this.freshness = new Gauge({ name: 'lakeloop_freshness_seconds', help: 'Event accepted to visible in the model, as last observed.', labelNames: ['model'], registers });
     this.served = new Counter({ name: 'lakeloop_rows_served_total', help: 'Rows returned by queries.', registers });
@@ -270,6 +282,10 @@ export class Metrics {
     const late = run.deferredLate ?? 0;
     state.deferredLate += late;
     this.deferredLate.inc({ model }, late);
+    if (run.maxLatenessSeconds !== undefined && run.maxLatenessSeconds > (state.maxLatenessSeconds ?? -1)) {
+      state.maxLatenessSeconds = run.maxLatenessSeconds;
+      this.maxLateness.set({ model }, run.maxLatenessSeconds);
+    }
   }
 
   /** How long the newest accepted events took to become visible in `model`. */
@@ -321,6 +337,7 @@ export class Metrics {
         runs: { ...m.runs },
         rowsTransformed: m.rowsTransformed,
         deferredLate: m.deferredLate,
+        maxLatenessSeconds: m.maxLatenessSeconds,
         rowsTransformedPerSecond: round(m.rate.perSecond(now)),
         lastRun: m.lastRun === null ? null : { status: m.lastRun.status, rows: m.lastRun.rows, seconds: m.lastRun.seconds, at: new Date(m.lastRun.atMs).toISOString() },
         freshnessSeconds: m.freshnessSeconds,
@@ -403,6 +420,7 @@ export class Metrics {
         runs: { success: 0, failed: 0, skipped: 0 },
         rowsTransformed: 0,
         deferredLate: 0,
+        maxLatenessSeconds: null,
         rate: new RateWindow(this.windowMs, this.startMs),
         lastRun: null,
         lastCompletedMs: null,

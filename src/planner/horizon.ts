@@ -47,12 +47,13 @@ export function advanceMaxEventTime(previousMs: number | undefined, observedMs: 
   return Math.max(previousMs, observed);
 }
 
-/** Epoch ms of the start (UTC) of a `YYYY-MM-DD` value, else undefined. */
+/** Epoch ms of the start (UTC) of a `YYYY-MM-DD` value that is a real calendar day, else undefined. */
 export function dateStartMs(value: string): number | undefined {
   const match = DATE.exec(value);
   if (!match) return undefined;
   const ms = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-  return Number.isNaN(ms) ? undefined : ms;
+  // Date.UTC rolls over (2026-02-30 is March 2nd): only a real calendar day round-trips.
+  return Number.isNaN(ms) || utcDate(ms) !== value ? undefined : ms;
 }
 
 /** The UTC calendar day (`YYYY-MM-DD`) of an epoch-ms instant. */

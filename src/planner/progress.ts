@@ -17,6 +17,11 @@ export interface ModelProgress {
   readonly maxEventTimeMs?: number | undefined;
   /** Output partition → rows behind the horizon this run left for reconciliation. */
   readonly deferred?: Readonly<Record<string, number>> | undefined;
+  /**
+   * Output partition → how late its deferred rows were, at most, in seconds of event time: the
+   * largest event time seen before this run's input minus the oldest deferred event (bronze inputs only).
+   */
+  readonly lateness?: Readonly<Record<string, number>> | undefined;
   /** `stream` (run), `full` (first run or --full-refresh), `reconcile`, `replay`. */
   readonly mode?: string | undefined;
   /** Output partitions this commit rewrote (absent: the whole table). */
@@ -39,7 +44,11 @@ export function sameVersions(a: Readonly<Record<string, number>>, b: Readonly<Re
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
-/** The newest commit of a model's table that recorded streaming progress (reconcile and replay commits do not), within the last `limit`. */
+/**
+ * The newest commit of a model's table that recorded progress, within the last `limit`:
+ * a run's, or a reconcile's or replay's, which carry the progress of the run before them
+ * (advanced over the upstream commits of their own correction run, see `reconcile`).
+ */
 export async function latestProgress(table: DeltaTable, limit = 100): Promise<ModelProgress | undefined> {
   for (const commit of await table.history({ limit })) {
     const progress = progressOf(commit.commitInfo);
@@ -56,17 +65,34 @@ export async function latestProgress(table: DeltaTable, limit = 100): Promise<Mo
  * await pendingLate(await lake.table('gold.daily_revenue')) // Map { '2026-01-03' => 4 }
  */
 export async function pendingLate(table: DeltaTable, limit = 1000): Promise<Map<string, number>> {
-  const pending = new Map<string, number>();
+  return (await pendingLateDetail(table, limit)).rows;
+}
+
+/**
+ * `pendingLate`, with the largest lateness (seconds of event time, see `ModelProgress.lateness`)
+ * of the pending rows per partition, where the runs that deferred them recorded it.
+ *
+ * @example
+ * (await pendingLateDetail(silver)).latenessSeconds // Map { '2001-05-01' => 2585100 }
+ */
+export async function pendingLateDetail(table: DeltaTable, limit = 1000): Promise<{ rows: Map<string, number>; latenessSeconds: Map<string, number> }> {
+  const rows = new Map<string, number>();
+  const latenessSeconds = new Map<string, number>();
   const applied = new Set<string>();
   for (const commit of await table.history({ limit })) {
-    const record = (commit.commitInfo as { lakeloop?: { mode?: string; partitions?: string[]; deferred?: Record<string, number> } }).lakeloop;
+    const record = (commit.commitInfo as { lakeloop?: { mode?: string; partitions?: string[]; deferred?: Record<string, number>; lateness?: Record<string, number> } }).lakeloop;
     if (!record) continue;
     if (record.mode === 'full') break;
     if (record.mode === 'reconcile' || record.mode === 'replay') {
       for (const p of record.partitions ?? []) applied.add(p);
       continue;
     }
-    for (const [p, n] of Object.entries(record.deferred ?? {})) if (!applied.has(p)) pending.set(p, (pending.get(p) ?? 0) + n);
+    for (const [p, n] of Object.entries(record.deferred ?? {})) {
+      if (applied.has(p)) continue;
+      rows.set(p, (rows.get(p) ?? 0) + n);
+      const seconds = record.lateness?.[p];
+      if (typeof seconds === 'number') latenessSeconds.set(p, Math.max(latenessSeconds.get(p) ?? seconds, seconds));
+    }
   }
-  return pending;
+  return { rows, latenessSeconds };
 }

@@ -27,6 +27,8 @@ export interface UpstreamChanges {
   readonly addedFiles: readonly AddAction[];
   /** The largest event time among the added rows, epoch ms (undefined when unknown). */
   readonly maxEventTimeMs: number | undefined;
+  /** Partition → the smallest event time among the rows ordinary commits added there (from file stats; bronze tables only). */
+  readonly minEventTimeMs: ReadonlyMap<string | null, number>;
   /** true when no commit since `consumed` changed data: there were none, or only compactions (nothing to run). */
   readonly noDataChange: boolean;
 }
@@ -56,6 +58,7 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
   // Files holding rows added since `consumed`, in commit order (a Map keeps it).
   const added = new Map<string, AddAction>();
   let maxEventTimeMs: number | undefined;
+  const minEventTimeMs = new Map<string | null, number>();
   let noDataChange = true;
   for (const commit of commits) {
     if (!commit) continue;
@@ -68,7 +71,9 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
     }
     noDataChange = false;
     const progress = progressOf(commit.commitInfo);
-    const correction = progress?.mode !== undefined && CORRECTION_MODES.has(progress.mode);
+    // Read from the record itself: reconcile commits of older lakes carry no upstream versions (no progress).
+    const mode = (commit.commitInfo as { lakeloop?: { mode?: unknown } } | undefined)?.lakeloop?.mode;
+    const correction = typeof mode === 'string' && CORRECTION_MODES.has(mode);
     if (progress?.maxEventTimeMs !== undefined) maxEventTimeMs = max(maxEventTimeMs, progress.maxEventTimeMs);
     for (const add of commit.adds) {
       const value = partitionOf(add.partitionValues, partitionColumn);
@@ -76,6 +81,8 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
       else changed.set(value, (changed.get(value) ?? 0) + (parseStats(add)?.numRecords ?? 0));
       added.set(add.path, add);
       if (eventTimeColumn) maxEventTimeMs = max(maxEventTimeMs, maxStatMs(add, eventTimeColumn));
+      const oldest = eventTimeColumn && !correction ? statMs(add, eventTimeColumn, 'minValues') : undefined;
+      if (oldest !== undefined) minEventTimeMs.set(value, Math.min(minEventTimeMs.get(value) ?? oldest, oldest));
     }
     for (const remove of commit.removes) {
       const value = partitionOf(remove.partitionValues ?? {}, partitionColumn);
@@ -84,7 +91,7 @@ export async function readUpstreamChanges(table: DeltaTable, snapshot: Snapshot,
     }
   }
   const addedFiles = [...added.values()].filter((add) => live.has(add.path));
-  return { ...base, known: true, changed, corrected, addedFiles, maxEventTimeMs, noDataChange };
+  return { ...base, known: true, changed, corrected, addedFiles, maxEventTimeMs, minEventTimeMs, noDataChange };
 }
 
 /** A commit that only moves rows between files (compaction: every add and remove has `dataChange: false`). */
@@ -106,7 +113,7 @@ async function whole(
     const value = partitionOf(file.partitionValues, base.partitionColumn);
     changed.set(value, (changed.get(value) ?? 0) + (parseStats(file)?.numRecords ?? 0));
   }
-  return { ...base, known: false, changed, corrected: new Set(), addedFiles: snapshot.files, maxEventTimeMs, noDataChange: false };
+  return { ...base, known: false, changed, corrected: new Set(), addedFiles: snapshot.files, maxEventTimeMs, minEventTimeMs: new Map(), noDataChange: false };
 }
 
 /** The value of a file's partition column (null for an unpartitioned table or a null partition). */
@@ -115,7 +122,11 @@ export function partitionOf(values: Readonly<Record<string, string | null>>, col
 }
 
 function maxStatMs(add: AddAction, column: string): number | undefined {
-  const value = parseStats(add)?.maxValues[column];
+  return statMs(add, column, 'maxValues');
+}
+
+function statMs(add: AddAction, column: string, which: 'minValues' | 'maxValues'): number | undefined {
+  const value = parseStats(add)?.[which][column];
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
   const ms = typeof value === 'number' ? value : Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;

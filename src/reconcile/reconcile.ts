@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseDuration, UsageError } from '../core/index.js';
 import { Engine, quoteIdent, quoteList, type EngineOptions } from '../engine/index.js';
-import type { Model } from '../models/index.js';
-import { dateStartMs, Horizon, latestProgress, partitionOf, pendingLate, utcDate } from '../planner/index.js';
+import { embeddableSql, type Model } from '../models/index.js';
+import { dateStartMs, DEFAULT_MAX_FUTURE_SKEW, Horizon, latestProgress, partitionOf, pendingLate, utcDate, type ModelProgress } from '../planner/index.js';
 import { createModelTable, keyDedupSql, runDataTests, testInputs, userSql, failingRowsSql, type DataTestResult } from '../runner/index.js';
-import type { DeltaTable, Lake } from '../table/index.js';
+import { parseStats, type DeltaTable, type Lake } from '../table/index.js';
 import { diffPartitions, type PartitionDiff } from './partition-diff.js';
 import { writeReport, type ModelReport, type ReconcileReport } from './report.js';
 
@@ -15,11 +15,21 @@ const DAY_MS = 86_400_000;
 export interface ReconcileOptions {
   /** `reconcile`: the cold window, published where it differs; `replay`: the same for a chosen window and models. */
   readonly kind?: 'reconcile' | 'replay';
-  /** First day of the window (`YYYY-MM-DD`); default: today − `window`. */
+  /**
+   * First day of the window (`YYYY-MM-DD`); default: the newest event time in the data −
+   * `window` (event time, not the wall clock: replayed old data has its own recent window).
+   */
   readonly from?: string | undefined;
-  /** Last day of the window; default: the last day behind each model's horizon (today for a model without lateness). */
+  /**
+   * Last day of the window; default: with `from`, the day of the newest data or today,
+   * whichever is later; else the last day behind each model's horizon (the newest data's
+   * day for a model without lateness).
+   */
   readonly to?: string | undefined;
-  /** The default window's length (default 7d). */
+  /**
+   * The default window's length (default 7d). Without `from` and `to`, the partitions with
+   * deferred late rows are recomputed too, however old (the self-healing default).
+   */
   readonly window?: string | undefined;
   /** Compute and report, publish nothing. */
   readonly dryRun?: boolean | undefined;
@@ -52,16 +62,27 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
   if (options.from && options.to && options.from > options.to) {
     throw new UsageError(`--from ${options.from} is after --to ${options.to}`, 'Give a window whose first day is on or before its last day.');
   }
+  const windowMs = windowLength(options.window);
+  const newestMs = await newestEventMs(lake, models, options.eventTimeColumns);
+  const to = options.from !== undefined && options.to === undefined ? utcDate(Math.max(lake.nowMs(), newestMs ?? lake.nowMs())) : options.to;
+  if (options.from !== undefined && to !== undefined && options.from > to) {
+    throw new UsageError(`--from ${options.from} is after --to ${to} (without --to: the day of the newest data or today, whichever is later)`, 'Give a window whose first day is on or before its last day.');
+  }
+  // The self-healing default: the recent window, plus every partition still waiting for late rows.
+  const late = options.from === undefined && options.to === undefined ? await latePartitions(lake, models) : [];
+  const plan: WindowPlan = { nowMs: lake.nowMs(), newestMs, windowMs, from: options.from, to, late };
   const engine = await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine });
   const circuit = lake.withEngine(engine);
   const reports: ModelReport[] = [];
   /** Models recomputed in this run: name → temp table with their window rows, and that window. */
   const recomputed = new Map<string, { temp: string; partitions: readonly string[]; partitionColumn: string | undefined }>();
+  /** Tables this run published: name → their version before it and the version it committed. */
+  const published = new Map<string, { before: number; after: number }>();
   try {
     for (const model of models) {
       const modelStarted = performance.now();
       options.onProgress?.(`${model.name}: recomputing`);
-      const report = await reconcileModel(circuit, model, recomputed, { ...options, kind, id });
+      const report = await reconcileModel(circuit, model, recomputed, { ...options, kind, id, plan, published });
       reports.push({ ...report, seconds: (performance.now() - modelStarted) / 1000 });
       const counts = countStatuses(report.partitions);
       options.onProgress?.(`${model.name}: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no partitions in the window'}`);
@@ -76,6 +97,11 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
     startedAt: new Date(lake.nowMs() - (performance.now() - started)).toISOString(),
     seconds: (performance.now() - started) / 1000,
     models: reports,
+    window: {
+      from: reports.reduce((min, m) => (m.from < min ? m.from : min), reports[0]?.from ?? ''),
+      to: reports.reduce((max, m) => (m.to > max ? m.to : max), reports[0]?.to ?? ''),
+      latePartitions: late,
+    },
   };
   await writeReport(lake.store, report);
   return report;
@@ -84,6 +110,20 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
 interface ModelContext extends ReconcileOptions {
   readonly kind: 'reconcile' | 'replay';
   readonly id: string;
+  readonly plan: WindowPlan;
+  readonly published: Map<string, { before: number; after: number }>;
+}
+
+/** What every model's window is made of (see `windowOf`). */
+interface WindowPlan {
+  readonly nowMs: number;
+  /** The newest event time in the data (undefined: no data yet). */
+  readonly newestMs: number | undefined;
+  readonly windowMs: number;
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+  /** Partitions holding deferred late rows, recomputed besides the window (the default only). */
+  readonly late: readonly string[];
 }
 
 async function reconcileModel(
@@ -98,9 +138,10 @@ async function reconcileModel(
   const partitionColumn = model.header.kind === 'full' ? undefined : model.header.partitionBy[0];
   const progress = table ? await latestProgress(table) : undefined;
   const horizon = Horizon.of({ lateness: model.header.lateness, maxEventTimeMs: progress?.maxEventTimeMs });
-  const window = windowOf(lake.nowMs(), horizon, options);
-  const partitions = partitionColumn === undefined ? ['all'] : days(window.from, window.to);
-  const base = { model: model.name, kind: model.header.kind, from: window.from, to: window.to, version: current?.version ?? null, published: null as number | null, tests: [] as DataTestResult[] };
+  const window = windowOf(horizon, options.plan);
+  const partitions = partitionColumn === undefined ? ['all'] : [...new Set([...days(window.from, window.to), ...options.plan.late])].sort();
+  const wantedPartitions = new Set(partitions);
+  const base = { model: model.name, kind: model.header.kind, from: partitions[0] !== undefined && partitions[0] !== 'all' && partitions[0] < window.from ? partitions[0] : window.from, to: window.to, version: current?.version ?? null, published: null as number | null, tests: [] as DataTestResult[] };
   if (partitions.length === 0) return { ...base, partitions: [] };
 
   // Bind the upstream: tables recomputed in this run read as their candidate state.
@@ -111,8 +152,8 @@ async function reconcileModel(
     const pc = snapshot.partitionColumns.length === 1 ? snapshot.partitionColumns[0] : undefined;
     const wanted = (value: string | null): boolean => {
       if (pc === undefined || partitionColumn === undefined || value === null) return true;
-      if (model.header.kind === 'incremental_by_partition') return value >= window.from && value <= window.to;
-      return value >= window.from; // by key: newer versions of a key may sit in later partitions
+      if (model.header.kind === 'incremental_by_partition') return wantedPartitions.has(value);
+      return value >= (partitions[0] as string); // by key: newer versions of a key may sit in later partitions
     };
     const files = snapshot.files.filter((f) => wanted(partitionOf(f.partitionValues, pc)) && !(again && inWindow(again, partitionOf(f.partitionValues, again.partitionColumn))));
     const scan = await snapshot.scanSql(lake.store, files);
@@ -122,7 +163,7 @@ async function reconcileModel(
     await engine.run(`CREATE OR REPLACE VIEW ${quoteIdent(layer)}.${quoteIdent(rel)} AS ${sql}`);
   }
   const temp = quoteIdent(`_lakeloop_rc_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
-  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${model.sql})`) : model.sql;
+  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${embeddableSql(model.sql)})`) : embeddableSql(model.sql);
   const filter = partitionColumn === undefined ? '' : ` WHERE CAST(${quoteIdent(partitionColumn)} AS VARCHAR) IN ${quoteList(partitions)}`;
   await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * FROM (${select}) AS _lakeloop_rc${filter}`));
   recomputed.set(model.name, { temp, partitions, partitionColumn });
@@ -137,6 +178,8 @@ async function reconcileModel(
     keys: model.header.uniqueKey,
     partitions,
   });
+  // Days with no rows on either side say nothing (a window reaching back years holds thousands).
+  for (let i = diffs.length - 1; i >= 0; i--) if (diffs[i]?.rowsBefore === 0 && diffs[i]?.rowsAfter === 0) diffs.splice(i, 1);
   await addLateness(lake, model, diffs, table, options);
 
   // Blocking tests on the recomputed data: a partition with failing rows is held.
@@ -167,7 +210,7 @@ async function reconcileModel(
     const target =
       table ??
       (await createModelTable(lake, model, columns));
-    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, mode: options.kind, partitions: publish, run: options.id } };
+    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, ...carriedProgress(progress, options.published), mode: options.kind, partitions: publish, run: options.id } };
     const result =
       partitionColumn === undefined
         ? await target.overwrite(`SELECT * FROM ${temp}`, { operation: options.kind.toUpperCase(), commitInfo })
@@ -177,29 +220,61 @@ async function reconcileModel(
             partitions: publish.map((p) => ({ [partitionColumn]: p })),
           });
     published = result.version;
+    options.published.set(model.name, { before: current?.version ?? -1, after: result.version });
   }
   return { ...base, published, tests, partitions: diffs };
 }
 
-/** Fills each corrected partition's late rows (the deferred counts the streaming path recorded) and their largest lateness. */
+/**
+ * The progress a reconcile commit carries: that of the model's run before it (so the next
+ * streaming run starts where that one stopped, and reads the reconcile commit as its own
+ * table's latest progress), where an upstream this run published right on top of the version
+ * the model had consumed counts as consumed — the model was recomputed from it in this run —
+ * so the next run does not take that correction for new data. A model that never ran has none.
+ */
+function carriedProgress(
+  progress: ModelProgress | undefined,
+  published: ReadonlyMap<string, { before: number; after: number }>,
+): { upstream?: Record<string, number>; maxEventTimeMs?: number } {
+  if (!progress) return {};
+  const upstream: Record<string, number> = {};
+  for (const [name, version] of Object.entries(progress.upstream)) {
+    const p = published.get(name);
+    upstream[name] = p && p.before === version && p.after === version + 1 ? p.after : version;
+  }
+  return { upstream, ...(progress.maxEventTimeMs !== undefined ? { maxEventTimeMs: progress.maxEventTimeMs } : {}) };
+}
+
+/**
+ * Fills each corrected partition's late rows (the deferred counts the streaming path recorded)
+ * and their largest lateness, for models that read bronze directly. Lateness is measured in
+ * event time: the watermark's source when the row's batch landed (the largest event time of
+ * the batches before it, each capped at its landing + max_future_skew, as the streaming path
+ * caps it) minus the row's event time — never the wall clock, so replayed old data is as late
+ * as it was in its own stream.
+ */
 async function addLateness(lake: Lake, model: Model, diffs: PartitionDiff[], table: DeltaTable | undefined, options: ModelContext): Promise<void> {
   if (!table) return;
   const deferred = await pendingLate(table);
   for (const diff of diffs) diff.lateRows = deferred.get(diff.partition) ?? 0;
-  // The largest lateness, from bronze's arrival times, for models that read bronze directly.
   const bronze = model.upstream.find((name) => name.startsWith('bronze.') && options.eventTimeColumns?.[name]);
   const late = diffs.filter((d) => d.lateRows > 0 && d.partition !== 'all');
   if (!bronze || late.length === 0) return;
-  const eventTime = options.eventTimeColumns?.[bronze] as string;
+  const eventTime = quoteIdent(options.eventTimeColumns?.[bronze] as string);
   const snapshot = await (await lake.table(bronze)).snapshot();
   const files = snapshot.files.filter((f) => late.some((d) => d.partition === partitionOf(f.partitionValues, 'event_date')));
   if (files.length === 0) return;
+  const skewMs = parseDuration(model.header.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW, 'max_future_skew');
   const rows = await lake.engine.all(
-    `SELECT CAST(event_date AS VARCHAR) AS p, max(epoch(_ingested_at) - epoch(${quoteIdent(eventTime)})) AS s FROM (${await snapshot.scanSql(lake.store, files)}) GROUP BY ALL`,
+    `WITH batches AS (SELECT _batch_id AS b, min(_ingested_at) AS landed, max(least(${eventTime}, _ingested_at + to_milliseconds(${skewMs}))) AS m ` +
+      `FROM (${await snapshot.scanSql(lake.store)}) GROUP BY ALL), ` +
+      `marks AS (SELECT b, max(m) OVER (ORDER BY landed, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS watermark FROM batches) ` +
+      `SELECT CAST(r.event_date AS VARCHAR) AS p, max(epoch(k.watermark) - epoch(r.${eventTime})) AS s ` +
+      `FROM (${await snapshot.scanSql(lake.store, files)}) AS r JOIN marks AS k ON r._batch_id = k.b GROUP BY ALL`,
   );
   for (const row of rows) {
     const diff = late.find((d) => d.partition === row['p']);
-    if (diff) diff.maxLatenessSeconds = Math.round(Number(row['s']));
+    if (diff && row['s'] !== null) diff.maxLatenessSeconds = Math.max(0, Math.round(Number(row['s'])));
   }
 }
 
@@ -215,12 +290,62 @@ function inWindow(recomputed: { partitions: readonly string[]; partitionColumn: 
   return value !== null && recomputed.partitions.includes(value);
 }
 
-/** The window of one model: the options' days, else [today − window, the last cold day]. */
-function windowOf(nowMs: number, horizon: Horizon, options: ReconcileOptions): { from: string; to: string } {
-  const from = options.from ?? utcDate(nowMs - parseDuration(options.window ?? '7d', 'window'));
-  let to = options.to;
-  if (to === undefined) to = horizon.cutoffMs === undefined ? utcDate(nowMs) : utcDate(Math.floor(horizon.cutoffMs / DAY_MS) * DAY_MS - DAY_MS);
-  return { from, to };
+/**
+ * The window of one model: the days given; with only `from`, up to the newest data's day or
+ * today (`plan.to`); with only `to`, the `window` before it; by default
+ * [newest event time − window, the last day behind the model's horizon] — measured in event
+ * time, so replayed old data has a window too — and never inverted.
+ */
+function windowOf(horizon: Horizon, plan: WindowPlan): { from: string; to: string } {
+  const anchorMs = plan.newestMs ?? plan.nowMs;
+  if (plan.from !== undefined && plan.to !== undefined) return { from: plan.from, to: plan.to };
+  if (plan.to !== undefined) return { from: utcDate((dateStartMs(plan.to) as number) - plan.windowMs), to: plan.to };
+  const to = horizon.cutoffMs === undefined ? utcDate(anchorMs) : utcDate(Math.floor(horizon.cutoffMs / DAY_MS) * DAY_MS - DAY_MS);
+  const from = utcDate(anchorMs - plan.windowMs);
+  return { from: from < to ? from : to, to };
+}
+
+function windowLength(window: string | undefined): number {
+  try {
+    return parseDuration(window ?? '7d', 'window');
+  } catch {
+    throw new UsageError(`--window expects a duration (7d, 36h, 2w), got ${JSON.stringify(window)}`);
+  }
+}
+
+/** The newest event time in the data: the models' watermarks' source, else their bronze tables' event-time stats. */
+async function newestEventMs(lake: Lake, models: readonly Model[], eventTimeColumns: Readonly<Record<string, string>> | undefined): Promise<number | undefined> {
+  let newest: number | undefined;
+  const bronze = new Set<string>();
+  for (const model of models) {
+    const table = await lake.tableIfExists(model.name);
+    const seen = table ? (await latestProgress(table))?.maxEventTimeMs : undefined;
+    if (seen !== undefined) newest = Math.max(newest ?? seen, seen);
+    for (const name of model.upstream) if (eventTimeColumns?.[name]) bronze.add(name);
+  }
+  if (newest !== undefined) return newest;
+  for (const name of bronze) {
+    const table = await lake.tableIfExists(name);
+    if (!table) continue;
+    const column = eventTimeColumns?.[name] as string;
+    for (const file of (await table.snapshot()).files) {
+      const value = parseStats(file)?.maxValues[column];
+      const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : NaN;
+      if (Number.isFinite(ms)) newest = Math.max(newest ?? ms, ms);
+    }
+  }
+  return newest;
+}
+
+/** The date partitions, of any of the models, holding deferred late rows that no reconcile has applied yet. */
+async function latePartitions(lake: Lake, models: readonly Model[]): Promise<string[]> {
+  const out = new Set<string>();
+  for (const model of models) {
+    const table = await lake.tableIfExists(model.name);
+    if (!table) continue;
+    for (const partition of (await pendingLate(table)).keys()) if (dateStartMs(partition) !== undefined) out.add(partition);
+  }
+  return [...out].sort();
 }
 
 function days(from: string, to: string): string[] {
@@ -233,7 +358,9 @@ function days(from: string, to: string): string[] {
 }
 
 function checkDay(flag: string, value: string | undefined): void {
-  if (value !== undefined && dateStartMs(value) === undefined) throw new UsageError(`${flag} expects a day as YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  if (value !== undefined && dateStartMs(value) === undefined) {
+    throw new UsageError(`${flag} expects a day as YYYY-MM-DD (a real calendar day, e.g. 2026-02-28), got ${JSON.stringify(value)}`);
+  }
 }
 
 function countStatuses(diffs: readonly PartitionDiff[]): Record<string, number> {

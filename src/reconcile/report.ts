@@ -25,6 +25,8 @@ export interface ReconcileReport {
   readonly startedAt: string;
   readonly seconds: number;
   readonly models: readonly ModelReport[];
+  /** The days recomputed (over all models), and the older partitions with deferred late rows included besides (absent in older reports). */
+  readonly window?: { readonly from: string; readonly to: string; readonly latePartitions: readonly string[] };
 }
 
 export const REPORTS_PREFIX = '_lakeloop/reports/';

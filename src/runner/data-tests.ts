@@ -1,6 +1,6 @@
 import { LakeloopError, SqlError } from '../core/index.js';
 import { quoteIdent, quoteLiteral, type Engine, type SqlRow } from '../engine/index.js';
-import { ModelError, testInputsOf, type DataTest, type DataTestSeverity, type Model } from '../models/index.js';
+import { embeddableSql, ModelError, testInputsOf, type DataTest, type DataTestSeverity, type Model } from '../models/index.js';
 
 /** How many failing rows a result keeps as a sample. */
 export const SAMPLE_ROWS = 5;
@@ -73,7 +73,7 @@ export function failingRowsSql(test: DataTest, relation: string, options: DataTe
     }
     case 'sql':
       // Reads the model by its name: runDataTests binds that name to `relation` while it runs.
-      return test.sql;
+      return embeddableSql(test.sql);
   }
 }
 

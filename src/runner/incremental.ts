@@ -1,6 +1,6 @@
 import { assert } from '../core/index.js';
 import { quoteIdent, quoteList, type Engine } from '../engine/index.js';
-import { ModelError, type Model } from '../models/index.js';
+import { embeddableSql, ModelError, type Model } from '../models/index.js';
 import { partitionOf, type Horizon, type UpstreamChanges } from '../planner/index.js';
 import { parseStats, type AddAction, type Lake, type Snapshot } from '../table/index.js';
 import { NULL_PARTITION, rowsOf, userSql, versionOrder } from './model-sql.js';
@@ -64,7 +64,7 @@ export async function planPartitions(lake: Lake, model: Model, changes: Readonly
     await lake.bindView(lake.engine, name, change.snapshot, files);
     rowsIn += rowsOf(files);
   }
-  return { partitions, select: `SELECT * FROM (${model.sql}) AS _lakeloop_out WHERE ${inPartitions(column, partitions)}`, deferred, rowsIn, cleanup: [] };
+  return { partitions, select: `SELECT * FROM (${embeddableSql(model.sql)}) AS _lakeloop_out WHERE ${inPartitions(column, partitions)}`, deferred, rowsIn, cleanup: [] };
 }
 
 /**
@@ -99,7 +99,7 @@ export async function planKeyMerge(
   const cleanup: string[] = [incoming, hotCopy, held, old];
   const keys = model.header.uniqueKey.map(quoteIdent).join(', ');
   const part = `CAST(${quoteIdent(column)} AS VARCHAR)`;
-  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${incoming} AS ${model.sql}`));
+  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${incoming} AS ${embeddableSql(model.sql)}`));
 
   // Incoming rows behind the horizon wait for reconcile.
   const deferred: Record<string, number> = {};

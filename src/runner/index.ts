@@ -1,4 +1,4 @@
 /** The runner: executes models in DAG order against the lake (SPEC §6). */
-export { runModels, type ModelRunSummary, type RunModelsOptions } from './run-models.js';
+export { runModels, type ModelFailure, type ModelOutcome, type ModelRunSummary, type RunModelsOptions, type RunResult } from './run-models.js';
 export { DataTestFailed, failingRowsSql, relationOf, runDataTests, SAMPLE_ROWS, testInputs, type DataTestOptions, type DataTestResult } from './data-tests.js';
 export { createModelTable, keyDedupSql, NULL_PARTITION, userSql } from './model-sql.js';

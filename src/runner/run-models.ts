@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { ModelError, type Model } from '../models/index.js';
+import { LakeloopError } from '../core/index.js';
+import { embeddableSql, ModelError, type Model } from '../models/index.js';
 import { quoteIdent } from '../engine/index.js';
 import {
   advanceMaxEventTime,
@@ -35,6 +36,8 @@ export interface ModelRunSummary {
   readonly partitions: readonly string[] | 'all';
   /** Upstream rows behind the lateness horizon, left for reconcile, per output partition. */
   readonly deferred: Readonly<Record<string, number>>;
+  /** Per deferred partition, how late its rows were at most, in seconds of event time (models reading bronze; see `ModelProgress.lateness`). */
+  readonly lateness?: Readonly<Record<string, number>>;
   /** Rows in the table after the run. */
   readonly rows: number;
   readonly files: number;
@@ -44,14 +47,46 @@ export interface ModelRunSummary {
   readonly tests: readonly DataTestResult[];
 }
 
+/**
+ * How one model's part of a run ended: `ok` (committed, or up to date: its summary),
+ * `error` (its run failed: nothing of it was committed), or `skipped` (not run, because a
+ * model it reads, directly or not, failed in this run).
+ *
+ * @example
+ * { model: 'gold.daily', kind: 'incremental_by_partition', status: 'skipped', reason: 'upstream silver.sales failed', seconds: 0 }
+ */
+export type ModelOutcome =
+  | (ModelRunSummary & { readonly status: 'ok' })
+  | { readonly model: string; readonly kind: string; readonly status: 'error'; readonly error: ModelFailure; readonly seconds: number }
+  | { readonly model: string; readonly kind: string; readonly status: 'skipped'; readonly reason: string; readonly seconds: number };
+
+/** Why a model's run failed, as the run's result records it. */
+export interface ModelFailure {
+  readonly message: string;
+  /** `LakeloopError.code`, else `ERROR`. */
+  readonly code: string;
+  readonly hint?: string;
+}
+
+/** What `runModels` did: every model's outcome in run order, and the errors of those that failed. */
+export interface RunResult {
+  readonly outcomes: readonly ModelOutcome[];
+  /** The summaries of the models that ran (`ok`). */
+  readonly summaries: readonly ModelRunSummary[];
+  /** The failed models with what they threw. */
+  readonly failures: readonly { readonly model: string; readonly error: unknown }[];
+}
+
 /** Options of `runModels`. */
 export interface RunModelsOptions {
   /** Recompute every model from all of its upstream data. */
   readonly fullRefresh?: boolean;
   /** Bronze table → its contract's event-time column: the source of the watermark (SPEC §7). */
   readonly eventTimeColumns?: Readonly<Record<string, string>>;
-  /** Called as each model's run ends (committed or skipped), before the next model starts. */
+  /** Called as each model's run ends (committed or up to date), before the next model starts. */
   readonly onModelDone?: (summary: ModelRunSummary) => void;
+  /** Called with each model's outcome (ok, error or skipped) as soon as it is known. */
+  readonly onOutcome?: (outcome: ModelOutcome) => void;
 }
 
 /** The model's run, once planned: what to bind, what to write, what to record. */
@@ -61,6 +96,8 @@ interface RunState {
   readonly changes: ReadonlyMap<string, UpstreamChanges>;
   readonly upstream: Record<string, number>;
   readonly maxEventTimeMs: number | undefined;
+  /** The largest event time seen before this run's input (its horizon's source): what lateness is measured from. */
+  readonly seenBeforeMs?: number | undefined;
   readonly started: number;
 }
 
@@ -73,19 +110,48 @@ interface RunState {
  * horizon are left to reconcile and counted as deferred. `full` models, first runs and
  * `--full-refresh` recompute everything. A model whose upstream is unchanged is skipped.
  * Every write is write-audit-publish: the result goes to a temp table, the data tests run
- * over it, and a failing `error` test (`DataTestFailed`) commits nothing.
+ * over it, and a failing `error` test (`DataTestFailed`) commits nothing. A model that fails
+ * does not stop the run: the models that do not read it (directly or not) still run and
+ * commit, those that do are `skipped`; the result says which.
  *
  * @example
- * const summaries = await runModels(lake, dag.models, { eventTimeColumns: { 'bronze.orders': 'order_ts' } });
+ * const { outcomes, failures } = await runModels(lake, dag.models, { eventTimeColumns: { 'bronze.orders': 'order_ts' } });
  */
-export async function runModels(lake: Lake, models: readonly Model[], options: RunModelsOptions = {}): Promise<ModelRunSummary[]> {
+export async function runModels(lake: Lake, models: readonly Model[], options: RunModelsOptions = {}): Promise<RunResult> {
+  const outcomes: ModelOutcome[] = [];
   const summaries: ModelRunSummary[] = [];
+  const failures: { model: string; error: unknown }[] = [];
+  /** Model → the failed model it is (or reads) in this run. */
+  const blocked = new Map<string, string>();
   for (const model of models) {
-    const done = await runModel(lake, model, options);
-    summaries.push(done);
-    options.onModelDone?.(done);
+    const via = model.upstream.find((name) => blocked.has(name));
+    let outcome: ModelOutcome;
+    if (via !== undefined) {
+      const failed = blocked.get(via) as string;
+      blocked.set(model.name, failed);
+      outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'skipped', reason: `upstream ${failed} failed${via === failed ? '' : ` (read through ${via})`}`, seconds: 0 });
+    } else {
+      const started = performance.now();
+      try {
+        const done = await runModel(lake, model, options);
+        summaries.push(done);
+        options.onModelDone?.(done);
+        outcome = Object.freeze({ ...done, status: 'ok' });
+      } catch (error) {
+        blocked.set(model.name, model.name);
+        failures.push({ model: model.name, error });
+        outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'error', error: failureOf(error), seconds: (performance.now() - started) / 1000 });
+      }
+    }
+    outcomes.push(outcome);
+    options.onOutcome?.(outcome);
   }
-  return summaries;
+  return Object.freeze({ outcomes, summaries, failures });
+}
+
+function failureOf(error: unknown): ModelFailure {
+  if (error instanceof LakeloopError) return { message: error.message, code: error.code, ...(error.hint !== undefined ? { hint: error.hint } : {}) };
+  return { message: error instanceof Error ? error.message : String(error), code: 'ERROR' };
 }
 
 async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
@@ -115,12 +181,14 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
   // The horizon of this run is the one before its input arrived: an event is late when the
   // watermark had already passed it (the first run has no watermark, so nothing is late).
   const horizon = Horizon.of({ lateness: model.header.lateness, maxEventTimeMs: progress.maxEventTimeMs });
+  // Only reconcile or replay corrections behind the horizon upstream: the same correction run recomputed this model there.
+  if ([...changes.values()].every((c) => c.changed.size === 0 && [...c.corrected].every((value) => horizon.isCold(value)))) return unchanged(state, table);
   const plan =
     model.header.kind === 'incremental_by_partition'
       ? await planPartitions(lake, model, changes, horizon)
       : await planKeyMerge(lake, model, changes, horizon, await table.snapshot());
   if (plan === 'full') return runFull(state, table);
-  return runIncremental(state, table, plan);
+  return runIncremental({ ...state, seenBeforeMs: progress.maxEventTimeMs }, table, plan);
 }
 
 async function runFull(state: RunState, existing: DeltaTable | undefined): Promise<ModelRunSummary> {
@@ -131,7 +199,7 @@ async function runFull(state: RunState, existing: DeltaTable | undefined): Promi
     await lake.bindView(engine, name, change.snapshot);
     rowsIn += rowsOf(change.snapshot.files);
   }
-  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${model.sql})`) : model.sql;
+  const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${embeddableSql(model.sql)})`) : embeddableSql(model.sql);
   return publish(state, existing, select, { rowsIn, partitions: 'all', deferred: {}, mode: 'full' });
 }
 
@@ -148,6 +216,8 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
         ...(plan.fileGroupColumn ? { fileGroupColumn: plan.fileGroupColumn } : {}),
       });
     }
+    // A run that changes nothing commits nothing (no empty versions).
+    if (Object.keys(plan.deferred).length === 0) return await unchanged(state, table);
     // Everything new was behind the horizon: record the progress (and the deferred rows) only.
     const snapshot = await table.snapshot();
     const result = await table.commit({
@@ -156,10 +226,16 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
       commitInfo: { lakeloop: progressRecord(state, 'stream', plan.deferred, []) },
     });
     const after = await table.snapshot({ version: result.version });
-    return summary(model, { mode: 'incremental', version: result.version, upstream: state.upstream, rowsIn: plan.rowsIn, rowsOut: 0, partitions: [], deferred: plan.deferred, tests: [] }, after, state.started);
+    return summary(model, { mode: 'incremental', version: result.version, upstream: state.upstream, rowsIn: plan.rowsIn, rowsOut: 0, partitions: [], deferred: plan.deferred, ...latenessOf(state, plan.deferred), tests: [] }, after, state.started);
   } finally {
     for (const name of plan.cleanup) await lake.engine.run(`DROP TABLE IF EXISTS ${name}`);
   }
+}
+
+/** The summary of a model's run that had nothing to write or defer: nothing is committed. */
+async function unchanged(state: RunState, table: DeltaTable): Promise<ModelRunSummary> {
+  const snapshot = await table.snapshot();
+  return summary(state.model, { mode: 'skipped', version: snapshot.version, upstream: state.upstream, rowsIn: 0, rowsOut: 0, partitions: [], deferred: {}, tests: [] }, snapshot, state.started);
 }
 
 /**
@@ -235,7 +311,7 @@ async function publish(
     const snapshot = await table.snapshot({ version: result.version });
     return summary(
       model,
-      { mode: run.mode, version: result.version, upstream: state.upstream, rowsIn: run.rowsIn, rowsOut, partitions: run.partitions, deferred: run.deferred, tests },
+      { mode: run.mode, version: result.version, upstream: state.upstream, rowsIn: run.rowsIn, rowsOut, partitions: run.partitions, deferred: run.deferred, ...latenessOf(state, run.deferred), tests },
       snapshot,
       state.started,
     );
@@ -250,10 +326,29 @@ function progressRecord(state: RunState, mode: string, deferred: Record<string, 
     kind: state.model.header.kind,
     upstream: state.upstream,
     ...(state.maxEventTimeMs !== undefined ? { maxEventTimeMs: state.maxEventTimeMs } : {}),
-    ...(Object.keys(deferred).length ? { deferred } : {}),
+    ...(Object.keys(deferred).length ? { deferred, ...latenessOf(state, deferred) } : {}),
     mode,
     ...(partitions !== 'all' ? { partitions: [...partitions] } : {}),
   };
+}
+
+/**
+ * How late the deferred rows were: per partition, the largest event time seen before this
+ * run's input minus the oldest event the run's bronze inputs added there (file stats) —
+ * event time, not the wall clock, so replayed old data is as late as in its own stream.
+ */
+function latenessOf(state: RunState, deferred: Readonly<Record<string, number>>): { lateness?: Record<string, number> } {
+  if (state.seenBeforeMs === undefined) return {};
+  const lateness: Record<string, number> = {};
+  for (const partition of Object.keys(deferred)) {
+    let oldest: number | undefined;
+    for (const change of state.changes.values()) {
+      const ms = change.minEventTimeMs.get(partition === NULL_PARTITION ? null : partition);
+      if (ms !== undefined) oldest = Math.min(oldest ?? ms, ms);
+    }
+    if (oldest !== undefined) lateness[partition] = Math.max(0, Math.round((state.seenBeforeMs - oldest) / 1000));
+  }
+  return Object.keys(lateness).length ? { lateness } : {};
 }
 
 /**

@@ -32,6 +32,7 @@ export {
   type ListRunsOptions,
   type RunAttemptFailure,
   type RunError,
+  type RunKind,
   type RunRecord,
   type RunStatus,
 } from './run-ledger.js';

@@ -6,6 +6,11 @@ import { JOB_KINDS, JOB_NAME, type JobKind, type RunTrigger } from './define-job
 /** Where the run ledger lives in the lake. */
 export const RUNS_PREFIX = '_lakeloop/runs/';
 
+/** What a ledger record is a run of: a job's kind, or `run` (a `lakeloop run` of the models, job `run`). */
+export type RunKind = JobKind | 'run';
+
+const RUN_KINDS: readonly RunKind[] = Object.freeze([...JOB_KINDS, 'run']);
+
 /**
  * A run's state: `running` until it ends; `skipped_overlap` is a fire that found the
  * previous run of the same job still going and did nothing.
@@ -42,7 +47,7 @@ export interface RunAttemptFailure {
 export interface RunRecord {
   readonly id: string;
   readonly job: string;
-  readonly kind: JobKind;
+  readonly kind: RunKind;
   readonly trigger: RunTrigger;
   readonly status: RunStatus;
   /** ISO-8601 UTC; the cron fire time, or when a manual run was asked for. */
@@ -66,7 +71,7 @@ const runErrorSchema = z.object({ message: z.string(), code: z.string() });
 const runRecordSchema = z.object({
   id: z.string().regex(/^[a-z0-9]+$/),
   job: z.string().regex(JOB_NAME),
-  kind: z.enum(JOB_KINDS as [JobKind, ...JobKind[]]),
+  kind: z.enum(RUN_KINDS as [RunKind, ...RunKind[]]),
   trigger: z.enum(['schedule', 'manual']),
   status: z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]),
   scheduledFor: z.iso.datetime(),

@@ -97,6 +97,8 @@ export class StreamingLoop {
   private fullWaitingSince = new Map<string, number>();
   /** After a failed run, the retry runs every model (a stale full model may be the cause). */
   private runAllNext = false;
+  /** Models that failed in the last run, and those downstream of them: left out until the retry is due. */
+  private held = new Set<string>();
 
   constructor(private readonly options: StreamingLoopOptions) {}
 
@@ -148,36 +150,39 @@ export class StreamingLoop {
 
   private async cycle(options: { allModels?: boolean } = {}): Promise<void> {
     try {
-      if (Date.now() < this.retryAtMs) return;
+      // Until the retry is due, the models that failed (and those reading them) are left out,
+      // the others go on; a failure outside any model (the store) holds everything back.
+      const waiting = Date.now() < this.retryAtMs;
+      if (waiting && this.held.size === 0) return;
+      const retryDue = !waiting && this.held.size > 0;
       const started = performance.now();
       const clock = this.options.nowMs?.() ?? started;
-      const models = incrementalFirst(options.allModels || this.runAllNext ? this.options.models : this.modelsDue(clock));
+      const due = incrementalFirst(options.allModels || (this.runAllNext && !waiting) ? this.options.models : this.modelsDue(clock));
+      const models = waiting ? due.filter((m) => !this.held.has(m.name)) : due;
       // Full models left out of earlier runs catch up once due, even when bronze is quiet.
       const fullDue = models.some((m) => this.fullWaitingSince.has(m.name));
-      if (!(await this.bronzeChanged()) && !fullDue) return;
+      if (!(await this.bronzeChanged()) && !fullDue && !retryDue) return;
       this.pendingSinceMs ??= Date.now();
       const since = this.pendingSinceMs;
-      const summaries = await runModels(this.options.lake, models, {
+      const { outcomes, summaries, failures } = await runModels(this.options.lake, models, {
         eventTimeColumns: this.options.eventTimeColumns,
         onModelDone: (summary) => this.lastByModel.set(summary.model, summary),
       });
       const seconds = (performance.now() - started) / 1000;
       this.runs += 1;
-      const included = new Set(models.map((m) => m.name));
+      const ran = new Set(summaries.map((s) => s.model));
       for (const model of this.options.models) {
         if (model.header.kind !== 'full') continue;
-        if (included.has(model.name)) this.fullRunAt.set(model.name, clock);
+        if (ran.has(model.name)) this.fullRunAt.set(model.name, clock);
         else if (!this.fullWaitingSince.has(model.name)) this.fullWaitingSince.set(model.name, since);
       }
-      this.pendingSinceMs = undefined;
-      this.failures = 0;
-      this.runAllNext = false;
       for (const s of summaries) {
         this.options.metrics?.recordModelRun({
           model: s.model,
           status: s.skipped ? 'skipped' : 'success',
           rows: s.rowsOut,
           deferredLate: Object.values(s.deferred).reduce((a, b) => a + b, 0),
+          ...(s.lateness && Object.keys(s.lateness).length ? { maxLatenessSeconds: Math.max(...Object.values(s.lateness)) } : {}),
           seconds: s.seconds,
         });
         // A full model's data waited since the first run that left it out.
@@ -187,13 +192,33 @@ export class StreamingLoop {
       }
       this.options.onRun?.(summaries, seconds);
       for (const s of summaries) this.noteWritten(s);
+      // The models that failed (and those reading them) did not hold the others back; the run is tried again.
+      if (failures.length) {
+        const held = outcomes.filter((o) => o.status !== 'ok').map((o) => o.model);
+        this.retryLater(failures.map((f) => f.error), waiting ? [...this.held, ...held] : held);
+      } else if (!waiting) {
+        this.pendingSinceMs = undefined;
+        this.failures = 0;
+        this.runAllNext = false;
+        this.held.clear();
+      }
       await this.compactWritten();
     } catch (error) {
-      // Try again on the same data after a pause that doubles with each failure in a row (1 s … 60 s).
-      this.seen.clear();
-      this.failures += 1;
-      this.runAllNext = true;
-      this.retryAtMs = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
+      this.retryLater([error], []);
+    }
+  }
+
+  /**
+   * Try again on the same data after a pause that doubles with each failed run in a row (1 s … 60 s);
+   * `held`: the models left out until then (none: everything waits).
+   */
+  private retryLater(errors: readonly unknown[], held: readonly string[]): void {
+    this.held = new Set(held);
+    this.seen.clear();
+    this.failures += 1;
+    this.runAllNext = true;
+    this.retryAtMs = Date.now() + Math.min(60_000, 1_000 * 2 ** (this.failures - 1));
+    for (const error of errors) {
       const model = (error as { model?: unknown }).model;
       if (typeof model === 'string') this.options.metrics?.recordModelRun({ model, status: 'failed', rows: 0, seconds: 0 });
       this.options.onError?.(error);

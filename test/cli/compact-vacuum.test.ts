@@ -103,7 +103,7 @@ describe('lakeloop compact', () => {
     ]);
     expect(await gold()).toBe(goldBefore);
     const human = await lakeloop('run');
-    expect(human.stdout).toMatch(/^silver\.sales\s+up to date$/m);
+    expect(human.stdout).toMatch(/^\s*\d+ of \d+ OK +silver\.sales\s+up to date +[\d.]+ s$/m);
   });
 
   it('new data after the compaction is picked up as usual', async () => {

@@ -115,7 +115,9 @@ describe('the hybrid invariant', () => {
     await run(lake);
     expect(differingDays(await gold(lake), oracle(sent))).toEqual([BEFORE, day(3), day(6)]);
     const status = JSON.parse((await cli(['--lake', lake, 'status', '--json'], project)).stdout.trim().split('\n').at(-1) as string) as { late: { model: string; partitions: Record<string, number> }[] };
-    expect(status.late).toEqual([{ model: 'silver.sales', rows: 4, partitions: { [BEFORE]: 1, [day(3)]: 2, [day(6)]: 1 } }]);
+    // lateness in event time: the newest event before the late batch (day 8, 22:21) minus the oldest late one
+    const lateness = (Date.parse(`${day(8)}T22:21:00Z`) - Date.parse(`${BEFORE}T20:00:00Z`)) / 1000;
+    expect(status.late).toEqual([{ model: 'silver.sales', rows: 4, partitions: { [BEFORE]: 1, [day(3)]: 2, [day(6)]: 1 }, maxLatenessSeconds: lateness }]);
   }, 120_000);
 
   it('a dry run reports the differences and publishes nothing', async () => {

@@ -114,7 +114,7 @@ describe('data tests in lakeloop run', () => {
 
     const human = await cli(['--lake', lake, 'run', 'silver.e', '--full-refresh'], dir);
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toMatch(/^silver\.e\s+3 rows, 1 file, .*\(version 2\)$/m);
+    expect(human.stdout).toMatch(/^1 of 1 OK +silver\.e\s+3 rows, 1 file, .*\(version 2\) +[\d.]+ s$/m);
     expect(human.stdout).toMatch(/^\s+warn unique\(kind\): 1 failing row$/m);
     expect(human.stdout).toMatch(/^\s+warn row_count\(min 4\): 1 failing row$/m);
     expect(human.stdout).not.toContain('unique(id)');

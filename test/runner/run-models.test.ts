@@ -81,8 +81,8 @@ describe('lakeloop run (full models)', () => {
     files.push(await ingest('orders-1-again.ndjson', FIRST.slice(0, 3)));
     const run = await cli(['--lake', lake, 'run'], PROJECT_ROOT);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^silver\.orders\s+5 rows, \d+ files?, .* s \(version 1\)$/m);
-    expect(run.stdout).toMatch(/^gold\.daily_revenue\s+\d+ rows?, \d+ files?/m);
+    expect(run.stdout).toMatch(/^\d+ of \d+ OK +silver\.orders\s+5 rows, \d+ files?, .* \(version 1\) +[\d.]+ s$/m);
+    expect(run.stdout).toMatch(/^\d+ of \d+ OK +gold\.daily_revenue\s+\d+ rows?, \d+ files?/m);
     expect(run.stdout.indexOf('silver.orders')).toBeLessThan(run.stdout.indexOf('gold.daily_revenue'));
     const gold = await query(GOLD);
     expect(gold).toEqual(await query(oracleSql(files)));
@@ -109,8 +109,8 @@ describe('lakeloop run (full models)', () => {
     ]);
     expect(models.filter((m) => !m.skipped)).toEqual([]);
     const human = await cli(['--lake', lake, 'run'], PROJECT_ROOT);
-    expect(human.stdout).toMatch(/^silver\.orders\s+up to date$/m);
-    expect(human.stdout).toMatch(/^gold\.daily_revenue\s+up to date$/m);
+    expect(human.stdout).toMatch(/^\s*\d+ of \d+ OK +silver\.orders\s+up to date +[\d.]+ s$/m);
+    expect(human.stdout).toMatch(/^\s*\d+ of \d+ OK +gold\.daily_revenue\s+up to date +[\d.]+ s$/m);
   });
 
   it('more input, another run: gold is updated and still equals the oracle', async () => {

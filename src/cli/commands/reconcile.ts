@@ -83,8 +83,11 @@ export function describeReport(report: ReconcileReport): string {
       lines.push(`  ${' '.repeat(width)}    ${p.partition} ${p.status}: rows ${p.rowsBefore} → ${p.rowsAfter} (+${p.added} −${p.removed} ~${p.changed})${deltas ? `, ${deltas}` : ''}${late}${p.note ? ` — ${p.note}` : ''}`);
     }
   }
+  const late = report.window?.latePartitions ?? [];
+  if (late.length) lines.push(`  with the ${plural(late.length, 'older partition')} holding deferred late rows: ${late.slice(0, 6).join(', ')}${late.length > 6 ? ', …' : ''}`);
   if (report.models.every((m) => m.partitions.every((p) => p.rowsBefore === 0 && p.rowsAfter === 0))) {
-    lines.push('  no data in the window: bronze has no events there and the models hold no rows there');
+    const window = report.window ? ` ${report.window.from} → ${report.window.to}` : '';
+    lines.push(`  nothing to reconcile: ${late.length ? 'the late partitions hold no rows' : 'no late rows pending'}, no data in the window${window} (bronze has no events there and the models hold no rows there)`);
   }
   lines.push(`report: _lakeloop/reports/${report.id}.json and .md`);
   return `${lines.join('\n')}\n`;

@@ -1,7 +1,7 @@
 import { LakeloopError } from '../../core/index.js';
 import { lakeStatus, type LakeStatus } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
-import { pendingLate } from '../../planner/index.js';
+import { pendingLateDetail } from '../../planner/index.js';
 import { listReports, reportTotals } from '../../reconcile/index.js';
 import type { Lake } from '../../table/index.js';
 import type { CommandContext } from '../command-context.js';
@@ -54,6 +54,8 @@ interface LateStatus {
   readonly rows: number;
   /** Partition → rows. */
   readonly partitions: Readonly<Record<string, number>>;
+  /** How late the pending rows were at most, in seconds of event time (watermark at landing − event time); absent when unknown. */
+  readonly maxLatenessSeconds?: number;
 }
 
 /** The newest reconcile or replay report, summarised. */
@@ -72,9 +74,15 @@ async function lateStatus(lake: Lake): Promise<LateStatus[]> {
   const out: LateStatus[] = [];
   for (const name of await lake.tables()) {
     if (!name.startsWith('silver.') && !name.startsWith('gold.')) continue;
-    const pending = await pendingLate(await lake.table(name), 200);
+    const { rows: pending, latenessSeconds } = await pendingLateDetail(await lake.table(name), 200);
     if (pending.size === 0) continue;
-    out.push({ model: name, rows: [...pending.values()].reduce((a, b) => a + b, 0), partitions: Object.fromEntries([...pending].sort()) });
+    const lateness = [...latenessSeconds.values()];
+    out.push({
+      model: name,
+      rows: [...pending.values()].reduce((a, b) => a + b, 0),
+      partitions: Object.fromEntries([...pending].sort()),
+      ...(lateness.length ? { maxLatenessSeconds: Math.max(...lateness) } : {}),
+    });
   }
   return out;
 }
@@ -98,8 +106,17 @@ function writeLate(late: readonly LateStatus[], out: TextSink): void {
   out.write('\ndeferred late (behind the lateness horizon, waiting for reconcile):\n');
   for (const l of late) {
     const parts = Object.entries(l.partitions);
-    out.write(`  ${l.model}: ${plural(l.rows, 'row')} in ${parts.map(([p, n]) => `${p} (${n})`).slice(0, 6).join(', ')}${parts.length > 6 ? ', …' : ''}\n`);
+    const lateness = l.maxLatenessSeconds === undefined ? '' : `, up to ${formatLateness(l.maxLatenessSeconds)} late`;
+    out.write(`  ${l.model}: ${plural(l.rows, 'row')} in ${parts.map(([p, n]) => `${p} (${n})`).slice(0, 6).join(', ')}${parts.length > 6 ? ', …' : ''}${lateness}\n`);
   }
+}
+
+/** Seconds as the largest whole unit that fits: `45 s`, `12 min`, `5.5 h`, `29.9 days`. */
+function formatLateness(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86_400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} days`;
 }
 
 function writeReconciliation(r: ReconciliationStatus | null, out: TextSink): void {
