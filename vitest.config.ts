@@ -1,15 +1,14 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 /** Each run's own checkpoint cache (test/global-setup.ts deletes it), not the user's. */
 export const TEST_CHECKPOINT_CACHE_DIR = join(tmpdir(), `lakeloop-test-checkpoints-${process.pid}`);
 
 export default defineConfig({
-  // A fixture project's `import ... from 'lakeloop'` loads src/ (package.json's exports map),
-  // as bin/lakeloop.js does in a checkout: the same modules the test imports, no build needed.
-  ssr: { resolve: { conditions: ['lakeloop-source', ...defaultServerConditions] } },
+  // A fixture project's `import ... from 'lakeloop'` loads src/, as bin/lakeloop.js does in a
+  // checkout: the same modules the test imports, no build needed.
+  resolve: { alias: [{ find: /^lakeloop$/, replacement: join(import.meta.dirname, 'src', 'index.ts') }] },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

@@ -15,15 +15,14 @@ import { register } from 'tsx/esm/api';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 register();
 const fromSource = existsSync(new URL('../src/cli/main.ts', import.meta.url));
-if (fromSource) {
-  // A project file's `import ... from 'lakeloop'` must reach the same modules the CLI runs
-  // (src/, not a stale or missing dist/): the package's exports map sends the
-  // `lakeloop-source` condition to src/index.ts.
-  const hooks = `export function resolve(specifier, context, next) {
-    return next(specifier, { ...context, conditions: [...context.conditions, 'lakeloop-source'] });
-  }`;
-  registerHooks(`data:text/javascript,${encodeURIComponent(hooks)}`);
-}
+// A project file's `import ... from 'lakeloop'` gets the lakeloop that runs it, whichever the
+// project has installed (or none, or a checkout without dist/): the same modules as the CLI,
+// so its defineConfig, defineContract and errors are the ones the CLI checks against.
+const entry = new URL(fromSource ? '../src/index.ts' : '../dist/index.js', import.meta.url).href;
+const hooks = `export function resolve(specifier, context, next) {
+  return next(specifier === 'lakeloop' ? ${JSON.stringify(entry)} : specifier, context);
+}`;
+registerHooks(`data:text/javascript,${encodeURIComponent(hooks)}`);
 const code = fromSource ? '../src/cli/' : '../dist/cli/';
 const ext = fromSource ? '.ts' : '.js';
 // reconcile and replay run at idle CPU priority, from before the CLI loads (src/cli/priority.ts).

@@ -90,6 +90,8 @@ describe('the packed lakeloop, installed into a project of its own', () => {
     const project = join(app, 'proj');
     expect(JSON.parse(await readFile(join(project, 'package.json'), 'utf8')).dependencies).toEqual({ lakeloop: `file:${installed}` });
     await sh(project, 'npm', ['install', '--offline', '--no-audit', '--no-fund']);
+    // the project's TypeScript type-checks against the package's .d.ts (this repository's tsc as the tool)
+    await sh(project, process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
 
     const lakeloop = lakeloopIn(project);
     // contracts/events.ts and lakeloop.config.ts are TypeScript that imports 'lakeloop': dist/index.js
