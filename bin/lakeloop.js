@@ -18,7 +18,7 @@ if (fromSource) {
   const { register } = await import('tsx/esm/api');
   register();
   const { registerUserModuleLoader } = await import('../src/config/user-module-loader.ts');
-  registerUserModuleLoader();
+  await registerUserModuleLoader();
 }
 const code = fromSource ? '../src/cli/' : '../dist/cli/';
 const ext = fromSource ? '.ts' : '.js';
