@@ -128,7 +128,7 @@ tests:
 -- event_id; events older than the lateness horizon wait in bronze for \`lakeloop reconcile\`.
 SELECT event_id, user_id, kind, amount, event_ts, CAST(timezone('UTC', event_ts) AS DATE) AS day, _ingested_at
 FROM bronze.events
-QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _ingested_at DESC, _source_offset DESC) = 1
+QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _ingested_at DESC, _ingest_id DESC) = 1
 `,
   'sql/gold/daily_events.sql': `/*
 kind: incremental_by_partition
