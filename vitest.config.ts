@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 export const TEST_CHECKPOINT_CACHE_DIR = join(tmpdir(), `lakeloop-test-checkpoints-${process.pid}`);
 
 export default defineConfig({
+  // A fixture project's `import ... from 'lakeloop'` loads src/, as bin/lakeloop.js does in a
+  // checkout: the same modules the test imports, no build needed.
+  resolve: { alias: [{ find: /^lakeloop$/, replacement: join(import.meta.dirname, 'src', 'index.ts') }] },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

@@ -5,6 +5,7 @@ import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { CompactOptions } from './commands/compact.js';
 import type { ContractsExportOptions } from './commands/contracts.js';
 import type { IngestOptions } from './commands/ingest.js';
+import type { InitCommandOptions } from './commands/init.js';
 import type { InspectOptions } from './commands/inspect.js';
 import type { LineageOptions } from './commands/lineage.js';
 import type { QueryOptions } from './commands/query.js';
@@ -60,9 +61,10 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .usage('[dir]')
     .description('scaffold a project (config, one contract, one silver and one gold model, a nightly job)')
     .argument('[dir]', 'where to create the project', '.')
-    .action(async (dir: string, _options: unknown, command: Command) => {
+    .option('--from <spec>', "the project's lakeloop dependency, as package.json writes it (default: $LAKELOOP_PACKAGE_SPEC, else file:<this lakeloop>)")
+    .action(async (dir: string, options: InitCommandOptions, command: Command) => {
       const { initCommand } = await import('./commands/init.js');
-      await initCommand(dir, context(command));
+      await initCommand(dir, options, context(command));
     });
 
   program

@@ -1,9 +1,10 @@
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/index.js';
+import { registerUserModuleLoaderIfCompiled } from './user-module-loader.js';
 
 /**
  * Imports the default export of a user's TypeScript file (`lakeloop.config.ts`,
- * `contracts/*.ts`, `jobs/*.ts`) through the tsx loader the CLI runs under. A failure
+ * `contracts/*.ts`, `jobs/*.ts`) through tsx's loader (see `registerUserModuleLoader`). A failure
  * is a `ConfigError` naming the file; a `ConfigError` thrown while the module ran (e.g.
  * by `defineContract`) keeps its issues and is re-labelled with the file.
  *
@@ -14,6 +15,7 @@ export async function importUserModule(file: string, mtimeMs: number, expected: 
   // The query makes an edited file load afresh in a long-lived process (tests, `serve`)
   // instead of coming from the module cache.
   const url = `${pathToFileURL(file).href}?mtime=${Math.floor(mtimeMs)}`;
+  await registerUserModuleLoaderIfCompiled();
   let module: Record<string, unknown>;
   try {
     module = (await import(url)) as Record<string, unknown>;
