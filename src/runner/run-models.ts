@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ModelError, type Model } from '../models/index.js';
+import { ModelError, modelVersionRecord, type Model } from '../models/index.js';
 import { quoteIdent } from '../engine/index.js';
 import {
   advanceMaxEventTime,
@@ -52,6 +52,12 @@ export interface RunModelsOptions {
   readonly eventTimeColumns?: Readonly<Record<string, string>>;
   /** Called as each model's run ends (committed or skipped), before the next model starts. */
   readonly onModelDone?: (summary: ModelRunSummary) => void;
+  /**
+   * With `fullRefresh`: a model whose table exists is rewritten with the definition of its
+   * SQL and header (`DeltaTable.replaceDefinition`): dropped columns leave the schema,
+   * retyped ones take their new type, a new `partition_by` re-lays it out (`lakeloop apply`).
+   */
+  readonly replaceDefinition?: boolean;
 }
 
 /** The model's run, once planned: what to bind, what to write, what to record. */
@@ -62,6 +68,7 @@ interface RunState {
   readonly upstream: Record<string, number>;
   readonly maxEventTimeMs: number | undefined;
   readonly started: number;
+  readonly replaceDefinition: boolean;
 }
 
 /**
@@ -108,7 +115,7 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
   let observed: number | undefined;
   for (const c of changes.values()) if (c.maxEventTimeMs !== undefined) observed = Math.max(observed ?? c.maxEventTimeMs, c.maxEventTimeMs);
   const maxEventTimeMs = advanceMaxEventTime(progress?.maxEventTimeMs, observed, lake.nowMs(), model.header.maxFutureSkew);
-  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started };
+  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && (options.fullRefresh ?? false) };
 
   const incremental = table !== undefined && progress !== undefined && model.header.kind !== 'full' && [...changes.values()].every((c) => c.known);
   if (!incremental || !table) return runFull(state, table);
@@ -190,9 +197,10 @@ async function publish(
   const columns = (await userSql(model, () => engine.describe(`SELECT * FROM (${select})`))).filter((c) => c.name !== run.fileGroupColumn);
   // A first run, or one that adds columns (an ADD COLUMNS commit), is tested before anything
   // is committed: on a copy of its rows. Any other is tested on the files it writes.
-  const known = existing ? new Set((await existing.snapshot()).schema.fields.map((f) => f.name.toLowerCase())) : undefined;
+  const replacing = existing !== undefined && state.replaceDefinition;
+  const known = existing && !replacing ? new Set((await existing.snapshot()).schema.fields.map((f) => f.name.toLowerCase())) : undefined;
   const added = known ? columns.filter((c) => !known.has(c.name.toLowerCase())) : [];
-  const copied = !known || added.length > 0;
+  const copied = (!known && !replacing) || added.length > 0;
   const temp = copied ? quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`) : undefined;
   if (temp) await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
   const rows = temp ? `SELECT * FROM ${temp}` : select;
@@ -221,6 +229,7 @@ async function publish(
     const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) }, ...(temp ? {} : { audit }) };
     const partitionColumn = model.header.partitionBy[0];
     const result = await userSql(model, () => {
+      if (replacing) return table.replaceDefinition(rows, { ...options, columns, partitionColumns: model.header.partitionBy });
       if (run.partitions === 'all' || partitionColumn === undefined) return table.overwrite(rows, options);
       const partitions = specs(partitionColumn, run.partitions);
       return run.replaces
@@ -253,6 +262,8 @@ function progressRecord(state: RunState, mode: string, deferred: Record<string, 
     ...(Object.keys(deferred).length ? { deferred } : {}),
     mode,
     ...(partitions !== 'all' ? { partitions: [...partitions] } : {}),
+    // Which code built this version (plan/apply compare it with the model's file).
+    modelVersion: modelVersionRecord(state.model, Math.round(state.lake.nowMs() - (performance.now() - state.started))),
   };
 }
 

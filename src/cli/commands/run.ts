@@ -1,6 +1,7 @@
 import { UsageError } from '../../core/index.js';
 import { selectModels } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
+import { publishedModels } from '../../planner/index.js';
 import { runModels } from '../../runner/index.js';
 import { discardCatalog, openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
@@ -21,16 +22,18 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const { io } = context;
   const session = await context.session();
   const { dag, contracts } = await projectModels(context, session);
-  const { models, unknown } = selectModels(dag, selected);
+  const { models: selectedModels, unknown } = selectModels(dag, selected);
   if (unknown.length) {
     const known = dag.models.map((m) => m.name);
     throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
   }
-  if (models.length === 0) {
+  if (selectedModels.length === 0) {
     io.stdout.write('no models: add sql/silver/<name>.sql or sql/gold/<name>.sql\n');
     if (options.json) io.stdout.write(`${JSON.stringify({ models: [] })}\n`);
     return;
   }
+  // An edited model keeps running as its table's published version until `lakeloop apply`.
+  const { models, pending } = await publishedModels(session.lake, session.engine, selectedModels);
   // A source that has not received data yet still has a (empty) bronze table, so its
   // models build from the start instead of failing on a missing table.
   const existing = new Set(await session.lake.tables());
@@ -58,13 +61,16 @@ export async function runCommand(selected: readonly string[], options: RunOption
   if (summaries.some((s) => !s.skipped)) await refreshCatalog(context, session, catalog);
   else await discardCatalog(catalog);
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({ models: summaries })}\n`);
+    io.stdout.write(`${JSON.stringify({ models: summaries, pendingPlan: pending })}\n`);
     return;
+  }
+  if (pending.length) {
+    io.stdout.write(`plan pending: ${pending.map((p) => `${p.model} (${p.change})`).join(', ')} — ran the published version; lakeloop plan / lakeloop apply\n`);
   }
   const width = Math.max(...summaries.map((s) => s.model.length));
   for (const s of summaries) {
     const what = s.skipped
-      ? 'up to date'
+      ? pending.some((p) => p.model === s.model) ? 'up to date with its published version (plan pending)' : 'up to date'
       : `${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}, ${s.seconds.toFixed(2)} s (version ${s.version})`;
     io.stdout.write(`${s.model.padEnd(width)}  ${what}\n`);
     if (!s.skipped) {
