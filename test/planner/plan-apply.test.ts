@@ -230,6 +230,41 @@ describe('change kinds and schema changes', () => {
   }, 120_000);
 });
 
+/** Makes a lake look built before fingerprints: every commit's modelVersion record removed. */
+async function forgetVersions(lake: string, table: string): Promise<void> {
+  const dir = join(lake, ...table.split('.'), '_delta_log');
+  for (const name of (await readdir(dir)).filter((f) => f.endsWith('.json'))) {
+    const lines = (await readFile(join(dir, name), 'utf8')).trim().split('\n').map((line) => {
+      const action = JSON.parse(line) as { commitInfo?: { lakeloop?: { modelVersion?: unknown } } };
+      if (action.commitInfo?.lakeloop) delete action.commitInfo.lakeloop.modelVersion;
+      return JSON.stringify(action);
+    });
+    await writeFile(join(dir, name), `${lines.join('\n')}\n`);
+  }
+}
+
+describe('tables built before fingerprints', () => {
+  it('adopt the current file silently: plan says unchanged, run uses the file and records its version; later edits are planned', async () => {
+    const { project, lake, sent } = await setup({}, 2);
+    await forgetVersions(lake, 'silver.sales');
+    await forgetVersions(lake, 'gold.daily');
+    await edit(project, 'sql/gold/daily.sql', GOLD.replace('count(*) AS sales', 'count(*) * 10 AS sales'));
+    const planned = await plan(project, lake);
+    expect(planned.models.map((m) => m.change)).toEqual(['unchanged', 'unchanged']);
+    const day3 = salesOfDay(3, 3000);
+    sent.push(...day3);
+    await ingest(project, lake, day3, 'day3');
+    const run = await cli(['--lake', lake, 'run'], project);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/plan pending/);
+    const newest = await rows(project, lake, "SELECT sales FROM gold.daily WHERE sale_date = DATE '2026-03-03' ORDER BY store");
+    expect(newest.map((r) => Number(r['sales']) % 10)).toEqual([0, 0, 0]);
+    // the run's commit recorded the adopted file: the next edit is a change again
+    await edit(project, 'sql/gold/daily.sql', GOLD);
+    expect((await plan(project, lake)).models.find((m) => m.name === 'gold.daily')?.change).toBe('breaking');
+  }, 120_000);
+});
+
 describe('added and removed models, trailing comments, confirmation', () => {
   it('a new model is added (run builds it); a removed model file is listed as removed and apply keeps its table', async () => {
     const { project, lake } = await setup({}, 2);
