@@ -24,7 +24,7 @@ export async function applyCommand(selected: readonly string[], options: ApplyOp
   const { io } = context;
   const session = await context.session();
   const { dag, plan, contracts } = await projectPlan(context, session, selected);
-  if (!options.json || options.dryRun) io.stdout.write(describePlan(plan));
+  if (!options.json || options.dryRun) io.stdout.write(describePlan(plan, { applying: !options.dryRun }));
   if (options.dryRun || !planHasWork(plan)) {
     if (options.json) io.stdout.write(`${JSON.stringify({ plan, applied: false })}\n`);
     return undefined;

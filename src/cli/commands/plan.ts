@@ -44,7 +44,7 @@ export async function planCommand(selected: readonly string[], options: PlanOpti
 }
 
 /** The plan as the terminal shows it: one line per changed or rebuilt model, a summary line first. */
-export function describePlan(plan: ModelPlan): string {
+export function describePlan(plan: ModelPlan, options: { applying?: boolean } = {}): string {
   const shown = plan.models.filter((m) => m.change !== 'unchanged' || m.rebuild);
   const unchanged = plan.models.length - shown.length;
   if (shown.length === 0) return `no changes: every model matches the version its table was built with${unchanged ? ` (${plural(unchanged, 'model')})` : ''}\n`;
@@ -53,7 +53,7 @@ export function describePlan(plan: ModelPlan): string {
   const width = Math.max(...shown.map((m) => m.name.length));
   for (const m of shown) lines.push(`  ${m.name.padEnd(width)}  ${describeModel(m)}`);
   if (unchanged) lines.push(`  ${plural(unchanged, 'other model')} unchanged`);
-  if (plan.rebuild.length || plan.record.length) lines.push('run `lakeloop apply` to rebuild and publish; until then `run` and `serve` keep the published versions');
+  if (!options.applying && (plan.rebuild.length || plan.record.length)) lines.push('run `lakeloop apply` to rebuild and publish; until then `run` and `serve` keep the published versions');
   return `${lines.join('\n')}\n`;
 }
 
@@ -64,6 +64,7 @@ function describeModel(m: PlannedModel): string {
   else if (m.change === 'unchanged') parts.push(`rebuild: downstream of ${m.rebuildFor.join(', ')}`);
   else if (m.change === 'metadata') parts.push('metadata: tests/owner/freshness/lateness only, recorded without a rebuild');
   else parts.push(m.change);
+  if (m.change !== 'unchanged' && m.rebuildFor.length) parts.push(`also downstream of ${m.rebuildFor.join(', ')}`);
   const { added, removed, retyped } = m.columns;
   const columns = [...added.map((c) => `+${c}`), ...removed.map((c) => `-${c}`), ...retyped.map((c) => `~${c.name} ${c.from} -> ${c.to}`)];
   if (columns.length) parts.push(`columns ${columns.join(', ')}`);
