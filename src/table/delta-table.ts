@@ -490,7 +490,10 @@ export class DeltaTable {
       readVersion: snapshot.version,
       add: adds,
       remove: snapshot.files.map((f) => removeFor(f, now)),
-      metadata: { ...snapshot.metadata, schemaString: schemaToString(schema), partitionColumns },
+      // An unchanged definition needs no metaData (which would conflict with every concurrent writer).
+      ...(sameSchema(snapshot.schema, schema) && snapshot.partitionColumns.join('\0') === partitionColumns.join('\0')
+        ? {}
+        : { metadata: { ...snapshot.metadata, schemaString: schemaToString(schema), partitionColumns } }),
       readPartitions: [{}],
       operation: options.operation ?? 'CREATE OR REPLACE TABLE AS SELECT',
       operationParameters: { mode: 'Overwrite', overwriteSchema: true, partitionBy: JSON.stringify(partitionColumns) },

@@ -48,6 +48,8 @@ export async function runCommand(selected: readonly string[], options: RunOption
   try {
     summaries = await runModels(session.lake, models, {
       fullRefresh: options.fullRefresh ?? false,
+      // A full refresh rebuilds with the SQL's definition: dropped columns leave, retyped ones change.
+      replaceDefinition: options.fullRefresh ?? false,
       eventTimeColumns,
       // Each committed model's view is bound while the next model runs.
       onModelDone: (s) => {
