@@ -17,8 +17,13 @@ export interface PublishedVersion {
   readonly fullBuildSeconds: number | undefined;
 }
 
-/** How far back the log is read for a version record, in steps (newest first; each step reuses what the last read). */
-const SEARCH_STEPS = [8, 128, Number.MAX_SAFE_INTEGER];
+/**
+ * How far back the log is read for a version record, in steps (newest first; each step
+ * reuses the commits the last one read). Every model commit carries one, so the newest
+ * usually does; with `estimate`, the first step is wider, to find the last full build too.
+ */
+const SEARCH_STEPS = [1, 16, 256, Number.MAX_SAFE_INTEGER];
+const ESTIMATE_STEPS = [16, 256, Number.MAX_SAFE_INTEGER];
 
 /**
  * The published model version of a model's table, read from its log only (no data); undefined
@@ -26,10 +31,11 @@ const SEARCH_STEPS = [8, 128, Number.MAX_SAFE_INTEGER];
  *
  * @example
  * (await publishedVersion(await lake.table('gold.daily')))?.record.fingerprint // '3b9d…'
+ * (await publishedVersion(table, { estimate: true }))?.fullBuildSeconds // 1.8
  */
-export async function publishedVersion(table: DeltaTable): Promise<PublishedVersion | undefined> {
+export async function publishedVersion(table: DeltaTable, options: { estimate?: boolean } = {}): Promise<PublishedVersion | undefined> {
   let scanned = 0;
-  for (const limit of SEARCH_STEPS) {
+  for (const limit of options.estimate ? ESTIMATE_STEPS : SEARCH_STEPS) {
     const commits = await table.history({ limit });
     let found: PublishedVersion | undefined;
     let fullBuildSeconds: number | undefined;
@@ -41,7 +47,7 @@ export async function publishedVersion(table: DeltaTable): Promise<PublishedVers
         fullBuildSeconds = Math.max(0, (commit.timestampMs - record.startedMs) / 1000);
       }
       found ??= { record, version: commit.version, timestampMs: commit.timestampMs, fullBuildSeconds: undefined };
-      if (fullBuildSeconds !== undefined) break;
+      if (fullBuildSeconds !== undefined || !options.estimate) break;
     }
     if (found) return { ...found, fullBuildSeconds };
     if (commits.length <= scanned || commits.length < limit) return undefined;

@@ -73,7 +73,7 @@ export async function buildPlan(lake: Lake, engine: Engine, models: readonly Mod
   for (const model of models) {
     const table = await lake.tableIfExists(model.name);
     const snapshot = table ? await table.snapshot() : undefined;
-    const published = table ? await publishedVersion(table) : undefined;
+    const published = table ? await publishedVersion(table, { estimate: true }) : undefined;
     // A table built before fingerprints were recorded: its file is adopted as published.
     const change: ModelChangeKind = !table ? 'added' : !published ? 'unchanged' : await classifyEdit(engine, published.record, model);
     states.set(model.name, { model, change, snapshot, fullBuildSeconds: published?.fullBuildSeconds });
