@@ -300,6 +300,17 @@ describe('added and removed models, trailing comments, confirmation', () => {
     expect(Number(sales[0]?.['s'])).toBeGreaterThan(0);
   }, 120_000);
 
+  it('a rebuild that fails its data tests publishes nothing (exit 1) and stays pending', async () => {
+    const { project, lake } = await setup({}, 1);
+    await edit(project, 'sql/gold/daily.sql', GOLD.replace('count(*) AS sales', 'count(*) - 100 AS sales').replace('tests:', 'tests:\n  - expression: sales >= 0'));
+    const version = await versionOf(lake, 'gold.daily');
+    const failed = await cli(['--lake', lake, 'apply', '--yes'], project);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/expression\(sales >= 0\)/);
+    expect(await versionOf(lake, 'gold.daily')).toBe(version);
+    expect((await plan(project, lake)).models.find((m) => m.name === 'gold.daily')?.change).toBe('breaking');
+  }, 120_000);
+
   it('apply without a terminal and without --yes refuses (exit 2); --dry-run changes nothing', async () => {
     const { project, lake } = await setup({}, 1);
     await edit(project, 'sql/gold/daily.sql', GOLD.replace('count(*) AS sales', 'count(*) + 1 AS sales'));
