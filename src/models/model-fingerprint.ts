@@ -197,5 +197,6 @@ export function publishedDefinition<M extends ModelDefinition>(current: M, recor
     versionBy: record.header.version_by ?? undefined,
     deleteWhen: record.header.delete_when ?? undefined,
   });
-  return Object.freeze({ ...current, sql: embeddableSql(record.sql), header, text: record.sql, sqlOffset: 0 });
+  // Errors in it blame the version recorded in the lake, not the file as it is now.
+  return Object.freeze({ ...current, file: `${current.file} (published version)`, sql: embeddableSql(record.sql), header, text: record.sql, sqlOffset: 0 });
 }

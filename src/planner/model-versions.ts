@@ -25,9 +25,15 @@ export interface PublishedVersion {
 const SEARCH_STEPS = [1, 16, 256, Number.MAX_SAFE_INTEGER];
 const ESTIMATE_STEPS = [16, 256, Number.MAX_SAFE_INTEGER];
 
+/** `commitInfo.lakeloop.mode` of the runner's own commits (every one records its model version since fingerprints exist). */
+const RUN_MODES = new Set(['stream', 'full']);
+
 /**
- * The published model version of a model's table, read from its log only (no data); undefined
- * when no commit recorded one (a table built before fingerprints: the file is adopted).
+ * The published model version of a model's table, read from its log only (no data), newest
+ * commit first: the first one that recorded a version. Undefined when a run's commit
+ * (`stream`/`full`) without one comes first, or none has one: a table built before
+ * fingerprints, whose file is adopted. Other commits (compaction, reconcile, schema) are
+ * passed over, so the search usually ends at the newest commit.
  *
  * @example
  * (await publishedVersion(await lake.table('gold.daily')))?.record.fingerprint // '3b9d…'
@@ -39,10 +45,16 @@ export async function publishedVersion(table: DeltaTable, options: { estimate?: 
     const commits = await table.history({ limit });
     let found: PublishedVersion | undefined;
     let fullBuildSeconds: number | undefined;
+    let legacy = false;
     for (const commit of commits) {
       const record = modelVersionOf(commit.commitInfo);
-      if (!record) continue;
       const mode = (commit.commitInfo as { lakeloop?: { mode?: unknown } }).lakeloop?.mode;
+      if (!record) {
+        // A run's commit without a version was written before fingerprints: nothing older has one.
+        if (!found && RUN_MODES.has(String(mode))) legacy = true;
+        if (legacy) break;
+        continue;
+      }
       if (fullBuildSeconds === undefined && mode === 'full' && record.startedMs !== undefined) {
         fullBuildSeconds = Math.max(0, (commit.timestampMs - record.startedMs) / 1000);
       }
@@ -50,6 +62,7 @@ export async function publishedVersion(table: DeltaTable, options: { estimate?: 
       if (fullBuildSeconds !== undefined || !options.estimate) break;
     }
     if (found) return { ...found, fullBuildSeconds };
+    if (legacy) return undefined;
     if (commits.length <= scanned || commits.length < limit) return undefined;
     scanned = commits.length;
   }
