@@ -105,6 +105,8 @@ export async function buildPlan(lake: Lake, engine: Engine, models: readonly Mod
     await engine.run(`CREATE OR REPLACE VIEW ${quoteIdent(layer)}.${quoteIdent(table)} AS SELECT ${list || 'NULL AS _none'} WHERE false`);
     bound.add(name);
   };
+  // Inputs with no table yet (a source that has received nothing, a model not built): their columns are unknown.
+  const unknownColumns = new Set<string>();
   const planned: PlannedModel[] = [];
   for (const model of models) {
     const s = states.get(model.name);
@@ -113,10 +115,13 @@ export async function buildPlan(lake: Lake, engine: Engine, models: readonly Mod
       if (bound.has(up) || states.has(up)) continue;
       const source = await lake.tableIfExists(up);
       if (source) await bindEmpty(up, duckdbColumns((await source.snapshot()).schema));
+      else unknownColumns.add(up);
     }
     let columns = { added: [] as string[], removed: [] as string[], retyped: [] as RetypedColumn[] };
     let change = s.change;
-    if (rebuild.has(model.name)) {
+    if (model.upstream.some((up) => unknownColumns.has(up) || (states.has(up) && !bound.has(up)))) {
+      unknownColumns.add(model.name);
+    } else if (rebuild.has(model.name)) {
       const after = await describeModel(engine, model);
       columnsAfter.set(model.name, after);
       await bindEmpty(model.name, after);

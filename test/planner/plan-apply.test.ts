@@ -285,6 +285,15 @@ describe('added and removed models, trailing comments, confirmation', () => {
     expect(await versionOf(lake, 'gold.stores')).toBe(version);
   }, 120_000);
 
+  it('plan on a lake that has nothing yet lists every model as added, reading no source', async () => {
+    const project = await writeProject(join(root, 'empty', 'project'), SALES_PROJECT);
+    const planned = await plan(project, join(root, 'empty', 'lake'));
+    expect(planned.models.map((m) => [m.name, m.change, m.rebuild])).toEqual([
+      ['silver.sales', 'added', true],
+      ['gold.daily', 'added', true],
+    ]);
+  }, 60_000);
+
   it('a model whose SQL ends with a -- comment works in plan and apply', async () => {
     const withComment = `${GOLD.trimEnd()} -- trailing comment`;
     const { project, lake } = await setup({ 'sql/gold/daily.sql': withComment }, 2);
