@@ -320,6 +320,13 @@ describe('added and removed models, trailing comments, confirmation', () => {
     expect((await plan(project, lake)).models.find((m) => m.name === 'gold.daily')?.change).toBe('breaking');
   }, 120_000);
 
+  it('plan and apply are listed by --help', async () => {
+    const help = await cli(['--help'], root);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^ {2}plan \[models\.\.\.\] \[--json\]$/m);
+    expect(help.stdout).toMatch(/^ {2}apply \[models\.\.\.\] \[--yes\] \[--dry-run\]$/m);
+  });
+
   it('apply without a terminal and without --yes refuses (exit 2); --dry-run changes nothing', async () => {
     const { project, lake } = await setup({}, 1);
     await edit(project, 'sql/gold/daily.sql', GOLD.replace('count(*) AS sales', 'count(*) + 1 AS sales'));
