@@ -58,6 +58,8 @@ export interface RunModelsOptions {
    * retyped ones take their new type, a new `partition_by` re-lays it out (`lakeloop apply`).
    */
   readonly replaceDefinition?: boolean;
+  /** With `fullRefresh`: only these models are rebuilt; the others (what they read) run as usual. */
+  readonly fullRefreshModels?: ReadonlySet<string>;
 }
 
 /** The model's run, once planned: what to bind, what to write, what to record. */
@@ -98,7 +100,8 @@ export async function runModels(lake: Lake, models: readonly Model[], options: R
 async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
   const started = performance.now();
   const table = await lake.tableIfExists(model.name);
-  const progress = table && !options.fullRefresh ? await latestProgress(table) : undefined;
+  const fullRefresh = (options.fullRefresh ?? false) && (options.fullRefreshModels?.has(model.name) ?? true);
+  const progress = table && !fullRefresh ? await latestProgress(table) : undefined;
   const changes = new Map<string, UpstreamChanges>();
   const upstream: Record<string, number> = {};
   for (const name of model.upstream) {
@@ -115,7 +118,7 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
   let observed: number | undefined;
   for (const c of changes.values()) if (c.maxEventTimeMs !== undefined) observed = Math.max(observed ?? c.maxEventTimeMs, c.maxEventTimeMs);
   const maxEventTimeMs = advanceMaxEventTime(progress?.maxEventTimeMs, observed, lake.nowMs(), model.header.maxFutureSkew);
-  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && (options.fullRefresh ?? false) };
+  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && fullRefresh };
 
   const incremental = table !== undefined && progress !== undefined && model.header.kind !== 'full' && [...changes.values()].every((c) => c.known);
   if (!incremental || !table) return runFull(state, table);

@@ -320,6 +320,17 @@ describe('added and removed models, trailing comments, confirmation', () => {
     expect((await plan(project, lake)).models.find((m) => m.name === 'gold.daily')?.change).toBe('breaking');
   }, 120_000);
 
+  it('run <model> --full-refresh rebuilds that model only, not what it reads', async () => {
+    const { project, lake } = await setup({}, 1);
+    const run = await cli(['--lake', lake, 'run', 'gold.daily', '--full-refresh', '--json'], project);
+    expect(run.code, run.stderr).toBe(0);
+    const models = run.json<{ models: { model: string; mode: string }[] }>().models;
+    expect(models.map((m) => [m.model, m.mode])).toEqual([
+      ['silver.sales', 'skipped'],
+      ['gold.daily', 'full'],
+    ]);
+  }, 60_000);
+
   it('plan and apply are listed by --help', async () => {
     const help = await cli(['--help'], root);
     expect(help.code).toBe(0);

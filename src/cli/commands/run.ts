@@ -50,6 +50,8 @@ export async function runCommand(selected: readonly string[], options: RunOption
       fullRefresh: options.fullRefresh ?? false,
       // A full refresh rebuilds with the SQL's definition: dropped columns leave, retyped ones change.
       replaceDefinition: options.fullRefresh ?? false,
+      // `run gold.x --full-refresh` rebuilds gold.x; what it reads only catches up.
+      ...(selected.length ? { fullRefreshModels: new Set(selected) } : {}),
       eventTimeColumns,
       // Each committed model's view is bound while the next model runs.
       onModelDone: (s) => {
