@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { Command, Help, Option } from 'commander';
 import { NotImplemented } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
+import type { ApplyOptions } from './commands/apply.js';
 import type { CompactOptions } from './commands/compact.js';
 import type { ContractsExportOptions } from './commands/contracts.js';
 import type { IngestOptions } from './commands/ingest.js';
 import type { InitCommandOptions } from './commands/init.js';
 import type { InspectOptions } from './commands/inspect.js';
 import type { LineageOptions } from './commands/lineage.js';
+import type { PlanOptions } from './commands/plan.js';
 import type { QueryOptions } from './commands/query.js';
 import type { ReconcileCommandOptions } from './commands/reconcile.js';
 import type { RunOptions } from './commands/run.js';
@@ -23,7 +25,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay', 'plan', 'apply']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -111,6 +113,30 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .action(async (models: string[], options: RunOptions, command: Command) => {
       const { runCommand } = await import('./commands/run.js');
       await runCommand(models, options, context(command));
+    });
+
+  program
+    .command('plan')
+    .usage('[models...] [--json]')
+    .description("what differs between the model files and the lake (from the tables' logs): breaking, non-breaking, metadata, added, removed; schema diff, downstream rebuilds, partitions, estimate")
+    .argument('[models...]', 'only the changes of these models (and what they force downstream); default: all')
+    .option('--json', 'print { models: [...], rebuild, record, estimateSeconds } as one JSON object (last line)')
+    .action(async (models: string[], options: PlanOptions, command: Command) => {
+      const { planCommand } = await import('./commands/plan.js');
+      await planCommand(models, options, context(command));
+    });
+
+  program
+    .command('apply')
+    .usage('[models...] [--yes] [--dry-run]')
+    .description('rebuild the changed models (and what a breaking change forces downstream) from their upstream tables as published, test and publish them')
+    .argument('[models...]', 'only the changes of these models; default: all')
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--dry-run', 'print the plan, change nothing')
+    .option('--json', 'print { plan, applied, rebuilt, recorded } as one JSON object (last line)')
+    .action(async (models: string[], options: ApplyOptions, command: Command) => {
+      const { applyCommand } = await import('./commands/apply.js');
+      await applyCommand(models, options, context(command));
     });
 
   program

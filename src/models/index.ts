@@ -16,3 +16,13 @@ export { loadModels, MODELS_DIR } from './load-models.js';
 export { resolveModels, selectModels, testInputsOf, withDownstream, type ModelDag, type ResolveOptions } from './model-dag.js';
 export { attachCustomTests, CUSTOM_TESTS_DIR, loadCustomTests, parseCustomTest, type CustomSqlTest } from './custom-tests.js';
 export { lineageGraph, type LineageGraph, type LineageNode } from './lineage.js';
+export {
+  modelFingerprint,
+  modelVersionOf,
+  modelVersionRecord,
+  normalizeSql,
+  publishedDefinition,
+  rowHeaderOf,
+  type ModelVersionRecord,
+  type RowHeader,
+} from './model-fingerprint.js';

@@ -1,3 +1,4 @@
+import type { ModelVersionRecord } from '../models/index.js';
 import type { CommitInfoAction, DeltaTable } from '../table/index.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ModelProgress {
   readonly mode?: string | undefined;
   /** Output partitions this commit rewrote (absent: the whole table). */
   readonly partitions?: readonly string[] | undefined;
+  /** Which code built this version (`ModelVersionRecord`; absent in commits written before fingerprints). */
+  readonly modelVersion?: ModelVersionRecord | undefined;
 }
 
 /** The `lakeloop` progress record of a commit, when it has one. */

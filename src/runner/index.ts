@@ -2,3 +2,4 @@
 export { runModels, type ModelFailure, type ModelOutcome, type ModelRunSummary, type RunModelsOptions, type RunResult } from './run-models.js';
 export { DataTestFailed, failingRowsSql, relationOf, runDataTests, SAMPLE_ROWS, testInputs, type DataTestOptions, type DataTestResult } from './data-tests.js';
 export { createModelTable, keyDedupSql, NULL_PARTITION, userSql } from './model-sql.js';
+export { applyPlan, type ApplyPlanOptions, type ApplyResult } from './apply-plan.js';

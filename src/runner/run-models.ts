@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { LakeloopError } from '../core/index.js';
-import { embeddableSql, ModelError, type Model } from '../models/index.js';
+import { embeddableSql, ModelError, modelVersionRecord, type Model } from '../models/index.js';
 import { quoteIdent } from '../engine/index.js';
 import {
   advanceMaxEventTime,
@@ -87,6 +87,14 @@ export interface RunModelsOptions {
   readonly onModelDone?: (summary: ModelRunSummary) => void;
   /** Called with each model's outcome (ok, error or skipped) as soon as it is known. */
   readonly onOutcome?: (outcome: ModelOutcome) => void;
+  /**
+   * With `fullRefresh`: a model whose table exists is rewritten with the definition of its
+   * SQL and header (`DeltaTable.replaceDefinition`): dropped columns leave the schema,
+   * retyped ones take their new type, a new `partition_by` re-lays it out (`lakeloop apply`).
+   */
+  readonly replaceDefinition?: boolean;
+  /** With `fullRefresh`: only these models are rebuilt; the others (what they read) run as usual. */
+  readonly fullRefreshModels?: ReadonlySet<string>;
 }
 
 /** The model's run, once planned: what to bind, what to write, what to record. */
@@ -99,6 +107,7 @@ interface RunState {
   /** The largest event time seen before this run's input (its horizon's source): what lateness is measured from. */
   readonly seenBeforeMs?: number | undefined;
   readonly started: number;
+  readonly replaceDefinition: boolean;
 }
 
 /**
@@ -157,7 +166,8 @@ function failureOf(error: unknown): ModelFailure {
 async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
   const started = performance.now();
   const table = await lake.tableIfExists(model.name);
-  const progress = table && !options.fullRefresh ? await latestProgress(table) : undefined;
+  const fullRefresh = (options.fullRefresh ?? false) && (options.fullRefreshModels?.has(model.name) ?? true);
+  const progress = table && !fullRefresh ? await latestProgress(table) : undefined;
   const changes = new Map<string, UpstreamChanges>();
   const upstream: Record<string, number> = {};
   for (const name of model.upstream) {
@@ -174,7 +184,7 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
   let observed: number | undefined;
   for (const c of changes.values()) if (c.maxEventTimeMs !== undefined) observed = Math.max(observed ?? c.maxEventTimeMs, c.maxEventTimeMs);
   const maxEventTimeMs = advanceMaxEventTime(progress?.maxEventTimeMs, observed, lake.nowMs(), model.header.maxFutureSkew);
-  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started };
+  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && fullRefresh };
 
   const incremental = table !== undefined && progress !== undefined && model.header.kind !== 'full' && [...changes.values()].every((c) => c.known);
   if (!incremental || !table) return runFull(state, table);
@@ -266,9 +276,10 @@ async function publish(
   const columns = (await userSql(model, () => engine.describe(`SELECT * FROM (${select})`))).filter((c) => c.name !== run.fileGroupColumn);
   // A first run, or one that adds columns (an ADD COLUMNS commit), is tested before anything
   // is committed: on a copy of its rows. Any other is tested on the files it writes.
-  const known = existing ? new Set((await existing.snapshot()).schema.fields.map((f) => f.name.toLowerCase())) : undefined;
+  const replacing = existing !== undefined && state.replaceDefinition;
+  const known = existing && !replacing ? new Set((await existing.snapshot()).schema.fields.map((f) => f.name.toLowerCase())) : undefined;
   const added = known ? columns.filter((c) => !known.has(c.name.toLowerCase())) : [];
-  const copied = !known || added.length > 0;
+  const copied = (!known && !replacing) || added.length > 0;
   const temp = copied ? quoteIdent(`_lakeloop_wap_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`) : undefined;
   if (temp) await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${select}`));
   const rows = temp ? `SELECT * FROM ${temp}` : select;
@@ -297,6 +308,7 @@ async function publish(
     const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) }, ...(temp ? {} : { audit }) };
     const partitionColumn = model.header.partitionBy[0];
     const result = await userSql(model, () => {
+      if (replacing) return table.replaceDefinition(rows, { ...options, columns, partitionColumns: model.header.partitionBy });
       if (run.partitions === 'all' || partitionColumn === undefined) return table.overwrite(rows, options);
       const partitions = specs(partitionColumn, run.partitions);
       return run.replaces
@@ -329,6 +341,8 @@ function progressRecord(state: RunState, mode: string, deferred: Record<string, 
     ...(Object.keys(deferred).length ? { deferred, ...latenessOf(state, deferred) } : {}),
     mode,
     ...(partitions !== 'all' ? { partitions: [...partitions] } : {}),
+    // Which code built this version (plan/apply compare it with the model's file).
+    modelVersion: modelVersionRecord(state.model, Math.round(state.lake.nowMs() - (performance.now() - state.started))),
   };
 }
 

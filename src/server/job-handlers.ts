@@ -1,6 +1,7 @@
 import { LakeloopError } from '../core/index.js';
 import type { EngineOptions } from '../engine/index.js';
 import { withDownstream, type Model } from '../models/index.js';
+import { publishedModels } from '../planner/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
 import type { JobHandler, JobKind } from '../scheduler/index.js';
 import { compactJob, vacuumJob, type Lake } from '../table/index.js';
@@ -63,8 +64,10 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
       if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
       return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
     };
-  const recomputeHere = (request: RecomputeRequest): Promise<ReconcileReport> => {
-    const models = request.models ? withDownstream(options.models, request.models) : options.models;
+  const recomputeHere = async (request: RecomputeRequest): Promise<ReconcileReport> => {
+    const selected = request.models ? withDownstream(options.models, request.models) : options.models;
+    // An edited model is recomputed as its table's published version until `lakeloop apply`.
+    const { models } = await publishedModels(options.lake, options.lake.engine, selected);
     return reconcile(options.lake, models, {
       kind: request.kind,
       from: request.from,

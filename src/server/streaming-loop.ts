@@ -33,6 +33,8 @@ export interface StreamingLoopOptions {
   /** Told after each compaction commit, and of a compaction that failed (tried again next round). */
   readonly onCompact?: ((result: CompactionResult) => void) | undefined;
   readonly onCompactError?: ((table: string, error: unknown) => void) | undefined;
+  /** Maps the models due to what a run executes (`publishedModels`: an edited model runs as published until `lakeloop apply`). */
+  readonly modelsForRun?: ((models: readonly Model[]) => Promise<readonly Model[]>) | undefined;
 }
 
 /**
@@ -164,7 +166,8 @@ export class StreamingLoop {
       if (!(await this.bronzeChanged()) && !fullDue && !retryDue) return;
       this.pendingSinceMs ??= Date.now();
       const since = this.pendingSinceMs;
-      const { outcomes, summaries, failures } = await runModels(this.options.lake, models, {
+      const runnable = this.options.modelsForRun ? await this.options.modelsForRun(models) : models;
+      const { outcomes, summaries, failures } = await runModels(this.options.lake, runnable, {
         eventTimeColumns: this.options.eventTimeColumns,
         onModelDone: (summary) => this.lastByModel.set(summary.model, summary),
       });

@@ -487,6 +487,55 @@ export class DeltaTable {
     }));
   }
 
+  /**
+   * Replaces the whole table, content and definition, in ONE commit (Spark's overwrite with
+   * `overwriteSchema`): a new metaData with the query's `columns` as the schema and
+   * `partitionColumns` as the layout, every live file removed, the query's rows added. A
+   * dropped column leaves the schema, a retyped one takes its new type; readers of older
+   * versions keep their own schema (time travel is unaffected).
+   *
+   * @example
+   * await table.replaceDefinition('SELECT * FROM t', { columns: await engine.describe('SELECT * FROM t'), partitionColumns: ['day'] });
+   */
+  async replaceDefinition(
+    selectSql: string,
+    options: WriteOptions & { readonly columns: readonly DuckdbColumn[]; readonly partitionColumns: readonly string[] },
+  ): Promise<CommitResult> {
+    const snapshot = await this.snapshot();
+    const skipped = alreadyApplied(snapshot, options.txn);
+    if (skipped) return skipped;
+    const schema = schemaFromDuckdbColumns(options.columns);
+    const partitionColumns = [...options.partitionColumns];
+    checkNewSchema(this.name, schema, partitionColumns);
+    checkWritable(this.name, snapshot.version, snapshot.protocol, schema, snapshot.metadata.configuration, false);
+    const { fileNamePrefix, expectedRows, audit } = options;
+    const adds = await writeDataFiles(
+      { store: this.store, engine: this.options.engine, clock: this.clock, table: this.name, tablePath: this.path },
+      {
+        selectSql,
+        schema,
+        partitionColumns,
+        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
+        ...(expectedRows !== undefined ? { expectedRows } : {}),
+        ...(audit ? { audit } : {}),
+      },
+    );
+    failpoint('table.after-data-files');
+    const now = this.clock.nowMs();
+    return this.commitWrite(options, adds, () => ({
+      readVersion: snapshot.version,
+      add: adds,
+      remove: snapshot.files.map((f) => removeFor(f, now)),
+      // An unchanged definition needs no metaData (which would conflict with every concurrent writer).
+      ...(sameSchema(snapshot.schema, schema) && snapshot.partitionColumns.join('\0') === partitionColumns.join('\0')
+        ? {}
+        : { metadata: { ...snapshot.metadata, schemaString: schemaToString(schema), partitionColumns } }),
+      readPartitions: [{}],
+      operation: options.operation ?? 'CREATE OR REPLACE TABLE AS SELECT',
+      operationParameters: { mode: 'Overwrite', overwriteSchema: true, partitionBy: JSON.stringify(partitionColumns) },
+    }));
+  }
+
   /** Schema evolution: adds nullable columns (DuckDB types) at the end, in a new metaData. Older files read them as NULL. */
   async addColumns(columns: readonly DuckdbColumn[], options: Omit<WriteOptions, 'fileNamePrefix'> = {}): Promise<CommitResult> {
     const snapshot = await this.snapshot();

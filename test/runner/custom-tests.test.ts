@@ -71,9 +71,9 @@ describe('custom SQL tests in lakeloop run and lakeloop test', () => {
     ]);
     expect(await version('silver.e')).toBe(1);
 
-    // Now the model lets clicks through: the test sees the new result (not the published v1) and blocks it.
+    // Now the model lets clicks through: applying it, the test sees the new result (not the published v1) and blocks it.
     await files({ 'sql/silver/e.sql': E_ALL, 'sql/gold/g.sql': G, 'tests/no_clicks.sql': noClicks('error'), 'tests/g_counts.sql': G_COUNTS });
-    const blocked = await cli(['--lake', lake, 'run', '--full-refresh'], dir);
+    const blocked = await cli(['--lake', lake, 'apply', '--yes'], dir);
     expect(blocked.code).toBe(1);
     expect(blocked.stderr).toContain('data test sql(tests/no_clicks.sql) failed; nothing was published');
     expect(blocked.stderr).toContain('1 failing row');
@@ -90,9 +90,9 @@ describe('custom SQL tests in lakeloop run and lakeloop test', () => {
 
   it('a warn test publishes and reports its failing rows; lakeloop test then fails on an error one', async () => {
     await files({ 'sql/silver/e.sql': E_ALL, 'sql/gold/g.sql': G, 'tests/no_clicks.sql': noClicks('warn'), 'tests/g_counts.sql': G_COUNTS });
-    const run = await cli(['--lake', lake, 'run', '--full-refresh', '--json'], dir);
+    const run = await cli(['--lake', lake, 'apply', '--yes', '--json'], dir);
     expect(run.code, run.stderr).toBe(0);
-    const [e, g] = run.json<{ models: Summary[] }>().models;
+    const [e, g] = run.json<{ rebuilt: Summary[] }>().rebuilt;
     expect(e?.tests).toEqual([expect.objectContaining({ test: 'sql(tests/no_clicks.sql)', status: 'warn', failures: 1, sample: [{ id: '2', kind: 'click' }] })]);
     expect(g?.tests).toEqual([expect.objectContaining({ test: 'sql(tests/g_counts.sql)', status: 'pass' })]);
     expect(await version('silver.e')).toBe(2);

@@ -1,6 +1,7 @@
 import { LakeloopError, UsageError } from '../../core/index.js';
 import { withDownstream, type Model, type ModelDag } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
+import { publishedModels } from '../../planner/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../../reconcile/index.js';
 import { refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
@@ -43,7 +44,9 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   }
   const threads = options.threads === undefined ? 1 : Number(options.threads);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads expects a positive integer, got ${JSON.stringify(options.threads)}`);
-  const report = await reconcile(session.lake, models, {
+  // An edited model is recomputed as its table's published version until `lakeloop apply`.
+  const { models: published } = await publishedModels(session.lake, session.engine, models);
+  const report = await reconcile(session.lake, published, {
     kind,
     from: options.from,
     to: options.to,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { LakeloopError, UsageError } from '../../core/index.js';
 import { selectModels } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
+import { publishedModels } from '../../planner/index.js';
 import { runModels, type ModelOutcome, type RunResult } from '../../runner/index.js';
 import { runKey, writeRun, type RunRecord } from '../../scheduler/index.js';
 import type { ObjectStore } from '../../storage/index.js';
@@ -26,16 +27,18 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const { io } = context;
   const session = await context.session();
   const { dag, contracts } = await projectModels(context, session);
-  const { models, unknown } = selectModels(dag, selected);
+  const { models: selectedModels, unknown } = selectModels(dag, selected);
   if (unknown.length) {
     const known = dag.models.map((m) => m.name);
     throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
   }
-  if (models.length === 0) {
+  if (selectedModels.length === 0) {
     io.stdout.write('no models: add sql/silver/<name>.sql or sql/gold/<name>.sql\n');
     if (options.json) io.stdout.write(`${JSON.stringify({ models: [] })}\n`);
     return;
   }
+  // An edited model keeps running as its table's published version until `lakeloop apply`.
+  const { models, pending } = await publishedModels(session.lake, session.engine, selectedModels);
   // A source that has not received data yet still has a (empty) bronze table, so its
   // models build from the start instead of failing on a missing table.
   const existing = new Set(await session.lake.tables());
@@ -44,6 +47,9 @@ export async function runCommand(selected: readonly string[], options: RunOption
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  if (pending.length && !options.json) {
+    io.stdout.write(`plan pending: ${pending.map((p) => `${p.model} (${p.change})`).join(', ')} — running the published version; lakeloop plan / lakeloop apply\n`);
+  }
   // The catalog's copy is made and opened while the models run; only rebinding is left after.
   const catalog = openCatalogEarly(session);
   const startedAt = new Date();
@@ -53,6 +59,10 @@ export async function runCommand(selected: readonly string[], options: RunOption
   try {
     result = await runModels(session.lake, models, {
       fullRefresh: options.fullRefresh ?? false,
+      // A full refresh rebuilds with the SQL's definition: dropped columns leave, retyped ones change.
+      replaceDefinition: options.fullRefresh ?? false,
+      // `run gold.x --full-refresh` rebuilds gold.x; what it reads only catches up.
+      ...(selected.length ? { fullRefreshModels: new Set(selected) } : {}),
       eventTimeColumns,
       // Each committed model's view is bound while the next model runs.
       onModelDone: (s) => {
@@ -73,7 +83,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
   // Also when nothing ran: a catalog left stale (an interrupted serve, a copied lake) is repaired.
   await refreshCatalog(context, session, catalog);
   const ledger = await recordRun(session.lake.store, startedAt, outcomes, failures.length > 0);
-  if (options.json) io.stdout.write(`${JSON.stringify({ status: ledger.status, models: outcomes, run: runKey(ledger) })}\n`);
+  if (options.json) io.stdout.write(`${JSON.stringify({ status: ledger.status, models: outcomes, run: runKey(ledger), pendingPlan: pending })}\n`);
   if (failures.length === 0) return;
   const skipped = outcomes.filter((o) => o.status === 'skipped').length;
   // One failure is reported as itself (its message names the model, file and line, with a hint).

@@ -5,6 +5,7 @@ import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
 import { Engine } from '../../engine/index.js';
 import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
 import { CatalogRefresher } from '../../query/index.js';
+import { publishedModels } from '../../planner/index.js';
 import { catalogPath } from '../catalog-refresh.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
@@ -126,6 +127,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       metrics,
       ...(options.pollMs !== undefined ? { pollMs: intOption('--poll-ms', options.pollMs, 10, 600_000) } : {}),
       fullModelEveryMs,
+      // Read each cycle, so an apply made while serve runs is picked up by the next run.
+      modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models)).models,
       onRun: (summaries, seconds) => {
         const ran = summaries.filter((s) => !s.skipped);
         if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
@@ -168,6 +171,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   for (const line of pulled.descriptions) io.stdout.write(`${escapeControl(line)}\n`);
   if (loop) {
     const every = dag.models.filter((m) => !cadenced.includes(m));
+    const { pending } = await publishedModels(session.lake, session.engine, dag.models);
+    if (pending.length) io.stdout.write(`plan pending: ${pending.map((p) => `${p.model} (${p.change})`).join(', ')} — running the published versions; lakeloop plan / lakeloop apply\n`);
     io.stdout.write(`models: ${every.length ? `${every.map((m) => m.name).join(', ')} run after each bronze commit` : 'none run on every bronze commit'}\n`);
     if (cadenced.length) io.stdout.write(`full models: ${cadenced.map((m) => m.name).join(', ')} rerun at most every ${formatSeconds(fullModelEveryMs)} (--full-every)\n`);
   } else io.stdout.write('models: not run (--no-models, or no sql/ models)\n');

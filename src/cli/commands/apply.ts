@@ -1,0 +1,59 @@
+import { createInterface } from 'node:readline/promises';
+import { UsageError } from '../../core/index.js';
+import { ensureBronzeTable } from '../../ingest/index.js';
+import { planHasWork } from '../../planner/index.js';
+import { applyPlan, type ApplyResult } from '../../runner/index.js';
+import { refreshCatalog } from '../catalog-refresh.js';
+import type { CommandContext } from '../command-context.js';
+import { plural } from '../human.js';
+import { describePlan, projectPlan } from './plan.js';
+
+export interface ApplyOptions {
+  readonly yes?: boolean;
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+}
+
+/**
+ * `lakeloop apply [models...] [--yes] [--dry-run]`: shows the plan, asks (on a terminal,
+ * unless `--yes`), then rebuilds the changed models and the models their breaking changes
+ * force, from their upstream tables as published, tests and publishes them, and records
+ * metadata-only changes. Without a terminal and without `--yes` it refuses (exit 2).
+ */
+export async function applyCommand(selected: readonly string[], options: ApplyOptions, context: CommandContext): Promise<ApplyResult | undefined> {
+  const { io } = context;
+  const session = await context.session();
+  const { dag, plan, contracts } = await projectPlan(context, session, selected);
+  if (!options.json || options.dryRun) io.stdout.write(describePlan(plan, { applying: !options.dryRun }));
+  if (options.dryRun || !planHasWork(plan)) {
+    if (options.json) io.stdout.write(`${JSON.stringify({ plan, applied: false })}\n`);
+    return undefined;
+  }
+  if (!options.yes) {
+    const interactive = context.ownsProcess && process.stdin.isTTY === true && io.stdout.isTTY === true;
+    if (!interactive) throw new UsageError('apply changes tables and needs a confirmation', 'Review `lakeloop plan`, then run `lakeloop apply --yes` (or apply on a terminal to be asked).');
+    const prompt = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await prompt.question(`rebuild ${plural(plan.rebuild.length, 'model')}${plan.record.length ? ` and record ${plural(plan.record.length, 'metadata change')}` : ''}? [y/N] `).finally(() => prompt.close());
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      io.stdout.write('nothing applied\n');
+      return undefined;
+    }
+  }
+  const existing = new Set(await session.lake.tables());
+  const rebuilt = new Set(plan.rebuild);
+  for (const name of new Set(dag.models.filter((m) => rebuilt.has(m.name)).flatMap((m) => m.upstream))) {
+    const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
+    if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
+  }
+  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  const result = await applyPlan(session.lake, plan, dag.models, {
+    eventTimeColumns,
+    onModelDone: (s) => {
+      if (!options.json) io.stdout.write(`applied ${s.model}: ${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${s.seconds.toFixed(2)} s (version ${s.version})\n`);
+    },
+  });
+  if (!options.json) for (const r of result.recorded) io.stdout.write(`recorded ${r.model} metadata (version ${r.version})\n`);
+  if (result.rebuilt.length || result.recorded.length) await refreshCatalog(context, session);
+  if (options.json) io.stdout.write(`${JSON.stringify({ plan, applied: true, rebuilt: result.rebuilt, recorded: result.recorded })}\n`);
+  return result;
+}

@@ -1,0 +1,64 @@
+import { modelVersionRecord, type Model } from '../models/index.js';
+import { latestProgress, type ModelPlan } from '../planner/index.js';
+import type { Lake } from '../table/index.js';
+import { runModels, type ModelRunSummary } from './run-models.js';
+
+/** Options of `applyPlan`. */
+export interface ApplyPlanOptions {
+  /** Bronze table → its contract's event-time column (the rebuilt models' watermark). */
+  readonly eventTimeColumns?: Readonly<Record<string, string>>;
+  /** Called as each rebuilt model's commit lands. */
+  readonly onModelDone?: (summary: ModelRunSummary) => void;
+}
+
+/** What `applyPlan` did. */
+export interface ApplyResult {
+  /** One summary per rebuilt model, in DAG order. */
+  readonly rebuilt: readonly ModelRunSummary[];
+  /** Models whose metadata-only change was recorded (table version after). */
+  readonly recorded: readonly { readonly model: string; readonly version: number }[];
+}
+
+/**
+ * Applies a plan (`buildPlan`): rebuilds `plan.rebuild` in DAG order with the runner's own
+ * full build, from their upstream tables as published (upstream models are not run, so
+ * their versions stay as they are), with write-audit-publish and the models' data tests;
+ * each rebuilt table is replaced with its new definition (`replaceDefinition`: dropped
+ * columns leave, retyped ones change type, a new partition_by re-lays it out) and its
+ * commit records the new fingerprint. Metadata-only changes are recorded in an empty
+ * commit. A failing model fails the apply (its downstream is not rebuilt); the models
+ * rebuilt without it stay published.
+ *
+ * @example
+ * const result = await applyPlan(lake, plan, dag.models);
+ */
+export async function applyPlan(lake: Lake, plan: ModelPlan, models: readonly Model[], options: ApplyPlanOptions = {}): Promise<ApplyResult> {
+  const wanted = new Set(plan.rebuild);
+  const result = await runModels(
+    lake,
+    models.filter((m) => wanted.has(m.name)),
+    {
+      fullRefresh: true,
+      replaceDefinition: true,
+      ...(options.eventTimeColumns ? { eventTimeColumns: options.eventTimeColumns } : {}),
+      ...(options.onModelDone ? { onModelDone: options.onModelDone } : {}),
+    },
+  );
+  // A model that failed (or was skipped behind one) is not applied: the first failure stops the apply.
+  const failed = result.failures[0];
+  if (failed) throw failed.error;
+  const rebuilt = result.summaries;
+  const recorded: { model: string; version: number }[] = [];
+  for (const name of plan.record) {
+    const model = models.find((m) => m.name === name);
+    const table = await lake.tableIfExists(name);
+    if (!model || !table) continue;
+    const snapshot = await table.snapshot();
+    const progress = await latestProgress(table);
+    // The progress fields carry on, so the next run still knows where it is.
+    const lakeloop = { ...(progress ?? { model: name, kind: model.header.kind }), mode: 'metadata', partitions: [], deferred: undefined, modelVersion: modelVersionRecord(model) };
+    const result = await table.commit({ readVersion: snapshot.version, operation: 'SET MODEL METADATA', commitInfo: { lakeloop } });
+    recorded.push({ model: name, version: result.version });
+  }
+  return Object.freeze({ rebuilt: Object.freeze(rebuilt), recorded: Object.freeze(recorded) });
+}
