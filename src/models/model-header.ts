@@ -1,7 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, isDuration, parseDuration, type ConfigIssue } from '../core/index.js';
-import { embeddableSql } from './embeddable-sql.js';
 import { DATA_TEST_KINDS, lineAt, MODEL_KINDS, type DataTest, type DataTestSpec, type ModelHeader } from './model.js';
 
 const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -92,8 +91,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
   let sql = text.slice(sqlOffset);
   const leading = sql.length - sql.trimStart().length;
   sqlOffset += leading;
-  // A last line ending in a `--` comment keeps a newline, so SQL wrapped in `(…)` stays whole.
-  sql = embeddableSql(sql.trim().replace(/;\s*$/, '').trimEnd());
+  sql = sql.trim().replace(/;\s*$/, '').trimEnd();
   return { header, name: h.name, sql, sqlOffset };
 }
 

@@ -54,8 +54,8 @@ describe('normalizeSql and fingerprints', () => {
 
   it('SQL ending in a -- comment stays whole inside parentheses', () => {
     expect(embeddableSql('SELECT 1 -- one')).toBe('SELECT 1 -- one\n');
-    expect(embeddableSql('SELECT 1;')).toBe('SELECT 1');
-    expect(model('SELECT 1 AS a -- trailing\n').sql).toBe('SELECT 1 AS a -- trailing\n');
+    expect(embeddableSql('SELECT 1;')).toBe('SELECT 1\n');
+    expect(`(${embeddableSql(model('SELECT 1 AS a -- trailing\n').sql)})`).toBe('(SELECT 1 AS a -- trailing\n)');
   });
 });
 
