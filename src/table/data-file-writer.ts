@@ -98,7 +98,11 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
       copy = `COPY (${inner}) TO ${quoteLiteral(join(dir, 'data.parquet'))} (FORMAT parquet, COMPRESSION zstd, RETURN_STATS${layout})`;
     }
     // The writer's own statistics describe the files; only what they cannot show exactly is read back.
-    const written = (await engine.all(copy)).filter((row) => Number(row['count']) > 0);
+    const written = (
+      await engine.all(copy).catch((error: unknown) => {
+        throw overflowError(table, error);
+      })
+    ).filter((row) => Number(row['count']) > 0);
     const described = describeCopiedFiles(written, fields, partitionFields, constants) ?? (written.length === 0 ? [] : await describeFiles(engine, written.map((row) => String(row['filename'])), fields, partitionFields));
     if (described.length === 0) {
       if (request.expectedRows) throw rowCountError(table, request.expectedRows, 0);
@@ -210,10 +214,31 @@ async function castProjection(
         { hint: `Cast it in the query: CAST(${field.name} AS ${type}).` },
       );
     }
-    const cast = `CAST(${quoteIdent(column.name)} AS ${type})`;
+    const cast = /^U?HUGEINT$/i.test(column.type.trim()) && field.type === 'long' ? bigintOrFail(quoteIdent(column.name), field.name) : `CAST(${quoteIdent(column.name)} AS ${type})`;
     return `${field.type === 'string' && isPartition ? `NULLIF(${cast}, '')` : cast} AS ${target}`;
   });
   return { projection, constants };
+}
+
+/** What the COPY raises when a 128-bit integer does not fit the BIGINT column it is stored in. */
+const OVERFLOW_MARK = 'lakeloop: value beyond BIGINT in column ';
+
+/** A HUGEINT as BIGINT, raising `OVERFLOW_MARK` + the column's JSON name on a value that does not fit. */
+function bigintOrFail(source: string, column: string): string {
+  return `CASE WHEN ${source} IS NOT NULL AND TRY_CAST(${source} AS BIGINT) IS NULL THEN error(${quoteLiteral(OVERFLOW_MARK + JSON.stringify(column))}) ELSE TRY_CAST(${source} AS BIGINT) END`;
+}
+
+/** The COPY's error, or the clear one when it is `bigintOrFail`'s. */
+function overflowError(table: string, error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  const at = message.indexOf(OVERFLOW_MARK);
+  if (at < 0) return error;
+  const name = /^"(?:[^"\\]|\\.)*"/.exec(message.slice(at + OVERFLOW_MARK.length))?.[0];
+  const column = name === undefined ? '?' : (JSON.parse(name) as string);
+  return new LakeloopError('WRITE', `Failed to write to ${table}: column ${column} holds a value beyond BIGINT (an integer sum() is HUGEINT in DuckDB, which lakeloop stores as BIGINT so that every reader opens it)`, {
+    cause: error,
+    hint: `Cast it explicitly in the query: CAST(${column} AS DECIMAL(38,0)) keeps every digit, CAST(${column} AS DOUBLE) approximates. A table that already stores ${column} as BIGINT must be rebuilt for the new type.`,
+  });
 }
 
 /** The partition value text of a column, as the Delta log writes it (null stays null). */
