@@ -115,7 +115,8 @@ export function partitionOf(values: Readonly<Record<string, string | null>>, col
 }
 
 function maxStatMs(add: AddAction, column: string): number | undefined {
-  const value = parseStats(add)?.maxValues[column];
+  // A partition column has no stats (the partition value is its max).
+  const value = parseStats(add)?.maxValues[column] ?? add.partitionValues[column];
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
   const ms = typeof value === 'number' ? value : Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;
