@@ -1,6 +1,8 @@
 /** Somewhere text goes: `process.stdout`, `process.stderr`, or a test's buffer. */
 export interface TextSink {
   write(chunk: string): unknown;
+  /** Binary output (`query --format arrow`); where absent, `write` is given the bytes (as `process.stdout` takes them). */
+  writeBytes?(chunk: Uint8Array): unknown;
   /** True when a terminal is attached (progress display, colours, widths). */
   readonly isTTY?: boolean;
   /** The terminal's width, when `isTTY`. */
@@ -31,6 +33,18 @@ export class BufferSink implements TextSink {
   write(chunk: string): boolean {
     this.chunks.push(chunk);
     return true;
+  }
+
+  private readonly binary: Uint8Array[] = [];
+
+  writeBytes(chunk: Uint8Array): boolean {
+    this.binary.push(chunk);
+    return true;
+  }
+
+  /** Every byte written with `writeBytes` so far. */
+  bytes(): Uint8Array {
+    return Buffer.concat(this.binary);
   }
 
   /** Everything written so far. */

@@ -176,10 +176,10 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('query')
-    .usage('"<SQL>" [--format table|csv|json|parquet] [--as-of V] [--output F]')
+    .usage('"<SQL>" [--format table|csv|json|parquet|arrow] [--as-of V] [--output F]')
     .description("SQL over the lake's tables at a consistent snapshot")
     .argument('<sql>', 'one SQL statement; lake tables are named layer.table (e.g. gold.daily_revenue)')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json', 'parquet']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (arrow: an Arrow IPC stream, types kept)').choices(['table', 'csv', 'json', 'parquet', 'arrow']).default('table'))
     .option('--as-of <V>', 'time travel: a table version (e.g. 12) or an ISO timestamp (e.g. 2024-05-01T12:00:00Z)')
     .option('-o, --output <F>', 'write the result to this file instead of standard output (required for parquet)')
     .action(async (sql: string, options: QueryOptions, command: Command) => {

@@ -1,5 +1,6 @@
 import { DuckDBInstance, version as duckdbLibraryVersion, type DuckDBConnection } from '@duckdb/node-api';
 import { SqlError } from '../core/index.js';
+import { arrowIpcStream } from './arrow-ipc.js';
 import { quotePath } from './literal-path.js';
 
 /** A JSON-safe value as the engine returns it: BIGINT/HUGEINT/DECIMAL come back as strings. */
@@ -136,6 +137,20 @@ export class Engine {
     } catch (error) {
       throw new SqlError(messageOf(error), sql, { cause: error });
     }
+  }
+
+  /**
+   * Runs a query and returns its result as an Arrow IPC stream, types kept (see
+   * `arrowIpcStream`), with its row count.
+   */
+  async arrowIpc(sql: string, params: readonly SqlParam[] = []): Promise<{ bytes: Uint8Array; rows: number }> {
+    let reader;
+    try {
+      reader = await this.connection.runAndReadAll(sql, params.length ? (params as SqlParam[]) : undefined);
+    } catch (error) {
+      throw new SqlError(messageOf(error), sql, { cause: error });
+    }
+    return { bytes: arrowIpcStream(reader.columnNames(), reader.columnTypes(), reader.getColumns()), rows: reader.currentRowCount };
   }
 
   /** The first column of the first row, or null when there is no row. */

@@ -126,7 +126,8 @@ function maxStatMs(add: AddAction, column: string): number | undefined {
 }
 
 function statMs(add: AddAction, column: string, which: 'minValues' | 'maxValues'): number | undefined {
-  const value = parseStats(add)?.[which][column];
+  // A partition column has no stats in newer tables (its partition value is its min and max).
+  const value = parseStats(add)?.[which][column] ?? add.partitionValues[column];
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
   const ms = typeof value === 'number' ? value : Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;

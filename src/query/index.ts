@@ -4,7 +4,8 @@
  *
  * - `runQuery(lake, sql, { at })`: finds the `layer.name` tables a statement reads with
  *   DuckDB's parser, binds a view over exactly the live files of each (only those) at one
- *   snapshot, and runs the statement. `copyQueryToParquet` does the same into a file.
+ *   snapshot, and runs the statement. `copyQueryToParquet` does the same into a file,
+ *   `queryToArrow` into an Arrow IPC stream.
  * - `tableReport(table, ...)`: version, schema, partitions, live files, rows, bytes, history.
  * - `lakeStatus(lake)`: every table's latest snapshot summarized per layer.
  * - `parseAsOf(text)`: `--as-of` as a version number or an ISO timestamp.

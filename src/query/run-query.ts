@@ -78,6 +78,21 @@ export async function copyQueryToParquet(
   return { rows: Number(rows), snapshots };
 }
 
+/**
+ * Runs one statement over the lake at a consistent snapshot and returns its result as an
+ * Arrow IPC stream, types kept (decimals as Decimal, TIMESTAMPTZ as Timestamp in `UTC`, lists
+ * as List, dates as Date): what `lakeloop query --format arrow` writes.
+ */
+export async function queryToArrow(
+  lake: Lake,
+  sql: string,
+  options: { at?: AsOf } = {},
+): Promise<{ bytes: Uint8Array; rows: number; snapshots: ReadonlyMap<string, Snapshot> }> {
+  const snapshots = await bindQueryTables(lake, sql, options.at);
+  const { bytes, rows } = await withTableHint(lake, sql, () => lake.engine.arrowIpc(sql));
+  return { bytes, rows, snapshots };
+}
+
 function isLakeRef(ref: TableRef, layers: ReadonlySet<string>): boolean {
   return ref.catalog === '' && ref.schema !== '' && layers.has(ref.schema.toLowerCase());
 }

@@ -234,9 +234,11 @@ async function filesWithKeys(engine: Engine, output: Snapshot, keyColumn: string
   const lo = value(range['lo']);
   const hi = value(range['hi']);
   return output.files.filter((file) => {
-    const stats = parseStats(file);
-    const min = stats?.minValues[keyColumn];
-    const max = stats?.maxValues[keyColumn];
+    // A partition column has no stats: its value is the file's partition value.
+    const partition = output.partitionColumns.includes(keyColumn) ? file.partitionValues[keyColumn] : undefined;
+    const stats = partition === undefined ? parseStats(file) : undefined;
+    const min = partition ?? stats?.minValues[keyColumn];
+    const max = partition ?? stats?.maxValues[keyColumn];
     if (min === undefined || max === undefined || min === null || max === null) return true;
     return value(min) <= hi && value(max) >= lo;
   });

@@ -29,17 +29,25 @@ export function describeCopiedFiles(
   partitionFields: readonly SchemaField[],
   /** String columns whose every non-null value is the given one (the writer reports no bounds for them). */
   constants: ReadonlyMap<string, string> = new Map(),
+  /** Columns left out of the stats JSON (the partition columns: readers take `partitionValues`); still null-counted. */
+  unstated: ReadonlySet<string> = new Set(),
 ): DescribedFile[] | undefined {
   const described: DescribedFile[] = [];
   for (const row of rows) {
-    const file = describeCopiedFile(row, fields, partitionFields, constants);
+    const file = describeCopiedFile(row, fields, partitionFields, constants, unstated);
     if (file === undefined) return undefined;
     described.push(file);
   }
   return described;
 }
 
-function describeCopiedFile(row: SqlRow, fields: readonly SchemaField[], partitionFields: readonly SchemaField[], constants: ReadonlyMap<string, string>): DescribedFile | undefined {
+function describeCopiedFile(
+  row: SqlRow,
+  fields: readonly SchemaField[],
+  partitionFields: readonly SchemaField[],
+  constants: ReadonlyMap<string, string>,
+  unstated: ReadonlySet<string>,
+): DescribedFile | undefined {
   const numRecords = Number(row['count']);
   if (!Number.isSafeInteger(numRecords)) return undefined;
   const columns = new Map<string, Map<string, string>>();
@@ -74,7 +82,7 @@ function describeCopiedFile(row: SqlRow, fields: readonly SchemaField[], partiti
     const max = constant ?? (stats?.get('has_nan') === 'true' ? undefined : stats?.get('max'));
     perColumn.push({ name: field.name, type: field.type, nulls, min: constant ?? stats?.get('min'), max });
   }
-  return { localPath: String(row['filename']), ...deltaStats(numRecords, perColumn), partitionValues };
+  return { localPath: String(row['filename']), ...deltaStats(numRecords, perColumn, unstated), partitionValues };
 }
 
 /** One column's stats as DuckDB gives them: its null count, and min/max as DuckDB's text. */
@@ -87,8 +95,16 @@ export interface ColumnStats {
   readonly max: string | undefined;
 }
 
-/** A file's `add.stats` JSON and null counts from its columns' stats (bounds in Delta's form, see `statText`). */
-export function deltaStats(numRecords: number, columns: readonly ColumnStats[]): { numRecords: number; nullCounts: Map<string, number>; statsJson: string } {
+/**
+ * A file's `add.stats` JSON and null counts from its columns' stats (bounds in Delta's form,
+ * see `statText`). Columns in `unstated` are null-counted for the writer's checks but left out
+ * of the JSON.
+ */
+export function deltaStats(
+  numRecords: number,
+  columns: readonly ColumnStats[],
+  unstated: ReadonlySet<string> = new Set(),
+): { numRecords: number; nullCounts: Map<string, number>; statsJson: string } {
   const nullCounts = new Map<string, number>();
   const mins: string[] = [];
   const maxs: string[] = [];
@@ -96,6 +112,7 @@ export function deltaStats(numRecords: number, columns: readonly ColumnStats[]):
   for (const column of columns) {
     const name = JSON.stringify(column.name);
     nullCounts.set(column.name, column.nulls);
+    if (unstated.has(column.name)) continue;
     nulls.push(`${name}:${column.nulls}`);
     const lo = statText(column.min, column.type, 'min');
     const hi = statText(column.max, column.type, 'max');

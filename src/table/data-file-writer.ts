@@ -9,7 +9,7 @@ import type { ObjectStore } from '../storage/index.js';
 import type { AddAction, PartitionValues } from './actions.js';
 import { deltaTypeOfDuckdb, deltaTypeText, duckdbTypeOf, widensTo, type SchemaField, type TableSchema } from './delta-schema.js';
 import { tableKey } from './log-files.js';
-import { encodeAddPath, partitionDirectory, partitionKey, partitionMatches, type PartitionSpec } from './partition-paths.js';
+import { deltaPartitionText, encodeAddPath, partitionDirectory, partitionKey, partitionMatches, type PartitionSpec } from './partition-paths.js';
 import { mapLimit } from './snapshot.js';
 import { withTempDir } from './temp-dir.js';
 
@@ -27,6 +27,12 @@ export interface DataFilesRequest {
   readonly selectSql: string;
   readonly schema: TableSchema;
   readonly partitionColumns: readonly string[];
+  /**
+   * Also write min/max/nullCount of the partition columns in `add.stats` (readers ignore them):
+   * for tables created before `delta.writePartitionColumnsToParquet`, whose scans take the
+   * null counts as the sign that a file holds the partition columns.
+   */
+  readonly partitionColumnStats?: boolean;
   /** Deterministic file names (idempotent writers): `part-<n>-<prefix>.c000.zstd.parquet`. */
   readonly fileNamePrefix?: string;
   /** When set, every output partition must match one of these (else nothing is uploaded). */
@@ -98,8 +104,15 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
       copy = `COPY (${inner}) TO ${quoteLiteral(join(dir, 'data.parquet'))} (FORMAT parquet, COMPRESSION zstd, RETURN_STATS${layout})`;
     }
     // The writer's own statistics describe the files; only what they cannot show exactly is read back.
-    const written = (await engine.all(copy)).filter((row) => Number(row['count']) > 0);
-    const described = describeCopiedFiles(written, fields, partitionFields, constants) ?? (written.length === 0 ? [] : await describeFiles(engine, written.map((row) => String(row['filename'])), fields, partitionFields));
+    const written = (
+      await engine.all(copy).catch((error: unknown) => {
+        throw overflowError(table, error);
+      })
+    ).filter((row) => Number(row['count']) > 0);
+    const unstated = new Set(request.partitionColumnStats ? [] : request.partitionColumns);
+    const described =
+      describeCopiedFiles(written, fields, partitionFields, constants, unstated) ??
+      (written.length === 0 ? [] : await describeFiles(engine, written.map((row) => String(row['filename'])), fields, partitionFields, unstated));
     if (described.length === 0) {
       if (request.expectedRows) throw rowCountError(table, request.expectedRows, 0);
       await request.audit?.(`(SELECT * FROM (${inner}) WHERE false)`, 0);
@@ -210,10 +223,31 @@ async function castProjection(
         { hint: `Cast it in the query: CAST(${field.name} AS ${type}).` },
       );
     }
-    const cast = `CAST(${quoteIdent(column.name)} AS ${type})`;
+    const cast = /^U?HUGEINT$/i.test(column.type.trim()) && field.type === 'long' ? bigintOrFail(quoteIdent(column.name), field.name) : `CAST(${quoteIdent(column.name)} AS ${type})`;
     return `${field.type === 'string' && isPartition ? `NULLIF(${cast}, '')` : cast} AS ${target}`;
   });
   return { projection, constants };
+}
+
+/** What the COPY raises when a 128-bit integer does not fit the BIGINT column it is stored in. */
+const OVERFLOW_MARK = 'lakeloop: value beyond BIGINT in column ';
+
+/** A HUGEINT as BIGINT, raising `OVERFLOW_MARK` + the column's JSON name on a value that does not fit. */
+function bigintOrFail(source: string, column: string): string {
+  return `CASE WHEN ${source} IS NOT NULL AND TRY_CAST(${source} AS BIGINT) IS NULL THEN error(${quoteLiteral(OVERFLOW_MARK + JSON.stringify(column))}) ELSE TRY_CAST(${source} AS BIGINT) END`;
+}
+
+/** The COPY's error, or the clear one when it is `bigintOrFail`'s. */
+function overflowError(table: string, error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  const at = message.indexOf(OVERFLOW_MARK);
+  if (at < 0) return error;
+  const name = /^"(?:[^"\\]|\\.)*"/.exec(message.slice(at + OVERFLOW_MARK.length))?.[0];
+  const column = name === undefined ? '?' : (JSON.parse(name) as string);
+  return new LakeloopError('WRITE', `Failed to write to ${table}: column ${column} holds a value beyond BIGINT (an integer sum() is HUGEINT in DuckDB, which lakeloop stores as BIGINT so that every reader opens it)`, {
+    cause: error,
+    hint: `Cast it explicitly in the query: CAST(${column} AS DECIMAL(38,0)) keeps every digit, CAST(${column} AS DOUBLE) approximates. A table that already stores ${column} as BIGINT must be rebuilt for the new type.`,
+  });
 }
 
 /** The partition value text of a column, as the Delta log writes it (null stays null). */
@@ -239,7 +273,13 @@ function rowCountError(table: string, expected: number, actual: number): Lakeloo
  * Row counts, partition values and min/max/nullCount of written files, read back in one
  * query: for what the writer's own statistics cannot show exactly (see `describeCopiedFiles`).
  */
-async function describeFiles(engine: Engine, localFiles: readonly string[], fields: readonly SchemaField[], partitionFields: readonly SchemaField[]): Promise<DescribedFile[]> {
+async function describeFiles(
+  engine: Engine,
+  localFiles: readonly string[],
+  fields: readonly SchemaField[],
+  partitionFields: readonly SchemaField[],
+  unstated: ReadonlySet<string>,
+): Promise<DescribedFile[]> {
   const source = `read_parquet(${quotePaths(localFiles)}, filename = ${quoteLiteral(FILE_COLUMN)})`;
   // Grouped by file; partition values formatted once per file, not once per row.
   const selects: string[] = ['count(*) AS n', `${FILE_COLUMN} AS g`];
@@ -260,7 +300,8 @@ async function describeFiles(engine: Engine, localFiles: readonly string[], fiel
     assert(partitionFields.length === 0 || Number(row['tuples']) === 1, `written file ${String(row['g'])} holds exactly one partition`);
     const partitionValues: Record<string, string | null> = {};
     partitionFields.forEach((f, i) => {
-      partitionValues[f.name] = text(row[`p${i}`]) ?? null;
+      const value = text(row[`p${i}`]);
+      partitionValues[f.name] = value === undefined ? null : deltaPartitionText(value, f.type);
     });
     const columns = statFields.map((field, i) => ({
       name: field.name,
@@ -269,7 +310,7 @@ async function describeFiles(engine: Engine, localFiles: readonly string[], fiel
       min: text(row[`lo${i}`]),
       max: text(row[`hi${i}`]),
     }));
-    return { localPath: String(row['g']), ...deltaStats(Number(row['n']), columns), partitionValues };
+    return { localPath: String(row['g']), ...deltaStats(Number(row['n']), columns, unstated), partitionValues };
   });
 }
 

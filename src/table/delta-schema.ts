@@ -76,9 +76,11 @@ const DUCKDB_TO_PRIMITIVE: Readonly<Record<string, string>> = {
   USMALLINT: 'integer',
   UINTEGER: 'long',
   UBIGINT: 'decimal(20,0)',
-  // Delta's widest exact type; values beyond 38 digits fail the cast on write (never silently).
-  HUGEINT: 'decimal(38,0)',
-  UHUGEINT: 'decimal(38,0)',
+  // DuckDB's integer sum() is HUGEINT: stored as BIGINT, the integer every reader opens without
+  // a cast (nodejs-polars refuses a decimal(38,0)). A value beyond BIGINT fails the write, naming
+  // the column (data-file-writer.ts); DECIMAL(38,0) in the query keeps such values exactly.
+  HUGEINT: 'long',
+  UHUGEINT: 'long',
   FLOAT: 'float',
   DOUBLE: 'double',
   VARCHAR: 'string',

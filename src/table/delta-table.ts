@@ -33,7 +33,7 @@ import { parseStats } from './file-stats.js';
 import { commitKey, tableKey } from './log-files.js';
 import { LogReader, type CommitSummary, type SnapshotSelector } from './log-reader.js';
 import { decodeAddPath, partitionKey, partitionMatches, type PartitionSpec } from './partition-paths.js';
-import { checkWritable, LAKELOOP_PROTOCOL } from './protocol-support.js';
+import { checkWritable, LAKELOOP_PROTOCOL, NEW_TABLE_CONFIGURATION, partitionColumnsInFiles } from './protocol-support.js';
 import type { Snapshot } from './snapshot.js';
 
 /** How a `DeltaTable` handle reads and writes. */
@@ -208,7 +208,7 @@ export class DeltaTable {
       format: { provider: 'parquet', options: {} },
       schemaString: schemaToString(schema),
       partitionColumns,
-      configuration: { ...(options.configuration ?? {}) },
+      configuration: { ...NEW_TABLE_CONFIGURATION, ...(options.configuration ?? {}) },
       createdTime: now,
     };
     const commitInfo = table.commitInfo(now, randomUUID(), {
@@ -571,6 +571,8 @@ export class DeltaTable {
         selectSql,
         schema: snapshot.schema,
         partitionColumns: snapshot.partitionColumns,
+        // Tables created before the property: their readers know the files hold the partition columns by these stats.
+        ...(partitionColumnsInFiles(snapshot.metadata.configuration) ? {} : { partitionColumnStats: true }),
         ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
         ...(allowedPartitions ? { allowedPartitions } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),

@@ -10,7 +10,7 @@ export type { SnapshotSelector, CommitSummary } from './log-reader.js';
 export * from './delta-table.js';
 export * from './lake.js';
 export { ENGINE_INFO } from './engine-info.js';
-export { READER_VERSION, WRITER_VERSION } from './protocol-support.js';
+export { READER_VERSION, WRITER_VERSION, WRITE_PARTITION_COLUMNS } from './protocol-support.js';
 export * from './compaction.js';
 export * from './vacuum.js';
 export * from './table-maintenance.js';

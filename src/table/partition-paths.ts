@@ -59,6 +59,21 @@ export function decodeAddPath(path: string): string {
   return decodeURIComponent(path);
 }
 
+/**
+ * A partition value as the Delta log spells it, from DuckDB's text of the value: a float or
+ * double NaN or infinity is `NaN`, `Infinity`, `-Infinity` (Java's spelling, which Trino and
+ * Delta Kernel parse), not DuckDB's `nan`, `inf`, `-inf`. Readers accept both.
+ *
+ * @example
+ * deltaPartitionText('-inf', 'double'); // '-Infinity'
+ */
+export function deltaPartitionText(duckdbText: string, type: unknown): string {
+  if (type !== 'double' && type !== 'float') return duckdbText;
+  return NON_FINITE[duckdbText.toLowerCase()] ?? duckdbText;
+}
+
+const NON_FINITE: Readonly<Record<string, string>> = { nan: 'NaN', '-nan': 'NaN', inf: 'Infinity', '+inf': 'Infinity', infinity: 'Infinity', '-inf': '-Infinity', '-infinity': '-Infinity' };
+
 /** Whether a file's partition values fall inside a partition spec (missing spec keys match anything). */
 export function partitionMatches(values: PartitionValues | null | undefined, spec: PartitionSpec): boolean {
   for (const [column, wanted] of Object.entries(spec)) {

@@ -11,6 +11,21 @@ export const WRITER_VERSION = 2;
 export const LAKELOOP_PROTOCOL: ProtocolAction = Object.freeze({ minReaderVersion: READER_VERSION, minWriterVersion: WRITER_VERSION });
 
 /**
+ * The table property that declares the partition columns are also stored inside the data
+ * files (Databricks' name for it; the open protocol's `materializePartitionColumns` feature
+ * needs writer v7). Readers still take partition values from `partitionValues`.
+ */
+export const WRITE_PARTITION_COLUMNS = 'delta.writePartitionColumnsToParquet';
+
+/** The configuration every new lakeloop table starts with (a caller's own keys win). */
+export const NEW_TABLE_CONFIGURATION: Readonly<Record<string, string>> = Object.freeze({ [WRITE_PARTITION_COLUMNS]: 'true' });
+
+/** Whether a table declares that its data files hold the partition columns. */
+export function partitionColumnsInFiles(configuration: Readonly<Record<string, string>>): boolean {
+  return configuration[WRITE_PARTITION_COLUMNS]?.toLowerCase() === 'true';
+}
+
+/**
  * Refuses a table whose protocol needs more than reader v1 (column mapping, deletion
  * vectors, …): reading it anyway could return wrong rows silently.
  */

@@ -8,6 +8,7 @@ import { parseStats } from './file-stats.js';
 import { commitKey, tableKey } from './log-files.js';
 import type { LogReplay } from './log-replay.js';
 import { decodeAddPath, partitionKey } from './partition-paths.js';
+import { partitionColumnsInFiles } from './protocol-support.js';
 
 /** What a snapshot needs to build scans: the table's location and a footer cache. */
 export interface ScanContext {
@@ -130,12 +131,16 @@ export class Snapshot {
     const located = await mapLimit(files, 8, async (file) => ({ file, localPath: await this.localPathOf(store, file, options.checkFiles ?? true) }));
     const fileOf = fileColumn ? `filename AS ${fileColumn}` : undefined;
     // A file whose stats count nulls for every column of the schema holds them all (lakeloop's
-    // files do): no need to open it. Others (foreign writers, files older than a schema
-    // change, nested columns) have their columns read from their footers.
+    // files do): no need to open it. Partition columns are not in the stats of a table that
+    // declares them stored in its files (delta.writePartitionColumnsToParquet). Others (foreign
+    // writers, files older than a schema change, nested columns) have their columns read from
+    // their footers.
+    const partitionLower = this.partitionColumns.map((c) => c.toLowerCase());
+    const declared = partitionColumnsInFiles(this.metadata.configuration) ? partitionLower : [];
     const columnsByFile = new Map<string, ReadonlySet<string>>();
     const unknown = located.filter(({ file, localPath }) => {
       const counted = Object.keys(parseStats(file)?.nullCount ?? {}).map((c) => c.toLowerCase());
-      const columns = new Set(counted);
+      const columns = new Set([...counted, ...declared]);
       if (!fields.every((f) => columns.has(f.name.toLowerCase()))) return true;
       columnsByFile.set(localPath, columns);
       return false;
@@ -147,7 +152,6 @@ export class Snapshot {
 
     // Files that carry every partition column are read as they are, in one read_parquet;
     // the others (foreign writers omit partition columns) are grouped by partition tuple.
-    const partitionLower = this.partitionColumns.map((c) => c.toLowerCase());
     const complete: string[] = [];
     const byPartition = new Map<string, { values: AddAction['partitionValues']; paths: string[] }>();
     for (const { file, localPath } of located) {

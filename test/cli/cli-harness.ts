@@ -9,6 +9,8 @@ export interface CliRun {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** Binary standard output (`query --format arrow`). */
+  readonly stdoutBytes: Uint8Array;
   /** The last non-empty stdout line parsed as JSON (where `--json` output goes). */
   json<T = Record<string, unknown>>(): T;
 }
@@ -22,6 +24,7 @@ export async function cli(argv: readonly string[], cwd: string, env: Record<stri
     code,
     stdout: stdout.text(),
     stderr: stderr.text(),
+    stdoutBytes: stdout.bytes(),
     json: <T>() => JSON.parse(stdout.lastLine()) as T,
   };
 }

@@ -19,7 +19,7 @@ describe('lakeloop --help', () => {
     for (const verb of SPEC_VERBS) expect(child.stdout).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
     expect(child.stdout).toContain('ingest <source> [--file F | -] [--format ndjson|csv|parquet] [--idempotency-key K]');
     expect(child.stdout).toContain('replay --from D --to D [--models m...] [--dry-run]');
-    expect(child.stdout).toContain('query "<SQL>" [--format table|csv|json|parquet] [--as-of V]');
+    expect(child.stdout).toContain('query "<SQL>" [--format table|csv|json|parquet|arrow] [--as-of V]');
     expect(child.stdout).toContain('inspect <table or path> [--as-of V] [--json]');
     expect(child.stdout).toContain('lineage [--format text|mermaid|json]');
     expect(child.stdout).toContain('--config <file>');

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { tableFromIPC } from 'apache-arrow';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
@@ -48,6 +49,25 @@ describe('lakeloop query', () => {
       { order_id: 5, amount: 99.99, order_date: '2024-05-01', nothing: null },
       { order_id: '9007199254740993', amount: 1, order_date: '2024-05-03', nothing: null },
     ]);
+  });
+
+  it('arrow writes an Arrow IPC stream to --output or standard output, with DuckDB types: Decimal, Date, Int64', async () => {
+    const sql = 'select order_id, amount, order_date, [customer] as names from bronze.orders order by order_id';
+    const file = join(dir, 'orders.arrows');
+    const run = await cli(['query', sql, '--format', 'arrow', '--output', file], dir);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`wrote 4 rows to ${file}`);
+    const table = tableFromIPC(await readFile(file));
+    expect(table.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(['order_id:Int64', 'amount:Decimal[10e+2]', 'order_date:Date32<DAY>', 'names:List<Utf8>']);
+    expect([...(table.getChild('order_id') ?? [])]).toEqual([3n, 4n, 5n, 9007199254740993n]);
+    expect([...(table.getChild('order_date') ?? [])].map((ms) => new Date(Number(ms)).toISOString().slice(0, 10))).toEqual(['2024-05-02', '2024-05-02', '2024-05-01', '2024-05-03']);
+    const amounts = table.getChild('amount')?.data[0]?.values as Uint32Array;
+    expect([0, 1, 2, 3].map((i) => amounts[i * 4])).toEqual([525, 700, 9999, 100]);
+    expect([...(table.getChild('names') ?? [])].map((l) => [...(l as Iterable<string>)])).toEqual([['cy'], ['dee'], ['fay'], ['eve']]);
+    const piped = await cli(['query', sql, '--format', 'arrow'], dir);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe('');
+    expect(Buffer.from(piped.stdoutBytes)).toEqual(await readFile(file));
   });
 
   it('--as-of a version or a timestamp reads that snapshot', async () => {

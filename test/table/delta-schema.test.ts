@@ -31,7 +31,7 @@ describe('schema mapping between DuckDB and Delta', () => {
       u2: 'integer',
       u4: 'long',
       u8: 'decimal(20,0)',
-      h: 'decimal(38,0)',
+      h: 'long',
       f4: 'float',
       f8: 'double',
       d: 'decimal(10,2)',
@@ -49,7 +49,7 @@ describe('schema mapping between DuckDB and Delta', () => {
     });
     expect(schema.fields.every((f) => f.nullable)).toBe(true);
     expect(schema.fields.map((f) => duckdbTypeOf(f.type))).toEqual([
-      'BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DECIMAL(20,0)', 'DECIMAL(38,0)',
+      'BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DECIMAL(20,0)', 'BIGINT',
       'FLOAT', 'DOUBLE', 'DECIMAL(10,2)', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BLOB', 'DATE', 'TIMESTAMPTZ', 'TIMESTAMPTZ',
       'INTEGER[]', 'STRUCT("a b" INTEGER, "c" VARCHAR[])', 'MAP(VARCHAR, DOUBLE)', 'VARCHAR',
     ]);
