@@ -71,7 +71,10 @@ export interface ObjectStore {
   list(prefix: string, options?: ListOptions): Promise<ListPage>;
   /** Every object under `prefix` (all pages), ascending. */
   listAll(prefix: string, options?: Omit<ListOptions, 'continuationToken'>): Promise<ObjectInfo[]>;
-  /** The immediate "sub-folders" of `prefix` (ending in `/`), ascending. */
+  /**
+   * The immediate "sub-folders" of `prefix` (ending in `/`), ascending: every folder that
+   * holds an object at any depth, also one that holds only sub-folders.
+   */
   listPrefixes(prefix: string): Promise<string[]>;
   /** Deletes objects; absent keys are ignored. */
   delete(keys: readonly ObjectKey[]): Promise<void>;

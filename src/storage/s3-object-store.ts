@@ -363,29 +363,59 @@ export class S3ObjectStore implements ObjectStore {
     return found;
   }
 
+  /**
+   * Skips from folder to folder with one-key listings (`StartAfter` = the folder's name
+   * followed by '0', the character after '/'): one small request per folder, plus one per
+   * folder for names that extend it with '-' (below). It never sends `Delimiter`: s3rver
+   * 3.x answers a Delimiter listing without the folders that hold only sub-folders (a
+   * partitioned table's `bronze/orders/`), and a lake must not lose tables to that.
+   */
   async listPrefixes(prefix: string): Promise<string[]> {
     checkPrefix(prefix);
     const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-    const prefixes: string[] = [];
-    let continuationToken: string | undefined;
-    do {
-      const token = continuationToken;
-      const response = await this.call('list', prefix, () =>
-        this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.keyPrefix + base,
-            Delimiter: '/',
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-          }),
-        ),
-      );
-      for (const common of response.CommonPrefixes ?? []) {
-        if (common.Prefix !== undefined) prefixes.push(common.Prefix.slice(this.keyPrefix.length));
+    const found = new Set<string>();
+    await this.skipFolders(base, base, found);
+    return [...found].sort();
+  }
+
+  /** Adds to `found` the folders of `base` whose keys start with `listPrefix`. */
+  private async skipFolders(base: string, listPrefix: string, found: Set<string>): Promise<void> {
+    const lookAlikes: Promise<void>[] = [];
+    let startAfter: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.list(listPrefix, { maxKeys: 1, ...(startAfter === undefined ? {} : { startAfter }) });
+        const first = page.objects[0];
+        if (!first) break;
+        if (startAfter !== undefined && first.key <= startAfter) {
+          throw new StorageError(
+            `Failed to list the folders under ${base || '/'} in ${this.description}: the endpoint ignores StartAfter ` +
+              `(asked for keys after ${startAfter}, it answered ${first.key}). lakeloop finds tables with StartAfter ` +
+              'listings; use an endpoint that honours it (AWS S3, MinIO, s3rver).',
+            base,
+          );
+        }
+        const slash = first.key.indexOf('/', base.length);
+        if (slash === -1) {
+          startAfter = first.key;
+          continue;
+        }
+        const name = first.key.slice(0, slash);
+        if (!found.has(`${name}/`)) {
+          found.add(`${name}/`);
+          // s3rver lists depth-first (`t/…` before `t-1/…`), not in key order, so the jump
+          // past `t0` would skip `t-1/`: look for names that extend this one with '-', the
+          // one character below '/' that table names may hold.
+          const probe = this.skipFolders(base, `${name}-`, found);
+          probe.catch(() => undefined);
+          lookAlikes.push(probe);
+        }
+        startAfter = `${name}0`;
       }
-      continuationToken = response.IsTruncated ? response.NextContinuationToken : undefined;
-    } while (continuationToken !== undefined);
-    return prefixes.sort();
+    } finally {
+      await Promise.allSettled(lookAlikes);
+    }
+    await Promise.all(lookAlikes);
   }
 
   async delete(keys: readonly ObjectKey[]): Promise<void> {

@@ -58,4 +58,18 @@ describe('the CLI on an s3:// lake', () => {
     const byUrl = await cli(['inspect', `${bucket.root}/lake/bronze/orders`, '--json'], dir);
     expect(byUrl.json()).toMatchObject({ version: 3, rows: 4, partitionColumns: ['order_date'] });
   });
+
+  it('compact finds the partitioned table without naming it (s3rver leaves it out of Delimiter listings) and compacts it', async () => {
+    const run = await cli(['compact', '--min-files', '2', '--json'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    const { tables, failures } = run.json<{ tables: Record<string, unknown>[]; failures: unknown[] }>();
+    expect(failures).toEqual([]);
+    expect(tables.map((t) => t['table'])).toEqual(['bronze.orders', 'gold.daily_revenue']);
+    // 2024-05-02 holds the two files of v1 and v2; the other days one each
+    expect(tables[0]).toMatchObject({ committed: true, version: 4, partitions: 1, filesRewritten: 2, filesWritten: 1 });
+    const after = await cli(['query', 'select count(*) as n, sum(amount) as total from bronze.orders', '--format', 'csv'], dir);
+    expect(after.stdout).toBe('n,total\n4,113.24\n');
+    const status = await cli(['status', '--json'], dir);
+    expect(status.json<{ tables: { name: string }[] }>().tables.map((t) => t.name)).toEqual(['bronze.orders', 'gold.daily_revenue']);
+  });
 });

@@ -20,6 +20,7 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  stop_grace_period?: string;
 }
 
 async function compose(): Promise<{ services: Record<string, Service>; volumes: Record<string, unknown> }> {
@@ -34,7 +35,7 @@ describe('docker-compose.yml', () => {
     expect(services['minio']?.healthcheck?.test).toBeDefined();
     expect(services['create-bucket']?.image).toMatch(/^minio\/mc/);
     expect(services['create-bucket']?.depends_on).toEqual({ minio: { condition: 'service_healthy' } });
-    expect(services['lakeloop']?.image).toBe('node:20');
+    expect(services['lakeloop']?.image).toMatch(/^node:/);
     expect(services['lakeloop']?.depends_on).toEqual({ 'create-bucket': { condition: 'service_completed_successfully' } });
   });
 
@@ -52,7 +53,7 @@ describe('docker-compose.yml', () => {
     expect(mc.entrypoint?.slice(0, 3)).toEqual(['mc', 'mb', '--ignore-existing']);
 
     const script = lakeloop.command?.at(-1) ?? '';
-    expect(script).toMatch(/^npm ci && exec node bin\/lakeloop\.js /);
+    expect(script).toMatch(/^npm ci --omit=dev && exec node bin\/lakeloop\.js /);
     const lakeRoot = /--lake (\S+)/.exec(script)?.[1] ?? '';
     expect(parseS3Url(lakeRoot).bucket).toBe(bucket);
     const env = lakeloop.environment ?? {};
@@ -80,6 +81,32 @@ describe('docker-compose.yml', () => {
     expect(verb).toBeGreaterThan(0);
     const flags = argv.filter((a) => a.startsWith('--'));
     expect(flags.filter((f) => !known.has(f))).toEqual([]);
-    expect(flags).toEqual(['--lake', '--host', '--port', '--sample-feed']);
+    expect(flags).toEqual(['--lake', '--host', '--port', '--instance-id', '--sample-feed']);
+    expect(argv[argv.indexOf('--instance-id') + 1]).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+
+  it('pins every image (no latest), with release tags for MinIO and mc and a Node.js LTS minor', async () => {
+    const { services } = await compose();
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.image, name).toMatch(/^[^:]+:[^:]+$/);
+      expect(service.image, name).not.toMatch(/:latest$/);
+    }
+    expect(services['minio']?.image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
+    expect(services['create-bucket']?.image).toMatch(/^minio\/mc:RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
+    const node = /^node:(\d+)\.(\d+)(?:\.\d+)?(?:-[a-z-]+)?$/.exec(services['lakeloop']?.image ?? '');
+    expect(node, services['lakeloop']?.image).not.toBeNull();
+    const major = Number(node?.[1]);
+    // an even major is an LTS line; lakeloop needs >= 20 (package.json engines)
+    expect(major % 2).toBe(0);
+    expect(major).toBeGreaterThanOrEqual(22);
+  });
+
+  it('has a healthcheck for every service; lakeloop asks /healthz on the port it serves', async () => {
+    const { services } = await compose();
+    for (const [name, service] of Object.entries(services)) expect(service.healthcheck?.test?.[0], name).toBe('CMD');
+    const lakeloop = services['lakeloop'] as Service;
+    const port = /--port (\d+)/.exec(lakeloop.command?.at(-1) ?? '')?.[1];
+    expect(lakeloop.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/healthz`);
+    expect(lakeloop.stop_grace_period).toBeDefined();
   });
 });

@@ -231,6 +231,14 @@ export function describeObjectStoreContract(
       expect(await store.listPrefixes('nothing/')).toEqual([]);
     });
 
+    it('listPrefixes finds folders that hold only sub-folders (a partitioned table), beside look-alike names', async () => {
+      // s3rver 3.x leaves `p/t/` and `p/u/` out of a Delimiter listing: no object sits directly in them.
+      const keys = ['p/t/_delta_log/0.json', 'p/t/d=1/f', 'p/t-1/x/y', 'p/t0/z/w', 'p/u/v/w/x', 'p/file', 'p/t.txt'];
+      for (const key of keys) await store.put(key, key);
+      expect(await store.listPrefixes('p/')).toEqual(['p/t-1/', 'p/t/', 'p/t0/', 'p/u/']);
+      expect(await store.listPrefixes('p/u/v/')).toEqual(['p/u/v/w/']);
+    });
+
     it('delete removes the given objects, ignores absent keys and keeps the rest', async () => {
       for (const key of ['d/1', 'd/2', 'd/3', 'd/keep']) await store.put(key, key);
       await store.delete(['d/1', 'd/2', 'd/absent', 'd/3', 'other/absent']);
