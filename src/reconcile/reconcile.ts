@@ -39,7 +39,35 @@ export interface ReconcileOptions {
   readonly eventTimeColumns?: Readonly<Record<string, string>> | undefined;
   /** Progress lines (one per model). */
   readonly onProgress?: ((message: string) => void) | undefined;
+  /** A chunk of a chunked run (see `reconcileInChunks`): recorded in every commit's `commitInfo.lakeloop.chunk`. */
+  readonly chunk?: ChunkTag | undefined;
+  /** The report's id (default: a new one); a chunked run's chunks share the run's. */
+  readonly reportId?: string | undefined;
+  /** Write the report to `_lakeloop/reports/` (default true; a chunked run writes one merged report). */
+  readonly writeReport?: boolean | undefined;
+  /** Table → versions this run committed, shared by the chunks of a chunked run (see `carriedProgress`). */
+  readonly publishedVersions?: PublishedVersions | undefined;
 }
+
+/**
+ * What a chunked reconcile records in each of its commits, so that a re-run of the same
+ * command can tell which chunks are published (see `reconcileInChunks`).
+ *
+ * @example
+ * { run: '3f2a9c0e1b7d4a66', index: 3, of: 13, sources: { 'bronze.sales': 41 } }
+ */
+export interface ChunkTag {
+  /** Derived from the command: kind, window, chunk size and the models' definitions. */
+  readonly run: string;
+  /** 1-based. */
+  readonly index: number;
+  readonly of: number;
+  /** The versions of the run's sources (upstream tables it does not recompute) when it began. */
+  readonly sources: Readonly<Record<string, number>>;
+}
+
+/** Table → the versions a reconcile run committed to it. */
+export type PublishedVersions = Map<string, Set<number>>;
 
 /**
  * Full recalculation of a window from bronze (SPEC §7), in a separate circuit (its own
@@ -56,7 +84,7 @@ export interface ReconcileOptions {
 export async function reconcile(lake: Lake, models: readonly Model[], options: ReconcileOptions = {}): Promise<ReconcileReport> {
   const kind = options.kind ?? 'reconcile';
   const started = performance.now();
-  const id = `${kind}-${new Date(lake.nowMs()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
+  const id = options.reportId ?? `${kind}-${new Date(lake.nowMs()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
   checkDay('--from', options.from);
   checkDay('--to', options.to);
   if (options.from && options.to && options.from > options.to) {
@@ -76,8 +104,8 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
   const reports: ModelReport[] = [];
   /** Models recomputed in this run: name → temp table with their window rows, and that window. */
   const recomputed = new Map<string, { temp: string; partitions: readonly string[]; partitionColumn: string | undefined }>();
-  /** Tables this run published: name → their version before it and the version it committed. */
-  const published = new Map<string, { before: number; after: number }>();
+  /** Tables this run published: name → the versions it committed. */
+  const published: PublishedVersions = options.publishedVersions ?? new Map();
   try {
     for (const model of models) {
       const modelStarted = performance.now();
@@ -103,7 +131,7 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
       latePartitions: late,
     },
   };
-  await writeReport(lake.store, report);
+  if (options.writeReport ?? true) await writeReport(lake.store, report);
   return report;
 }
 
@@ -111,7 +139,7 @@ interface ModelContext extends ReconcileOptions {
   readonly kind: 'reconcile' | 'replay';
   readonly id: string;
   readonly plan: WindowPlan;
-  readonly published: Map<string, { before: number; after: number }>;
+  readonly published: PublishedVersions;
 }
 
 /** What every model's window is made of (see `windowOf`). */
@@ -210,7 +238,7 @@ async function reconcileModel(
     const target =
       table ??
       (await createModelTable(lake, model, columns));
-    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, ...carriedProgress(progress, options.published), mode: options.kind, partitions: publish, run: options.id } };
+    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, ...carriedProgress(progress, options.published), mode: options.kind, partitions: publish, run: options.id, ...(options.chunk ? { chunk: options.chunk } : {}) } };
     const result =
       partitionColumn === undefined
         ? await target.overwrite(`SELECT * FROM ${temp}`, { operation: options.kind.toUpperCase(), commitInfo })
@@ -220,7 +248,7 @@ async function reconcileModel(
             partitions: publish.map((p) => ({ [partitionColumn]: p })),
           });
     published = result.version;
-    options.published.set(model.name, { before: current?.version ?? -1, after: result.version });
+    options.published.set(model.name, (options.published.get(model.name) ?? new Set()).add(result.version));
   }
   return { ...base, published, tests, partitions: diffs };
 }
@@ -228,19 +256,22 @@ async function reconcileModel(
 /**
  * The progress a reconcile commit carries: that of the model's run before it (so the next
  * streaming run starts where that one stopped, and reads the reconcile commit as its own
- * table's latest progress), where an upstream this run published right on top of the version
- * the model had consumed counts as consumed — the model was recomputed from it in this run —
- * so the next run does not take that correction for new data. A model that never ran has none.
+ * table's latest progress), where the upstream versions this run published right on top of the
+ * version the model had consumed (with no other commit between) count as consumed — the model
+ * was recomputed from them in this run — so the next run does not take that correction for new
+ * data. A model that never ran has none.
  */
 function carriedProgress(
   progress: ModelProgress | undefined,
-  published: ReadonlyMap<string, { before: number; after: number }>,
+  published: PublishedVersions,
 ): { upstream?: Record<string, number>; maxEventTimeMs?: number } {
   if (!progress) return {};
   const upstream: Record<string, number> = {};
   for (const [name, version] of Object.entries(progress.upstream)) {
-    const p = published.get(name);
-    upstream[name] = p && p.before === version && p.after === version + 1 ? p.after : version;
+    const ours = published.get(name);
+    let consumed = version;
+    while (ours?.has(consumed + 1)) consumed++;
+    upstream[name] = consumed;
   }
   return { upstream, ...(progress.maxEventTimeMs !== undefined ? { maxEventTimeMs: progress.maxEventTimeMs } : {}) };
 }
@@ -314,7 +345,7 @@ function windowLength(window: string | undefined): number {
 }
 
 /** The newest event time in the data: the models' watermarks' source, else their bronze tables' event-time stats. */
-async function newestEventMs(lake: Lake, models: readonly Model[], eventTimeColumns: Readonly<Record<string, string>> | undefined): Promise<number | undefined> {
+export async function newestEventMs(lake: Lake, models: readonly Model[], eventTimeColumns: Readonly<Record<string, string>> | undefined): Promise<number | undefined> {
   let newest: number | undefined;
   const bronze = new Set<string>();
   for (const model of models) {
