@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseDuration } from '../core/index.js';
+import { Engine } from '../engine/index.js';
 import type { Model } from '../models/index.js';
 import { dateStartMs, sameVersions, utcDate } from '../planner/index.js';
 import type { DataTestResult } from '../runner/index.js';
@@ -80,6 +81,8 @@ export async function reconcileInChunks(lake: Lake, models: readonly Model[], op
 
   const parts: ReconcileReport[] = [];
   let ranHere = 0;
+  const circuit = await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine });
+  try {
   for (const [i, chunk] of chunks.entries()) {
     const index = i + 1;
     if (index < resumeAt) continue;
@@ -90,7 +93,7 @@ export async function reconcileInChunks(lake: Lake, models: readonly Model[], op
     };
     options.onChunk?.(event('start', 0));
     const tag: ChunkTag = { run, index, of: chunks.length, sources };
-    const common: ReconcileOptions = { ...options, kind, window: undefined, chunk: tag, reportId: id, writeReport: false, publishedVersions };
+    const common: ReconcileOptions = { ...options, kind, window: undefined, chunk: tag, reportId: id, writeReport: false, publishedVersions, circuit };
     const done: ReconcileReport[] = [await reconcile(lake, local, { ...common, ...chunk })];
     if (index === chunks.length && whole.length) done.push(await reconcile(lake, whole, { ...common, from: window.from, to: window.to }));
     parts.push(...done);
@@ -98,6 +101,9 @@ export async function reconcileInChunks(lake: Lake, models: readonly Model[], op
     const finished = event('done', done.reduce((n, r) => n + r.models.reduce((m, x) => m + x.partitions.filter((p) => p.status === 'corrected').length, 0), 0));
     options.onChunk?.(finished);
     await options.afterChunk?.(finished);
+  }
+  } finally {
+    await circuit.close();
   }
 
   const report: ReconcileReport = {

@@ -35,6 +35,8 @@ export interface ReconcileOptions {
   readonly dryRun?: boolean | undefined;
   /** The separate circuit: the reconcile DuckDB's threads and memory (default 1 thread, 1GB). */
   readonly engine?: EngineOptions | undefined;
+  /** An open circuit to run in instead (left open): a chunked run's chunks share one, and what it caches. */
+  readonly circuit?: Engine | undefined;
   /** Bronze table → its event-time column (for lateness in the report). */
   readonly eventTimeColumns?: Readonly<Record<string, string>> | undefined;
   /** Progress lines (one per model). */
@@ -99,7 +101,7 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
   // The self-healing default: the recent window, plus every partition still waiting for late rows.
   const late = options.from === undefined && options.to === undefined ? await latePartitions(lake, models) : [];
   const plan: WindowPlan = { nowMs: lake.nowMs(), newestMs, windowMs, from: options.from, to, late };
-  const engine = await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine });
+  const engine = options.circuit ?? (await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine }));
   const circuit = lake.withEngine(engine);
   const reports: ModelReport[] = [];
   /** Models recomputed in this run: name → temp table with their window rows, and that window. */
@@ -116,7 +118,7 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
       options.onProgress?.(`${model.name}: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no partitions in the window'}`);
     }
   } finally {
-    await engine.close();
+    if (!options.circuit) await engine.close();
   }
   const report: ReconcileReport = {
     id,
@@ -296,12 +298,17 @@ async function addLateness(lake: Lake, model: Model, diffs: PartitionDiff[], tab
   const files = snapshot.files.filter((f) => late.some((d) => d.partition === partitionOf(f.partitionValues, 'event_date')));
   if (files.length === 0) return;
   const skewMs = parseDuration(model.header.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW, 'max_future_skew');
+  // Each batch's watermark reads all of bronze: kept for the circuit's life (a chunked run's chunks share it), per bronze version.
+  const marks = quoteIdent(`_lakeloop_rc_marks_${bronze.replace(/[^A-Za-z0-9_]/g, '_')}_${snapshot.version}_${options.eventTimeColumns?.[bronze]?.replace(/[^A-Za-z0-9_]/g, '_')}_${skewMs}`);
+  await lake.engine.run(
+    `CREATE TEMP TABLE IF NOT EXISTS ${marks} AS ` +
+      `WITH batches AS (SELECT _batch_id AS b, min(_ingested_at) AS landed, max(least(${eventTime}, _ingested_at + to_milliseconds(${skewMs}))) AS m ` +
+      `FROM (${await snapshot.scanSql(lake.store)}) GROUP BY ALL) ` +
+      `SELECT b, max(m) OVER (ORDER BY landed, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS watermark FROM batches`,
+  );
   const rows = await lake.engine.all(
-    `WITH batches AS (SELECT _batch_id AS b, min(_ingested_at) AS landed, max(least(${eventTime}, _ingested_at + to_milliseconds(${skewMs}))) AS m ` +
-      `FROM (${await snapshot.scanSql(lake.store)}) GROUP BY ALL), ` +
-      `marks AS (SELECT b, max(m) OVER (ORDER BY landed, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS watermark FROM batches) ` +
-      `SELECT CAST(r.event_date AS VARCHAR) AS p, max(epoch(k.watermark) - epoch(r.${eventTime})) AS s ` +
-      `FROM (${await snapshot.scanSql(lake.store, files)}) AS r JOIN marks AS k ON r._batch_id = k.b GROUP BY ALL`,
+    `SELECT CAST(r.event_date AS VARCHAR) AS p, max(epoch(k.watermark) - epoch(r.${eventTime})) AS s ` +
+      `FROM (${await snapshot.scanSql(lake.store, files)}) AS r JOIN ${marks} AS k ON r._batch_id = k.b GROUP BY ALL`,
   );
   for (const row of rows) {
     const diff = late.find((d) => d.partition === row['p']);
