@@ -195,7 +195,8 @@ async function reconcileModel(
   const temp = quoteIdent(`_lakeloop_rc_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
   const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${embeddableSql(model.sql)})`) : embeddableSql(model.sql);
   const filter = partitionColumn === undefined ? '' : ` WHERE CAST(${quoteIdent(partitionColumn)} AS VARCHAR) IN ${quoteList(partitions)}`;
-  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * FROM (${select}) AS _lakeloop_rc${filter}`));
+  const rows = options.chunk && model.header.kind === 'incremental_by_key' ? await keyRowsOnce(engine, model, select) : `(${select})`;
+  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * FROM ${rows} AS _lakeloop_rc${filter}`));
   recomputed.set(model.name, { temp, partitions, partitionColumn });
 
   const columns = await engine.describe(`SELECT * FROM ${temp}`);
@@ -314,6 +315,19 @@ async function addLateness(lake: Lake, model: Model, diffs: PartitionDiff[], tab
     const diff = late.find((d) => d.partition === row['p']);
     if (diff && row['s'] !== null) diff.maxLatenessSeconds = Math.max(0, Math.round(Number(row['s'])));
   }
+}
+
+/**
+ * A chunked run's `incremental_by_key` model, deduplicated once in the circuit its chunks
+ * share, over the upstream from the first chunk it runs on: each chunk takes its partitions
+ * from it. A key's newest version wins across the whole window, as in one shot, and the
+ * upstream is not read and sorted again by every chunk (its sources do not change during
+ * the run; the models it reads are not ones the run recomputes, see `reconcileInChunks`).
+ */
+async function keyRowsOnce(engine: Engine, model: Model, select: string): Promise<string> {
+  const rows = quoteIdent(`_lakeloop_rc_keys_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
+  await userSql(model, () => engine.run(`CREATE TEMP TABLE IF NOT EXISTS ${rows} AS SELECT * FROM (${select}) AS _lakeloop_rc`));
+  return rows;
 }
 
 async function failingPartitions(engine: Engine, failingSql: string, partitionColumn: string): Promise<Set<string> | undefined> {
