@@ -29,7 +29,7 @@ const benchmark: Benchmark = {
   description: 'lakeloop reconcile of 365 days in 30-day chunks vs in one shot, on copies of the same lake',
   async run(context: BenchContext): Promise<BenchResult[]> {
     const perDay = context.quick ? 300 : 3_000;
-    const rounds = context.quick ? 1 : 2;
+    const rounds = context.quick ? 1 : 3;
     const from = dayOf(0);
     const to = dayOf(DAYS - 1);
     const project = join(context.workDir, 'project');
@@ -112,6 +112,7 @@ const benchmark: Benchmark = {
           chunkedRunsS: chunked.map((s) => s.toFixed(2)).join('/'),
           oneShotCpuS: round(median(oneShotCpu)),
           chunkedCpuS: round(median(chunkedCpu)),
+          cpuRatio: round(median(chunkedCpu) / median(oneShotCpu)),
           ...others,
         },
       },
