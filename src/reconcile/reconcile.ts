@@ -93,7 +93,8 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
     throw new UsageError(`--from ${options.from} is after --to ${options.to}`, 'Give a window whose first day is on or before its last day.');
   }
   const windowMs = windowLength(options.window);
-  const newestMs = await newestEventMs(lake, models, options.eventTimeColumns);
+  // Only a window with an open end is measured from the newest data (a chunk's never is).
+  const newestMs = options.from !== undefined && options.to !== undefined ? undefined : await newestEventMs(lake, models, options.eventTimeColumns);
   const to = options.from !== undefined && options.to === undefined ? utcDate(Math.max(lake.nowMs(), newestMs ?? lake.nowMs())) : options.to;
   if (options.from !== undefined && to !== undefined && options.from > to) {
     throw new UsageError(`--from ${options.from} is after --to ${to} (without --to: the day of the newest data or today, whichever is later)`, 'Give a window whose first day is on or before its last day.');
