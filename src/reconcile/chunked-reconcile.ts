@@ -83,25 +83,25 @@ export async function reconcileInChunks(lake: Lake, models: readonly Model[], op
   let ranHere = 0;
   const circuit = await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine });
   try {
-  for (const [i, chunk] of chunks.entries()) {
-    const index = i + 1;
-    if (index < resumeAt) continue;
-    const event = (phase: 'start' | 'done', corrected: number): ChunkEvent => {
-      const elapsedSeconds = (performance.now() - started) / 1000;
-      const left = chunks.length - index + (phase === 'start' ? 1 : 0);
-      return { phase, index, of: chunks.length, ...chunk, skipped, corrected, elapsedSeconds, etaSeconds: ranHere > 0 ? (elapsedSeconds / ranHere) * left : undefined };
-    };
-    options.onChunk?.(event('start', 0));
-    const tag: ChunkTag = { run, index, of: chunks.length, sources };
-    const common: ReconcileOptions = { ...options, kind, window: undefined, chunk: tag, reportId: id, writeReport: false, publishedVersions, circuit };
-    const done: ReconcileReport[] = [await reconcile(lake, local, { ...common, ...chunk })];
-    if (index === chunks.length && whole.length) done.push(await reconcile(lake, whole, { ...common, from: window.from, to: window.to }));
-    parts.push(...done);
-    ranHere++;
-    const finished = event('done', done.reduce((n, r) => n + r.models.reduce((m, x) => m + x.partitions.filter((p) => p.status === 'corrected').length, 0), 0));
-    options.onChunk?.(finished);
-    await options.afterChunk?.(finished);
-  }
+    for (const [i, chunk] of chunks.entries()) {
+      const index = i + 1;
+      if (index < resumeAt) continue;
+      const event = (phase: 'start' | 'done', corrected: number): ChunkEvent => {
+        const elapsedSeconds = (performance.now() - started) / 1000;
+        const left = chunks.length - index + (phase === 'start' ? 1 : 0);
+        return { phase, index, of: chunks.length, ...chunk, skipped, corrected, elapsedSeconds, etaSeconds: ranHere > 0 ? (elapsedSeconds / ranHere) * left : undefined };
+      };
+      options.onChunk?.(event('start', 0));
+      const tag: ChunkTag = { run, index, of: chunks.length, sources };
+      const common: ReconcileOptions = { ...options, kind, window: undefined, chunk: tag, reportId: id, writeReport: false, publishedVersions, circuit };
+      const done: ReconcileReport[] = [await reconcile(lake, local, { ...common, ...chunk })];
+      if (index === chunks.length && whole.length) done.push(await reconcile(lake, whole, { ...common, from: window.from, to: window.to }));
+      parts.push(...done);
+      ranHere++;
+      const finished = event('done', done.reduce((n, r) => n + r.models.reduce((m, x) => m + x.partitions.filter((p) => p.status === 'corrected').length, 0), 0));
+      options.onChunk?.(finished);
+      await options.afterChunk?.(finished);
+    }
   } finally {
     await circuit.close();
   }
