@@ -35,11 +35,41 @@ export interface ReconcileOptions {
   readonly dryRun?: boolean | undefined;
   /** The separate circuit: the reconcile DuckDB's threads and memory (default 1 thread, 1GB). */
   readonly engine?: EngineOptions | undefined;
+  /** An open circuit to run in instead (left open): a chunked run's chunks share one, and what it caches. */
+  readonly circuit?: Engine | undefined;
   /** Bronze table → its event-time column (for lateness in the report). */
   readonly eventTimeColumns?: Readonly<Record<string, string>> | undefined;
   /** Progress lines (one per model). */
   readonly onProgress?: ((message: string) => void) | undefined;
+  /** A chunk of a chunked run (see `reconcileInChunks`): recorded in every commit's `commitInfo.lakeloop.chunk`. */
+  readonly chunk?: ChunkTag | undefined;
+  /** The report's id (default: a new one); a chunked run's chunks share the run's. */
+  readonly reportId?: string | undefined;
+  /** Write the report to `_lakeloop/reports/` (default true; a chunked run writes one merged report). */
+  readonly writeReport?: boolean | undefined;
+  /** Table → versions this run committed, shared by the chunks of a chunked run (see `carriedProgress`). */
+  readonly publishedVersions?: PublishedVersions | undefined;
 }
+
+/**
+ * What a chunked reconcile records in each of its commits, so that a re-run of the same
+ * command can tell which chunks are published (see `reconcileInChunks`).
+ *
+ * @example
+ * { run: '3f2a9c0e1b7d4a66', index: 3, of: 13, sources: { 'bronze.sales': 41 } }
+ */
+export interface ChunkTag {
+  /** Derived from the command: kind, window, chunk size and the models' definitions. */
+  readonly run: string;
+  /** 1-based. */
+  readonly index: number;
+  readonly of: number;
+  /** The versions of the run's sources (upstream tables it does not recompute) when it began. */
+  readonly sources: Readonly<Record<string, number>>;
+}
+
+/** Table → the versions a reconcile run committed to it. */
+export type PublishedVersions = Map<string, Set<number>>;
 
 /**
  * Full recalculation of a window from bronze (SPEC §7), in a separate circuit (its own
@@ -56,14 +86,15 @@ export interface ReconcileOptions {
 export async function reconcile(lake: Lake, models: readonly Model[], options: ReconcileOptions = {}): Promise<ReconcileReport> {
   const kind = options.kind ?? 'reconcile';
   const started = performance.now();
-  const id = `${kind}-${new Date(lake.nowMs()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
+  const id = options.reportId ?? `${kind}-${new Date(lake.nowMs()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
   checkDay('--from', options.from);
   checkDay('--to', options.to);
   if (options.from && options.to && options.from > options.to) {
     throw new UsageError(`--from ${options.from} is after --to ${options.to}`, 'Give a window whose first day is on or before its last day.');
   }
   const windowMs = windowLength(options.window);
-  const newestMs = await newestEventMs(lake, models, options.eventTimeColumns);
+  // Only a window with an open end is measured from the newest data (a chunk's never is).
+  const newestMs = options.from !== undefined && options.to !== undefined ? undefined : await newestEventMs(lake, models, options.eventTimeColumns);
   const to = options.from !== undefined && options.to === undefined ? utcDate(Math.max(lake.nowMs(), newestMs ?? lake.nowMs())) : options.to;
   if (options.from !== undefined && to !== undefined && options.from > to) {
     throw new UsageError(`--from ${options.from} is after --to ${to} (without --to: the day of the newest data or today, whichever is later)`, 'Give a window whose first day is on or before its last day.');
@@ -71,13 +102,13 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
   // The self-healing default: the recent window, plus every partition still waiting for late rows.
   const late = options.from === undefined && options.to === undefined ? await latePartitions(lake, models) : [];
   const plan: WindowPlan = { nowMs: lake.nowMs(), newestMs, windowMs, from: options.from, to, late };
-  const engine = await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine });
+  const engine = options.circuit ?? (await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine }));
   const circuit = lake.withEngine(engine);
   const reports: ModelReport[] = [];
   /** Models recomputed in this run: name → temp table with their window rows, and that window. */
   const recomputed = new Map<string, { temp: string; partitions: readonly string[]; partitionColumn: string | undefined }>();
-  /** Tables this run published: name → their version before it and the version it committed. */
-  const published = new Map<string, { before: number; after: number }>();
+  /** Tables this run published: name → the versions it committed. */
+  const published: PublishedVersions = options.publishedVersions ?? new Map();
   try {
     for (const model of models) {
       const modelStarted = performance.now();
@@ -88,7 +119,7 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
       options.onProgress?.(`${model.name}: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no partitions in the window'}`);
     }
   } finally {
-    await engine.close();
+    if (!options.circuit) await engine.close();
   }
   const report: ReconcileReport = {
     id,
@@ -103,7 +134,7 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
       latePartitions: late,
     },
   };
-  await writeReport(lake.store, report);
+  if (options.writeReport ?? true) await writeReport(lake.store, report);
   return report;
 }
 
@@ -111,7 +142,7 @@ interface ModelContext extends ReconcileOptions {
   readonly kind: 'reconcile' | 'replay';
   readonly id: string;
   readonly plan: WindowPlan;
-  readonly published: Map<string, { before: number; after: number }>;
+  readonly published: PublishedVersions;
 }
 
 /** What every model's window is made of (see `windowOf`). */
@@ -165,7 +196,8 @@ async function reconcileModel(
   const temp = quoteIdent(`_lakeloop_rc_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
   const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${embeddableSql(model.sql)})`) : embeddableSql(model.sql);
   const filter = partitionColumn === undefined ? '' : ` WHERE CAST(${quoteIdent(partitionColumn)} AS VARCHAR) IN ${quoteList(partitions)}`;
-  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * FROM (${select}) AS _lakeloop_rc${filter}`));
+  const rows = options.chunk && model.header.kind === 'incremental_by_key' ? await keyRowsOnce(engine, model, select) : `(${select})`;
+  await userSql(model, () => engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * FROM ${rows} AS _lakeloop_rc${filter}`));
   recomputed.set(model.name, { temp, partitions, partitionColumn });
 
   const columns = await engine.describe(`SELECT * FROM ${temp}`);
@@ -210,7 +242,7 @@ async function reconcileModel(
     const target =
       table ??
       (await createModelTable(lake, model, columns));
-    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, ...carriedProgress(progress, options.published), mode: options.kind, partitions: publish, run: options.id } };
+    const commitInfo = { lakeloop: { model: model.name, kind: model.header.kind, ...carriedProgress(progress, options.published), mode: options.kind, partitions: publish, run: options.id, ...(options.chunk ? { chunk: options.chunk } : {}) } };
     const result =
       partitionColumn === undefined
         ? await target.overwrite(`SELECT * FROM ${temp}`, { operation: options.kind.toUpperCase(), commitInfo })
@@ -220,7 +252,7 @@ async function reconcileModel(
             partitions: publish.map((p) => ({ [partitionColumn]: p })),
           });
     published = result.version;
-    options.published.set(model.name, { before: current?.version ?? -1, after: result.version });
+    options.published.set(model.name, (options.published.get(model.name) ?? new Set()).add(result.version));
   }
   return { ...base, published, tests, partitions: diffs };
 }
@@ -228,19 +260,22 @@ async function reconcileModel(
 /**
  * The progress a reconcile commit carries: that of the model's run before it (so the next
  * streaming run starts where that one stopped, and reads the reconcile commit as its own
- * table's latest progress), where an upstream this run published right on top of the version
- * the model had consumed counts as consumed — the model was recomputed from it in this run —
- * so the next run does not take that correction for new data. A model that never ran has none.
+ * table's latest progress), where the upstream versions this run published right on top of the
+ * version the model had consumed (with no other commit between) count as consumed — the model
+ * was recomputed from them in this run — so the next run does not take that correction for new
+ * data. A model that never ran has none.
  */
 function carriedProgress(
   progress: ModelProgress | undefined,
-  published: ReadonlyMap<string, { before: number; after: number }>,
+  published: PublishedVersions,
 ): { upstream?: Record<string, number>; maxEventTimeMs?: number } {
   if (!progress) return {};
   const upstream: Record<string, number> = {};
   for (const [name, version] of Object.entries(progress.upstream)) {
-    const p = published.get(name);
-    upstream[name] = p && p.before === version && p.after === version + 1 ? p.after : version;
+    const ours = published.get(name);
+    let consumed = version;
+    while (ours?.has(consumed + 1)) consumed++;
+    upstream[name] = consumed;
   }
   return { upstream, ...(progress.maxEventTimeMs !== undefined ? { maxEventTimeMs: progress.maxEventTimeMs } : {}) };
 }
@@ -265,17 +300,35 @@ async function addLateness(lake: Lake, model: Model, diffs: PartitionDiff[], tab
   const files = snapshot.files.filter((f) => late.some((d) => d.partition === partitionOf(f.partitionValues, 'event_date')));
   if (files.length === 0) return;
   const skewMs = parseDuration(model.header.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW, 'max_future_skew');
+  // Each batch's watermark reads all of bronze: kept for the circuit's life (a chunked run's chunks share it), per bronze version.
+  const marks = quoteIdent(`_lakeloop_rc_marks_${bronze.replace(/[^A-Za-z0-9_]/g, '_')}_${snapshot.version}_${options.eventTimeColumns?.[bronze]?.replace(/[^A-Za-z0-9_]/g, '_')}_${skewMs}`);
+  await lake.engine.run(
+    `CREATE TEMP TABLE IF NOT EXISTS ${marks} AS ` +
+      `WITH batches AS (SELECT _batch_id AS b, min(_ingested_at) AS landed, max(least(${eventTime}, _ingested_at + to_milliseconds(${skewMs}))) AS m ` +
+      `FROM (${await snapshot.scanSql(lake.store)}) GROUP BY ALL) ` +
+      `SELECT b, max(m) OVER (ORDER BY landed, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS watermark FROM batches`,
+  );
   const rows = await lake.engine.all(
-    `WITH batches AS (SELECT _batch_id AS b, min(_ingested_at) AS landed, max(least(${eventTime}, _ingested_at + to_milliseconds(${skewMs}))) AS m ` +
-      `FROM (${await snapshot.scanSql(lake.store)}) GROUP BY ALL), ` +
-      `marks AS (SELECT b, max(m) OVER (ORDER BY landed, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS watermark FROM batches) ` +
-      `SELECT CAST(r.event_date AS VARCHAR) AS p, max(epoch(k.watermark) - epoch(r.${eventTime})) AS s ` +
-      `FROM (${await snapshot.scanSql(lake.store, files)}) AS r JOIN marks AS k ON r._batch_id = k.b GROUP BY ALL`,
+    `SELECT CAST(r.event_date AS VARCHAR) AS p, max(epoch(k.watermark) - epoch(r.${eventTime})) AS s ` +
+      `FROM (${await snapshot.scanSql(lake.store, files)}) AS r JOIN ${marks} AS k ON r._batch_id = k.b GROUP BY ALL`,
   );
   for (const row of rows) {
     const diff = late.find((d) => d.partition === row['p']);
     if (diff && row['s'] !== null) diff.maxLatenessSeconds = Math.max(0, Math.round(Number(row['s'])));
   }
+}
+
+/**
+ * A chunked run's `incremental_by_key` model, deduplicated once in the circuit its chunks
+ * share, over the upstream from the first chunk it runs on: each chunk takes its partitions
+ * from it. A key's newest version wins across the whole window, as in one shot, and the
+ * upstream is not read and sorted again by every chunk (its sources do not change during
+ * the run; the models it reads are not ones the run recomputes, see `reconcileInChunks`).
+ */
+async function keyRowsOnce(engine: Engine, model: Model, select: string): Promise<string> {
+  const rows = quoteIdent(`_lakeloop_rc_keys_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`);
+  await userSql(model, () => engine.run(`CREATE TEMP TABLE IF NOT EXISTS ${rows} AS SELECT * FROM (${select}) AS _lakeloop_rc`));
+  return rows;
 }
 
 async function failingPartitions(engine: Engine, failingSql: string, partitionColumn: string): Promise<Set<string> | undefined> {
@@ -314,7 +367,7 @@ function windowLength(window: string | undefined): number {
 }
 
 /** The newest event time in the data: the models' watermarks' source, else their bronze tables' event-time stats. */
-async function newestEventMs(lake: Lake, models: readonly Model[], eventTimeColumns: Readonly<Record<string, string>> | undefined): Promise<number | undefined> {
+export async function newestEventMs(lake: Lake, models: readonly Model[], eventTimeColumns: Readonly<Record<string, string>> | undefined): Promise<number | undefined> {
   let newest: number | undefined;
   const bronze = new Set<string>();
   for (const model of models) {

@@ -27,6 +27,18 @@ export interface ReconcileReport {
   readonly models: readonly ModelReport[];
   /** The days recomputed (over all models), and the older partitions with deferred late rows included besides (absent in older reports). */
   readonly window?: { readonly from: string; readonly to: string; readonly latePartitions: readonly string[] };
+  /** A chunked run (absent: one shot): its chunks, and those a resumed run found published and skipped. */
+  readonly chunks?: ChunksSummary;
+}
+
+/** How a chunked reconcile ran (see `reconcileInChunks`). */
+export interface ChunksSummary {
+  /** The run's id, recorded in its commits (`commitInfo.lakeloop.chunk.run`). */
+  readonly run: string;
+  readonly days: number;
+  readonly count: number;
+  /** Chunks (1-based) already published by an earlier, interrupted run of the same command. */
+  readonly skipped: readonly number[];
 }
 
 export const REPORTS_PREFIX = '_lakeloop/reports/';
@@ -79,6 +91,7 @@ export function renderMarkdown(report: ReconcileReport): string {
     `Started ${report.startedAt}, ${report.seconds.toFixed(1)} s. Partitions: ${totals.match} match, ${totals.corrected} corrected, ${totals.held} held, ${totals.failed} failed.`,
     '',
   ];
+  if (report.chunks) lines.push(`${describeChunks(report.chunks)}.`, '');
   for (const m of report.models) {
     const changed = m.partitions.filter((p) => p.status !== 'match');
     lines.push(`## ${m.model} (${m.kind}), ${m.from} → ${m.to}`, '');
@@ -96,4 +109,10 @@ export function renderMarkdown(report: ReconcileReport): string {
     lines.push('');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** `ran in 13 chunks of 30 days; resumed: chunks 1–4 were already published and skipped`. */
+export function describeChunks(chunks: ChunksSummary): string {
+  const skipped = chunks.skipped.length === 0 ? '' : `; resumed: ${chunks.skipped.length === 1 ? `chunk ${chunks.skipped[0]} was` : `chunks ${chunks.skipped[0]}–${chunks.skipped.at(-1)} were`} already published and skipped`;
+  return `ran in ${chunks.count} chunks of ${chunks.days} days (run ${chunks.run})${skipped}`;
 }

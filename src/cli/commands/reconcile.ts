@@ -2,10 +2,11 @@ import { LakeloopError, UsageError } from '../../core/index.js';
 import { withDownstream, type Model, type ModelDag } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
-import { reconcile, reportTotals, type ReconcileReport } from '../../reconcile/index.js';
+import { DEFAULT_CHUNK_DAYS, describeChunks, reconcileInChunks, reportTotals, type ChunkEvent, type ReconcileReport } from '../../reconcile/index.js';
 import { refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
+import { Progress } from '../progress.js';
 import { applyCpuPriority, parsePriority } from '../priority.js';
 import { projectModels } from './project-models.js';
 
@@ -20,6 +21,8 @@ export interface ReconcileCommandOptions {
   readonly memoryLimit?: string;
   /** `idle` (default), `low` or `normal`; see `applyCpuPriority`. */
   readonly priority?: string;
+  /** Days per chunk of a `--from`/`--to` window (default `DEFAULT_CHUNK_DAYS`); `0`: one shot. */
+  readonly chunkDays?: string;
 }
 
 /**
@@ -44,10 +47,23 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   }
   const threads = options.threads === undefined ? 1 : Number(options.threads);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads expects a positive integer, got ${JSON.stringify(options.threads)}`);
+  const chunkDays = options.chunkDays === undefined ? DEFAULT_CHUNK_DAYS : Number(options.chunkDays);
+  if (!Number.isInteger(chunkDays) || chunkDays < 0) throw new UsageError(`--chunk-days expects a whole number of days (0: one shot), got ${JSON.stringify(options.chunkDays)}`);
+  // A spinner on a terminal; a line per chunk in --verbose or when stderr is not a terminal (logs, pipes).
+  const lines = Boolean(context.globals.verbose) || !io.stderr.isTTY;
+  const progress = lines ? undefined : Progress.start(io.stderr, kind);
+  const onChunk = (event: ChunkEvent): void => {
+    const text = describeChunkEvent(event);
+    if (progress) progress.update(text);
+    else io.stderr.write(`${kind}: ${text}\n`);
+  };
   // An edited model is recomputed as its table's published version until `lakeloop apply`.
   const { models: published } = await publishedModels(session.lake, session.engine, models);
-  const report = await reconcile(session.lake, published, {
+  const report = await reconcileInChunks(session.lake, published, {
     kind,
+    chunkDays,
+    onChunk,
+    afterChunk: options.dryRun ? undefined : refreshEvery(CATALOG_REFRESH_MS, () => refreshCatalog(context, session)),
     from: options.from,
     to: options.to,
     window: options.window,
@@ -55,7 +71,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     engine: { threads, memoryLimit: options.memoryLimit ?? '1GB' },
     eventTimeColumns: Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime])),
     onProgress: (message) => context.verbose(message),
-  });
+  }).finally(() => progress?.stop());
   // Also when nothing was published: a stale catalog is repaired (a no-op when it is current).
   if (!report.dryRun) await refreshCatalog(context, session);
   if (options.json) io.stdout.write(`${JSON.stringify(report)}\n`);
@@ -86,6 +102,7 @@ export function describeReport(report: ReconcileReport): string {
       lines.push(`  ${' '.repeat(width)}    ${p.partition} ${p.status}: rows ${p.rowsBefore} → ${p.rowsAfter} (+${p.added} −${p.removed} ~${p.changed})${deltas ? `, ${deltas}` : ''}${late}${p.note ? ` — ${p.note}` : ''}`);
     }
   }
+  if (report.chunks) lines.push(`  ${describeChunks(report.chunks)}`);
   const late = report.window?.latePartitions ?? [];
   if (late.length) lines.push(`  with the ${plural(late.length, 'older partition')} holding deferred late rows: ${late.slice(0, 6).join(', ')}${late.length > 6 ? ', …' : ''}`);
   if (report.models.every((m) => m.partitions.every((p) => p.rowsBefore === 0 && p.rowsAfter === 0))) {
@@ -94,6 +111,39 @@ export function describeReport(report: ReconcileReport): string {
   }
   lines.push(`report: _lakeloop/reports/${report.id}.json and .md`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * How often a chunked run refreshes the catalog between chunks: readers of `catalog.duckdb`
+ * follow the corrections chunk by chunk without a refresh (about 0.1 s) after every short chunk.
+ */
+const CATALOG_REFRESH_MS = 10_000;
+
+/** `work`, run when at least `intervalMs` have passed since the first call or its last run. */
+function refreshEvery(intervalMs: number, work: () => Promise<void>): () => Promise<void> {
+  let lastMs = Date.now();
+  return async () => {
+    if (Date.now() - lastMs < intervalMs) return;
+    await work();
+    lastMs = Date.now();
+  };
+}
+
+/** `chunk 3/13 2025-03-02 → 2025-03-31 … ETA 1 min 20 s` (start) or `chunk 3/13 2025-03-02 → 2025-03-31 published: 4 corrected, ETA …` (done). */
+export function describeChunkEvent(event: ChunkEvent): string {
+  const eta = event.etaSeconds === undefined ? '' : `ETA ${formatSeconds(event.etaSeconds)}`;
+  const head = `chunk ${event.index}/${event.of} ${event.from} → ${event.to}`;
+  if (event.phase === 'start') return `${head} …${eta ? ` ${eta}` : ''}${event.skipped.length && event.index === event.skipped.length + 1 ? ` (resumed: ${plural(event.skipped.length, 'chunk')} already published)` : ''}`;
+  return `${head} published: ${event.corrected} corrected${eta ? `, ${eta}` : ''}`;
+}
+
+/** 80 → `1 min 20 s`; 7 → `7 s`. */
+function formatSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 /** The models named and those downstream of them; an unknown name is a usage error. */
