@@ -15,11 +15,11 @@ export interface Decision {
   readonly text: string;
 }
 
-/** Batches of one source that landed and no model run has read yet. */
-interface PendingLanding {
-  batches: Set<string>;
-  firstVersion: number | null;
-  lastVersion: number | null;
+/** One batch that landed and no model run has read yet (its requests summed). */
+interface PendingBatch {
+  readonly source: string;
+  readonly batchId: string | null;
+  readonly version: number | null;
   landed: number;
   quarantined: number;
 }
@@ -37,9 +37,9 @@ export interface DecisionLogOptions {
 
 /**
  * The console's log of the engine's decisions (the last 100): what each streaming run
- * did with the batches that had landed ("sales: 1 batch (bronze v7), 40 landed, 2
- * quarantined → silver.sales wrote 40 rows to 2026-03-01 → gold.daily rewrote 1
- * partition"), runs with nothing to do, failures, and the operator's pause and resume.
+ * did with the batches that had landed ("sales batch v7: 40 landed, 2 quarantined →
+ * silver.sales rewrote partition 2026-03-01 (40 rows) → gold.daily rewrote partition
+ * 2026-03-01 (3 rows)"; batch numbers are bronze versions), runs with nothing to do, failures, and the operator's pause and resume.
  * Fed by the collector's `onLanding` and the streaming loop's `onRun` and `onError`.
  *
  * @example
@@ -50,7 +50,9 @@ export interface DecisionLogOptions {
  */
 export class DecisionLog {
   private readonly entries: Decision[] = [];
-  private readonly pending = new Map<string, PendingLanding>();
+  private pending: PendingBatch[] = [];
+  /** Bronze table → the newest version a run read. */
+  private readonly read = new Map<string, number>();
   private readonly listeners = new Set<(decision: Decision) => void>();
   private nextId = 1;
   private trigger: 'auto' | 'step' = 'auto';
@@ -71,7 +73,7 @@ export class DecisionLog {
 
   /** What landed that no run has read yet, one line per source (empty when nothing waits). */
   waiting(): string[] {
-    return [...this.pending.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([source, p]) => landingText(source, p));
+    return landingTexts(this.pending);
   }
 
   /** Calls `listener` with each new decision; returns the unsubscribe function. */
@@ -92,42 +94,35 @@ export class DecisionLog {
 
   /** One answered collector request whose records committed. */
   recordLanding(outcome: RequestOutcome): void {
-    const p = this.pending.get(outcome.source) ?? { batches: new Set<string>(), firstVersion: null, lastVersion: null, landed: 0, quarantined: 0 };
-    if (outcome.batchId !== null) p.batches.add(outcome.batchId);
-    if (outcome.bronzeVersion !== null) {
-      p.firstVersion = p.firstVersion === null ? outcome.bronzeVersion : Math.min(p.firstVersion, outcome.bronzeVersion);
-      p.lastVersion = p.lastVersion === null ? outcome.bronzeVersion : Math.max(p.lastVersion, outcome.bronzeVersion);
-    }
-    p.landed += outcome.landed;
-    p.quarantined += outcome.quarantined;
-    if (this.options.foldLandings) {
-      this.pending.set(outcome.source, p);
+    const key = (b: PendingBatch): boolean => b.source === outcome.source && b.batchId !== null && b.batchId === outcome.batchId;
+    const batch: PendingBatch = this.pending.find(key) ?? { source: outcome.source, batchId: outcome.batchId, version: outcome.bronzeVersion, landed: 0, quarantined: 0 };
+    batch.landed += outcome.landed;
+    batch.quarantined += outcome.quarantined;
+    if (!this.options.foldLandings) {
+      this.push('landing', landingTexts([batch])[0] ?? '');
       return;
     }
-    this.push('landing', landingText(outcome.source, p));
+    if (!this.pending.includes(batch)) this.pending.push(batch);
   }
 
-  /** One streaming run's summaries (one per model). */
+  /** One streaming run's summaries (one per model): the batches it read, then what each model did. */
   recordRun(summaries: readonly ModelRunSummary[]): Decision {
     const read = new Map<string, number>();
     for (const s of summaries) for (const [table, version] of Object.entries(s.upstream)) if (table.startsWith('bronze.')) read.set(table, Math.max(read.get(table) ?? -1, version));
-    const inputs: string[] = [];
+    // the batches committed at or below the version a run read are the ones it consumed
+    const consumed = this.pending.filter((b) => b.version === null || b.version <= (read.get(`bronze.${b.source}`) ?? -1));
+    this.pending = this.pending.filter((b) => !consumed.includes(b));
+    const inputs = landingTexts(consumed);
     for (const [table, version] of [...read].sort(([a], [b]) => a.localeCompare(b))) {
-      const source = table.slice('bronze.'.length);
-      const p = this.pending.get(source);
-      // batches committed at or below the version the run read are the ones it consumed
-      if (p && (p.lastVersion === null || p.lastVersion <= version)) {
-        inputs.push(landingText(source, p));
-        this.pending.delete(source);
-      } else if (!p) inputs.push(`${table} v${version}`);
-      else inputs.push(`${landingText(source, p)} (the run read up to v${version})`);
+      // commits that did not come through this collector (a file drop, another process)
+      if (version > (this.read.get(table) ?? -1) && !consumed.some((b) => `bronze.${b.source}` === table)) inputs.push(`new commits in ${table} (v${version})`);
+      this.read.set(table, Math.max(version, this.read.get(table) ?? -1));
     }
     const ran = summaries.filter((s) => !s.skipped);
     if (ran.length === 0) {
       return this.push('idle', `${inputs.length ? `${inputs.join('; ')}: ` : ''}nothing for the models to do (${summaries.length ? 'every model is up to date' : 'no model was due'})`);
     }
-    const steps = ran.map(modelText);
-    return this.push('run', [inputs.length ? inputs.join('; ') : 'scheduled run', ...steps].join(' → '));
+    return this.push('run', [inputs.length ? inputs.join('; ') : 'no new batch (a scheduled rerun)', ...ran.map(modelText)].join(' → '));
   }
 
   /** A cycle that ran nothing (a step over a quiet bronze, say). */
@@ -156,10 +151,18 @@ export class DecisionLog {
   }
 }
 
-function landingText(source: string, p: PendingLanding): string {
-  const versions = p.firstVersion === null ? '' : p.firstVersion === p.lastVersion ? ` (bronze v${p.firstVersion})` : ` (bronze v${p.firstVersion}–v${p.lastVersion})`;
-  const batches = p.batches.size === 1 ? '1 batch' : `${count(p.batches.size)} batches`;
-  return `${source}: ${batches}${versions}, ${count(p.landed)} landed, ${count(p.quarantined)} quarantined`;
+/** "sales batch v7: 40 landed, 2 quarantined", or "sales 3 batches (v7–v9): …", one per source. */
+function landingTexts(batches: readonly PendingBatch[]): string[] {
+  const sources = [...new Set(batches.map((b) => b.source))].sort();
+  return sources.map((source) => {
+    const mine = batches.filter((b) => b.source === source);
+    const versions = mine.flatMap((b) => (b.version === null ? [] : [b.version]));
+    const low = Math.min(...versions);
+    const high = Math.max(...versions);
+    const at = versions.length === 0 ? '' : low === high ? ` v${low}` : ` v${low}–v${high}`;
+    const what = mine.length === 1 ? `batch${at}` : `${count(mine.length)} batches${at ? ` (${at.trim()})` : ''}`;
+    return `${source} ${what}: ${count(mine.reduce((n, b) => n + b.landed, 0))} landed, ${count(mine.reduce((n, b) => n + b.quarantined, 0))} quarantined`;
+  });
 }
 
 /** "silver.sales wrote 40 rows to 2026-03-01; 4 rows for 2026-02-27 behind the horizon, deferred to reconcile". */
