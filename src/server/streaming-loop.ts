@@ -89,6 +89,8 @@ export const DEFAULT_STREAMING_COMPACTION: StreamingCompaction = Object.freeze({
  * run (it reads everything new since the versions its models consumed), so the loop never
  * queues more than one run. Bronze is watched through its logs, whichever path landed the
  * data (collector, file drop, API pull, or `lakeloop ingest` in another process).
+ * `pause()` holds it (landing goes on; the next cycle reads all of it), `step()` runs one
+ * cycle at a time, `resume()` lets it follow bronze again (the console's controls).
  *
  * @example
  * const loop = new StreamingLoop({ lake: lake.withEngine(loopEngine), models: dag.models, eventTimeColumns });

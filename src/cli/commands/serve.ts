@@ -39,8 +39,9 @@ export interface ServeOptions {
 }
 
 /**
- * `lakeloop serve`: runs the HTTP collector over the project's contracts, with `/metrics`
- * and `/status` on the same port, until SIGINT or SIGTERM, then stops the sample feed,
+ * `lakeloop serve`: runs the HTTP collector over the project's contracts, with the web
+ * console (`GET /`, its controls behind `--control-token`), `/metrics` and `/status` on
+ * the same port, until SIGINT or SIGTERM, then stops the sample feed,
  * stops accepting, commits the open batches, answers their requests and returns (exit 0).
  * Prints `listening on http://HOST:PORT` (the real port for `--port 0`), the status and
  * metrics URLs and, on a terminal, live counters on stderr. `--sample-feed [N]` posts the

@@ -92,7 +92,7 @@ describe('the console API', () => {
   it('refuses control requests without the right token (401), and answers with it', async () => {
     const url = await start('T');
     const post = (action: string, headers: Record<string, string> = {}): Promise<Response> => fetch(`${url}/api/control/${action}`, { method: 'POST', headers });
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'T' }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'T' }] as Record<string, string>[]) {
       const refused = await post('pause', headers);
       expect(refused.status).toBe(401);
       expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
