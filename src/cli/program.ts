@@ -4,6 +4,7 @@ import { NotImplemented } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { ApplyOptions } from './commands/apply.js';
 import type { CompactOptions } from './commands/compact.js';
+import type { ControlOptions } from './commands/control.js';
 import type { ContractsExportOptions } from './commands/contracts.js';
 import type { IngestOptions } from './commands/ingest.js';
 import type { InitCommandOptions } from './commands/init.js';
@@ -25,7 +26,7 @@ export const VERSION: string = (
 ).version;
 
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay', 'plan', 'apply']);
+export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay', 'plan', 'apply', 'control']);
 
 /**
  * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
@@ -71,8 +72,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
-    .usage('[--port N] [--host H] [--max-body-bytes B] [--max-in-flight-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs]')
-    .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, dashboard, /metrics')
+    .usage('[--port N] [--host H] [--control-token T] [--max-body-bytes B] [--max-in-flight-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs]')
+    .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, the web console (GET /), /status, /metrics')
     .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
     .option('--host <H>', 'address to listen on', '127.0.0.1')
     .option('--max-body-bytes <B>', 'larger request bodies get 413 (default 16 MiB)')
@@ -83,9 +84,23 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--no-jobs', 'do not run the scheduled jobs of jobs/')
     .option('--poll-ms <ms>', 'how often the streaming loop checks bronze for new commits', '250')
     .option('--full-every <duration>', 'how often `full` models rerun on the streaming path (0s: on every commit, like the others)', '30s')
+    .option('--control-token <T>', "the bearer token the console's controls (pause, step, resume) require (default: $LAKELOOP_CONTROL_TOKEN; none: controls disabled)")
     .action(async (options: ServeOptions, command: Command) => {
       const { serveCommand } = await import('./commands/serve.js');
       await serveCommand(options, context(command));
+    });
+
+  program
+    .command('control')
+    .usage('pause|step|resume [--url U] [--token T]')
+    .description("drive a running serve's streaming path: pause model runs (landing goes on), step one cycle and print its decision, resume")
+    .argument('<action>', 'pause, step or resume')
+    .option('--url <U>', 'the serve to control', 'http://127.0.0.1:8080')
+    .option('--token <T>', "serve's control token (default: $LAKELOOP_CONTROL_TOKEN)")
+    .option('--json', "print serve's answer as one JSON object (last line)")
+    .action(async (action: string, options: ControlOptions, command: Command) => {
+      const { controlCommand } = await import('./commands/control.js');
+      await controlCommand(action, options, context(command));
     });
 
   program

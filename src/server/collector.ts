@@ -8,7 +8,7 @@ import { Backpressure, MicroBatcher, RequestRefused, splitRequestBody, type Batc
 import type { Metrics } from '../observe/index.js';
 import { processTempDir } from '../storage/index.js';
 import type { Lake } from '../table/index.js';
-import type { RouteHandler } from './routes.js';
+import type { EndpointHandler, RouteHandler } from './routes.js';
 
 /** Default request body limit: 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -45,6 +45,10 @@ export interface CollectorOptions {
   readonly metrics?: Metrics;
   /** More read-only endpoints (`GET`/`HEAD`), by exact path, e.g. `observeRoutes(...)`'s `/metrics` and `/status`. */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
+  /** Endpoints that answer requests themselves (any method, streams such as SSE), by exact path; checked before `routes`. */
+  readonly endpoints?: Readonly<Record<string, EndpointHandler>>;
+  /** Told of every answered request whose records committed (not a duplicate), e.g. to log what landed per batch. */
+  readonly onLanding?: (outcome: RequestOutcome) => void;
 }
 
 /**
@@ -189,6 +193,8 @@ export class Collector {
       if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
       return sendJson(res, 200, { ok: true });
     }
+    const endpoint = this.options.endpoints?.[url.pathname];
+    if (endpoint) return endpoint(req, res, url);
     const route = this.options.routes?.[url.pathname];
     if (route) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
@@ -199,7 +205,7 @@ export class Collector {
     }
     const match = /^\/ingest\/([^/]+)\/?$/.exec(url.pathname);
     if (!match) {
-      const more = Object.keys(this.options.routes ?? {}).sort().map((path) => `, ${path}`).join('');
+      const more = [...Object.keys(this.options.routes ?? {}), ...Object.keys(this.options.endpoints ?? {})].sort().map((path) => `, ${path}`).join('');
       return sendJson(res, 404, { error: `No route ${url.pathname}`, hint: `POST records to /ingest/<source>; GET /healthz${more}.` });
     }
     let source: string;
@@ -262,6 +268,7 @@ export class Collector {
       throw error;
     }
     this.count(outcome, accepted, body);
+    if (!outcome.duplicate && outcome.records > 0) this.options.onLanding?.(outcome);
     const reply = {
       source: outcome.source,
       records: outcome.records,

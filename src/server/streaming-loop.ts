@@ -52,6 +52,27 @@ export interface StreamingCompaction {
   readonly targetFileBytes: number;
 }
 
+/** What one cycle of the loop did (`step()` returns it). */
+export interface StreamingCycle {
+  /** false when nothing was due; `reason` says why. */
+  readonly ran: boolean;
+  readonly reason?: string;
+  /** One per model that ran or was up to date (empty when nothing ran). */
+  readonly summaries: readonly ModelRunSummary[];
+  /** The run's failures (each also told to `onError`). */
+  readonly errors: readonly unknown[];
+  readonly seconds: number;
+}
+
+/** The cycle running now: the models it runs, in order, and those done. */
+export interface StreamingActivity {
+  readonly startedAt: string;
+  readonly models: readonly string[];
+  readonly done: readonly string[];
+  /** The model running now (the first not done); null between models. */
+  readonly running: string | null;
+}
+
 /** How often `full` models run on the streaming path by default. */
 export const DEFAULT_FULL_MODEL_EVERY_MS = 30_000;
 
@@ -68,6 +89,8 @@ export const DEFAULT_STREAMING_COMPACTION: StreamingCompaction = Object.freeze({
  * run (it reads everything new since the versions its models consumed), so the loop never
  * queues more than one run. Bronze is watched through its logs, whichever path landed the
  * data (collector, file drop, API pull, or `lakeloop ingest` in another process).
+ * `pause()` holds it (landing goes on; the next cycle reads all of it), `step()` runs one
+ * cycle at a time, `resume()` lets it follow bronze again (the console's controls).
  *
  * @example
  * const loop = new StreamingLoop({ lake: lake.withEngine(loopEngine), models: dag.models, eventTimeColumns });
@@ -101,6 +124,9 @@ export class StreamingLoop {
   private runAllNext = false;
   /** Models that failed in the last run, and those downstream of them: left out until the retry is due. */
   private held = new Set<string>();
+  /** Paused: the poll and `nudge()` start no cycle; `step()` runs one. Landing is not the loop's, so it goes on. */
+  private pausedFlag = false;
+  private current: { startedMs: number; models: string[]; done: string[] } | undefined;
 
   constructor(private readonly options: StreamingLoopOptions) {}
 
@@ -117,18 +143,60 @@ export class StreamingLoop {
 
   /** Checks for new bronze commits now (a batch just landed); coalesces with a run in flight. */
   nudge(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.pausedFlag) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    this.running = this.cycle().finally(() => {
+    void this.launch();
+  }
+
+  /** Whether `pause()` holds the loop (until `resume()`). */
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
+  /** The cycle running now, or null. */
+  get activity(): StreamingActivity | null {
+    const c = this.current;
+    if (!c) return null;
+    return { startedAt: new Date(c.startedMs).toISOString(), models: [...c.models], done: [...c.done], running: c.models.find((m) => !c.done.includes(m)) ?? null };
+  }
+
+  /**
+   * Holds the streaming path: no new cycle starts (bronze keeps landing; the next cycle
+   * reads all of it). Resolves once the cycle in flight, if any, has ended, so no model
+   * commits after it.
+   */
+  async pause(): Promise<void> {
+    this.pausedFlag = true;
+    this.again = false;
+    while (this.running) await this.running;
+  }
+
+  /** Lets the poll start cycles again, and checks bronze at once. */
+  resume(): void {
+    this.pausedFlag = false;
+    this.nudge();
+  }
+
+  /** Pauses (see `pause()`), then runs exactly one cycle and says what it did. */
+  async step(): Promise<StreamingCycle> {
+    await this.pause();
+    if (this.stopped) return { ran: false, reason: 'the loop is stopping', summaries: [], errors: [], seconds: 0 };
+    return this.launch();
+  }
+
+  private launch(): Promise<StreamingCycle> {
+    const cycle = this.cycle();
+    this.running = cycle.then(() => {
       this.running = undefined;
       if (this.again && !this.stopped) {
         this.again = false;
         this.nudge();
       }
     });
+    return cycle;
   }
 
   /**
@@ -150,12 +218,13 @@ export class StreamingLoop {
     return { runs: this.runs, last: this.options.models.flatMap((m) => this.lastByModel.get(m.name) ?? []) };
   }
 
-  private async cycle(options: { allModels?: boolean } = {}): Promise<void> {
+  private async cycle(options: { allModels?: boolean } = {}): Promise<StreamingCycle> {
+    const startedMs = performance.now();
     try {
       // Until the retry is due, the models that failed (and those reading them) are left out,
       // the others go on; a failure outside any model (the store) holds everything back.
       const waiting = Date.now() < this.retryAtMs;
-      if (waiting && this.held.size === 0) return;
+      if (waiting && this.held.size === 0) return idle(`waiting to retry after a failed run (at ${new Date(this.retryAtMs).toISOString()})`);
       const retryDue = !waiting && this.held.size > 0;
       const started = performance.now();
       const clock = this.options.nowMs?.() ?? started;
@@ -163,13 +232,20 @@ export class StreamingLoop {
       const models = waiting ? due.filter((m) => !this.held.has(m.name)) : due;
       // Full models left out of earlier runs catch up once due, even when bronze is quiet.
       const fullDue = models.some((m) => this.fullWaitingSince.has(m.name));
-      if (!(await this.bronzeChanged()) && !fullDue && !retryDue) return;
+      if (!(await this.bronzeChanged()) && !fullDue && !retryDue) return idle('no new bronze commit since the last run');
       this.pendingSinceMs ??= Date.now();
       const since = this.pendingSinceMs;
       const runnable = this.options.modelsForRun ? await this.options.modelsForRun(models) : models;
+      const current = { startedMs: Date.now(), models: runnable.map((m) => m.name), done: [] as string[] };
+      this.current = current;
       const { outcomes, summaries, failures } = await runModels(this.options.lake, runnable, {
         eventTimeColumns: this.options.eventTimeColumns,
-        onModelDone: (summary) => this.lastByModel.set(summary.model, summary),
+        onModelDone: (summary) => {
+          this.lastByModel.set(summary.model, summary);
+          current.done.push(summary.model);
+        },
+      }).finally(() => {
+        this.current = undefined;
       });
       const seconds = (performance.now() - started) / 1000;
       this.runs += 1;
@@ -206,8 +282,10 @@ export class StreamingLoop {
         this.held.clear();
       }
       await this.compactWritten();
+      return { ran: true, summaries, errors: failures.map((f) => f.error), seconds };
     } catch (error) {
       this.retryLater([error], []);
+      return { ran: true, summaries: [], errors: [error], seconds: (performance.now() - startedMs) / 1000 };
     }
   }
 
@@ -303,6 +381,10 @@ export class StreamingLoop {
     }
     return changed;
   }
+}
+
+function idle(reason: string): StreamingCycle {
+  return { ran: false, reason, summaries: [], errors: [], seconds: 0 };
 }
 
 /**

@@ -8,7 +8,9 @@ import { CatalogRefresher } from '../../query/index.js';
 import { publishedModels } from '../../planner/index.js';
 import { catalogPath } from '../catalog-refresh.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
-import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
+import { lakeStatus } from '../../query/index.js';
+import { jobsStatus } from '../../scheduler/index.js';
+import { Collector, DecisionLog, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, lineageGraph, observeRoutes, StreamingLoop, WebConsole } from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
@@ -32,11 +34,14 @@ export interface ServeOptions {
   /** How often the streaming loop checks bronze for new commits, ms (default 250). */
   readonly pollMs?: string;
   readonly fullEvery?: string;
+  /** The bearer token of the console's controls (`POST /api/control/*`); default `$LAKELOOP_CONTROL_TOKEN`; none: the controls are disabled. */
+  readonly controlToken?: string;
 }
 
 /**
- * `lakeloop serve`: runs the HTTP collector over the project's contracts, with `/metrics`
- * and `/status` on the same port, until SIGINT or SIGTERM, then stops the sample feed,
+ * `lakeloop serve`: runs the HTTP collector over the project's contracts, with the web
+ * console (`GET /`, its controls behind `--control-token`), `/metrics` and `/status` on
+ * the same port, until SIGINT or SIGTERM, then stops the sample feed,
  * stops accepting, commits the open batches, answers their requests and returns (exit 0).
  * Prints `listening on http://HOST:PORT` (the real port for `--port 0`), the status and
  * metrics URLs and, on a terminal, live counters on stderr. `--sample-feed [N]` posts the
@@ -50,6 +55,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const maxInFlightBytes =
     options.maxInFlightBytes === undefined ? undefined : intOption('--max-in-flight-bytes', options.maxInFlightBytes, maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, Number.MAX_SAFE_INTEGER);
   const feedRate = sampleFeedRate(options.sampleFeed);
+  const controlToken = options.controlToken ?? (io.env['LAKELOOP_CONTROL_TOKEN'] || undefined);
+  if (controlToken !== undefined && controlToken.trim().length < 1) throw new UsageError('--control-token expects a non-empty token');
   // Full models on the streaming path run at most every --full-every (none left out when it is 0).
   const fullModelEveryMs = options.fullEvery === undefined ? DEFAULT_FULL_MODEL_EVERY_MS : fullEveryMs(options.fullEvery);
   const config = await context.config();
@@ -77,21 +84,37 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   let feed: SampleFeed | undefined;
   let loop: StreamingLoop | undefined;
   let scheduler: Scheduler | undefined;
+  const { dag } = await projectModels(context, session);
+  const runsModels = options.models !== false && dag.models.length > 0;
+  const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
+  const statusExtra = (): Record<string, unknown> => ({
+    ...(feed ? { sampleFeed: feed.counts() } : {}),
+    ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
+    ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
+  });
+  // The console's decision log: landed batches are told with the run that reads them.
+  const decisions = new DecisionLog({ foldLandings: runsModels });
+  const web = await WebConsole.create({
+    status: () => ({ lake: config.lake.root, ...metrics.snapshot(), ...statusExtra() }),
+    tables: () => lakeStatus(session.lake),
+    jobs: () => jobsStatus(jobs, session.store),
+    lineage: lineageGraph([...contracts.keys()], dag.models),
+    decisions,
+    get control() {
+      return loop;
+    },
+    controlToken,
+  });
+  context.onClose(() => web.close());
   const collector = await Collector.create({
     lake: session.lake,
     contracts,
     host,
     port,
     metrics,
-    routes: observeRoutes({
-      metrics,
-      lakeRoot: config.lake.root,
-      extra: () => ({
-        ...(feed ? { sampleFeed: feed.counts() } : {}),
-        ...(loop ? { streaming: { runs: loop.state.runs, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
-        ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
-      }),
-    }),
+    routes: observeRoutes({ metrics, lakeRoot: config.lake.root, extra: statusExtra }),
+    endpoints: web.endpoints(),
+    onLanding: (outcome) => decisions.recordLanding(outcome),
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(maxInFlightBytes !== undefined ? { maxInFlightBytes } : {}),
     ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
@@ -107,7 +130,6 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     onEvent: (source, message) => io.stderr.write(`${escapeControl(source)}: ${escapeControl(message)}\n`),
   });
   // The streaming path: models run after bronze commits, on their own DuckDB instance.
-  const { dag } = await projectModels(context, session);
   const catalogFile = catalogPath(session);
   const catalog = catalogFile === undefined
     ? undefined
@@ -115,7 +137,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
-  if (options.models !== false && dag.models.length > 0) {
+  if (runsModels) {
     const existing = new Set(await session.lake.tables());
     for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
     loopEngine = await Engine.create({ threads: config.engine.threads ?? 2, ...(config.engine.memoryLimit ? { memoryLimit: config.engine.memoryLimit } : {}) });
@@ -135,8 +157,12 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
         if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
         if (summaries.some((s) => !s.skipped)) catalog?.requestSoon();
+        decisions.recordRun(summaries);
       },
-      onError: (error) => io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(messageOf(error))}\n`),
+      onError: (error) => {
+        decisions.recordFailure(error);
+        io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(messageOf(error))}\n`);
+      },
       onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
       onCompactError: (table, error) =>
         io.stderr.write(`\r\x1b[2Kwarning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
@@ -144,7 +170,6 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     loop.start();
     for (const m of cadenced) metrics.expectRunsEvery(m.name, fullModelEveryMs);
   }
-  const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
   if (jobs.length) {
     scheduler = new Scheduler({
       jobs,
@@ -165,6 +190,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const sources = [...contracts.keys()].sort();
   io.stdout.write(`listening on ${collector.url}\n`);
   io.stdout.write(`sources: ${sources.length ? escapeControl(sources.join(', ')) : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
+  io.stdout.write(`console: ${collector.url}/ (controls ${controlToken === undefined ? 'disabled: no --control-token' : 'need the control token'})\n`);
   io.stdout.write(`status:  ${collector.url}/status\n`);
   io.stdout.write(`metrics: ${collector.url}/metrics\n`);
   context.verbose(`lake: ${config.lake.root}`);
@@ -206,6 +232,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   await feed?.stop();
   await scheduler?.stop({ graceMs: 10_000 });
   await pulled.stop();
+  await web.close();
   await collector.close();
   if (loop) {
     io.stdout.write('running the models over the last batches…\n');

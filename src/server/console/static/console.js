@@ -1,0 +1,265 @@
+// The lakeloop console: renders GET /api/console, kept live by Server-Sent Events from
+// GET /api/events (falls back to polling /api/console). Plain ES module, no build step.
+// Everything user-controlled is written with textContent, never as HTML.
+
+const $ = (id) => document.getElementById(id);
+const fmt = (n) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US'));
+const rate = (n) => `${fmt(Math.round((n ?? 0) * 10) / 10)}/s`;
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** An element with attributes and children (strings become text nodes). */
+function el(tag, attrs = {}, ...children) {
+  const node = tag.startsWith('svg:') ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
+  for (const child of children.flat()) if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+function ago(iso) {
+  if (!iso) return '–';
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 90) return `${Math.round(s)} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+function bytes(n) {
+  if (n === null || n === undefined) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+const sum = (items, f) => items.reduce((a, x) => a + (f(x) ?? 0), 0);
+
+let state = { decisions: [] };
+
+function render(data) {
+  state = { ...state, ...data, decisions: data.decisions ?? state.decisions };
+  const status = state.status ?? {};
+  $('lake-root').textContent = status.lake ? `lake ${status.lake}` : '';
+  $('uptime').textContent = status.uptimeSeconds !== undefined ? `up ${fmt(Math.round(status.uptimeSeconds))} s` : '';
+  renderPipeline(status);
+  renderControl(state.control ?? {}, state.lastDecision ?? state.decisions.at(-1) ?? null);
+  renderDecisions(state.decisions);
+  renderTables(state.lake);
+  renderRuns(status, state.jobs ?? []);
+  renderLineage(state.lineage);
+}
+
+function renderPipeline(status) {
+  const sources = status.sources ?? [];
+  const models = status.models ?? [];
+  const layer = (prefix) => models.filter((m) => m.model.startsWith(prefix));
+  $('stat-received').textContent = fmt(sum(sources, (s) => s.received));
+  $('rate-received').textContent = rate(sum(sources, (s) => s.perSecond.received));
+  $('stat-pending').textContent = fmt(sum(sources, (s) => s.pending));
+  $('stat-landed').textContent = fmt(sum(sources, (s) => s.landed));
+  $('rate-landed').textContent = rate(sum(sources, (s) => s.perSecond.landed));
+  $('stat-quarantined').textContent = fmt(sum(sources, (s) => s.quarantined));
+  $('stat-duplicates').textContent = fmt(sum(sources, (s) => s.duplicates));
+  for (const name of ['silver', 'gold']) {
+    const ms = layer(`${name}.`);
+    $(`stat-transformed-${name}`).textContent = fmt(sum(ms, (m) => m.rowsTransformed));
+    $(`rate-transformed-${name}`).textContent = rate(sum(ms, (m) => m.rowsTransformedPerSecond));
+  }
+  $('stat-deferred').textContent = fmt(sum(models, (m) => m.deferredLate));
+  $('stat-served').textContent = fmt(status.served?.rows ?? 0);
+  const fresh = layer('gold.').map((m) => m.freshnessSeconds).filter((s) => s !== null && s !== undefined);
+  $('stat-freshness').textContent = fresh.length ? `${Math.max(...fresh).toFixed(1)} s` : '–';
+  const backlog = status.backlog ?? { active: false, reasons: [] };
+  const box = $('divergence');
+  box.replaceChildren();
+  box.classList.toggle('diverging', backlog.active);
+  if (backlog.active) {
+    box.append(el('strong', {}, 'DIVERGING: '), 'rates drift apart, a backlog is growing', el('ul', {}, backlog.reasons.map((r) => el('li', {}, r))));
+  } else {
+    box.append(el('strong', {}, 'IN STEP: '), sources.length ? 'ingest, landing and transform keep up with each other' : 'no data yet');
+  }
+}
+
+function renderControl(control, last) {
+  const mode = control.mode ?? 'off';
+  const badge = $('mode');
+  badge.textContent = mode === 'auto' ? 'AUTO' : mode === 'paused' ? 'PAUSED' : 'OFF (no models run)';
+  badge.className = `badge ${mode}`;
+  const active = control.active;
+  $('active-step').textContent = active
+    ? `running ${active.running ?? '…'} (${active.done.length + (active.running ? 1 : 0)} of ${active.models.length}), since ${ago(active.startedAt)}`
+    : mode === 'paused' ? 'none (paused)' : 'idle';
+  $('waiting').textContent = control.waiting?.length ? `landed, not yet run: ${control.waiting.join('; ')}` : '';
+  const disabled = mode === 'off' || control.tokenConfigured === false;
+  for (const id of ['btn-pause', 'btn-step', 'btn-resume']) $(id).disabled = disabled;
+  $('btn-pause').disabled = disabled || mode === 'paused';
+  $('btn-resume').disabled = disabled || mode === 'auto';
+  if (control.tokenConfigured === false && !$('control-message').dataset.sticky) {
+    $('control-message').textContent = 'controls disabled: serve was started without --control-token';
+  }
+  const p = $('last-decision');
+  p.replaceChildren();
+  if (last) {
+    p.append(el('time', { datetime: last.at, class: 'muted' }, `${new Date(last.at).toLocaleTimeString()} · ${last.trigger} · `), last.text);
+    p.dataset.id = String(last.id);
+  } else p.textContent = 'none yet';
+}
+
+function renderDecisions(decisions) {
+  const list = $('decisions');
+  const newestFirst = [...decisions].reverse().slice(0, 100);
+  list.replaceChildren(...newestFirst.map((d) => el('li', { 'data-id': d.id },
+    el('time', { datetime: d.at }, new Date(d.at).toLocaleTimeString()),
+    el('span', { class: `kind ${d.kind}` }, `[${d.kind}${d.trigger === 'auto' ? '' : `, ${d.trigger}`}]`),
+    d.text)));
+  list.setAttribute('start', String(decisions.length));
+}
+
+function renderTables(lake) {
+  const host = $('tables');
+  const tables = lake?.tables ?? [];
+  if (!tables.length) return host.replaceChildren(el('p', { class: 'muted' }, 'no tables yet'));
+  const layers = [...new Set(tables.map((t) => t.layer))];
+  host.replaceChildren(...layers.map((layer) => el('table', { 'data-layer': layer },
+    el('caption', { class: 'muted', style: 'text-align:left' }, layer),
+    el('thead', {}, el('tr', {}, el('th', {}, 'table'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'files'), el('th', { class: 'num' }, 'rows'), el('th', { class: 'num' }, 'bytes'), el('th', {}, 'last commit (freshness)'))),
+    el('tbody', {}, tables.filter((t) => t.layer === layer).map((t) => el('tr', { id: `table-${t.name}`, 'data-table': t.name, class: location.hash === `#table-${t.name}` ? 'target' : undefined },
+      el('td', {}, t.name), el('td', { class: 'num', 'data-col': 'version' }, fmt(t.version)), el('td', { class: 'num' }, fmt(t.files)),
+      el('td', { class: 'num', 'data-col': 'rows' }, fmt(t.rows)), el('td', { class: 'num' }, bytes(t.sizeBytes)), el('td', {}, ago(t.lastCommit)))))),
+  ));
+}
+
+function renderRuns(status, jobs) {
+  const streaming = status.streaming;
+  const models = status.models ?? [];
+  const host = $('runs');
+  if (!streaming) host.replaceChildren(el('p', { class: 'muted' }, 'no streaming runs: this serve runs no models'));
+  else {
+    const counters = new Map(models.map((m) => [m.model, m]));
+    host.replaceChildren(
+      el('p', {}, `${fmt(streaming.runs)} streaming runs${streaming.paused ? ' — paused' : ''}`),
+      el('table', { id: 'runs-table' },
+        el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', {}, 'last run'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'rows written'), el('th', {}, 'partitions'), el('th', { class: 'num' }, 'seconds'), el('th', { class: 'num' }, 'ok / failed'), el('th', {}, 'when'))),
+        el('tbody', {}, streaming.last.map((s) => {
+          const c = counters.get(s.model);
+          const failed = c?.runs?.failed ?? 0;
+          return el('tr', {},
+            el('td', {}, el('a', { href: `#table-${s.model}` }, s.model)), el('td', {}, s.mode),
+            el('td', { class: 'num' }, fmt(s.version)), el('td', { class: 'num' }, fmt(s.rowsOut)),
+            el('td', {}, s.partitions === 'all' ? 'all' : s.partitions.length > 3 ? `${s.partitions.length} partitions` : s.partitions.join(', ') || '–'),
+            el('td', { class: 'num' }, s.seconds.toFixed(2)),
+            el('td', { class: 'num' }, el('span', { class: `status-word ${failed ? 'failed' : 'ok'}` }, `${fmt(c?.runs?.success ?? 0)} / ${fmt(failed)}${failed ? ' FAILED' : ''}`)),
+            el('td', {}, ago(c?.lastRun?.at)));
+        }))));
+  }
+  const jobsHost = $('jobs');
+  if (!jobs.length) return jobsHost.replaceChildren(el('p', { class: 'muted' }, 'no scheduled jobs (jobs/*.ts)'));
+  jobsHost.replaceChildren(el('table', {},
+    el('thead', {}, el('tr', {}, el('th', {}, 'job'), el('th', {}, 'kind'), el('th', {}, 'schedule'), el('th', {}, 'next fire'), el('th', {}, 'last run'), el('th', {}, 'error'))),
+    el('tbody', {}, jobs.map((j) => el('tr', {},
+      el('td', {}, j.name), el('td', {}, j.kind), el('td', {}, `${j.schedule} (${j.timezone})`),
+      el('td', {}, j.enabled ? (j.next ?? '–') : 'disabled'),
+      el('td', {}, j.last ? el('span', { class: `status-word ${j.last.status === 'failed' ? 'failed' : 'ok'}` }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
+      el('td', {}, j.last?.error ? j.last.error.message ?? String(j.last.error) : ''))))));
+}
+
+let drawnLineage = '';
+function renderLineage(graph) {
+  if (!graph) return;
+  const key = JSON.stringify(graph);
+  if (key === drawnLineage) return;
+  drawnLineage = key;
+  const columns = ['source', 'bronze', 'silver', 'gold'];
+  const others = [...new Set(graph.nodes.map((n) => n.layer).filter((l) => !columns.includes(l)))];
+  const order = [...columns, ...others];
+  const byColumn = order.map((layer) => graph.nodes.filter((n) => n.layer === layer));
+  const w = 190, h = 34, gapX = 60, gapY = 14, pad = 24;
+  const pos = new Map();
+  byColumn.forEach((nodes, c) => nodes.forEach((n, r) => pos.set(n.id, { x: pad + c * (w + gapX), y: pad + 18 + r * (h + gapY) })));
+  const rows = Math.max(1, ...byColumn.map((c) => c.length));
+  const width = pad * 2 + order.length * w + (order.length - 1) * gapX;
+  const height = pad * 2 + 18 + rows * (h + gapY);
+  const svg = el('svg:svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': 'lineage: sources to bronze to silver to gold' },
+    el('svg:defs', {}, el('svg:marker', { id: 'arrowhead', markerWidth: 8, markerHeight: 8, refX: 8, refY: 4, orient: 'auto' }, el('svg:path', { d: 'M0,0 L8,4 L0,8 z', fill: '#5b6570' }))),
+    order.map((layer, c) => el('svg:text', { x: pad + c * (w + gapX), y: pad, 'font-size': 13, fill: '#5b6570' }, layer === 'source' ? 'sources' : layer)),
+    graph.edges.map((e) => {
+      const a = pos.get(e.from), b = pos.get(e.to);
+      if (!a || !b) return null;
+      return el('svg:line', { x1: a.x + w, y1: a.y + h / 2, x2: b.x - 2, y2: b.y + h / 2, stroke: '#5b6570', 'marker-end': 'url(#arrowhead)' });
+    }),
+    graph.nodes.map((n) => {
+      const p = pos.get(n.id);
+      const label = n.id.startsWith('source:') ? n.id.slice(7) : n.id;
+      const box = [el('svg:rect', { x: p.x, y: p.y, width: w, height: h, rx: 5, fill: '#f6f8fa', stroke: '#57606a' }),
+        el('svg:text', { x: p.x + 8, y: p.y + 21, 'font-size': 13 }, label.length > 26 ? `${label.slice(0, 25)}…` : label),
+        el('svg:title', {}, `${n.id}${n.kind ? ` (${n.kind})` : ''}`)];
+      return n.layer === 'source' ? el('svg:g', { 'data-node': n.id }, box) : el('svg:a', { href: `#table-${n.id}`, 'data-node': n.id }, box);
+    }));
+  $('lineage').replaceChildren(svg);
+}
+
+async function control(action) {
+  const token = $('token').value.trim();
+  sessionStorage.setItem('lakeloop-control-token', token);
+  const message = $('control-message');
+  message.dataset.sticky = '1';
+  message.textContent = `${action}…`;
+  try {
+    const response = await fetch(`/api/control/${action}`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      message.textContent = `${action} refused (${response.status}): ${body.error ?? ''}${body.hint ? ` — ${body.hint}` : ''}`;
+      return;
+    }
+    message.textContent = `${action}: done, mode ${body.mode}`;
+    if (body.decision) addDecision(body.decision);
+    render({ control: { ...state.control, mode: body.mode } });
+    void refresh();
+  } catch (error) {
+    message.textContent = `${action} failed: ${error.message}`;
+  }
+}
+
+function addDecision(decision) {
+  if (state.decisions.some((d) => d.id === decision.id)) return;
+  const decisions = [...state.decisions, decision].sort((a, b) => a.id - b.id).slice(-100);
+  render({ decisions, lastDecision: decisions.at(-1) });
+}
+
+async function refresh() {
+  try {
+    const response = await fetch('/api/console', { cache: 'no-store' });
+    if (response.ok) render(await response.json());
+  } catch {
+    $('connection').textContent = 'offline (retrying)';
+  }
+}
+
+let pollTimer;
+function startPolling() {
+  $('connection').textContent = 'polling every 2 s';
+  if (!pollTimer) pollTimer = setInterval(refresh, 2000);
+  void refresh();
+}
+
+function connect() {
+  if (!('EventSource' in window)) return startPolling();
+  const events = new EventSource('/api/events');
+  events.addEventListener('open', () => {
+    $('connection').textContent = 'live (server-sent events)';
+    if (pollTimer) { clearInterval(pollTimer); pollTimer = undefined; }
+  });
+  events.addEventListener('console', (e) => render(JSON.parse(e.data)));
+  events.addEventListener('snapshot', (e) => render(JSON.parse(e.data)));
+  events.addEventListener('decision', (e) => addDecision(JSON.parse(e.data)));
+  // EventSource reconnects by itself; meanwhile the page polls
+  events.addEventListener('error', () => startPolling());
+}
+
+$('token').value = sessionStorage.getItem('lakeloop-control-token') ?? '';
+$('btn-pause').addEventListener('click', () => control('pause'));
+$('btn-step').addEventListener('click', () => control('step'));
+$('btn-resume').addEventListener('click', () => control('resume'));
+window.addEventListener('hashchange', () => renderTables(state.lake));
+void refresh();
+connect();

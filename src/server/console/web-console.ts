@@ -1,0 +1,261 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LakeloopError } from '../../core/index.js';
+import type { EndpointHandler } from '../routes.js';
+import type { StreamingActivity, StreamingCycle } from '../streaming-loop.js';
+import type { Decision, DecisionLog } from './decision-log.js';
+
+/** What the console's controls drive: the streaming loop (`StreamingLoop` is one). */
+export interface StreamingControl {
+  readonly paused: boolean;
+  readonly activity: StreamingActivity | null;
+  pause(): Promise<void>;
+  resume(): void;
+  step(): Promise<StreamingCycle>;
+}
+
+/** The project's DAG as the console draws it: sources → bronze → silver → gold. */
+export interface LineageGraph {
+  /** `source:<name>` for a source, else the table's `layer.name`. */
+  readonly nodes: readonly { readonly id: string; readonly layer: string; readonly kind?: string }[];
+  readonly edges: readonly { readonly from: string; readonly to: string }[];
+}
+
+export interface WebConsoleOptions {
+  /** The body of `GET /status`, read on each request. */
+  readonly status: () => Readonly<Record<string, unknown>>;
+  /** The tables as `lakeloop status --json` prints them (`lakeStatus`); read at most once a second. */
+  readonly tables: () => Promise<unknown>;
+  /** The jobs with their next fire times and last runs (`jobsStatus`); read at most once a second. */
+  readonly jobs: () => Promise<unknown>;
+  readonly lineage: LineageGraph;
+  readonly decisions: DecisionLog;
+  /** Absent when serve runs no models (`--no-models`): the controls then answer 409. */
+  readonly control?: StreamingControl | undefined;
+  /** The bearer token of `POST /api/control/*`; without one the controls answer 403. */
+  readonly controlToken?: string | undefined;
+  /** How often `/api/events` pushes the snapshot (default 1000 ms). */
+  readonly snapshotEveryMs?: number;
+}
+
+/** The static files, by path: read from `static/` beside this module (copied to dist/ by the build). */
+const STATIC_FILES: Readonly<Record<string, { file: string; type: string }>> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
+  '/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },
+};
+
+const CONTROL_ACTIONS = ['pause', 'step', 'resume'] as const;
+type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
+/**
+ * The web console of `serve` (`GET /`): a plain HTML page, its CSS and ES module, served
+ * as they are from `static/`, and the JSON/SSE API it reads — `GET /api/console` (the
+ * `/status` body, the tables and jobs as `status --json` prints them, the lineage, the
+ * decision log, the control state), `GET /api/events` (Server-Sent Events: that snapshot
+ * every second, each new decision) and `POST /api/control/pause|step|resume`, which need
+ * `Authorization: Bearer <token>` (401 without it, 403 when no token is configured).
+ *
+ * @example
+ * const web = await WebConsole.create({ status, tables, jobs, lineage, decisions, control: loop, controlToken: 'T' });
+ * const collector = await Collector.create({ ..., endpoints: web.endpoints() });
+ * await web.close();
+ */
+export class WebConsole {
+  private readonly clients = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly tables: () => Promise<unknown>;
+  private readonly jobs: () => Promise<unknown>;
+  private closed = false;
+
+  private constructor(
+    private readonly options: WebConsoleOptions,
+    private readonly files: ReadonlyMap<string, { body: Buffer; type: string }>,
+  ) {
+    this.tables = cachedFor(1_000, options.tables);
+    this.jobs = cachedFor(1_000, options.jobs);
+  }
+
+  /** Reads the static files (a missing one fails here, at start, not on the first request). */
+  static async create(options: WebConsoleOptions): Promise<WebConsole> {
+    const files = new Map<string, { body: Buffer; type: string }>();
+    for (const [path, { file, type }] of Object.entries(STATIC_FILES)) {
+      const url = new URL(`./static/${file}`, import.meta.url);
+      try {
+        files.set(path, { body: await readFile(url), type });
+      } catch (error) {
+        throw new LakeloopError('CONSOLE_FILES', `Failed to read the console's ${file} at ${url.pathname}: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+          hint: 'A broken install: reinstall lakeloop (a build from source copies src/server/console/static/ to dist/ with npm run build).',
+        });
+      }
+    }
+    return new WebConsole(options, files);
+  }
+
+  /** The console's endpoints, by path, for the collector's `endpoints` option. */
+  endpoints(): Record<string, EndpointHandler> {
+    const out: Record<string, EndpointHandler> = {};
+    for (const path of this.files.keys()) out[path] = (req, res) => this.serveFile(path, req, res);
+    out['/api/console'] = async (req, res) => {
+      if (!readOnly(req, res)) return;
+      sendJson(res, 200, await this.snapshot(true), req.method === 'HEAD');
+    };
+    out['/api/events'] = (req, res) => {
+      if (!readOnly(req, res)) return;
+      this.openStream(req, res);
+    };
+    for (const action of CONTROL_ACTIONS) out[`/api/control/${action}`] = (req, res) => this.control(action, req, res);
+    return out;
+  }
+
+  /** The JSON the page renders: `/status`, tables, jobs, lineage, control state and (with `withDecisions`) the decision log. */
+  async snapshot(withDecisions: boolean): Promise<Record<string, unknown>> {
+    const { control, decisions } = this.options;
+    const [tables, jobs] = await Promise.all([this.tables(), this.jobs()]);
+    return {
+      generatedAt: new Date().toISOString(),
+      status: this.options.status(),
+      lake: tables,
+      jobs,
+      lineage: this.options.lineage,
+      control: {
+        mode: control === undefined ? 'off' : control.paused ? 'paused' : 'auto',
+        tokenConfigured: this.options.controlToken !== undefined,
+        active: control?.activity ?? null,
+        waiting: decisions.waiting(),
+      },
+      lastDecision: decisions.last,
+      ...(withDecisions ? { decisions: decisions.list() } : {}),
+    };
+  }
+
+  /** Ends the event streams (so the server can close) and stops pushing. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+
+  private serveFile(path: string, req: IncomingMessage, res: ServerResponse): void {
+    if (!readOnly(req, res)) return;
+    const file = this.files.get(path);
+    if (!file) return;
+    res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+    res.end(req.method === 'HEAD' ? undefined : file.body);
+  }
+
+  private openStream(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closed) return sendJson(res, 503, { error: 'The server is shutting down', hint: 'Reconnect after restart.' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write('retry: 2000\n\n');
+    this.clients.add(res);
+    req.once('close', () => this.clients.delete(res));
+    void this.snapshot(true).then((body) => send(res, 'console', body), () => undefined);
+    this.unsubscribe ??= this.options.decisions.subscribe((decision: Decision) => {
+      for (const client of this.clients) send(client, 'decision', decision);
+    });
+    if (!this.timer) {
+      let busy = false;
+      this.timer = setInterval(() => {
+        if (busy || this.clients.size === 0) return;
+        busy = true;
+        this.snapshot(false)
+          .then((body) => {
+            for (const client of this.clients) send(client, 'snapshot', body);
+          }, () => undefined)
+          .finally(() => {
+            busy = false;
+          });
+      }, this.options.snapshotEveryMs ?? 1_000);
+      this.timer.unref();
+    }
+  }
+
+  private async control(action: ControlAction, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      return sendJson(res, 405, { error: 'Method not allowed; use POST', hint: `POST /api/control/${action} with Authorization: Bearer <token>.` }, false, { allow: 'POST' });
+    }
+    req.resume();
+    const token = this.options.controlToken;
+    if (token === undefined) {
+      return sendJson(res, 403, {
+        error: 'The controls are disabled: serve was started without a control token',
+        hint: 'Restart with lakeloop serve --control-token <T> (or LAKELOOP_CONTROL_TOKEN=<T>), then send Authorization: Bearer <T>.',
+      });
+    }
+    if (!tokenMatches(req.headers.authorization, token)) {
+      return sendJson(res, 401, { error: 'Missing or wrong control token', hint: 'Send Authorization: Bearer <the token given to serve --control-token>.' }, false, { 'www-authenticate': 'Bearer realm="lakeloop"' });
+    }
+    const { control, decisions } = this.options;
+    if (!control) {
+      return sendJson(res, 409, { error: 'This serve runs no models (--no-models, or no sql/ models): there is nothing to pause or step', hint: 'Restart serve without --no-models.' });
+    }
+    let ran: boolean | undefined;
+    if (action === 'pause') {
+      const was = control.paused;
+      await control.pause();
+      if (!was) decisions.recordControl('paused by the operator: landing goes on, model runs wait for step or resume');
+    } else if (action === 'resume') {
+      const was = control.paused;
+      control.resume();
+      if (was) decisions.recordControl('resumed by the operator: model runs follow bronze commits again');
+    } else {
+      const before = decisions.last?.id ?? 0;
+      const cycle = await decisions.asStep(async () => {
+        const result = await control.step();
+        if (!result.ran) decisions.recordIdle(result.reason ?? 'nothing was due');
+        return result;
+      });
+      ran = cycle.ran;
+      if ((decisions.last?.id ?? 0) === before) decisions.recordIdle('the cycle ran nothing');
+    }
+    sendJson(res, 200, { action, mode: control.paused ? 'paused' : 'auto', ...(ran === undefined ? {} : { ran }), decision: decisions.last });
+  }
+}
+
+/** `fn`'s result, read again only when older than `ms` (one read in flight at a time). */
+function cachedFor<T>(ms: number, fn: () => Promise<T>): () => Promise<T> {
+  let value: { at: number; promise: Promise<T> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!value || now - value.at > ms) {
+      const promise = fn();
+      value = { at: now, promise };
+      promise.catch(() => {
+        if (value?.promise === promise) value = undefined;
+      });
+    }
+    return value.promise;
+  };
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!match) return false;
+  // equal-length digests: the comparison takes the same time whatever the token sent
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest((match[1] ?? '').trim()), digest(token));
+}
+
+function readOnly(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  sendJson(res, 405, { error: 'Method not allowed; use GET', hint: 'This path accepts GET only.' }, false, { allow: 'GET' });
+  return false;
+}
+
+function send(res: ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, head = false, headers: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.end(head ? undefined : text);
+}
