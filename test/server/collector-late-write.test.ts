@@ -49,7 +49,7 @@ beforeAll(async () => {
         const release = new Promise<void>((resolve) => {
           releaseLate = resolve;
         });
-        late = { late: true, answer: { status: 503, code: 'SlowDown' }, holdMs: 300, release };
+        late = { late: true, answer: { status: 503, code: 'SlowDown' }, holdMs: 3_500, release };
         return late;
       }
       return { status: 503, code: 'SlowDown' };
@@ -70,15 +70,15 @@ afterAll(async () => {
 const body = (from: number, count: number): string =>
   Array.from({ length: count }, (_, i) => `${JSON.stringify({ id: from + i, ts: '2026-05-01T12:00:00Z' })}\n`).join('');
 
-/** A writer whose S3 requests go through the proxy (short timeouts, two attempts), a collector on it, and a reader that bypasses both. */
+/** A writer whose S3 requests go through the proxy (3 s timeouts, three attempts), a collector on it, and a reader that bypasses both. */
 async function openWriter(prefix: string): Promise<{ collector: Collector; close(): Promise<void> }> {
   const store = await S3ObjectStore.create({
     ...bucket.options,
     endpoint: proxy.endpoint,
     prefix,
     cacheDir: join(cacheDir, `${prefix}-writer`),
-    requestTimeoutMs: 200,
-    retryPolicy: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+    requestTimeoutMs: 3_000,
+    retryPolicy: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 },
   });
   const lake = await Lake.open({ store, engine });
   const collector = await Collector.create({ lake, contracts: new Map([[contract.source, contract]]), port: 0 });
