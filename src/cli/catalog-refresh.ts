@@ -1,7 +1,9 @@
 import { join } from 'node:path';
-import { CATALOG_FILE, CatalogCopy } from '../query/index.js';
+import { CATALOG_FILE, CatalogCopy, type PartitionStatusRecord } from '../query/index.js';
 import type { CommandContext } from './command-context.js';
 import type { Session } from './session.js';
+import { projectModels } from './commands/project-models.js';
+import { lakePartitionStatus, partitionStatusRecords } from './partition-status.js';
 
 /**
  * Regenerates `<lake>/catalog.duckdb` after a verb committed something, on a local lake
@@ -14,7 +16,7 @@ export async function refreshCatalog(context: CommandContext, session: Session, 
   if (path === undefined) return;
   try {
     const copy = (await opened) ?? (await CatalogCopy.open(path));
-    const { tables, rebound } = await copy.publish(session.lake);
+    const { tables, rebound } = await copy.publish(session.lake, { partitionStatus: () => catalogPartitionStatus(context, session) });
     context.verbose(`catalog: ${path} (${tables} tables, ${rebound} views rebound)`);
   } catch (error) {
     context.io.stderr.write(`warning: could not refresh ${path}: ${error instanceof Error ? error.message : String(error)} (run the command again to retry)\n`);
@@ -35,4 +37,16 @@ export function openCatalogEarly(session: Session): Promise<CatalogCopy | undefi
 export function catalogPath(session: Pick<Session, 'config'>): string | undefined {
   const location = session.config.lake.location;
   return location.kind === 'local' ? join(location.path, CATALOG_FILE) : undefined;
+}
+
+/** The rows of the catalog's `lakeloop.partition_status`; none when the project's models do not load. */
+async function catalogPartitionStatus(context: CommandContext, session: Session): Promise<PartitionStatusRecord[]> {
+  const started = performance.now();
+  const models = await projectModels(context, session).then(
+    (p) => p.dag.models,
+    () => [],
+  );
+  const rows = partitionStatusRecords(await lakePartitionStatus(session.lake, session.engine, models));
+  context.verbose(`catalog: partition status of ${rows.length} partitions in ${(performance.now() - started).toFixed(0)} ms`);
+  return rows;
 }

@@ -1,0 +1,91 @@
+import type { Engine } from '../engine/index.js';
+import type { Model } from '../models/index.js';
+import type { PartitionStatusRecord } from '../query/index.js';
+import { listReports } from '../reconcile/index.js';
+import { partitionStatus, statusCounts, STATUS_PRECEDENCE, type PartitionStatus, type PartitionStatusKind, type TablePartitionStatus } from '../state/index.js';
+import type { Lake } from '../table/index.js';
+import { formatLateness, plural } from './human.js';
+import type { TextSink } from './io.js';
+
+/**
+ * Every model table's partition status (`state/partitionStatus`) with the held partitions
+ * of the newest reconcile or replay that published (its report under `_lakeloop/reports/`).
+ */
+export async function lakePartitionStatus(lake: Lake, engine: Engine, models: readonly Model[], tables?: readonly string[]): Promise<TablePartitionStatus[]> {
+  const lastReconcile = (await listReports(lake.store, 5)).find((r) => !r.dryRun);
+  return partitionStatus(lake, models, { engine, lastReconcile, ...(tables ? { tables } : {}) });
+}
+
+/** `status --partitions --json`: `{ tables: { 'gold.daily': [{ partition, status, pendingLateRows, version, ... }] }, models: { 'gold.daily': { version, pendingChange, staleFrom, counts } } }`. */
+export function partitionStatusJson(status: readonly TablePartitionStatus[]): {
+  tables: Record<string, readonly PartitionStatus[]>;
+  models: Record<string, { version: number; pendingChange: string | null; staleFrom: readonly string[]; counts: Partial<Record<PartitionStatusKind, number>> }>;
+} {
+  return {
+    tables: Object.fromEntries(status.map((t) => [t.table, t.partitions])),
+    models: Object.fromEntries(status.map((t) => [t.table, { version: t.version, pendingChange: t.pendingChange, staleFrom: t.staleFrom, counts: statusCounts(t.partitions) }])),
+  };
+}
+
+/** Per status, in precedence order: `2 stale_code, 1 pending_late`. */
+export function describeCounts(partitions: readonly PartitionStatus[], options: { exact?: boolean } = {}): string {
+  const counts = statusCounts(partitions);
+  return STATUS_PRECEDENCE.filter((k) => counts[k] && (options.exact !== false || k !== 'exact')).map((k) => `${counts[k]} ${k}`).join(', ');
+}
+
+/** What fixes a table's non-exact partitions: `lakeloop apply` for code, `lakeloop reconcile` for the rest. */
+function remedy(t: TablePartitionStatus): string {
+  const kinds = new Set(t.partitions.map((p) => p.status));
+  const verbs: string[] = [];
+  if (kinds.has('stale_code') || t.pendingChange) verbs.push('lakeloop plan');
+  if (['held', 'pending_late', 'missing', 'provisional'].some((k) => kinds.has(k as PartitionStatusKind))) verbs.push('lakeloop reconcile');
+  return verbs.join(' / ');
+}
+
+/** One line per model table for `lakeloop status`: its non-exact partitions and any pending plan, or that all are exact. */
+export function writePartitionSummary(status: readonly TablePartitionStatus[], out: TextSink): void {
+  if (status.length === 0) return;
+  out.write('\npartitions:\n');
+  for (const t of status) {
+    const counts = describeCounts(t.partitions, { exact: false });
+    const plan = t.pendingChange && t.pendingChange !== 'unchanged' ? `plan pending (${t.pendingChange})` : '';
+    const what = [counts, plan].filter(Boolean).join('; ');
+    const fix = remedy(t);
+    out.write(what ? `  ${t.table}: ${what}${fix ? ` — ${fix}` : ''}\n` : `  ${t.table}: ${plural(t.partitions.length, 'partition')} exact\n`);
+  }
+}
+
+/** `lakeloop status --partitions`: per table the counts per status, then its non-exact partitions (at most `limit`). */
+export function writePartitionStatus(status: readonly TablePartitionStatus[], out: TextSink, limit = 20): void {
+  if (status.length === 0) out.write('no model tables\n');
+  for (const t of status) {
+    const plan = t.pendingChange && t.pendingChange !== 'unchanged' ? `, plan pending (${t.pendingChange})` : '';
+    const from = t.staleFrom.length ? `, stale from ${t.staleFrom.join(', ')}` : '';
+    out.write(`${t.table} (version ${t.version}${plan}${from}): ${describeCounts(t.partitions) || 'no partitions'}\n`);
+    const shown = t.partitions.filter((p) => p.status !== 'exact');
+    for (const p of shown.slice(0, limit)) {
+      const late = p.pendingLateRows ? ` ${plural(p.pendingLateRows, 'late row')}${p.maxLatenessSeconds === null ? '' : `, up to ${formatLateness(p.maxLatenessSeconds)} late`}` : '';
+      const written = p.version === null ? '' : ` (version ${p.version}, ${p.mode})`;
+      out.write(`  ${p.partition || '(table)'}  ${p.statuses.join(', ')}${late}${written}\n`);
+    }
+    if (shown.length > limit) out.write(`  … ${shown.length - limit} more (--json lists every partition)\n`);
+  }
+}
+
+/** The catalog's `lakeloop.partition_status` rows of `status`. */
+export function partitionStatusRecords(status: readonly TablePartitionStatus[]): PartitionStatusRecord[] {
+  return status.flatMap((t) =>
+    t.partitions.map((p) => ({
+      table_name: t.table,
+      partition: p.partition,
+      status: p.status,
+      statuses: p.statuses.join(','),
+      pending_late_rows: p.pendingLateRows,
+      max_lateness_seconds: p.maxLatenessSeconds,
+      version: p.version,
+      mode: p.mode,
+      fingerprint: p.fingerprint,
+      last_exact_version: p.lastExactVersion,
+    })),
+  );
+}
