@@ -7,13 +7,16 @@ import type { Lake } from '../table/index.js';
 import { formatLateness, plural } from './human.js';
 import type { TextSink } from './io.js';
 
+/** How many of the newest reconcile/replay reports tell held and verified partitions. */
+const RECENT_REPORTS = 10;
+
 /**
- * Every model table's partition status (`state/partitionStatus`) with the held partitions
- * of the newest reconcile or replay that published (its report under `_lakeloop/reports/`).
+ * Every model table's partition status (`state/partitionStatus`) with the held and verified
+ * partitions of the newest reconcile and replay reports (under `_lakeloop/reports/`).
  */
 export async function lakePartitionStatus(lake: Lake, engine: Engine, models: readonly Model[], tables?: readonly string[]): Promise<TablePartitionStatus[]> {
-  const lastReconcile = (await listReports(lake.store, 5)).find((r) => !r.dryRun);
-  return partitionStatus(lake, models, { engine, lastReconcile, ...(tables ? { tables } : {}) });
+  const reconciles = await listReports(lake.store, RECENT_REPORTS);
+  return partitionStatus(lake, models, { engine, reconciles, ...(tables ? { tables } : {}) });
 }
 
 /** `status --partitions --json`: `{ tables: { 'gold.daily': [{ partition, status, pendingLateRows, version, ... }] }, models: { 'gold.daily': { version, pendingChange, staleFrom, counts } } }`. */

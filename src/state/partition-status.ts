@@ -67,8 +67,12 @@ export interface ReconcileOutcome {
 export interface PartitionStatusOptions {
   /** Classifies a model's edit against its published version (only when their fingerprints differ); without it, any difference is taken as breaking. */
   readonly engine?: Engine;
-  /** The newest reconcile or replay report (its held partitions); none: nothing held. */
-  readonly lastReconcile?: ReconcileOutcome | undefined;
+  /**
+   * The newest reconcile and replay reports, newest first: the newest that covered a model
+   * tells its held partitions; any tells partitions it found to `match` (verified exact
+   * when not written since). None: nothing held or verified.
+   */
+  readonly reconciles?: readonly ReconcileOutcome[];
   /** Only these tables (their upstream is still read for stale code and gaps). */
   readonly tables?: readonly string[];
 }
@@ -82,7 +86,8 @@ const HISTORY_STEPS = [64, 1024, 10_000];
  * Every model table's partitions with their status, derived from the tables' logs (commit
  * infos and the snapshot's file list; no data file is read) and the project's model files:
  *
- * - `exact`: last written by a full build, apply, reconcile or replay of the current code;
+ * - `exact`: last written by a full build, apply, reconcile or replay of the current code,
+ *   or found to `match` by a reconcile or replay (its report) after it was last written;
  * - `provisional`: rewritten by the streaming path since its last exact write;
  * - `pending_late`: late rows deferred behind the horizon, not reconciled since (as `pendingLate`);
  * - `stale_code`: the model's file differs from its published version (not metadata only),
@@ -124,13 +129,13 @@ export async function partitionStatus(lake: Lake, models: readonly Model[], opti
     const change = pending.get(model.name) ?? null;
     const stale = (change !== null && change !== 'metadata' && change !== 'unchanged') || staleFrom.has(model.name);
     const upstreamDays = await upstreamDates(lake, names, model);
-    const report = options.lastReconcile && !options.lastReconcile.dryRun ? options.lastReconcile.models.find((m) => m.model === model.name) : undefined;
+    const reports = (options.reconciles ?? []).filter((r) => !r.dryRun).flatMap((r) => r.models.filter((m) => m.model === model.name));
     out.push({
       table: model.name,
       version: log.snapshot.version,
       pendingChange: change,
       staleFrom: staleFrom.get(model.name) ?? [],
-      partitions: tablePartitions(log.snapshot, log.commits, { stale, upstreamDays, held: report }),
+      partitions: tablePartitions(log.snapshot, log.commits, { stale, upstreamDays, reports }),
     });
   }
   return out;
@@ -184,7 +189,7 @@ interface Write {
 function tablePartitions(
   snapshot: Snapshot,
   commits: readonly CommitSummary[],
-  context: { stale: boolean; upstreamDays: ReadonlySet<string> | undefined; held: ReconcileOutcome['models'][number] | undefined },
+  context: { stale: boolean; upstreamDays: ReadonlySet<string> | undefined; reports: readonly ReconcileOutcome['models'][number][] },
 ): PartitionStatus[] {
   const columns = snapshot.partitionColumns;
   const present = new Set<string>();
@@ -238,8 +243,13 @@ function tablePartitions(
       if (typeof seconds === 'number') lateness.set(p, Math.max(lateness.get(p) ?? seconds, seconds));
     }
   });
-  const heldVersion = context.held ? (context.held.published ?? context.held.version ?? -1) : -1;
-  const held = new Set((context.held?.partitions ?? []).filter((p) => p.status === 'held').map((p) => p.partition));
+  // A report's partitions were compared against the table at `published` (or `version`, when it published nothing).
+  const seenAt = (m: ReconcileOutcome['models'][number]): number => m.published ?? m.version ?? -1;
+  const newest = context.reports[0];
+  const heldVersion = newest ? seenAt(newest) : -1;
+  const held = new Set((newest?.partitions ?? []).filter((p) => p.status === 'held').map((p) => p.partition));
+  const verified = new Map<string, number>();
+  for (const m of context.reports) for (const p of m.partitions) if (p.status === 'match' && !verified.has(p.partition)) verified.set(p.partition, seenAt(m));
   const keys = new Set([...present, ...rows.keys(), ...held]);
   if (context.upstreamDays && present.size) {
     const days = [...present].filter(isDay).sort();
@@ -255,7 +265,8 @@ function tablePartitions(
     if (context.stale) statuses.push('stale_code');
     if (rows.has(partition)) statuses.push('pending_late');
     if (!present.has(partition) && !rows.has(partition)) statuses.push('missing');
-    if (present.has(partition) && write && !EXACT_MODES.has(write.mode)) statuses.push('provisional');
+    // A streaming write is provisional, unless a reconcile found the partition to match after it.
+    if (present.has(partition) && write && !EXACT_MODES.has(write.mode) && !(write.version <= (verified.get(partition) ?? -1))) statuses.push('provisional');
     if (statuses.length === 0) statuses.push('exact');
     out.push({
       partition,
