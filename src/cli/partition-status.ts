@@ -92,3 +92,53 @@ export function partitionStatusRecords(status: readonly TablePartitionStatus[]):
     })),
   );
 }
+
+/** A table's line in `serve`'s `/status`: partitions per status and the pending change of its model file. */
+export interface PartitionSummary {
+  readonly counts: Partial<Record<PartitionStatusKind, number>>;
+  readonly pendingChange: string | null;
+}
+
+/**
+ * Keeps the model tables' partition status of a long-running process (`serve`): `refresh`
+ * computes it (one at a time; a request made meanwhile shares the running one) and keeps
+ * the counts for `/status`, which must answer without reading the lake.
+ *
+ * @example
+ * const tracker = new PartitionStatusTracker(lake, engine, dag.models);
+ * tracker.request(); // after commits
+ * tracker.summary() // { 'gold.daily': { counts: { exact: 30, provisional: 1 }, pendingChange: null } }
+ */
+export class PartitionStatusTracker {
+  private latest: Record<string, PartitionSummary> | undefined;
+  private running: Promise<PartitionStatusRecord[]> | undefined;
+
+  constructor(
+    private readonly lake: Lake,
+    private readonly engine: Engine,
+    private readonly models: readonly Model[],
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {}
+
+  /** Computes the status now (or joins a computation under way) and returns the catalog's rows. */
+  refresh(): Promise<PartitionStatusRecord[]> {
+    this.running ??= (async () => {
+      const status = await lakePartitionStatus(this.lake, this.engine, this.models);
+      this.latest = Object.fromEntries(status.map((t) => [t.table, { counts: statusCounts(t.partitions), pendingChange: t.pendingChange }]));
+      return partitionStatusRecords(status);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Refreshes in the background; a failure goes to `onError`. */
+  request(): void {
+    this.refresh().catch(this.onError);
+  }
+
+  /** The counts of the last refresh (undefined before the first). */
+  summary(): Readonly<Record<string, PartitionSummary>> | undefined {
+    return this.latest;
+  }
+}

@@ -7,6 +7,7 @@ import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js
 import { CatalogRefresher } from '../../query/index.js';
 import { publishedModels } from '../../planner/index.js';
 import { catalogPath } from '../catalog-refresh.js';
+import { PartitionStatusTracker } from '../partition-status.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { Collector, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, observeRoutes, StreamingLoop } from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
@@ -77,6 +78,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   let feed: SampleFeed | undefined;
   let loop: StreamingLoop | undefined;
   let scheduler: Scheduler | undefined;
+  let partitions: PartitionStatusTracker | undefined;
   const collector = await Collector.create({
     lake: session.lake,
     contracts,
@@ -90,6 +92,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         ...(feed ? { sampleFeed: feed.counts() } : {}),
         ...(loop ? { streaming: { runs: loop.state.runs, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
         ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
+        ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
       }),
     }),
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
@@ -109,9 +112,13 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   // The streaming path: models run after bronze commits, on their own DuckDB instance.
   const { dag } = await projectModels(context, session);
   const catalogFile = catalogPath(session);
+  // Partition status (for /status and the catalog's lakeloop.partition_status) follows the catalog's refreshes, or the runs without a catalog.
+  partitions = new PartitionStatusTracker(session.lake, session.engine, dag.models, (error) => context.verbose(`partition status: ${messageOf(error)}`));
+  const tracker = partitions;
   const catalog = catalogFile === undefined
     ? undefined
-    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`));
+    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh() });
+  tracker.request();
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
@@ -134,7 +141,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
         const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
         if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
-        if (summaries.some((s) => !s.skipped)) catalog?.requestSoon();
+        if (summaries.some((s) => !s.skipped)) {
+          if (catalog) catalog.requestSoon();
+          else tracker.request();
+        }
       },
       onError: (error) => io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(messageOf(error))}\n`),
       onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
@@ -155,7 +165,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         eventTimeColumns,
         // Reconcile and replay jobs run as child processes in the idle scheduling class.
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
-        onTablesChanged: () => catalog?.request(),
+        onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
       }),
       log: (event) => io.stderr.write(`\r\x1b[2Kjob ${escapeControl(event.message)}\n`),
     });
