@@ -54,7 +54,8 @@ export function writePartitionSummary(status: readonly TablePartitionStatus[], o
     const plan = t.pendingChange && t.pendingChange !== 'unchanged' ? `plan pending (${t.pendingChange})` : '';
     const what = [counts, plan].filter(Boolean).join('; ');
     const fix = remedy(t);
-    out.write(what ? `  ${t.table}: ${what}${fix ? ` — ${fix}` : ''}\n` : `  ${t.table}: ${plural(t.partitions.length, 'partition')} exact\n`);
+    const exact = t.partitions.length ? `${plural(t.partitions.length, 'partition')} exact` : 'no partitions';
+    out.write(what ? `  ${t.table}: ${what}${fix ? ` — ${fix}` : ''}\n` : `  ${t.table}: ${exact}\n`);
   }
 }
 
