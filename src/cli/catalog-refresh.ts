@@ -41,8 +41,12 @@ export function catalogPath(session: Pick<Session, 'config'>): string | undefine
   return location.kind === 'local' ? join(location.path, CATALOG_FILE) : undefined;
 }
 
-/** The rows of the catalog's `lakeloop.partition_status`; none when the project's models do not load. */
-async function catalogPartitionStatus(context: CommandContext, session: Session, known?: readonly Model[]): Promise<PartitionStatusRecord[]> {
+/**
+ * The rows of the catalog's `lakeloop.partition_status` (none when the project's models do
+ * not load); undefined when computing them failed, which leaves the table as it was and
+ * never fails the refresh of the views.
+ */
+async function catalogPartitionStatus(context: CommandContext, session: Session, known?: readonly Model[]): Promise<PartitionStatusRecord[] | undefined> {
   const started = performance.now();
   const models =
     known ??
@@ -51,7 +55,13 @@ async function catalogPartitionStatus(context: CommandContext, session: Session,
       () => [],
     ));
   const loaded = performance.now();
-  const rows = partitionStatusRecords(await lakePartitionStatus(session.lake, session.engine, models));
+  let rows: PartitionStatusRecord[];
+  try {
+    rows = partitionStatusRecords(await lakePartitionStatus(session.lake, session.engine, models));
+  } catch (error) {
+    context.io.stderr.write(`warning: could not compute the partition status for the catalog: ${error instanceof Error ? error.message : String(error)}\n`);
+    return undefined;
+  }
   context.verbose(`catalog: partition status of ${rows.length} partitions in ${(performance.now() - loaded).toFixed(0)} ms (models loaded in ${(loaded - started).toFixed(0)} ms)`);
   return rows;
 }

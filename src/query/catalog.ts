@@ -28,8 +28,8 @@ export async function writeCatalog(lake: Lake, path: string, options: PublishOpt
 
 /** Options of `CatalogCopy.publish`. */
 export interface PublishOptions {
-  /** The rows of `lakeloop.partition_status`, computed at publish time (none: the table is left as it is). */
-  readonly partitionStatus?: () => Promise<readonly PartitionStatusRecord[]>;
+  /** The rows of `lakeloop.partition_status`, computed at publish time (none, or undefined: the table is left as it is). */
+  readonly partitionStatus?: () => Promise<readonly PartitionStatusRecord[] | undefined>;
 }
 
 /**
@@ -101,7 +101,8 @@ export class CatalogCopy {
         await catalog.run(`DROP VIEW IF EXISTS ${quoteIdent(layer)}.${quoteIdent(table)}`);
         this.dropped += 1;
       }
-      const statusChanged = options.partitionStatus ? await writePartitionStatusTable(catalog, await options.partitionStatus()) : false;
+      const statusRows = await options.partitionStatus?.();
+      const statusChanged = statusRows ? await writePartitionStatusTable(catalog, statusRows) : false;
       // Already current: the catalog in place stays as it is (no rename, no new file for readers).
       if (this.reused && this.rebound.size === 0 && this.dropped === 0 && !statusChanged) {
         await this.discard();

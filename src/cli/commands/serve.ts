@@ -117,7 +117,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const tracker = partitions;
   const catalog = catalogFile === undefined
     ? undefined
-    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh() });
+    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
