@@ -1,4 +1,4 @@
-import { LakeloopError } from '../../core/index.js';
+import { LakeloopError, UsageError } from '../../core/index.js';
 import { lakeStatus, type LakeStatus } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
 import { pendingLateDetail } from '../../planner/index.js';
@@ -9,7 +9,6 @@ import type { TextSink } from '../io.js';
 import { lakePartitionStatus, partitionStatusJson, writePartitionStatus, writePartitionSummary } from '../partition-status.js';
 import type { Session } from '../session.js';
 import type { TablePartitionStatus } from '../../state/index.js';
-import { UsageError } from '../../core/index.js';
 import { projectModels } from './project-models.js';
 import { formatBytes, formatColumns, formatCount, formatLateness, formatTime, plural } from '../human.js';
 
