@@ -46,3 +46,11 @@ export function formatColumns(
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
+
+/** Seconds as the largest whole unit that fits: `45 s`, `12 min`, `5.5 h`, `29.9 days`. */
+export function formatLateness(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86_400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} days`;
+}

@@ -206,9 +206,10 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('status')
-    .usage('[--json]')
+    .usage('[--json] [--partitions [table]]')
     .description('counters, lag, freshness/SLOs, last runs, quality, storage per layer')
     .option('--json', 'print one JSON object as the last line')
+    .option('--partitions [table]', "each model table's partitions: exact, provisional, pending_late, stale_code, held or missing")
     .action(async (options: StatusOptions, command: Command) => {
       const { statusCommand } = await import('./commands/status.js');
       await statusCommand(options, context(command));

@@ -1,6 +1,7 @@
 import { copyFile, rename, rm } from 'node:fs/promises';
 import { Engine, quoteIdent, quoteLiteral } from '../engine/index.js';
 import type { Lake } from '../table/index.js';
+import { writePartitionStatusTable, type PartitionStatusRecord } from './partition-status-table.js';
 
 /** Where the analyst catalog of a local lake lives: `<lake root>/catalog.duckdb`. */
 export const CATALOG_FILE = 'catalog.duckdb';
@@ -21,8 +22,14 @@ export const CATALOG_FILE = 'catalog.duckdb';
  * @example
  * await writeCatalog(lake, '/data/lake/catalog.duckdb');
  */
-export async function writeCatalog(lake: Lake, path: string): Promise<{ tables: number; rebound: number }> {
-  return (await CatalogCopy.open(path)).publish(lake);
+export async function writeCatalog(lake: Lake, path: string, options: PublishOptions = {}): Promise<{ tables: number; rebound: number }> {
+  return (await CatalogCopy.open(path)).publish(lake, options);
+}
+
+/** Options of `CatalogCopy.publish`. */
+export interface PublishOptions {
+  /** The rows of `lakeloop.partition_status`, computed at publish time (none, or undefined: the table is left as it is). */
+  readonly partitionStatus?: () => Promise<readonly PartitionStatusRecord[] | undefined>;
 }
 
 /**
@@ -76,7 +83,7 @@ export class CatalogCopy {
   }
 
   /** Rebinds the views whose table has a new version, drops those of tables gone, and renames the copy into place. */
-  async publish(lake: Lake): Promise<{ tables: number; rebound: number }> {
+  async publish(lake: Lake, options: PublishOptions = {}): Promise<{ tables: number; rebound: number }> {
     const catalog = this.catalog;
     let tables = 0;
     try {
@@ -94,8 +101,10 @@ export class CatalogCopy {
         await catalog.run(`DROP VIEW IF EXISTS ${quoteIdent(layer)}.${quoteIdent(table)}`);
         this.dropped += 1;
       }
+      const statusRows = await options.partitionStatus?.();
+      const statusChanged = statusRows ? await writePartitionStatusTable(catalog, statusRows) : false;
       // Already current: the catalog in place stays as it is (no rename, no new file for readers).
-      if (this.reused && this.rebound.size === 0 && this.dropped === 0) {
+      if (this.reused && this.rebound.size === 0 && this.dropped === 0 && !statusChanged) {
         await this.discard();
         return { tables, rebound: 0 };
       }
@@ -167,6 +176,7 @@ export class CatalogRefresher {
     private readonly onError: (error: unknown) => void,
     /** `requestSoon` refreshes at most this often (a refresh rebinds views: ~0.1 s each). */
     private readonly minIntervalMs = 5_000,
+    private readonly options: PublishOptions = {},
   ) {}
 
   /** Asks for a refresh now; returns at once. */
@@ -202,7 +212,7 @@ export class CatalogRefresher {
       do {
         this.again = false;
         this.startedAt = Date.now();
-        await writeCatalog(this.lake, this.path).catch(this.onError);
+        await writeCatalog(this.lake, this.path, this.options).catch(this.onError);
       } while (this.again);
     })().finally(() => {
       this.running = undefined;

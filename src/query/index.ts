@@ -15,3 +15,4 @@ export * from './run-query.js';
 export * from './table-report.js';
 export * from './lake-status.js';
 export * from './catalog.js';
+export type { PartitionStatusRecord } from './partition-status-table.js';

@@ -19,6 +19,7 @@ const RANK: Record<string, number> = {
   planner: 5,
   query: 5,
   runner: 6,
+  state: 6,
   quality: 6,
   observe: 7,
   scheduler: 7,

@@ -56,10 +56,17 @@ describe('lake/catalog.duckdb', () => {
       'gold.customer_lifetime_value',
       'gold.daily_revenue',
       'gold.order_funnel',
+      // The model tables' partition status (the state at the refresh, see README "Partition status").
+      'lakeloop.partition_status',
       'silver.order_events',
       'silver.orders',
       'silver.page_views',
       'silver.payments',
+    ]);
+    expect(await catalogRows(lake, "SELECT partition, status FROM lakeloop.partition_status WHERE table_name = 'gold.daily_revenue' ORDER BY 1")).toEqual([
+      { partition: '2026-10-01', status: 'exact' },
+      { partition: '2026-10-02', status: 'exact' },
+      { partition: '2026-10-03', status: 'provisional' },
     ]);
     // A run with nothing new opens a copy of the catalog early and throws it away: nothing is left behind.
     const before = await catalogRows(lake, 'SELECT count(*) AS n FROM gold.daily_revenue');

@@ -83,6 +83,21 @@ describe('lakeloop serve: collector + streaming loop + /status + /metrics', () =
     expect(metrics).toMatch(/lakeloop_records_landed_total\{source="sales"\} 85/);
   });
 
+  it('/status counts each model table\'s partitions by status', async () => {
+    type Status = { partitions?: Record<string, { counts: Record<string, number>; pendingChange: string | null }> };
+    const days = (s: Status, table: string): number => Object.values(s.partitions?.[table]?.counts ?? {}).reduce((a, b) => a + b, 0);
+    let status: Status = {};
+    await until(async () => {
+      status = (await (await fetch(`${url}/status`)).json()) as Status;
+      return days(status, 'silver.sales') === 2 && days(status, 'gold.daily') === 2;
+    });
+    for (const table of ['silver.sales', 'gold.daily']) {
+      expect(status.partitions?.[table]?.pendingChange).toBeNull();
+      // Day 1 is exact (the first run) or provisional (rewritten by a later run); day 2 the same.
+      expect(Object.keys(status.partitions?.[table]?.counts ?? {}).every((k) => k === 'exact' || k === 'provisional')).toBe(true);
+    }
+  }, 90_000);
+
   it('SIGTERM right after a batch: it is committed, the models run over it, and serve exits 0', async () => {
     await post(salesOfDay(3, 3000));
     child.process.kill('SIGTERM');

@@ -76,12 +76,12 @@ export async function runCommand(selected: readonly string[], options: RunOption
     });
   } catch (error) {
     // Models that committed before the failure are in the catalog too.
-    await refreshCatalog(context, session, catalog);
+    await refreshCatalog(context, session, catalog, dag.models);
     throw error;
   }
   const { outcomes, failures } = result;
   // Also when nothing ran: a catalog left stale (an interrupted serve, a copied lake) is repaired.
-  await refreshCatalog(context, session, catalog);
+  await refreshCatalog(context, session, catalog, dag.models);
   const ledger = await recordRun(session.lake.store, startedAt, outcomes, failures.length > 0);
   if (options.json) io.stdout.write(`${JSON.stringify({ status: ledger.status, models: outcomes, run: runKey(ledger), pendingPlan: pending })}\n`);
   if (failures.length === 0) return;

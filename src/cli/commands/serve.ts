@@ -7,6 +7,7 @@ import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js
 import { CatalogRefresher } from '../../query/index.js';
 import { publishedModels } from '../../planner/index.js';
 import { catalogPath } from '../catalog-refresh.js';
+import { PartitionStatusTracker } from '../partition-status.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { lakeStatus } from '../../query/index.js';
 import { jobsStatus } from '../../scheduler/index.js';
@@ -87,10 +88,12 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const { dag } = await projectModels(context, session);
   const runsModels = options.models !== false && dag.models.length > 0;
   const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
+  let partitions: PartitionStatusTracker | undefined;
   const statusExtra = (): Record<string, unknown> => ({
     ...(feed ? { sampleFeed: feed.counts() } : {}),
     ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
     ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
+    ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
   });
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
@@ -131,9 +134,13 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   });
   // The streaming path: models run after bronze commits, on their own DuckDB instance.
   const catalogFile = catalogPath(session);
+  // Partition status (for /status and the catalog's lakeloop.partition_status) follows the catalog's refreshes, or the runs without a catalog.
+  partitions = new PartitionStatusTracker(session.lake, session.engine, dag.models, (error) => context.verbose(`partition status: ${messageOf(error)}`));
+  const tracker = partitions;
   const catalog = catalogFile === undefined
     ? undefined
-    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`));
+    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
+  tracker.request();
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
@@ -156,7 +163,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
         const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
         if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
-        if (summaries.some((s) => !s.skipped)) catalog?.requestSoon();
+        if (summaries.some((s) => !s.skipped)) {
+          if (catalog) catalog.requestSoon();
+          else tracker.request();
+        }
         decisions.recordRun(summaries);
       },
       onError: (error) => {
@@ -180,7 +190,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         eventTimeColumns,
         // Reconcile and replay jobs run as child processes in the idle scheduling class.
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
-        onTablesChanged: () => catalog?.request(),
+        onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
       }),
       log: (event) => io.stderr.write(`\r\x1b[2Kjob ${escapeControl(event.message)}\n`),
     });

@@ -1,4 +1,4 @@
-import { LakeloopError } from '../../core/index.js';
+import { LakeloopError, UsageError } from '../../core/index.js';
 import { lakeStatus, type LakeStatus } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
 import { pendingLateDetail } from '../../planner/index.js';
@@ -6,10 +6,16 @@ import { listReports, reportTotals } from '../../reconcile/index.js';
 import type { Lake } from '../../table/index.js';
 import type { CommandContext } from '../command-context.js';
 import type { TextSink } from '../io.js';
-import { formatBytes, formatColumns, formatCount, formatTime, plural } from '../human.js';
+import { lakePartitionStatus, partitionStatusJson, writePartitionStatus, writePartitionSummary } from '../partition-status.js';
+import type { Session } from '../session.js';
+import type { TablePartitionStatus } from '../../state/index.js';
+import { projectModels } from './project-models.js';
+import { formatBytes, formatColumns, formatCount, formatLateness, formatTime, plural } from '../human.js';
 
 export interface StatusOptions {
   readonly json?: boolean;
+  /** `--partitions [table]`: every model table's (or one table's) partitions with their status. */
+  readonly partitions?: boolean | string;
 }
 
 /**
@@ -20,16 +26,20 @@ export interface StatusOptions {
  */
 export async function statusCommand(options: StatusOptions, context: CommandContext): Promise<void> {
   const { io } = context;
+  if (options.partitions !== undefined && options.partitions !== false) return partitionsCommand(options, context);
   const config = await context.config();
   const jobs = await loadJobs(config.projectDir);
-  let status: LakeStatus & { readonly jobs: readonly JobStatus[]; readonly late?: readonly LateStatus[]; readonly reconciliation?: ReconciliationStatus | null };
+  let status: LakeStatus & { readonly jobs: readonly JobStatus[]; readonly late?: readonly LateStatus[]; readonly reconciliation?: ReconciliationStatus | null; readonly partitions?: ReturnType<typeof partitionStatusJson>['models'] };
+  let partitions: TablePartitionStatus[] = [];
   try {
     const session = await context.session({ mustExist: true });
+    partitions = await modelPartitions(context, session);
     status = {
       ...(await lakeStatus(session.lake)),
       jobs: await jobsStatus(jobs, session.store),
       late: await lateStatus(session.lake),
       reconciliation: await reconciliationStatus(session.lake),
+      partitions: partitionStatusJson(partitions).models,
     };
   } catch (error) {
     if (!(error instanceof LakeloopError && error.code === 'LAKE_NOT_FOUND')) throw error;
@@ -43,9 +53,34 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   io.stdout.write(`lake ${status.root}\n`);
   if (status.tables.length === 0) io.stdout.write('no tables yet\n');
   writeTables(status, io.stdout);
+  writePartitionSummary(partitions, io.stdout);
   writeLate(status.late ?? [], io.stdout);
   writeReconciliation(status.reconciliation ?? null, io.stdout);
   writeJobs(status.jobs, io.stdout);
+}
+
+/** The model tables' partition status; a project whose models do not load shows none (`lakeloop run` reports why). */
+async function modelPartitions(context: CommandContext, session: Session, tables?: readonly string[]): Promise<TablePartitionStatus[]> {
+  try {
+    const { dag } = await projectModels(context, session);
+    return await lakePartitionStatus(session.lake, session.engine, dag.models, tables);
+  } catch (error) {
+    if (!(error instanceof LakeloopError) || tables) throw error;
+    context.verbose(`partition status: ${error.message}`);
+    return [];
+  }
+}
+
+/** `lakeloop status --partitions [table] [--json]`. */
+async function partitionsCommand(options: StatusOptions, context: CommandContext): Promise<void> {
+  const session = await context.session({ mustExist: true });
+  const table = typeof options.partitions === 'string' ? options.partitions : undefined;
+  const status = await modelPartitions(context, session, table ? [table] : undefined);
+  if (table && !status.some((t) => t.table === table)) {
+    throw new UsageError(`No model table ${table}`, 'Name a silver or gold table built from a model file (lakeloop status lists the tables).');
+  }
+  if (options.json) context.io.stdout.write(`${JSON.stringify(partitionStatusJson(status))}\n`);
+  else writePartitionStatus(status, context.io.stdout);
 }
 
 /** A model's rows deferred behind its lateness horizon that no reconcile has applied yet. */
@@ -109,14 +144,6 @@ function writeLate(late: readonly LateStatus[], out: TextSink): void {
     const lateness = l.maxLatenessSeconds === undefined ? '' : `, up to ${formatLateness(l.maxLatenessSeconds)} late`;
     out.write(`  ${l.model}: ${plural(l.rows, 'row')} in ${parts.map(([p, n]) => `${p} (${n})`).slice(0, 6).join(', ')}${parts.length > 6 ? ', …' : ''}${lateness}\n`);
   }
-}
-
-/** Seconds as the largest whole unit that fits: `45 s`, `12 min`, `5.5 h`, `29.9 days`. */
-function formatLateness(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 86_400) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86_400).toFixed(1)} days`;
 }
 
 function writeReconciliation(r: ReconciliationStatus | null, out: TextSink): void {
