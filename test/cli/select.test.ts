@@ -88,6 +88,13 @@ describe('lakeloop run with selectors', () => {
     expect(excluded.stderr).toContain('No models selected');
     expect(await versionOf('gold.daily')).toBe(before);
   }, 60_000);
+
+  it('a selected model whose upstream model has no table yet is a usage error pointing at +name', async () => {
+    const fresh = await cli(['--lake', join(dir, 'fresh-lake'), 'run', 'gold.daily'], project);
+    expect(fresh.code).toBe(2);
+    expect(fresh.stderr).toContain('Not built yet: gold.daily reads silver.sales');
+    expect(fresh.stderr).toContain('lakeloop run +gold.daily');
+  }, 60_000);
 });
 
 describe('selectors on the other verbs', () => {
