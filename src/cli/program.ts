@@ -24,6 +24,9 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+/** The selector grammar (src/models/model-selector.ts), for the verbs' help. */
+const SELECTORS_HELP = 'Selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME';
+
 /** `--exclude`'s help, shared by the verbs that take model selectors. */
 const EXCLUDE_HELP = 'models to leave out (same selectors as the models; repeatable)';
 
@@ -110,7 +113,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('run')
     .usage('[models...] [--full-refresh]')
     .description('run the models once (streaming path: incremental where they can be), in DAG order')
-    .argument('[models...]', 'only the selected models, their upstream read as published (+name selects it too); default: all. Selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME')
+    .argument('[models...]', `only the selected models, their upstream read as published (+name selects it too); default: all. ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
     .option('--full-refresh', 'rebuild the selected models from scratch')
     .option('--json', 'print { models: [...] } as one JSON object (last line)')
@@ -123,7 +126,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('plan')
     .usage('[models...] [--json]')
     .description("what differs between the model files and the lake (from the tables' logs): breaking, non-breaking, metadata, added, removed; schema diff, downstream rebuilds, partitions, estimate")
-    .argument('[models...]', 'only the changes of the selected models (and what they force downstream); default: all. Selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME')
+    .argument('[models...]', `only the changes of the selected models (and what they force downstream); default: all. ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
     .option('--json', 'print { models: [...], rebuild, record, estimateSeconds } as one JSON object (last line)')
     .action(async (models: string[], options: PlanOptions, command: Command) => {
@@ -135,7 +138,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('apply')
     .usage('[models...] [--yes] [--dry-run]')
     .description('rebuild the changed models (and what a breaking change forces downstream) from their upstream tables as published, test and publish them')
-    .argument('[models...]', 'only the changes of the selected models; default: all. Selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME')
+    .argument('[models...]', `only the changes of the selected models; default: all. ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--dry-run', 'print the plan, change nothing')
@@ -152,7 +155,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--from <D>', 'first day of the window, YYYY-MM-DD (default: today minus --window)')
     .option('--to <D>', "last day of the window (default: each model's last day behind its lateness horizon; today without one)")
     .option('--window <duration>', 'the default window length', '7d')
-    .option('--models <m...>', 'only the selected models and those downstream of them (default: all); selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME')
+    .option('--models <m...>', `only the selected models and those downstream of them (default: all). ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', 'models to leave out, after those downstream are added (same selectors)')
     .option('--dry-run', 'compute and report the differences, publish nothing')
     .option('--threads <n>', "the reconcile circuit's DuckDB threads (its own instance)", '1')
@@ -170,7 +173,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .description("rebuild a window (or a new model's history) from bronze; same machinery as reconcile")
     .requiredOption('--from <D>', 'first day of the window')
     .requiredOption('--to <D>', 'last day of the window')
-    .option('--models <m...>', 'only the selected models and those downstream of them (default: all); selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME')
+    .option('--models <m...>', `only the selected models and those downstream of them (default: all). ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', 'models to leave out, after those downstream are added (same selectors)')
     .option('--dry-run', 'compute and report, publish nothing')
     .option('--threads <n>', "the replay circuit's DuckDB threads (its own instance)", '1')
@@ -236,7 +239,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('test')
     .usage('[models...]')
     .description('run data tests')
-    .argument('[models...]', 'only the tests of the selected models (default: all). Selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME')
+    .argument('[models...]', `only the tests of the selected models (default: all). ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
     .option('--json', 'print { tests: [...] } as one JSON object (last line)')
     .action(async (models: string[], options: TestOptions, command: Command) => {
@@ -248,7 +251,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('lineage')
     .usage('[--format text|mermaid|json] [models...] [--exclude S...]')
     .description('the model/source graph, grouped by domain, cross-domain edges marked')
-    .argument('[models...]', 'only the edges into the selected models (default: all). Selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME')
+    .argument('[models...]', `only the edges into the selected models (default: all). ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'json']).default('text'))
     .action(async (models: string[], options: LineageOptions, command: Command) => {
