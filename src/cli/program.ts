@@ -25,6 +25,12 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+/** The selector grammar (src/models/model-selector.ts), for the verbs' help. */
+const SELECTORS_HELP = 'Selectors: name, layer.*, name+, +name, owner:NAME, domain:NAME';
+
+/** `--exclude`'s help, shared by the verbs that take model selectors. */
+const EXCLUDE_HELP = 'models to leave out (same selectors as the models; repeatable)';
+
 /** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
 export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay', 'plan', 'apply', 'control']);
 
@@ -122,8 +128,9 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('run')
     .usage('[models...] [--full-refresh]')
     .description('run the models once (streaming path: incremental where they can be), in DAG order')
-    .argument('[models...]', 'only these models (and what they need); default: all')
-    .option('--full-refresh', 'rebuild the models from scratch')
+    .argument('[models...]', `only the selected models, their upstream read as published (+name selects it too); default: all. ${SELECTORS_HELP}`)
+    .option('--exclude <selector...>', EXCLUDE_HELP)
+    .option('--full-refresh', 'rebuild the selected models from scratch')
     .option('--json', 'print { models: [...] } as one JSON object (last line)')
     .action(async (models: string[], options: RunOptions, command: Command) => {
       const { runCommand } = await import('./commands/run.js');
@@ -134,7 +141,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('plan')
     .usage('[models...] [--json]')
     .description("what differs between the model files and the lake (from the tables' logs): breaking, non-breaking, metadata, added, removed; schema diff, downstream rebuilds, partitions, estimate")
-    .argument('[models...]', 'only the changes of these models (and what they force downstream); default: all')
+    .argument('[models...]', `only the changes of the selected models (and what they force downstream); default: all. ${SELECTORS_HELP}`)
+    .option('--exclude <selector...>', EXCLUDE_HELP)
     .option('--json', 'print { models: [...], rebuild, record, estimateSeconds } as one JSON object (last line)')
     .action(async (models: string[], options: PlanOptions, command: Command) => {
       const { planCommand } = await import('./commands/plan.js');
@@ -145,7 +153,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('apply')
     .usage('[models...] [--yes] [--dry-run]')
     .description('rebuild the changed models (and what a breaking change forces downstream) from their upstream tables as published, test and publish them')
-    .argument('[models...]', 'only the changes of these models; default: all')
+    .argument('[models...]', `only the changes of the selected models; default: all. ${SELECTORS_HELP}`)
+    .option('--exclude <selector...>', EXCLUDE_HELP)
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--dry-run', 'print the plan, change nothing')
     .option('--json', 'print { plan, applied, rebuilt, recorded } as one JSON object (last line)')
@@ -161,7 +170,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--from <D>', 'first day of the window, YYYY-MM-DD (default: today minus --window)')
     .option('--to <D>', "last day of the window (default: each model's last day behind its lateness horizon; today without one)")
     .option('--window <duration>', 'the default window length', '7d')
-    .option('--models <m...>', 'only these models and those downstream of them (default: all)')
+    .option('--models <m...>', `only the selected models and those downstream of them (default: all). ${SELECTORS_HELP}`)
+    .option('--exclude <selector...>', 'models to leave out, after those downstream are added (same selectors)')
     .option('--dry-run', 'compute and report the differences, publish nothing')
     .option('--threads <n>', "the reconcile circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the reconcile circuit's DuckDB memory limit", '1GB')
@@ -179,7 +189,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .description("rebuild a window (or a new model's history) from bronze; same machinery as reconcile")
     .requiredOption('--from <D>', 'first day of the window')
     .requiredOption('--to <D>', 'last day of the window')
-    .option('--models <m...>', 'only these models and those downstream of them (default: all)')
+    .option('--models <m...>', `only the selected models and those downstream of them (default: all). ${SELECTORS_HELP}`)
+    .option('--exclude <selector...>', 'models to leave out, after those downstream are added (same selectors)')
     .option('--dry-run', 'compute and report, publish nothing')
     .option('--threads <n>', "the replay circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the replay circuit's DuckDB memory limit", '1GB')
@@ -246,7 +257,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .command('test')
     .usage('[models...]')
     .description('run data tests')
-    .argument('[models...]', 'only the tests of these models (default: all)')
+    .argument('[models...]', `only the tests of the selected models (default: all). ${SELECTORS_HELP}`)
+    .option('--exclude <selector...>', EXCLUDE_HELP)
     .option('--json', 'print { tests: [...] } as one JSON object (last line)')
     .action(async (models: string[], options: TestOptions, command: Command) => {
       const { testCommand } = await import('./commands/test.js');
@@ -255,12 +267,14 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('lineage')
-    .usage('[--format text|mermaid|json]')
-    .description('the model/source graph')
+    .usage('[--format text|mermaid|json] [models...] [--exclude S...]')
+    .description('the model/source graph, grouped by domain, cross-domain edges marked')
+    .argument('[models...]', `only the edges into the selected models (default: all). ${SELECTORS_HELP}`)
+    .option('--exclude <selector...>', EXCLUDE_HELP)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'json']).default('text'))
-    .action(async (options: LineageOptions, command: Command) => {
+    .action(async (models: string[], options: LineageOptions, command: Command) => {
       const { lineageCommand } = await import('./commands/lineage.js');
-      await lineageCommand(options, context(command));
+      await lineageCommand(models, options, context(command));
     });
 
   program

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { editDistance } from '../core/index.js';
 import { isS3Url, parseS3Url } from '../storage/index.js';
 
 /**
@@ -158,17 +159,4 @@ function nearest(key: string, known: readonly string[]): string | undefined {
     }
   }
   return bestDistance <= Math.max(1, Math.floor(key.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }

@@ -39,6 +39,8 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   readonly version: number;
   /** Who to ask about this data (a team or a person). */
   readonly owner: string;
+  /** The business domain the source belongs to (e.g. `sales`): `lineage` and `status` group by it. */
+  readonly domain?: string;
   readonly description?: string;
   /** The record's fields; each top-level field is a bronze column. */
   readonly schema: S;
@@ -58,6 +60,7 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly source: string;
   readonly version: number;
   readonly owner: string;
+  readonly domain: string | undefined;
   readonly description: string | undefined;
   readonly schema: S;
   readonly key: readonly string[];
@@ -94,6 +97,10 @@ const definitionSchema = z.strictObject({
     .regex(/^[a-z][a-z0-9_]*$/, { error: 'expected a snake_case name such as "orders" (lowercase letters, digits, underscores)' }),
   version: positiveInt,
   owner: z.string({ error: 'expected the owning team or person' }).min(1, { error: 'expected the owning team or person' }),
+  domain: z
+    .string({ error: 'expected a domain name such as "sales"' })
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, { error: 'expected a domain name such as "sales" (letters, digits, _ and -)' })
+    .optional(),
   description: z.string().optional(),
   schema: z.custom<z.ZodObject>((value) => value instanceof z.ZodObject, { error: 'expected a zod object schema, e.g. z.object({ ... })' }),
   key: z.array(z.string(), { error: 'expected a list of field names' }).min(1, { error: 'expected at least one key field' }),
@@ -149,6 +156,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     source: definition.source,
     version: definition.version,
     owner: definition.owner,
+    domain: definition.domain,
     description: definition.description,
     schema: definition.schema,
     key: Object.freeze([...definition.key]),

@@ -1,6 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, isDuration, parseDuration, type ConfigIssue } from '../core/index.js';
+import { ConfigError, isDuration, nearMisses, parseDuration, type ConfigIssue } from '../core/index.js';
 import { DATA_TEST_KINDS, lineAt, MODEL_KINDS, type DataTest, type DataTestSpec, type ModelHeader } from './model.js';
 
 const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -17,9 +17,12 @@ const HeaderSchema = z.strictObject({
   lateness: duration.optional(),
   max_future_skew: duration.optional(),
   owner: z.string().min(1).optional(),
+  domain: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, 'expected a domain name such as sales (letters, digits, _ and -)').optional(),
   freshness: duration.optional(),
   tests: z.array(z.unknown()).optional(),
 });
+
+const HEADER_KEYS = Object.keys(HeaderSchema.shape);
 
 /** A model file split into its validated header and its SELECT. */
 export interface ParsedModelFile {
@@ -59,7 +62,9 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
   if (!result.success) {
     const issues: ConfigIssue[] = result.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return { path: issue.keys.join(', '), message: `unknown header key (known: ${Object.keys(HeaderSchema.shape).join(', ')})` };
+        const suggestions = issue.keys.flatMap((key) => nearMisses(key, HEADER_KEYS).slice(0, 1).map((near) => `did you mean ${near} instead of ${key}?`));
+        const hint = suggestions.length ? ` (${suggestions.join('; ')})` : '';
+        return { path: issue.keys.join(', '), message: `unknown header key${hint}; known: ${HEADER_KEYS.join(', ')}` };
       }
       return { path: issue.path.map(String).join('.'), message: issue.message };
     });
@@ -85,6 +90,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     lateness: h.lateness,
     maxFutureSkew: h.max_future_skew,
     owner: h.owner,
+    domain: h.domain,
     freshness: h.freshness,
     tests,
   });

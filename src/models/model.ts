@@ -21,6 +21,8 @@ export interface ModelHeader {
   /** How far ahead of the wall clock an event time may be before it stops moving the watermark (default 5m). */
   readonly maxFutureSkew: string | undefined;
   readonly owner: string | undefined;
+  /** The business domain the model belongs to (`domain:` key): `lineage` and `status` group by it, `domain:NAME` selects by it. */
+  readonly domain: string | undefined;
   readonly freshness: string | undefined;
   /** The data tests of the `tests:` key (SPEC §8), validated. */
   readonly tests: readonly DataTest[];

@@ -6,7 +6,7 @@ import { modelFingerprint, modelVersionRecord, rowHeaderOf, type ModelDefinition
  * - `added`: no table yet; `removed`: a table no model file defines any more;
  * - `breaking`: rows or values may change (the model and everything downstream rebuild);
  * - `non-breaking`: only columns added to the SELECT list (the model rebuilds, downstream does not);
- * - `metadata`: only tests, owner, freshness, lateness or max_future_skew changed (no rebuild);
+ * - `metadata`: only tests, owner, domain, freshness, lateness or max_future_skew changed (no rebuild);
  * - `unchanged`: nothing, or comments and whitespace only.
  */
 export type ModelChangeKind = 'added' | 'removed' | 'breaking' | 'non-breaking' | 'metadata' | 'unchanged';

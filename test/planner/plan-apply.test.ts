@@ -320,15 +320,14 @@ describe('added and removed models, trailing comments, confirmation', () => {
     expect((await plan(project, lake)).models.find((m) => m.name === 'gold.daily')?.change).toBe('breaking');
   }, 120_000);
 
-  it('run <model> --full-refresh rebuilds that model only, not what it reads', async () => {
+  it('run <model> --full-refresh rebuilds that model only and reads what it reads as published', async () => {
     const { project, lake } = await setup({}, 1);
+    const silver = await versionOf(lake, 'silver.sales');
     const run = await cli(['--lake', lake, 'run', 'gold.daily', '--full-refresh', '--json'], project);
     expect(run.code, run.stderr).toBe(0);
     const models = run.json<{ models: { model: string; mode: string }[] }>().models;
-    expect(models.map((m) => [m.model, m.mode])).toEqual([
-      ['silver.sales', 'skipped'],
-      ['gold.daily', 'full'],
-    ]);
+    expect(models.map((m) => [m.model, m.mode])).toEqual([['gold.daily', 'full']]);
+    expect(await versionOf(lake, 'silver.sales')).toBe(silver);
   }, 60_000);
 
   it('plan and apply are listed by --help', async () => {

@@ -125,7 +125,7 @@ describe('lakeloop run (full models)', () => {
     expect(await query(GOLD)).toEqual(await query(oracleSql(files)));
   });
 
-  it('runs only the named model and what it reads; --full-refresh recomputes', async () => {
+  it('runs only the named model; --full-refresh recomputes', async () => {
     const run = await cli(['--lake', lake, 'run', 'silver.orders', '--full-refresh', '--json'], PROJECT_ROOT);
     expect(run.code, run.stderr).toBe(0);
     const { models } = run.json<{ models: { model: string; skipped: boolean }[] }>();

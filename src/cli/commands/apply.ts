@@ -9,13 +9,15 @@ import { plural } from '../human.js';
 import { describePlan, projectPlan } from './plan.js';
 
 export interface ApplyOptions {
+  /** Selectors of models whose changes are left out. */
+  readonly exclude?: readonly string[];
   readonly yes?: boolean;
   readonly dryRun?: boolean;
   readonly json?: boolean;
 }
 
 /**
- * `lakeloop apply [models...] [--yes] [--dry-run]`: shows the plan, asks (on a terminal,
+ * `lakeloop apply [selectors...] [--exclude selectors...] [--yes] [--dry-run]`: shows the plan, asks (on a terminal,
  * unless `--yes`), then rebuilds the changed models and the models their breaking changes
  * force, from their upstream tables as published, tests and publishes them, and records
  * metadata-only changes. Without a terminal and without `--yes` it refuses (exit 2).
@@ -23,7 +25,7 @@ export interface ApplyOptions {
 export async function applyCommand(selected: readonly string[], options: ApplyOptions, context: CommandContext): Promise<ApplyResult | undefined> {
   const { io } = context;
   const session = await context.session();
-  const { dag, plan, contracts } = await projectPlan(context, session, selected);
+  const { dag, plan, contracts } = await projectPlan(context, session, selected, options.exclude);
   if (!options.json || options.dryRun) io.stdout.write(describePlan(plan, { applying: !options.dryRun }));
   if (options.dryRun || !planHasWork(plan)) {
     if (options.json) io.stdout.write(`${JSON.stringify({ plan, applied: false })}\n`);

@@ -1,13 +1,15 @@
-import { UsageError } from '../../core/index.js';
 import type { Contract } from '../../contracts/index.js';
 import type { ModelDag } from '../../models/index.js';
 import { buildPlan, type ModelPlan, type PlannedModel } from '../../planner/index.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
 import type { Session } from '../session.js';
+import { selectModelsOrFail } from './model-selection.js';
 import { projectModels } from './project-models.js';
 
 export interface PlanOptions {
+  /** Selectors of models whose changes are left out. */
+  readonly exclude?: readonly string[];
   readonly json?: boolean;
 }
 
@@ -16,28 +18,27 @@ export async function projectPlan(
   context: CommandContext,
   session: Session,
   selected: readonly string[],
+  exclude: readonly string[] = [],
 ): Promise<{ dag: ModelDag; plan: ModelPlan; contracts: ReadonlyMap<string, Contract> }> {
   const { dag, contracts } = await projectModels(context, session);
-  if (selected.length) {
+  let select: readonly string[] = [];
+  if (selected.length || exclude.length) {
+    // A silver/gold table no model defines any more (a removed model) can be named too.
     const tables = new Set((await session.lake.tables()).filter((t) => t.startsWith('silver.') || t.startsWith('gold.')));
-    const unknown = selected.filter((name) => !dag.byName.has(name) && !tables.has(name));
-    if (unknown.length) {
-      const known = dag.models.map((m) => m.name);
-      throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
-    }
+    select = selectModelsOrFail(dag, selected, exclude, tables).names;
   }
-  const plan = await buildPlan(session.lake, session.engine, dag.models, { select: selected });
+  const plan = await buildPlan(session.lake, session.engine, dag.models, { select });
   return { dag, plan, contracts };
 }
 
 /**
- * `lakeloop plan [models...] [--json]`: what differs between the model files and the lake,
+ * `lakeloop plan [selectors...] [--exclude selectors...] [--json]`: what differs between the model files and the lake,
  * from the tables' logs only, and what `lakeloop apply` would rebuild. `--json` prints
  * `{ models: [...], rebuild, record, estimateSeconds }` as the last line.
  */
 export async function planCommand(selected: readonly string[], options: PlanOptions, context: CommandContext): Promise<ModelPlan> {
   const session = await context.session();
-  const { plan } = await projectPlan(context, session, selected);
+  const { plan } = await projectPlan(context, session, selected, options.exclude);
   if (options.json) context.io.stdout.write(`${JSON.stringify(plan)}\n`);
   else context.io.stdout.write(describePlan(plan));
   return plan;
@@ -62,7 +63,7 @@ function describeModel(m: PlannedModel): string {
   if (m.change === 'removed') return `removed: no model file defines it; its table (${plural(m.partitions, 'partition')}) is kept and no longer run (apply does not delete tables)`;
   if (m.change === 'added') parts.push('added: new model, built from scratch');
   else if (m.change === 'unchanged') parts.push(`rebuild: downstream of ${m.rebuildFor.join(', ')}`);
-  else if (m.change === 'metadata') parts.push('metadata: tests/owner/freshness/lateness only, recorded without a rebuild');
+  else if (m.change === 'metadata') parts.push('metadata: tests/owner/domain/freshness/lateness only, recorded without a rebuild');
   else parts.push(m.change);
   if (m.change !== 'unchanged' && m.rebuildFor.length) parts.push(`also downstream of ${m.rebuildFor.join(', ')}`);
   const { added, removed, retyped } = m.columns;

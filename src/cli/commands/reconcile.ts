@@ -8,13 +8,17 @@ import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
 import { Progress } from '../progress.js';
 import { applyCpuPriority, parsePriority } from '../priority.js';
+import { selectModelsOrFail } from './model-selection.js';
 import { projectModels } from './project-models.js';
 
 export interface ReconcileCommandOptions {
   readonly from?: string;
   readonly to?: string;
   readonly window?: string;
+  /** Selectors (see `resolveSelectors`); the selected models and those downstream of them are recomputed. */
   readonly models?: string[];
+  /** Selectors of models left out, applied after the downstream ones are added. */
+  readonly exclude?: string[];
   readonly dryRun?: boolean;
   readonly json?: boolean;
   readonly threads?: string;
@@ -27,7 +31,8 @@ export interface ReconcileCommandOptions {
 
 /**
  * `lakeloop reconcile` and `lakeloop replay`: recompute a window of every model (or of the
- * `--models` given and those downstream of them) from bronze in a separate DuckDB
+ * models `--models` selects and those downstream of them, since a correction must flow
+ * downstream, minus those `--exclude` selects) from bronze in a separate DuckDB
  * circuit, print the report (also written to `_lakeloop/reports/`), publish the corrected
  * partitions unless `--dry-run`. Exit 1 when a partition is held by a failing blocking test.
  */
@@ -38,7 +43,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   if (context.ownsProcess) context.verbose(applyCpuPriority(priority));
   const session = await context.session();
   const { dag, contracts } = await projectModels(context, session);
-  const models = options.models?.length ? modelsAndDownstream(dag, options.models) : [...dag.models];
+  const models = selectForRecompute(dag, options.models ?? [], options.exclude ?? []);
   if (models.length === 0) throw new UsageError('No models to recompute', 'Add sql/<layer>/<name>.sql files.');
   const existing = new Set(await session.lake.tables());
   for (const name of new Set(models.flatMap((m) => m.upstream))) {
@@ -146,11 +151,13 @@ function formatSeconds(seconds: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** The models named and those downstream of them; an unknown name is a usage error. */
-function modelsAndDownstream(dag: ModelDag, names: readonly string[]): Model[] {
-  const unknown = names.filter((n) => !dag.byName.has(n));
-  if (unknown.length) {
-    throw new UsageError(`Unknown model ${unknown.join(', ')}`, `Models: ${dag.models.map((m) => m.name).join(', ')}.`);
+/** The selected models and those downstream of them, minus the excluded ones; an unknown selector is a usage error. */
+function selectForRecompute(dag: ModelDag, select: readonly string[], exclude: readonly string[]): Model[] {
+  const selected = select.length ? withDownstream(dag.models, selectModelsOrFail(dag, select).names) : [...dag.models];
+  const kept = new Set(selectModelsOrFail(dag, [], exclude).names);
+  const models = selected.filter((m) => kept.has(m.name));
+  if (models.length === 0 && (select.length || exclude.length)) {
+    throw new UsageError(`No models selected: ${[...select, ...exclude.map((e) => `--exclude ${e}`)].join(' ')} leaves none`, 'Check --models and --exclude.');
   }
-  return withDownstream(dag.models, names);
+  return models;
 }

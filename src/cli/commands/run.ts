@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { LakeloopError, UsageError } from '../../core/index.js';
-import { selectModels } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
 import { runModels, type ModelOutcome, type RunResult } from '../../runner/index.js';
@@ -9,16 +8,20 @@ import type { ObjectStore } from '../../storage/index.js';
 import { openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
+import { selectModelsOrFail } from './model-selection.js';
 import { projectModels } from './project-models.js';
 
 export interface RunOptions {
   readonly fullRefresh?: boolean;
+  /** Selectors of models to leave out (same grammar as the positional ones). */
+  readonly exclude?: readonly string[];
   readonly json?: boolean;
 }
 
 /**
- * `lakeloop run [models...] [--full-refresh]`: runs the project's models (or the named ones
- * and what they read) in DAG order, one line per model as it finishes (`OK`, `ERROR`, or
+ * `lakeloop run [selectors...] [--exclude selectors...] [--full-refresh]`: runs the project's
+ * models (or exactly the selected ones, like dbt: their upstream is read as published, and
+ * `+name` selects it too) in DAG order, one line per model as it finishes (`OK`, `ERROR`, or
  * `SKIP` for a model downstream of a failed one); the others run on. The result goes to the
  * run ledger (`_lakeloop/runs/run/`); `--json` prints `{ status, models: [...], run }` as the
  * last line, also when a model failed. Exit 1 when any model failed.
@@ -27,11 +30,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const { io } = context;
   const session = await context.session();
   const { dag, contracts } = await projectModels(context, session);
-  const { models: selectedModels, unknown } = selectModels(dag, selected);
-  if (unknown.length) {
-    const known = dag.models.map((m) => m.name);
-    throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
-  }
+  const { models: selectedModels } = selectModelsOrFail(dag, selected, options.exclude ?? []);
   if (selectedModels.length === 0) {
     io.stdout.write('no models: add sql/silver/<name>.sql or sql/gold/<name>.sql\n');
     if (options.json) io.stdout.write(`${JSON.stringify({ models: [] })}\n`);
@@ -42,6 +41,14 @@ export async function runCommand(selected: readonly string[], options: RunOption
   // A source that has not received data yet still has a (empty) bronze table, so its
   // models build from the start instead of failing on a missing table.
   const existing = new Set(await session.lake.tables());
+  const chosen = new Set(models.map((m) => m.name));
+  const unbuilt = models.flatMap((m) => m.upstream.filter((up) => dag.byName.has(up) && !chosen.has(up) && !existing.has(up)).map((up) => `${m.name} reads ${up}`));
+  if (unbuilt.length) {
+    throw new UsageError(
+      `Not built yet: ${unbuilt.join(', ')}, and it is not selected`,
+      `run reads the upstream of the selected models as published: build it first, or select it too with +, e.g. lakeloop run +${unbuilt[0]?.split(' ')[0] ?? '<model>'}.`,
+    );
+  }
   for (const name of new Set(models.flatMap((m) => m.upstream))) {
     const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
@@ -61,8 +68,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
       fullRefresh: options.fullRefresh ?? false,
       // A full refresh rebuilds with the SQL's definition: dropped columns leave, retyped ones change.
       replaceDefinition: options.fullRefresh ?? false,
-      // `run gold.x --full-refresh` rebuilds gold.x; what it reads only catches up.
-      ...(selected.length ? { fullRefreshModels: new Set(selected) } : {}),
+      // Only the selected models run, so `run gold.x --full-refresh` rebuilds gold.x and reads its upstream as published.
       eventTimeColumns,
       // Each committed model's view is bound while the next model runs.
       onModelDone: (s) => {

@@ -1,4 +1,6 @@
+import { loadContracts } from '../../contracts/index.js';
 import { LakeloopError, UsageError } from '../../core/index.js';
+import { loadModels } from '../../models/index.js';
 import { lakeStatus, type LakeStatus } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
 import { pendingLateDetail } from '../../planner/index.js';
@@ -46,14 +48,16 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
     context.verbose(error.message);
     status = { root: config.lake.root, sources: [], tables: [], layers: [], jobs: await jobsStatus(jobs, undefined) };
   }
+  const domains = await domainStatus(config.projectDir, context);
   if (options.json) {
-    io.stdout.write(`${JSON.stringify(status)}\n`);
+    io.stdout.write(`${JSON.stringify(domains.length ? { ...status, domains } : status)}\n`);
     return;
   }
   io.stdout.write(`lake ${status.root}\n`);
   if (status.tables.length === 0) io.stdout.write('no tables yet\n');
   writeTables(status, io.stdout);
   writePartitionSummary(partitions, io.stdout);
+  writeDomains(domains, io.stdout);
   writeLate(status.late ?? [], io.stdout);
   writeReconciliation(status.reconciliation ?? null, io.stdout);
   writeJobs(status.jobs, io.stdout);
@@ -81,6 +85,47 @@ async function partitionsCommand(options: StatusOptions, context: CommandContext
   }
   if (options.json) context.io.stdout.write(`${JSON.stringify(partitionStatusJson(status))}\n`);
   else writePartitionStatus(status, context.io.stdout);
+}
+
+/** The sources and models of one domain (the `domain` of contracts and model headers). */
+interface DomainStatus {
+  readonly domain: string;
+  readonly owners: readonly string[];
+  readonly sources: readonly string[];
+  readonly models: readonly string[];
+}
+
+/** The project's domains, sorted; empty when no contract or model names one, or when the project's files do not load (other verbs report that). */
+async function domainStatus(projectDir: string, context: CommandContext): Promise<DomainStatus[]> {
+  let members: { domain: string; owner: string | undefined; source?: string; model?: string }[];
+  try {
+    const contracts = await loadContracts(projectDir);
+    const models = await loadModels(projectDir);
+    members = [
+      ...[...contracts.values()].flatMap((c) => (c.domain === undefined ? [] : [{ domain: c.domain, owner: c.owner, source: c.source }])),
+      ...models.flatMap((m) => (m.header.domain === undefined ? [] : [{ domain: m.header.domain, owner: m.header.owner, model: m.name }])),
+    ];
+  } catch (error) {
+    if (!(error instanceof LakeloopError)) throw error;
+    context.verbose(`domains not shown: ${error.message}`);
+    return [];
+  }
+  return [...new Set(members.map((m) => m.domain))].sort().map((domain) => {
+    const of = members.filter((m) => m.domain === domain);
+    return {
+      domain,
+      owners: [...new Set(of.flatMap((m) => (m.owner === undefined ? [] : [m.owner])))].sort(),
+      sources: of.flatMap((m) => (m.source === undefined ? [] : [m.source])).sort(),
+      models: of.flatMap((m) => (m.model === undefined ? [] : [m.model])).sort(),
+    };
+  });
+}
+
+function writeDomains(domains: readonly DomainStatus[], out: TextSink): void {
+  if (domains.length === 0) return;
+  out.write('\ndomains:\n');
+  const list = (items: readonly string[]): string => (items.length ? items.join(', ') : '-');
+  out.write(formatColumns(['domain', 'owners', 'sources', 'models'], domains.map((d) => [d.domain, list(d.owners), list(d.sources), list(d.models)]), { indent: 2 }));
 }
 
 /** A model's rows deferred behind its lateness horizon that no reconcile has applied yet. */

@@ -1,15 +1,18 @@
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError } from '../../core/index.js';
 import { relationOf, runDataTests, testInputs, type DataTestResult } from '../../runner/index.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
+import { selectModelsOrFail } from './model-selection.js';
 import { projectModels } from './project-models.js';
 
 export interface TestOptions {
+  /** Selectors of models whose tests are left out. */
+  readonly exclude?: readonly string[];
   readonly json?: boolean;
 }
 
 /**
- * `lakeloop test [models...]`: runs the data tests of the named (or all) models against their
+ * `lakeloop test [selectors...] [--exclude selectors...]`: runs the data tests of the selected (or all) models against their
  * current published tables, one line per test; `--json` prints `{ tests, passed, failed, warned }`
  * as the last line. Exits 1 when an `error` test fails or a model's table is not published.
  */
@@ -17,13 +20,7 @@ export async function testCommand(selected: readonly string[], options: TestOpti
   const { io } = context;
   const session = await context.session();
   const { dag } = await projectModels(context, session);
-  const unknown = selected.filter((name) => !dag.byName.has(name));
-  if (unknown.length) {
-    const known = dag.models.map((m) => m.name);
-    throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
-  }
-  const wanted = new Set(selected);
-  const models = dag.models.filter((m) => (wanted.size === 0 || wanted.has(m.name)) && m.header.tests.length > 0);
+  const models = selectModelsOrFail(dag, selected, options.exclude ?? []).models.filter((m) => m.header.tests.length > 0);
   const existing = new Set(await session.lake.tables());
   const results: DataTestResult[] = [];
   const missing: string[] = [];
