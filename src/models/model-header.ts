@@ -18,6 +18,7 @@ const HeaderSchema = z.strictObject({
   max_future_skew: duration.optional(),
   owner: z.string().min(1).optional(),
   freshness: duration.optional(),
+  measures: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   tests: z.array(z.unknown()).optional(),
 });
 
@@ -86,6 +87,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     maxFutureSkew: h.max_future_skew,
     owner: h.owner,
     freshness: h.freshness,
+    measures: h.measures === undefined ? undefined : Object.freeze(typeof h.measures === 'string' ? [h.measures] : [...h.measures]),
     tests,
   });
   let sql = text.slice(sqlOffset);

@@ -22,6 +22,11 @@ export interface ModelHeader {
   readonly maxFutureSkew: string | undefined;
   readonly owner: string | undefined;
   readonly freshness: string | undefined;
+  /**
+   * The columns whose sums mean something (amounts, counts), which reconcile reports sum
+   * deltas of; undefined: the default rule (`measureColumns`); `[]`: none.
+   */
+  readonly measures: readonly string[] | undefined;
   /** The data tests of the `tests:` key (SPEC §8), validated. */
   readonly tests: readonly DataTest[];
 }
