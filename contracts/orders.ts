@@ -1,18 +1,19 @@
 // The default project's orders, as the checkout service emits them.
-// In a project of your own, write `import { defineContract } from 'lakeloop'`.
+// In a project of your own, write `import { decimal, defineContract } from 'lakeloop'`.
 import { z } from 'zod';
+import { decimal } from '../src/contracts/decimal.js';
 import { defineContract } from '../src/contracts/define-contract.js';
 
 export default defineContract({
   source: 'orders',
-  version: 1,
+  version: 2,
   owner: 'checkout-team',
   description: 'One record per order state change (placed, paid, shipped, cancelled); the latest per order_id wins in silver.',
   schema: z.object({
     order_id: z.string().regex(/^ord_[A-Za-z0-9]+$/).describe('Order id, e.g. ord_8f2k1'),
     customer_id: z.string().min(1),
     status: z.enum(['placed', 'paid', 'shipped', 'cancelled']),
-    amount: z.number().nonnegative().describe('Order total in `currency`, taxes included'),
+    amount: decimal(18, 2).nonnegative().describe('Order total in `currency`, taxes included'),
     currency: z.enum(['EUR', 'USD', 'GBP', 'SEK', 'DKK', 'NOK', 'CHF', 'PLN']),
     country: z.string().regex(/^[A-Z]{2}$/).describe('ISO 3166-1 alpha-2 shipping country'),
     item_count: z.int().positive(),

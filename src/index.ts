@@ -17,6 +17,7 @@ export {
 } from './core/index.js';
 // Contracts: `import { defineContract, z } from 'lakeloop'`, so a project needs no zod of its own.
 export { defineContract } from './contracts/define-contract.js';
+export { decimal } from './contracts/decimal.js';
 export type { Contract, ContractDefinition, DriftPolicy } from './contracts/define-contract.js';
 export { z } from 'zod';
 // Jobs: `import { defineJob } from 'lakeloop'` in `jobs/<name>.ts`.

@@ -5,6 +5,7 @@ description: gold.daily_revenue holds exactly the paid and shipped orders of sil
 */
 -- Failing rows: a (day, currency) whose revenue or order count in gold differs from the
 -- paid and shipped orders of silver.orders (a row missing on either side fails too).
+-- Amounts are DECIMAL: the sums must be equal to the cent, with no tolerance.
 WITH gold AS (
   SELECT order_date, currency, sum(revenue) AS revenue, sum(orders) AS orders
   FROM gold.daily_revenue
@@ -26,4 +27,4 @@ SELECT
 FROM gold
 FULL JOIN silver USING (order_date, currency)
 WHERE gold.orders IS DISTINCT FROM silver.orders
-   OR abs(coalesce(gold.revenue, 0) - coalesce(silver.revenue, 0)) > 0.005 * coalesce(gold.orders, silver.orders)
+   OR gold.revenue IS DISTINCT FROM silver.revenue

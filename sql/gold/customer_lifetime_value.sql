@@ -16,7 +16,9 @@ tests:
 --   revenue          the amounts of the paid or shipped orders
 --   refunded         what was refunded on those orders (payments in status refunded)
 --   net_revenue      revenue - refunded
---   avg_order_value  revenue / paid_orders
+-- Money is exact (DECIMAL(38,2) sums of DECIMAL(18,2) amounts). There is no average
+-- column: revenue / paid_orders is computed where it is read, so an average is never
+-- summed or averaged again, and no rounded value poses as exact.
 -- A `full` model: a customer's row depends on every order they ever placed.
 WITH placed AS (
   SELECT order_id, min(order_ts) AS placed_at
@@ -51,8 +53,8 @@ totals AS (
     count(*) AS orders,
     count(*) FILTER (WHERE paid) AS paid_orders,
     count(*) FILTER (WHERE cancelled) AS cancelled_orders,
-    round(coalesce(sum(amount) FILTER (WHERE paid), 0), 2) AS revenue,
-    round(coalesce(sum(refunded) FILTER (WHERE paid), 0), 2) AS refunded
+    coalesce(sum(amount) FILTER (WHERE paid), 0) AS revenue,
+    coalesce(sum(refunded) FILTER (WHERE paid), 0) AS refunded
   FROM orders
   GROUP BY customer_id, currency
 )
@@ -67,6 +69,5 @@ SELECT
   cancelled_orders,
   revenue,
   refunded,
-  round(revenue - refunded, 2) AS net_revenue,
-  round(revenue / nullif(paid_orders, 0), 2) AS avg_order_value
+  revenue - refunded AS net_revenue
 FROM totals

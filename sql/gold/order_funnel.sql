@@ -1,6 +1,8 @@
 /*
 kind: full
 owner: growth
+# the counts; the rates are ratios, whose sums mean nothing
+measures: [sessions, page_views, orders_placed, orders_paid, orders_shipped, orders_cancelled]
 tests:
   - not_null: [day, sessions, page_views, orders_placed, orders_paid, orders_shipped]
   - unique: [day]

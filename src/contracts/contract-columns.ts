@@ -1,8 +1,17 @@
 import { z } from 'zod';
 import type { ConfigIssue } from '../core/index.js';
+import { parseDecimalType, SQL_TYPE_KEY } from './decimal.js';
+
+/** An exact number with `p` digits, `s` of them after the point (a field declared with `decimal(p, s)`). */
+export type DecimalColumnType = `DECIMAL(${number},${number})`;
 
 /** The DuckDB types a contract field maps to (objects and arrays are kept as JSON). */
-export type ContractColumnType = 'VARCHAR' | 'TIMESTAMP WITH TIME ZONE' | 'DATE' | 'BIGINT' | 'DOUBLE' | 'BOOLEAN' | 'JSON';
+export type ContractColumnType = 'VARCHAR' | 'TIMESTAMP WITH TIME ZONE' | 'DATE' | 'BIGINT' | 'DOUBLE' | DecimalColumnType | 'BOOLEAN' | 'JSON';
+
+/** Whether a column type is a `DECIMAL(p,s)`. */
+export function isDecimalType(type: ContractColumnType): type is DecimalColumnType {
+  return type.startsWith('DECIMAL(');
+}
 
 /** A literal a field may be restricted to (`enum`, `const`). */
 export type ContractLiteral = string | number | boolean;
@@ -73,7 +82,8 @@ const UNSUPPORTED = ['allOf', 'oneOf', 'not', 'if', 'then', 'else', 'dependentSc
  * Maps a contract's zod object schema to bronze columns, through zod's own JSON Schema
  * export (`z.toJSONSchema(schema, { io: 'input' })`, the shape producers send) rather than
  * zod internals. Types: string → VARCHAR (format `date-time` → TIMESTAMP WITH TIME ZONE,
- * `date` → DATE), integer → BIGINT, number → DOUBLE, boolean → BOOLEAN, enum/const →
+ * `date` → DATE), integer → BIGINT, number → DOUBLE (a number or integer whose metadata
+ * says `sqlType: 'DECIMAL(p,s)'`, as `decimal(p, s)` does → that DECIMAL), boolean → BOOLEAN, enum/const →
  * the literal's type with an `enum` check, object/array/any → JSON. Nullable, optional
  * and defaulted fields are not required. Throws `ContractSchemaIssues` naming every
  * field that cannot be mapped (unions of different types, `z.date()`, `z.bigint()`, ...).
@@ -139,6 +149,10 @@ function mapField(name: string, property: JsonSchema, inRequired: boolean, defs:
   const unchecked: string[] = [];
   if (literals !== undefined) checks.push({ kind: 'enum', values: literals });
   const fallback = defaultOf(property) ?? defaultOf(schema);
+  const sqlType = property[SQL_TYPE_KEY] ?? schema[SQL_TYPE_KEY];
+  if (sqlType !== undefined && ((type !== 'number' && type !== 'integer') || typeof sqlType !== 'string' || parseDecimalType(sqlType) === undefined)) {
+    throw new FieldError(`has ${SQL_TYPE_KEY} ${JSON.stringify(sqlType)}; lakeloop takes only DECIMAL(p,s) (p up to 38, s up to p) on a number field, e.g. decimal(18, 2)`);
+  }
 
   switch (type) {
     case 'string': {
@@ -160,7 +174,9 @@ function mapField(name: string, property: JsonSchema, inRequired: boolean, defs:
     case 'integer':
     case 'number': {
       for (const keyword of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'] as const) numberCheck(schema, keyword, checks);
-      return freeze({ ...base, duckdbType: type === 'integer' ? 'BIGINT' : 'DOUBLE', checks, jsonKind: undefined, default: fallback, unchecked });
+      const decimal = typeof sqlType === 'string' ? parseDecimalType(sqlType) : undefined;
+      const duckdbType: ContractColumnType = decimal ? `DECIMAL(${decimal.precision},${decimal.scale})` : type === 'integer' ? 'BIGINT' : 'DOUBLE';
+      return freeze({ ...base, duckdbType, checks, jsonKind: undefined, default: fallback, unchecked });
     }
     case 'boolean':
       return freeze({ ...base, duckdbType: 'BOOLEAN', checks, jsonKind: undefined, default: fallback, unchecked });

@@ -1,6 +1,6 @@
 import { assert } from '../core/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
-import type { ColumnCheck, ContractColumn, ContractColumnType, ContractLiteral } from './contract-columns.js';
+import { isDecimalType, type ColumnCheck, type ContractColumn, type ContractColumnType, type ContractLiteral } from './contract-columns.js';
 import { INTERNAL_PREFIX, RESERVED_COLUMNS, type Contract } from './define-contract.js';
 
 /** A column added to a source by drift policy `evolve`: nullable, typed, unchecked. */
@@ -256,7 +256,11 @@ function typedExpr(f: Field, cdc: boolean, jsonOf: (f: Field) => string = (g) =>
   const value = v(f);
   const text = s(f);
   let expr: string;
-  switch (f.type) {
+  if (isDecimalType(f.type)) {
+    // A value with more decimals than the scale would be rounded by the cast: it is a wrong type instead (the double it parses to differs).
+    const exact = `TRY_CAST(${value} AS ${f.type})`;
+    expr = `CASE WHEN TRY_CAST(${value} AS DOUBLE) = ${exact} THEN ${exact} END`;
+  } else switch (f.type) {
     case 'VARCHAR':
       expr = text;
       break;

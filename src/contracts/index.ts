@@ -7,11 +7,14 @@
  */
 export {
   contractColumns,
+  isDecimalType,
   type ColumnCheck,
   type ContractColumn,
   type ContractColumnType,
   type ContractLiteral,
+  type DecimalColumnType,
 } from './contract-columns.js';
+export { decimal, parseDecimalType, SQL_TYPE_KEY } from './decimal.js';
 export {
   DEFAULT_DRIFT,
   INTERNAL_PREFIX,

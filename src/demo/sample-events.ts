@@ -53,8 +53,16 @@ const SOURCE_WEIGHTS: readonly (readonly [SampleSource, number])[] = [
   ['orders', 0.25],
   ['payments', 0.15],
 ];
-const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP', 'SEK', 'DKK', 'NOK', 'CHF', 'PLN'] as const;
-const COUNTRIES = ['DE', 'FR', 'NL', 'BE', 'AT', 'ES', 'IT', 'SE', 'DK', 'NO', 'CH', 'PL', 'GB', 'US', 'IE'] as const;
+/**
+ * Each shipping country of the sample shop and the currency it is charged in: a country
+ * always pays in its own currency (the orders contract's currencies; no JPY, whose lack of
+ * cents the contract does not take).
+ */
+export const SAMPLE_COUNTRY_CURRENCY: Readonly<Record<string, string>> = Object.freeze({
+  DE: 'EUR', FR: 'EUR', NL: 'EUR', BE: 'EUR', AT: 'EUR', ES: 'EUR', IT: 'EUR', IE: 'EUR',
+  SE: 'SEK', DK: 'DKK', NO: 'NOK', CH: 'CHF', PL: 'PLN', GB: 'GBP', US: 'USD',
+});
+const COUNTRIES = Object.keys(SAMPLE_COUNTRY_CURRENCY);
 const CHANNELS = ['web', 'web', 'web', 'ios', 'android', 'pos'] as const;
 const METHODS = ['card', 'card', 'card', 'paypal', 'klarna', 'bank_transfer', 'gift_card'] as const;
 const DEVICES = ['desktop', 'mobile', 'mobile', 'tablet'] as const;
@@ -208,13 +216,14 @@ export class SampleEventGenerator {
       return orderRecord(order);
     }
     const amount = Math.round((5 + this.random.next() * 295) * 100) / 100;
+    const country = this.random.pick(COUNTRIES);
     const order: Order = {
       order_id: `ord_${this.random.id(10)}`,
       customer_id: this.customer(),
       status: 'placed',
       amount,
-      currency: this.random.pick(CURRENCIES),
-      country: this.random.pick(COUNTRIES),
+      currency: currencyOf(country),
+      country,
       item_count: this.random.int(1, 6),
       ...(this.random.chance(0.9) ? { channel: this.random.pick(CHANNELS) } : {}),
       coupon_code: this.random.chance(0.12) ? `SPRING${this.random.int(10, 30)}` : null,
@@ -255,7 +264,7 @@ export class SampleEventGenerator {
       payment_id: `pay_${this.random.id(12)}`,
       order_id: order?.order_id ?? `ord_${this.random.id(10)}`,
       amount: order?.amount ?? Math.round((5 + this.random.next() * 295) * 100) / 100,
-      currency: order?.currency ?? this.random.pick(CURRENCIES),
+      currency: order?.currency ?? currencyOf(this.random.pick(COUNTRIES)),
       method: this.random.pick(METHODS),
       status: 'authorized',
       paid_at: paidAt,
@@ -296,6 +305,12 @@ export class SampleEventGenerator {
       viewed_at: new Date(eventMs).toISOString(),
     };
   }
+}
+
+function currencyOf(country: string): string {
+  const currency = SAMPLE_COUNTRY_CURRENCY[country];
+  if (currency === undefined) throw new Error(`no currency for sample country ${country}`);
+  return currency;
 }
 
 function orderRecord(order: Order): Record<string, unknown> {

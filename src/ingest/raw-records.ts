@@ -149,7 +149,9 @@ async function loadCsv(engine: Engine, file: string, target: string, fieldTypes:
   const header = await engine.describe(`SELECT * FROM ${csv}`);
   const pairs = header.map((column) => {
     const value = `nullif(__ll_row.${quoteIdent(column.name)}, '')`;
-    const type = fieldTypes.get(column.name);
+    const declared = fieldTypes.get(column.name);
+    // A DECIMAL field's text goes through DOUBLE: casting it to the DECIMAL would round away the decimals the contract check must see.
+    const type = declared?.startsWith('DECIMAL(') ? 'DOUBLE' : declared;
     const typed =
       type === 'BIGINT' || type === 'DOUBLE' || type === 'BOOLEAN'
         ? `COALESCE(to_json(TRY_CAST(${value} AS ${type})), to_json(${value}))`

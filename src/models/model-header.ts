@@ -19,6 +19,7 @@ const HeaderSchema = z.strictObject({
   owner: z.string().min(1).optional(),
   domain: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, 'expected a domain name such as sales (letters, digits, _ and -)').optional(),
   freshness: duration.optional(),
+  measures: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   tests: z.array(z.unknown()).optional(),
 });
 
@@ -92,6 +93,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     owner: h.owner,
     domain: h.domain,
     freshness: h.freshness,
+    measures: h.measures === undefined ? undefined : Object.freeze(typeof h.measures === 'string' ? [h.measures] : [...h.measures]),
     tests,
   });
   let sql = text.slice(sqlOffset);

@@ -24,6 +24,11 @@ export interface ModelHeader {
   /** The business domain the model belongs to (`domain:` key): `lineage` and `status` group by it, `domain:NAME` selects by it. */
   readonly domain: string | undefined;
   readonly freshness: string | undefined;
+  /**
+   * The columns whose sums mean something (amounts, counts), which reconcile reports sum
+   * deltas of; undefined: the default rule (`measureColumns`); `[]`: none.
+   */
+  readonly measures: readonly string[] | undefined;
   /** The data tests of the `tests:` key (SPEC §8), validated. */
   readonly tests: readonly DataTest[];
 }

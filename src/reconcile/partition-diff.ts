@@ -1,3 +1,4 @@
+import { LakeloopError } from '../core/index.js';
 import { quoteIdent, quoteList, type Engine, type SqlColumn } from '../engine/index.js';
 
 /** What reconciliation found in one output partition (SPEC §7). */
@@ -14,7 +15,7 @@ export interface PartitionDiff {
   readonly removed: number;
   /** Keys in both whose other columns differ. */
   readonly changed: number;
-  /** Numeric column → sum after − sum before. */
+  /** Measure column (`measureColumns`) → sum after − sum before. */
   readonly sumDeltas: Readonly<Record<string, number>>;
   /** Order-independent content checksums (hash sums) before and after. */
   readonly checksumBefore: string;
@@ -30,11 +31,46 @@ export interface PartitionDiff {
 const NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL)/i;
 const FLOATING = /^(FLOAT|DOUBLE|REAL)/i;
 
+/** Names of numbers whose sum means nothing: identifiers, log positions, sequence numbers, ranks, averages. */
+const NOT_A_MEASURE = /(_id|_lsn|_seq|_rank|_avg)$|^avg_/i;
+
+/**
+ * The columns whose sums a reconcile report compares: the model's `measures:` when it
+ * lists them (each must be a numeric column), else every numeric column that is neither
+ * the partition column nor part of the key, and whose name does not say it is an id, a
+ * position, a sequence number, a rank or an average (`*_id`, `*_lsn`, `*_seq`, `*_rank`,
+ * `avg_*`, `*_avg`): an average's sum is meaningless, and one recomputed from its parts
+ * is what a reader should compare. Throws a `CONFIG` error naming a listed column that is
+ * not a numeric column of the output.
+ *
+ * @example
+ * measureColumns([{ name: 'payment_id', type: 'VARCHAR' }, { name: 'amount', type: 'DECIMAL(18,2)' }, { name: 'source_lsn', type: 'HUGEINT' }], { partitionColumn: 'paid_date', keys: ['payment_id'] });
+ * // [{ name: 'amount', type: 'DECIMAL(18,2)' }]
+ */
+export function measureColumns(
+  columns: readonly SqlColumn[],
+  options: { readonly partitionColumn: string | undefined; readonly keys: readonly string[]; readonly measures?: readonly string[] | undefined },
+): SqlColumn[] {
+  const numeric = columns.filter((c) => NUMERIC.test(c.type));
+  if (options.measures !== undefined) {
+    const byName = new Map(numeric.map((c) => [c.name, c]));
+    const unknown = options.measures.filter((name) => !byName.has(name));
+    if (unknown.length) {
+      throw new LakeloopError('CONFIG', `measures: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a numeric column' : 'are not numeric columns'} of the model's output (numeric columns: ${numeric.map((c) => c.name).join(', ') || 'none'})`, {
+        hint: "Fix the measures: key of the model's header (list numeric columns whose sums mean something, or [] for none).",
+      });
+    }
+    return options.measures.map((name) => byName.get(name) as SqlColumn);
+  }
+  return numeric.filter((c) => c.name !== options.partitionColumn && !options.keys.includes(c.name) && !NOT_A_MEASURE.test(c.name));
+}
+
 /**
  * Diffs two relations with the same columns, partition by partition: row counts, rows
- * added/removed/changed (matched by `keys`, else by every non-numeric column), per numeric
- * column sum deltas, and an order-independent checksum (floating columns rounded to 6
- * decimals, so summation order cannot make equal data differ).
+ * added/removed/changed (matched by `keys`, else by every non-numeric column), the sum
+ * delta of each measure (`measureColumns`; `measures` is the model's `measures:` key), and an
+ * order-independent checksum (floating columns rounded to 6 decimals, so summation order
+ * cannot make equal data differ).
  *
  * @example
  * const diffs = await diffPartitions(engine, { before: 'cur', after: 'new', columns, partitionColumn: 'order_date', keys: ['order_id'], partitions: ['2026-01-02'] });
@@ -48,11 +84,12 @@ export async function diffPartitions(
     partitionColumn: string | undefined;
     keys: readonly string[];
     partitions: readonly string[];
+    measures?: readonly string[] | undefined;
   },
 ): Promise<PartitionDiff[]> {
   const { columns, partitionColumn } = options;
   const part = partitionColumn === undefined ? `'all'` : `CAST(${quoteIdent(partitionColumn)} AS VARCHAR)`;
-  const numeric = columns.filter((c) => NUMERIC.test(c.type) && c.name !== partitionColumn && !options.keys.includes(c.name));
+  const numeric = measureColumns(columns, options);
   const keys = options.keys.length ? [...options.keys] : columns.filter((c) => !NUMERIC.test(c.type)).map((c) => c.name);
   const hashed = columns.map((c) => (FLOATING.test(c.type) ? `round(${quoteIdent(c.name)}, 6)` : quoteIdent(c.name))).join(', ');
   const sums = numeric.map((c, i) => `, sum(${quoteIdent(c.name)})::DOUBLE AS s${i}`).join('');
@@ -107,7 +144,9 @@ export async function diffPartitions(
     const sumDeltas: Record<string, number> = {};
     numeric.forEach((column, i) => {
       const delta = (a?.sums[i] ?? 0) - (b?.sums[i] ?? 0);
-      sumDeltas[column.name] = Math.round(delta * 1e6) / 1e6;
+      // A DECIMAL's delta is exact to its scale (cents stay cents); others to 6 decimals.
+      const unit = 10 ** Math.min(6, Number(/^DECIMAL\(\d+,\s*(\d+)\)/i.exec(column.type)?.[1] ?? 6));
+      sumDeltas[column.name] = Math.round(delta * unit) / unit;
     });
     const same = (b?.rows ?? 0) === (a?.rows ?? 0) && (b?.checksum ?? '0') === (a?.checksum ?? '0');
     return {

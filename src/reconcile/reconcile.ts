@@ -209,6 +209,7 @@ async function reconcileModel(
     partitionColumn,
     keys: model.header.uniqueKey,
     partitions,
+    measures: model.header.measures,
   });
   // Days with no rows on either side say nothing (a window reaching back years holds thousands).
   for (let i = diffs.length - 1; i >= 0; i--) if (diffs[i]?.rowsBefore === 0 && diffs[i]?.rowsAfter === 0) diffs.splice(i, 1);

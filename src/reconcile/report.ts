@@ -100,7 +100,7 @@ export function renderMarkdown(report: ReconcileReport): string {
       lines.push(`All ${m.partitions.length} partitions match.`, '');
       continue;
     }
-    lines.push('| partition | status | rows before → after | added | removed | changed | sum deltas | late rows | max lateness | note |', '|---|---|---|---|---|---|---|---|---|---|');
+    lines.push('| partition | status | rows before → after | added | removed | changed | sum deltas of measures | late rows | max lateness | note |', '|---|---|---|---|---|---|---|---|---|---|');
     for (const p of changed) {
       const deltas = Object.entries(p.sumDeltas).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${v}`).join(', ') || '—';
       const lateness = p.maxLatenessSeconds === null ? '—' : `${(p.maxLatenessSeconds / 3600).toFixed(1)} h`;

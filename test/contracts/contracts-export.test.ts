@@ -59,7 +59,7 @@ describe('lakeloop contracts export', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['orders.schema.json', 'page_views.schema.json', 'payments.schema.json']);
-    expect(run.stdout).toContain(`wrote ${join(out, 'orders.schema.json')}  (orders v1, owner checkout-team)`);
+    expect(run.stdout).toContain(`wrote ${join(out, 'orders.schema.json')}  (orders v2, owner checkout-team)`);
     const payments = JSON.parse(await readFile(join(out, 'payments.schema.json'), 'utf8')) as Record<string, unknown>;
     expect(payments).toMatchObject({ title: 'payments', additionalProperties: false, 'x-lakeloop': { cdc: true, drift: 'strict', key: ['payment_id'] } });
   });

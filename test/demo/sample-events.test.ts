@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadContracts, type Contract } from '../../src/contracts/index.js';
-import { generateSampleEvents, LATE_MAX_MS, LATE_MIN_MS, SAMPLE_SOURCES, toNdjson, type SampleEvent } from '../../src/demo/index.js';
+import { generateSampleEvents, LATE_MAX_MS, LATE_MIN_MS, SAMPLE_COUNTRY_CURRENCY, SAMPLE_SOURCES, toNdjson, type SampleEvent } from '../../src/demo/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { ingestFile } from '../../src/ingest/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
@@ -58,6 +58,25 @@ describe('generateSampleEvents', () => {
         expect(age).toBeGreaterThanOrEqual(LATE_MIN_MS);
         expect(age).toBeLessThanOrEqual(LATE_MAX_MS);
       }
+    }
+  });
+
+  it("charges each country in its own currency, payments in their order's, and amounts in whole cents", () => {
+    const { events } = generateSampleEvents({ seed: 5, count: 20_000, startMs: START, intervalMs: STEP_MS, malformedRate: 0 });
+    const orders = events.filter((e) => e.source === 'orders').map((e) => JSON.parse(e.line) as { order_id: string; country: string; currency: string; amount: number });
+    const countries = new Set(orders.map((o) => o.country));
+    expect(countries.size).toBe(Object.keys(SAMPLE_COUNTRY_CURRENCY).length);
+    for (const o of orders) expect(o.currency, o.country).toBe(SAMPLE_COUNTRY_CURRENCY[o.country]);
+    expect(SAMPLE_COUNTRY_CURRENCY).toMatchObject({ DE: 'EUR', FR: 'EUR', NL: 'EUR', US: 'USD', GB: 'GBP', SE: 'SEK', CH: 'CHF' });
+    const currencyOf = new Map(orders.map((o) => [o.order_id, o.currency]));
+    const payments = events.filter((e) => e.source === 'payments').map((e) => (JSON.parse(e.line) as { after: { order_id: string; currency: string; amount: number } }).after);
+    const ofKnownOrders = payments.filter((p) => currencyOf.has(p.order_id));
+    expect(ofKnownOrders.length).toBeGreaterThan(100);
+    for (const p of ofKnownOrders) expect(p.currency, p.order_id).toBe(currencyOf.get(p.order_id));
+    for (const p of payments) expect(Object.values(SAMPLE_COUNTRY_CURRENCY)).toContain(p.currency);
+    // JSON carries each amount with at most two decimals: what DECIMAL(18,2) takes without rounding
+    for (const line of events.filter((e) => e.source !== 'page_views').map((e) => e.line)) {
+      for (const [, amount] of line.matchAll(/"amount":([^,}]+)/g)) expect(amount).toMatch(/^\d+(\.\d{1,2})?$/);
     }
   });
 

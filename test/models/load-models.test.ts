@@ -36,7 +36,8 @@ describe('loadModels and resolveModels', () => {
       'gold.order_funnel': ['silver.order_events', 'silver.page_views'],
       'gold.customer_lifetime_value': ['silver.order_events', 'silver.orders', 'silver.payments'],
     });
-    expect(dag.byName.get('silver.orders')?.header).toMatchObject({ kind: 'incremental_by_key', owner: 'checkout-team', partitionBy: ['order_date'], uniqueKey: ['order_id'], lateness: '2h' });
+    expect(dag.byName.get('silver.orders')?.header).toMatchObject({ kind: 'incremental_by_key', owner: 'checkout-team', partitionBy: ['order_date'], uniqueKey: ['order_id'], lateness: '2h', measures: undefined });
+    expect(dag.byName.get('gold.order_funnel')?.header.measures).toEqual(['sessions', 'page_views', 'orders_placed', 'orders_paid', 'orders_shipped', 'orders_cancelled']);
     // What a reconcile or replay of some models recomputes: them and everything downstream, in DAG order.
     expect(withDownstream(dag.models, ['silver.page_views']).map((m) => m.name)).toEqual(['silver.page_views', 'gold.order_funnel']);
     expect(withDownstream(dag.models, ['silver.orders']).map((m) => m.name).sort()).toEqual(['gold.customer_lifetime_value', 'gold.daily_revenue', 'silver.orders']);
@@ -65,6 +66,7 @@ describe('loadModels and resolveModels', () => {
           'lateness: 2h',
           'owner: me',
           'freshness: 5m',
+          'measures: [revenue, orders]',
           'tests:',
           '  - not_null: [order_id]',
           '*/',
@@ -84,6 +86,7 @@ describe('loadModels and resolveModels', () => {
         lateness: '2h',
         owner: 'me',
         freshness: '5m',
+        measures: ['revenue', 'orders'],
         tests: [{ kind: 'not_null', columns: ['order_id'], severity: 'error', name: 'not_null(order_id)' }],
       });
       const dag = await resolveModels(model ? [model] : [], { engine, knownTables: ['bronze.orders'] });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
+import { SAMPLE_COUNTRY_CURRENCY } from '../../src/demo/index.js';
 import { PROJECT_ROOT } from '../helpers/child.js';
 import { copyProject } from '../fixtures/project-copy.js';
 import { writeShopFeed, type ShopFeed, type ShopSource } from '../fixtures/shop-feed.js';
@@ -14,6 +15,7 @@ import { fileList, lakeRows, oracleRows, type Columns } from './oracle.js';
  * of the project and built by `lakeloop run`. Every gold table (and silver.payments, the
  * CDC flattening) must equal a hand-written DuckDB query over the distinct raw events —
  * computed from the NDJSON files with read_ndjson, never through lakeloop — row for row.
+ * Money is DECIMAL on both sides and compared as exact text, to the cent.
  */
 let dir: string;
 let remove: () => Promise<void>;
@@ -56,7 +58,7 @@ function raw(): string {
     orders_raw AS (
       SELECT DISTINCT order_id, customer_id, status, amount, currency, country, CAST(order_ts AS TIMESTAMPTZ) AS ts
       FROM read_ndjson(${fileList(feed.good.orders)}, columns = {
-        order_id: 'VARCHAR', customer_id: 'VARCHAR', status: 'VARCHAR', amount: 'DOUBLE', currency: 'VARCHAR',
+        order_id: 'VARCHAR', customer_id: 'VARCHAR', status: 'VARCHAR', amount: 'DECIMAL(18,2)', currency: 'VARCHAR',
         country: 'VARCHAR', item_count: 'BIGINT', channel: 'VARCHAR', coupon_code: 'VARCHAR', order_ts: 'VARCHAR'})
     ),
     latest_orders AS (
@@ -71,7 +73,7 @@ function raw(): string {
     ),
     current_payments AS (
       SELECT * FROM (
-        SELECT image->>'payment_id' AS payment_id, image->>'order_id' AS order_id, CAST(image->>'amount' AS DOUBLE) AS amount,
+        SELECT image->>'payment_id' AS payment_id, image->>'order_id' AS order_id, CAST(image->>'amount' AS DECIMAL(18,2)) AS amount,
                image->>'currency' AS currency, image->>'method' AS method, image->>'status' AS status,
                CAST(image->>'paid_at' AS TIMESTAMPTZ) AS paid_at, op,
                row_number() OVER (PARTITION BY image->>'payment_id' ORDER BY ts_ms DESC, lsn DESC) AS newest
@@ -89,11 +91,11 @@ const utcDay = (ts: string): string => `CAST(${ts} AT TIME ZONE 'UTC' AS DATE)`;
 
 describe('the default project on a realistic feed', () => {
   it('gold.daily_revenue equals the oracle: latest state per order, paid or shipped, per UTC day, country and currency', async () => {
-    const columns: Columns = { order_date: 'text', country: 'text', currency: 'text', revenue: 'num', orders: 'num' };
+    const columns: Columns = { order_date: 'text', country: 'text', currency: 'text', revenue: 'exact', orders: 'num' };
     const expected = await oracleRows(
       engine,
       `WITH ${raw()}
-       SELECT ${utcDay('ts')} AS order_date, country, currency, round(sum(amount), 2) AS revenue, count(*) AS orders
+       SELECT ${utcDay('ts')} AS order_date, country, currency, sum(amount) AS revenue, count(*) AS orders
        FROM latest_orders WHERE status IN ('paid', 'shipped') GROUP BY ALL`,
       columns,
     );
@@ -156,10 +158,9 @@ describe('the default project on a realistic feed', () => {
       orders: 'num',
       paid_orders: 'num',
       cancelled_orders: 'num',
-      revenue: 'num',
-      refunded: 'num',
-      net_revenue: 'num',
-      avg_order_value: 'num',
+      revenue: 'exact',
+      refunded: 'exact',
+      net_revenue: 'exact',
     };
     const expected = await oracleRows(
       engine,
@@ -173,11 +174,10 @@ describe('the default project on a realistic feed', () => {
          SELECT customer_id, currency, min(placed_at) AS first_order_at, max(placed_at) AS last_order_at, count(*) AS orders,
                 count(*) FILTER (WHERE status IN ('paid', 'shipped')) AS paid_orders,
                 count(*) FILTER (WHERE status = 'cancelled') AS cancelled_orders,
-                round(coalesce(sum(amount) FILTER (WHERE status IN ('paid', 'shipped')), 0), 2) AS revenue,
-                round(coalesce(sum(refunded) FILTER (WHERE status IN ('paid', 'shipped')), 0), 2) AS refunded
+                coalesce(sum(amount) FILTER (WHERE status IN ('paid', 'shipped')), 0) AS revenue,
+                coalesce(sum(refunded) FILTER (WHERE status IN ('paid', 'shipped')), 0) AS refunded
          FROM per_order GROUP BY customer_id, currency)
-       SELECT *, ${utcDay('first_order_at')} AS first_order_date, round(revenue - refunded, 2) AS net_revenue,
-              CASE WHEN paid_orders > 0 THEN round(revenue / paid_orders, 2) END AS avg_order_value
+       SELECT *, ${utcDay('first_order_at')} AS first_order_date, revenue - refunded AS net_revenue
        FROM per_customer`,
       columns,
     );
@@ -190,12 +190,53 @@ describe('the default project on a realistic feed', () => {
   });
 
   it('silver.payments equals the oracle: the last change per payment by commit time and LSN, deletes gone', async () => {
-    const columns: Columns = { payment_id: 'text', order_id: 'text', amount: 'num', currency: 'text', method: 'text', status: 'text', paid_at: 'text', paid_date: 'text' };
+    const columns: Columns = { payment_id: 'text', order_id: 'text', amount: 'exact', currency: 'text', method: 'text', status: 'text', paid_at: 'text', paid_date: 'text' };
     const expected = await oracleRows(engine, `WITH ${raw()} SELECT *, ${utcDay('paid_at')} AS paid_date FROM current_payments`, columns);
     const actual = await lakeRows(project, 'silver.payments', columns);
     const statuses = new Set(actual.map((r) => r['status']));
     expect([...statuses].sort()).toEqual(['authorized', 'captured', 'failed', 'refunded']);
     expect(actual).toEqual(expected);
+  });
+
+  it('money is DECIMAL from bronze to gold, exact to the cent', async () => {
+    const run = await cli(
+      [
+        'query',
+        `SELECT 'bronze.orders' AS t, typeof(amount) AS type, CAST(amount AS VARCHAR) AS v FROM bronze.orders
+         UNION ALL SELECT 'silver.payments', typeof(amount), CAST(amount AS VARCHAR) FROM silver.payments
+         UNION ALL SELECT 'gold.daily_revenue', typeof(revenue), CAST(revenue AS VARCHAR) FROM gold.daily_revenue
+         UNION ALL SELECT 'gold.customer_lifetime_value', typeof(revenue), CAST(revenue AS VARCHAR) FROM gold.customer_lifetime_value
+         UNION ALL SELECT 'gold.customer_lifetime_value', typeof(refunded), CAST(refunded AS VARCHAR) FROM gold.customer_lifetime_value
+         UNION ALL SELECT 'gold.customer_lifetime_value', typeof(net_revenue), CAST(net_revenue AS VARCHAR) FROM gold.customer_lifetime_value`,
+        '--format',
+        'json',
+      ],
+      project,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const rows = run.json<{ t: string; type: string; v: string }[]>();
+    const types = Object.fromEntries(rows.map((r) => [r.t, r.type]));
+    expect(types).toEqual({
+      'bronze.orders': 'DECIMAL(18,2)',
+      'silver.payments': 'DECIMAL(18,2)',
+      'gold.daily_revenue': 'DECIMAL(38,2)',
+      'gold.customer_lifetime_value': 'DECIMAL(38,2)',
+    });
+    expect(new Set(rows.map((r) => `${r.t} ${r.type}`)).size).toBe(4);
+    expect(rows.filter((r) => !/^-?\d+\.\d{2}$/.test(r.v))).toEqual([]);
+    // sums of many amounts: a DOUBLE sum would have shown binary noise in some of them
+    expect(rows.filter((r) => r.t === 'gold.daily_revenue').length).toBeGreaterThan(50);
+  });
+
+  it('each country is charged in its own currency, and every gold row holds one currency', async () => {
+    const sent = await engine.all(
+      `SELECT DISTINCT country, currency FROM read_ndjson(${fileList(feed.good.orders)}, columns = {country: 'VARCHAR', currency: 'VARCHAR'}) ORDER BY ALL`,
+    );
+    expect(sent.length).toBeGreaterThan(5);
+    for (const r of sent) expect(r['currency'], String(r['country'])).toBe(SAMPLE_COUNTRY_CURRENCY[String(r['country'])]);
+    const gold = await lakeRows(project, `(SELECT country, string_agg(DISTINCT currency, ',') AS currencies FROM gold.daily_revenue GROUP BY country)`, { country: 'text', currencies: 'text' });
+    expect(gold.length).toBeGreaterThan(5);
+    for (const r of gold) expect(r['currencies'], String(r['country'])).toBe(SAMPLE_COUNTRY_CURRENCY[String(r['country'])]);
   });
 
   it('lakeloop test: every error test passes; the stale feed, the orphan payment and the unpaid order are warnings', async () => {
@@ -216,6 +257,24 @@ describe('the default project on a realistic feed', () => {
     expect(new Set(report.tests.map((t) => t.model))).toEqual(
       new Set(['silver.orders', 'silver.order_events', 'silver.payments', 'silver.page_views', 'gold.daily_revenue', 'gold.order_funnel', 'gold.customer_lifetime_value']),
     );
+  });
+
+  it('the reconcile report sums only measures: no ids, LSNs, ranks or averages; measures: overrides the default', async () => {
+    const run = await cli(['reconcile', '--from', '2026-10-01', '--to', '2026-10-10', '--dry-run', '--json'], project);
+    expect(run.code, run.stderr).toBe(0);
+    const report = run.json<{ models: { model: string; partitions: { sumDeltas: Record<string, number> }[] }[] }>();
+    const measured = Object.fromEntries(report.models.map((m) => [m.model, [...new Set(m.partitions.flatMap((p) => Object.keys(p.sumDeltas)))].sort()]));
+    expect(measured).toEqual({
+      'silver.orders': ['amount', 'item_count'],
+      'silver.order_events': ['amount', 'item_count'],
+      'silver.payments': ['amount'],
+      'silver.page_views': [],
+      'gold.daily_revenue': ['orders', 'revenue'],
+      // measures: in the header (the rates are left out)
+      'gold.order_funnel': ['orders_cancelled', 'orders_paid', 'orders_placed', 'orders_shipped', 'page_views', 'sessions'],
+      'gold.customer_lifetime_value': ['cancelled_orders', 'net_revenue', 'orders', 'paid_orders', 'refunded', 'revenue'],
+    });
+    for (const m of report.models) expect(m.partitions.length, m.model).toBeGreaterThan(0);
   });
 
   it('lakeloop lineage shows every model with what it reads', async () => {

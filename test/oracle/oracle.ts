@@ -2,8 +2,12 @@ import { expect } from 'vitest';
 import type { Engine } from '../../src/engine/index.js';
 import { cli } from '../cli/cli-harness.js';
 
-/** How a column is compared: numbers rounded to 4 decimals, everything else as text. */
-export type ColumnKind = 'num' | 'text';
+/**
+ * How a column is compared: `num` rounded to 4 decimals (counts, ratios), `exact` and
+ * `text` as their text, unrounded — `exact` is for DECIMAL money, where `1111.16` must be
+ * `1111.16` on both sides (a DOUBLE would print `1111.1599999999999` or `1111.1`).
+ */
+export type ColumnKind = 'num' | 'exact' | 'text';
 
 /** A table's columns for comparison, in order. */
 export type Columns = Readonly<Record<string, ColumnKind>>;

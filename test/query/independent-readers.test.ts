@@ -74,12 +74,18 @@ afterAll(async () => {
   await remove?.();
 });
 
-/** A value in one comparable form per Delta type: integers as text, decimals and doubles as numbers, dates as YYYY-MM-DD, timestamps as epoch ms. */
+/**
+ * A value in one comparable form per Delta type: integers as text, doubles as numbers,
+ * decimals as text at their scale (a reader may hand 25.33 as 2533 × 0.01 = 25.330000000000002),
+ * dates as YYYY-MM-DD, timestamps as epoch ms.
+ */
 function normalize(value: unknown, type: DeltaType): unknown {
   if (value === null || value === undefined) return null;
   if (typeof type !== 'string') return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
   if (['long', 'integer', 'short', 'byte'].includes(type)) return String(value);
-  if (type === 'double' || type === 'float' || type.startsWith('decimal')) return Number(value);
+  const decimalScale = /^decimal\(\d+,\s*(\d+)\)$/.exec(type)?.[1];
+  if (decimalScale !== undefined) return Number(value).toFixed(Number(decimalScale));
+  if (type === 'double' || type === 'float') return Number(value);
   if (type === 'date') return value instanceof Date ? value.toISOString().slice(0, 10) : String(value).slice(0, 10);
   if (type === 'timestamp' || type === 'timestamp_ntz') return value instanceof Date ? value.getTime() : Number(value);
   return value;
