@@ -1,5 +1,5 @@
 import { LakeloopError } from '../../core/index.js';
-import { lakeStatus, type LakeStatus } from '../../query/index.js';
+import { lakeStatus, storageUsage, type LakeStatus, type StorageUsage } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
 import { pendingLateDetail } from '../../planner/index.js';
 import { listReports, reportTotals } from '../../reconcile/index.js';
@@ -22,7 +22,12 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   const { io } = context;
   const config = await context.config();
   const jobs = await loadJobs(config.projectDir);
-  let status: LakeStatus & { readonly jobs: readonly JobStatus[]; readonly late?: readonly LateStatus[]; readonly reconciliation?: ReconciliationStatus | null };
+  let status: LakeStatus & {
+    readonly jobs: readonly JobStatus[];
+    readonly late?: readonly LateStatus[];
+    readonly reconciliation?: ReconciliationStatus | null;
+    readonly storage?: StorageUsage;
+  };
   try {
     const session = await context.session({ mustExist: true });
     status = {
@@ -30,6 +35,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
       jobs: await jobsStatus(jobs, session.store),
       late: await lateStatus(session.lake),
       reconciliation: await reconciliationStatus(session.lake),
+      storage: await storageUsage(session.lake, { quotaBytes: config.budgets.storageQuota }),
     };
   } catch (error) {
     if (!(error instanceof LakeloopError && error.code === 'LAKE_NOT_FOUND')) throw error;
@@ -45,6 +51,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   writeTables(status, io.stdout);
   writeLate(status.late ?? [], io.stdout);
   writeReconciliation(status.reconciliation ?? null, io.stdout);
+  if (status.storage) writeStorage(status.storage, io.stdout);
   writeJobs(status.jobs, io.stdout);
 }
 
@@ -161,6 +168,26 @@ function writeTables(status: LakeStatus, out: TextSink): void {
       ),
     );
   }
+}
+
+/** Storage per layer: live bytes against the quota, small files, unreferenced bytes (what vacuum can reclaim). */
+function writeStorage(storage: StorageUsage, out: TextSink): void {
+  if (storage.layers.length === 0) return;
+  out.write(`\nstorage (small: files under ${formatBytes(storage.smallFileBytes)}${storage.unreferencedCounted ? '' : '; unreferenced files not counted on a remote lake'}):\n`);
+  out.write(
+    formatColumns(
+      ['layer', 'live', 'quota', 'files', 'small', 'unreferenced'],
+      storage.layers.map((l) => [
+        l.layer,
+        formatBytes(l.liveBytes),
+        l.quotaBytes === null ? '-' : `${formatBytes(l.quotaBytes)}${l.overQuota ? ' OVER' : ''}`,
+        formatCount(l.files),
+        formatCount(l.smallFiles),
+        l.unreferencedBytes === null ? '-' : `${formatBytes(l.unreferencedBytes)} in ${plural(l.unreferencedFiles ?? 0, 'file')}`,
+      ]),
+      { right: [false, true, true, true, true, true], indent: 2 },
+    ),
+  );
 }
 
 /** The jobs section: schedule, next fire, and the last run's status, start, duration and error. */
