@@ -15,7 +15,8 @@ export interface StatusOptions {
 /**
  * `lakeloop status`: every table's version, files, rows, bytes and last commit, grouped
  * by layer, then the project's jobs (`jobs/*.ts`) with their last run from the run ledger
- * and their next fire time. `--json` prints `{ root, sources, tables, layers, jobs }` as
+ * and their next fire time, then storage per layer (live bytes against `budgets.storageQuota`,
+ * small and unreferenced files). `--json` prints `{ root, sources, tables, layers, jobs, storage }` as
  * the last line. A local lake root that does not exist yet is an empty lake, not an error.
  */
 export async function statusCommand(options: StatusOptions, context: CommandContext): Promise<void> {
