@@ -4,6 +4,7 @@
  * paths. Everything past this folder reads a `ResolvedConfig` and trusts it.
  */
 export * from './schema.js';
+export * from './budgets.js';
 export * from './define-config.js';
 export * from './validate-config.js';
 export * from './load-config.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { editDistance } from '../core/index.js';
 import { isS3Url, parseS3Url } from '../storage/index.js';
+import { BUDGET_KEYS, budgetsSchema, type BudgetsConfig } from './budgets.js';
 
 /**
  * S3 settings used when `lake.root` is `s3://bucket/prefix`. Credentials are never part of
@@ -50,6 +51,8 @@ export interface LakeloopConfig {
   readonly models?: Readonly<Record<string, unknown>>;
   /** Scheduled jobs; validated by the scheduler. */
   readonly jobs?: Readonly<Record<string, unknown>>;
+  /** Cost budgets: bytes a run may scan, storage per layer. */
+  readonly budgets?: BudgetsConfig;
 }
 
 const POSITIVE_INT = 'expected a positive integer';
@@ -109,6 +112,7 @@ export const configSchema = z.strictObject(
     sources: openRecord.default({}),
     models: openRecord.default({}),
     jobs: openRecord.default({}),
+    budgets: budgetsSchema(unknownKeysMessage),
   },
   { error: unknownKeysMessage('') },
 );
@@ -123,10 +127,11 @@ void inputMatches;
 
 /** The keys each strict object accepts, for "did you mean" messages. */
 export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  '': ['lake', 'engine', 'sources', 'models', 'jobs'],
+  '': ['lake', 'engine', 'sources', 'models', 'jobs', 'budgets'],
   lake: ['root', 's3'],
   'lake.s3': ['endpoint', 'region', 'forcePathStyle', 'cacheDir', 'cacheMaxBytes'],
   engine: ['threads', 'memoryLimit'],
+  ...BUDGET_KEYS,
 });
 
 function unknownKeysMessage(path: string, extra?: string): z.core.$ZodErrorMap {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../core/index.js';
 import { isS3Url, parseS3Url } from '../storage/index.js';
+import type { ResolvedBudgets } from './budgets.js';
 import { configSchema, type EngineConfig, type S3Config } from './schema.js';
 
 /** Where the lake lives: a local directory or an S3 bucket and key prefix. */
@@ -29,6 +30,8 @@ export interface ResolvedConfig {
   readonly sources: Readonly<Record<string, unknown>>;
   readonly models: Readonly<Record<string, unknown>>;
   readonly jobs: Readonly<Record<string, unknown>>;
+  /** Cost budgets, sizes in bytes. */
+  readonly budgets: ResolvedBudgets;
 }
 
 /**
@@ -60,6 +63,7 @@ export function validateConfig(value: unknown, file: string | undefined, project
     sources: parsed.sources,
     models: parsed.models,
     jobs: parsed.jobs,
+    budgets: Object.freeze(parsed.budgets),
   });
 }
 

@@ -132,6 +132,18 @@ export class NotImplemented extends LakeloopError {
   }
 }
 
+/** A run whose estimated scan is over `budgets.maxBytesScannedPerRun` (mode `refuse`): it read nothing. */
+export class BudgetExceeded extends LakeloopError {
+  readonly estimatedBytes: number;
+  readonly budgetBytes: number;
+
+  constructor(message: string, estimatedBytes: number, budgetBytes: number, hint: string) {
+    super('BUDGET_EXCEEDED', message, { hint });
+    this.estimatedBytes = estimatedBytes;
+    this.budgetBytes = budgetBytes;
+  }
+}
+
 /** Throws when `condition` is false: a broken invariant is a bug, not a user error. */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`lakeloop internal error: ${message}`);

@@ -18,6 +18,8 @@ export interface ModelRunObservation {
   /** How late those rows were at most, in seconds of event time (watermark at landing − event time). */
   readonly maxLatenessSeconds?: number;
   readonly seconds: number;
+  /** What the run read, wrote and used (`ModelRunSummary.cost`); counted when given. */
+  readonly cost?: { readonly bytesRead: number; readonly bytesWritten: number; readonly cpuSeconds: number };
 }
 
 /** Landing counts with what only some paths know: how many batches and input bytes they were. */
@@ -168,6 +170,9 @@ export class Metrics {
   private readonly deferredLate: Counter<'model'>;
   private readonly maxLateness: Gauge<'model'>;
   private readonly runSeconds: Histogram<'model'>;
+  private readonly bytesRead: Counter<'model'>;
+  private readonly bytesWritten: Counter<'model'>;
+  private readonly cpuSeconds: Counter<'model'>;
   private readonly freshness: Gauge<'model'>;
   private readonly served: Counter;
 
@@ -198,6 +203,9 @@ export class Metrics {
       registers,
     });
     this.runSeconds = new Histogram({ name: 'lakeloop_model_run_seconds', help: 'Duration of model runs.', labelNames: ['model'], buckets: RUN_SECONDS_BUCKETS, registers });
+    this.bytesRead = perModel('lakeloop_model_bytes_read_total', 'Data-file bytes model runs read (the files they bound or scanned).');
+    this.bytesWritten = perModel('lakeloop_model_bytes_written_total', 'Data-file bytes model runs committed.');
+    this.cpuSeconds = perModel('lakeloop_model_cpu_seconds_total', 'Process CPU seconds (DuckDB threads included) spent in model runs.');
     this.freshness = new Gauge({ name: 'lakeloop_freshness_seconds', help: 'Event accepted to visible in the model, as last observed.', labelNames: ['model'], registers });
     this.served = new Counter({ name: 'lakeloop_rows_served_total', help: 'Rows returned by queries.', registers });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -278,6 +286,11 @@ export class Metrics {
       state.rowsTransformed += run.rows;
       state.rate.add(run.rows, now);
       this.rowsTransformed.inc({ model }, run.rows);
+    }
+    if (run.cost) {
+      this.bytesRead.inc({ model }, run.cost.bytesRead);
+      this.bytesWritten.inc({ model }, run.cost.bytesWritten);
+      this.cpuSeconds.inc({ model }, run.cost.cpuSeconds);
     }
     const late = run.deferredLate ?? 0;
     state.deferredLate += late;

@@ -8,11 +8,13 @@
  *   `queryToArrow` into an Arrow IPC stream.
  * - `tableReport(table, ...)`: version, schema, partitions, live files, rows, bytes, history.
  * - `lakeStatus(lake)`: every table's latest snapshot summarized per layer.
+ * - `storageUsage(lake, { quotaBytes })`: live, small and unreferenced files per table and layer, against quotas.
  * - `parseAsOf(text)`: `--as-of` as a version number or an ISO timestamp.
  */
 export * from './as-of.js';
 export * from './run-query.js';
 export * from './table-report.js';
 export * from './lake-status.js';
+export * from './storage-usage.js';
 export * from './catalog.js';
 export type { PartitionStatusRecord } from './partition-status-table.js';

@@ -17,6 +17,8 @@ export interface OutputPlan {
   readonly rowsIn: number;
   /** Temp tables to drop once the write is done. */
   readonly cleanup: readonly string[];
+  /** The data files the plan binds or scans, per table (what the run's cost counts as read). */
+  readonly read: readonly { readonly table: string; readonly files: readonly AddAction[] }[];
   /**
    * Set by a key merge: the live files `select` replaces (those holding rows of the incoming
    * keys); every other file stays. Unset: `select` is the whole content of `partitions`.
@@ -57,14 +59,16 @@ export async function planPartitions(lake: Lake, model: Model, changes: Readonly
     for (const value of change.corrected) if (!horizon.isCold(value)) affected.add(value ?? NULL_PARTITION);
   }
   const partitions = [...affected].sort();
-  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn: 0, cleanup: [] };
+  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn: 0, cleanup: [], read: [] };
   let rowsIn = 0;
+  const read: { table: string; files: readonly AddAction[] }[] = [];
   for (const [name, change] of changes) {
     const files = change.partitionColumn === undefined ? change.snapshot.files : change.snapshot.files.filter((f) => affected.has(partitionOf(f.partitionValues, change.partitionColumn) ?? NULL_PARTITION));
     await lake.bindView(lake.engine, name, change.snapshot, files);
+    read.push({ table: name, files });
     rowsIn += rowsOf(files);
   }
-  return { partitions, select: `SELECT * FROM (${embeddableSql(model.sql)}) AS _lakeloop_out WHERE ${inPartitions(column, partitions)}`, deferred, rowsIn, cleanup: [] };
+  return { partitions, select: `SELECT * FROM (${embeddableSql(model.sql)}) AS _lakeloop_out WHERE ${inPartitions(column, partitions)}`, deferred, rowsIn, cleanup: [], read };
 }
 
 /**
@@ -89,9 +93,11 @@ export async function planKeyMerge(
   }
   const engine = lake.engine;
   let rowsIn = 0;
+  const read: { table: string; files: readonly AddAction[] }[] = [];
   for (const [name, change] of changes) {
     const files = change.addedFiles.length > 0 ? change.addedFiles : change.snapshot.files;
     await lake.bindView(engine, name, change.snapshot, files);
+    read.push({ table: name, files });
     rowsIn += rowsOf(files);
   }
   const prefix = `_lakeloop_${model.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
@@ -124,6 +130,8 @@ export async function planKeyMerge(
   // rows it changes, not the size of the partitions it touches.
   const candidates = await filesWithKeys(engine, output, model.header.uniqueKey[0] as string, hot);
   const holding = await filesHoldingKeys(lake, output, candidates, keys, hot);
+  // The probe opens every candidate (its key columns); the holding ones are among them.
+  read.push({ table: model.name, files: candidates });
   // Those files' rows, read once; each carries its file (local path): rewritten rows go back to a file of their own.
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${held} AS ${await output.scanSql(lake.store, holding.map((h) => h.file), { fileColumn: FILE_GROUP })}`);
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${old} AS SELECT * FROM ${held} AS e SEMI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys})`);
@@ -156,7 +164,7 @@ export async function planKeyMerge(
     coldOld === 'false'
       ? [...new Set([...oldPartitions, ...hotPartitions])].sort()
       : (await partitionsOf(engine, `(SELECT ${quoteIdent(column)} FROM ${old} UNION ALL SELECT ${quoteIdent(column)} FROM ${hot})`, part)).sort();
-  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup, replaces: [], fileGroupColumn: FILE_GROUP };
+  if (partitions.length === 0) return { partitions, select: '', deferred, rowsIn, cleanup, replaces: [], fileGroupColumn: FILE_GROUP, read };
   // Files of cold partitions keep their rows (their keys were deferred above).
   const replacing = holding.filter((h) => !horizon.isCold(partitionOf(h.file.partitionValues, column) ?? null));
   const replaces = replacing.map((h) => h.file);
@@ -166,7 +174,7 @@ export async function planKeyMerge(
   const select =
     `SELECT * FROM ${kept} AS e ANTI JOIN (SELECT DISTINCT ${keys} FROM ${hot}) AS k USING (${keys}) ` +
     `UNION ALL BY NAME SELECT * FROM ${merged} AS m ${live}`;
-  return { partitions, select, deferred, rowsIn, cleanup, replaces, fileGroupColumn: FILE_GROUP };
+  return { partitions, select, deferred, rowsIn, cleanup, replaces, fileGroupColumn: FILE_GROUP, read };
 }
 
 /** Of `candidates`, the files holding at least one key of `relation` (a scan of their key columns), with the local path they are read from. */

@@ -15,6 +15,7 @@ import type { AddAction, DeltaTable, Lake, PartitionSpec } from '../table/index.
 import { DataTestFailed, runDataTests, testInputs, type DataTestResult } from './data-tests.js';
 import { planKeyMerge, planPartitions, type OutputPlan } from './incremental.js';
 import { createModelTable, keyDedupSql, NULL_PARTITION, rowsOf, userSql } from './model-sql.js';
+import { CostMeter, type ModelCost } from './run-cost.js';
 
 /** What one model's run did. */
 export interface ModelRunSummary {
@@ -45,7 +46,12 @@ export interface ModelRunSummary {
   readonly seconds: number;
   /** The model's data tests on this run's result (none when skipped). */
   readonly tests: readonly DataTestResult[];
+  /** Files and bytes this run read and wrote, its CPU time and peak memory. */
+  readonly cost: ModelCost;
 }
+
+/** A summary before its cost is known (the meter stops once the model's run returns). */
+type UnmeteredSummary = Omit<ModelRunSummary, 'cost'>;
 
 /**
  * How one model's part of a run ended: `ok` (committed, or up to date: its summary),
@@ -57,7 +63,7 @@ export interface ModelRunSummary {
  */
 export type ModelOutcome =
   | (ModelRunSummary & { readonly status: 'ok' })
-  | { readonly model: string; readonly kind: string; readonly status: 'error'; readonly error: ModelFailure; readonly seconds: number }
+  | { readonly model: string; readonly kind: string; readonly status: 'error'; readonly error: ModelFailure; readonly seconds: number; readonly cost?: ModelCost }
   | { readonly model: string; readonly kind: string; readonly status: 'skipped'; readonly reason: string; readonly seconds: number };
 
 /** Why a model's run failed, as the run's result records it. */
@@ -108,6 +114,7 @@ interface RunState {
   readonly seenBeforeMs?: number | undefined;
   readonly started: number;
   readonly replaceDefinition: boolean;
+  readonly meter: CostMeter;
 }
 
 /**
@@ -141,15 +148,16 @@ export async function runModels(lake: Lake, models: readonly Model[], options: R
       outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'skipped', reason: `upstream ${failed} failed${via === failed ? '' : ` (read through ${via})`}`, seconds: 0 });
     } else {
       const started = performance.now();
+      const meter = CostMeter.start();
       try {
-        const done = await runModel(lake, model, options);
+        const done: ModelRunSummary = Object.freeze({ ...(await runModel(lake, model, options, meter)), cost: meter.finish() });
         summaries.push(done);
         options.onModelDone?.(done);
         outcome = Object.freeze({ ...done, status: 'ok' });
       } catch (error) {
         blocked.set(model.name, model.name);
         failures.push({ model: model.name, error });
-        outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'error', error: failureOf(error), seconds: (performance.now() - started) / 1000 });
+        outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'error', error: failureOf(error), seconds: (performance.now() - started) / 1000, cost: meter.finish() });
       }
     }
     outcomes.push(outcome);
@@ -163,7 +171,7 @@ function failureOf(error: unknown): ModelFailure {
   return { message: error instanceof Error ? error.message : String(error), code: 'ERROR' };
 }
 
-async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Promise<ModelRunSummary> {
+async function runModel(lake: Lake, model: Model, options: RunModelsOptions, meter: CostMeter): Promise<UnmeteredSummary> {
   const started = performance.now();
   const table = await lake.tableIfExists(model.name);
   const fullRefresh = (options.fullRefresh ?? false) && (options.fullRefreshModels?.has(model.name) ?? true);
@@ -184,7 +192,7 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
   let observed: number | undefined;
   for (const c of changes.values()) if (c.maxEventTimeMs !== undefined) observed = Math.max(observed ?? c.maxEventTimeMs, c.maxEventTimeMs);
   const maxEventTimeMs = advanceMaxEventTime(progress?.maxEventTimeMs, observed, lake.nowMs(), model.header.maxFutureSkew);
-  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && fullRefresh };
+  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && fullRefresh, meter };
 
   const incremental = table !== undefined && progress !== undefined && model.header.kind !== 'full' && [...changes.values()].every((c) => c.known);
   if (!incremental || !table) return runFull(state, table);
@@ -201,20 +209,22 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions): Pr
   return runIncremental({ ...state, seenBeforeMs: progress.maxEventTimeMs }, table, plan);
 }
 
-async function runFull(state: RunState, existing: DeltaTable | undefined): Promise<ModelRunSummary> {
+async function runFull(state: RunState, existing: DeltaTable | undefined): Promise<UnmeteredSummary> {
   const { lake, model } = state;
   const engine = lake.engine;
   let rowsIn = 0;
   for (const [name, change] of state.changes) {
     await lake.bindView(engine, name, change.snapshot);
+    state.meter.read(name, change.snapshot.files);
     rowsIn += rowsOf(change.snapshot.files);
   }
   const select = model.header.kind === 'incremental_by_key' ? keyDedupSql(model, `(${embeddableSql(model.sql)})`) : embeddableSql(model.sql);
   return publish(state, existing, select, { rowsIn, partitions: 'all', deferred: {}, mode: 'full' });
 }
 
-async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPlan): Promise<ModelRunSummary> {
+async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPlan): Promise<UnmeteredSummary> {
   const { lake, model } = state;
+  for (const { table: name, files } of plan.read) state.meter.read(name, files);
   try {
     if (plan.partitions.length > 0) {
       return await publish(state, table, plan.select, {
@@ -243,7 +253,7 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
 }
 
 /** The summary of a model's run that had nothing to write or defer: nothing is committed. */
-async function unchanged(state: RunState, table: DeltaTable): Promise<ModelRunSummary> {
+async function unchanged(state: RunState, table: DeltaTable): Promise<UnmeteredSummary> {
   const snapshot = await table.snapshot();
   return summary(state.model, { mode: 'skipped', version: snapshot.version, upstream: state.upstream, rowsIn: 0, rowsOut: 0, partitions: [], deferred: {}, tests: [] }, snapshot, state.started);
 }
@@ -270,7 +280,7 @@ async function publish(
     /** A column of `select` that only splits the output into files (not part of the model). */
     fileGroupColumn?: string;
   },
-): Promise<ModelRunSummary> {
+): Promise<UnmeteredSummary> {
   const { lake, model } = state;
   const engine = lake.engine;
   const columns = (await userSql(model, () => engine.describe(`SELECT * FROM (${select})`))).filter((c) => c.name !== run.fileGroupColumn);
@@ -292,7 +302,7 @@ async function publish(
       }
     }
     const inputs = testInputs(model).filter((name) => !state.changes.has(name));
-    if (inputs.length) await lake.bindViews(engine, inputs);
+    if (inputs.length) for (const [name, snapshot] of await lake.bindViews(engine, inputs)) state.meter.read(name, snapshot.files);
     let tests: DataTestResult[] = [];
     let rowsOut = 0;
     const audit = async (relation: string, written: number): Promise<void> => {
@@ -320,6 +330,7 @@ async function publish(
           })
         : table.overwritePartitions(rows, { ...options, partitions });
     });
+    state.meter.wrote((await table.commitActions(result.version))?.adds ?? []);
     const snapshot = await table.snapshot({ version: result.version });
     return summary(
       model,
@@ -385,10 +396,10 @@ function specs(column: string, partitions: readonly string[]): PartitionSpec[] {
 
 function summary(
   model: Model,
-  run: Omit<ModelRunSummary, 'model' | 'kind' | 'skipped' | 'rows' | 'files' | 'bytes' | 'seconds'>,
+  run: Omit<ModelRunSummary, 'model' | 'kind' | 'skipped' | 'rows' | 'files' | 'bytes' | 'seconds' | 'cost'>,
   snapshot: { numRecords(): number | null; sizeBytes(): number; files: readonly unknown[] },
   started: number,
-): ModelRunSummary {
+): UnmeteredSummary {
   return Object.freeze({
     model: model.name,
     kind: model.header.kind,

@@ -263,6 +263,7 @@ export class StreamingLoop {
           deferredLate: Object.values(s.deferred).reduce((a, b) => a + b, 0),
           ...(s.lateness && Object.keys(s.lateness).length ? { maxLatenessSeconds: Math.max(...Object.values(s.lateness)) } : {}),
           seconds: s.seconds,
+          cost: s.cost,
         });
         // A full model's data waited since the first run that left it out.
         const waitedSince = Math.min(since, this.fullWaitingSince.get(s.model) ?? since);

@@ -65,6 +65,17 @@ describe('Metrics', () => {
     expect(metrics.snapshot().models.find((m) => m.model === 'gold.daily_revenue')?.freshnessSeconds).toBe(2.5);
   });
 
+  it('counts the bytes model runs read and wrote and their CPU seconds', async () => {
+    const metrics = new Metrics({ clock: new ManualClock(T0), processMetrics: false });
+    metrics.recordModelRun({ model: 'gold.daily', status: 'success', rows: 3, seconds: 0.2, cost: { bytesRead: 4096, bytesWritten: 512, cpuSeconds: 0.25 } });
+    metrics.recordModelRun({ model: 'gold.daily', status: 'skipped', rows: 0, seconds: 0.01, cost: { bytesRead: 0, bytesWritten: 0, cpuSeconds: 0.01 } });
+    metrics.recordModelRun({ model: 'gold.daily', status: 'failed', rows: 0, seconds: 0 });
+    const text = await metrics.text();
+    expect(sample(text, 'lakeloop_model_bytes_read_total{model="gold.daily"}')).toBe(4096);
+    expect(sample(text, 'lakeloop_model_bytes_written_total{model="gold.daily"}')).toBe(512);
+    expect(sample(text, 'lakeloop_model_cpu_seconds_total{model="gold.daily"}')).toBeCloseTo(0.26);
+  });
+
   it('keeps its metrics on a private registry, with process metrics unless turned off', async () => {
     const a = new Metrics({ clock: new ManualClock(T0) });
     const b = new Metrics({ clock: new ManualClock(T0), processMetrics: false });

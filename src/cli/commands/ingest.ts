@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { loadContracts } from '../../contracts/index.js';
 import { LakeloopError, UsageError } from '../../core/index.js';
 import { ingestFile, type IngestSummary, type RecordFormat } from '../../ingest/index.js';
+import { warnOverQuota } from '../cost-checks.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { refreshCatalog } from '../catalog-refresh.js';
@@ -53,8 +54,9 @@ export async function ingestCommand(source: string, input: string | undefined, o
     progress.stop();
   }
   await refreshCatalog(context, session);
+  const warnings = await warnOverQuota(session.lake, config.budgets, io.stderr);
   if (options.json) {
-    io.stdout.write(`${JSON.stringify(summary)}\n`);
+    io.stdout.write(`${JSON.stringify(warnings.length ? { ...summary, warnings } : summary)}\n`);
     return;
   }
   io.stdout.write(

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { BudgetExceeded, LakeloopError, UsageError } from '../../core/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
-import { runModels, type ModelOutcome, type RunResult } from '../../runner/index.js';
+import { checkScanBudget, estimateScan, runModels, type ModelOutcome, type RunResult, type ScanBudgetCheck } from '../../runner/index.js';
 import { runKey, writeRun, type RunRecord } from '../../scheduler/index.js';
 import type { ObjectStore } from '../../storage/index.js';
 import { openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
+import { warnOverQuota } from '../cost-checks.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { selectModelsOrFail } from './model-selection.js';
 import { projectModels } from './project-models.js';
@@ -24,7 +25,12 @@ export interface RunOptions {
  * `+name` selects it too) in DAG order, one line per model as it finishes (`OK`, `ERROR`, or
  * `SKIP` for a model downstream of a failed one); the others run on. The result goes to the
  * run ledger (`_lakeloop/runs/run/`); `--json` prints `{ status, models: [...], run }` as the
- * last line, also when a model failed. Exit 1 when any model failed.
+ * last line, also when a model failed (each model's `cost`: bytes and files read and written,
+ * CPU seconds, peak memory). With `budgets.maxBytesScannedPerRun`, the bytes the run would scan
+ * are estimated from the logs first: over the budget it is refused before reading anything
+ * (mode `refuse`, exit 1) or runs with a warning (`warn`, also in `budget`/`warnings` of the
+ * JSON and the ledger). A layer over `budgets.storageQuota` is warned about after the run.
+ * Exit 1 when any model failed.
  */
 export async function runCommand(selected: readonly string[], options: RunOptions, context: CommandContext): Promise<void> {
   const { io } = context;
@@ -38,6 +44,23 @@ export async function runCommand(selected: readonly string[], options: RunOption
   }
   // An edited model keeps running as its table's published version until `lakeloop apply`.
   const { models, pending } = await publishedModels(session.lake, session.engine, selectedModels);
+  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  const refresh = {
+    fullRefresh: options.fullRefresh ?? false,
+    // `run gold.x --full-refresh` rebuilds gold.x; what it reads only catches up.
+    ...(selected.length ? { fullRefreshModels: new Set(selected) } : {}),
+  };
+  // The scan budget is checked from the logs before anything is read or written.
+  const { budgets } = await context.config();
+  const budget = budgets.maxBytesScannedPerRun === undefined ? undefined : checkScanBudget(await estimateScan(session.lake, models, { ...refresh, eventTimeColumns }), budgets);
+  if (budget?.over) {
+    if (budget.mode === 'refuse') {
+      const ledger = await recordRun(session.lake.store, new Date(), [], true, { budget }, { message: budget.message as string, code: 'BUDGET_EXCEEDED' });
+      if (options.json) io.stdout.write(`${JSON.stringify({ status: 'refused', models: [], run: runKey(ledger), budget })}\n`);
+      throw new BudgetExceeded(budget.message as string, budget.estimatedBytes, budget.budgetBytes, budget.hint as string);
+    }
+    io.stderr.write(`warning: ${budget.message}\nhint: ${budget.hint}\n`);
+  }
   // A source that has not received data yet still has a (empty) bronze table, so its
   // models build from the start instead of failing on a missing table.
   const existing = new Set(await session.lake.tables());
@@ -53,7 +76,6 @@ export async function runCommand(selected: readonly string[], options: RunOption
     const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
-  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   if (pending.length && !options.json) {
     io.stdout.write(`plan pending: ${pending.map((p) => `${p.model} (${p.change})`).join(', ')} — running the published version; lakeloop plan / lakeloop apply\n`);
   }
@@ -65,7 +87,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
   let result: RunResult;
   try {
     result = await runModels(session.lake, models, {
-      fullRefresh: options.fullRefresh ?? false,
+      ...refresh,
       // A full refresh rebuilds with the SQL's definition: dropped columns leave, retyped ones change.
       replaceDefinition: options.fullRefresh ?? false,
       // Only the selected models run, so `run gold.x --full-refresh` rebuilds gold.x and reads its upstream as published.
@@ -88,8 +110,10 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const { outcomes, failures } = result;
   // Also when nothing ran: a catalog left stale (an interrupted serve, a copied lake) is repaired.
   await refreshCatalog(context, session, catalog, dag.models);
-  const ledger = await recordRun(session.lake.store, startedAt, outcomes, failures.length > 0);
-  if (options.json) io.stdout.write(`${JSON.stringify({ status: ledger.status, models: outcomes, run: runKey(ledger), pendingPlan: pending })}\n`);
+  const warnings = await warnOverQuota(session.lake, budgets, io.stderr);
+  const cost = costReport(budget, warnings);
+  const ledger = await recordRun(session.lake.store, startedAt, outcomes, failures.length > 0, cost);
+  if (options.json) io.stdout.write(`${JSON.stringify({ status: ledger.status, models: outcomes, run: runKey(ledger), pendingPlan: pending, ...cost })}\n`);
   if (failures.length === 0) return;
   const skipped = outcomes.filter((o) => o.status === 'skipped').length;
   // One failure is reported as itself (its message names the model, file and line, with a hint).
@@ -117,6 +141,8 @@ function describeOutcome(outcome: ModelOutcome, index: number, total: number, wi
   if (!s.skipped) {
     const rewrote = s.partitions === 'all' ? 'the whole table' : plural(s.partitions.length, 'partition');
     lines.push(`${indent}  ${s.mode}: ${formatCount(s.rowsIn)} rows in, ${formatCount(s.rowsOut)} out, rewrote ${rewrote}`);
+    const c = s.cost;
+    lines.push(`${indent}  read ${formatBytes(c.bytesRead)} in ${plural(c.filesRead, 'file')}, wrote ${formatBytes(c.bytesWritten)} in ${plural(c.filesWritten, 'file')}, ${c.cpuSeconds.toFixed(2)} CPU s`);
   }
   const late = Object.entries(s.deferred);
   if (late.length) {
@@ -127,8 +153,21 @@ function describeOutcome(outcome: ModelOutcome, index: number, total: number, wi
   return `${lines.join('\n')}\n`;
 }
 
-/** Writes the run's result to the run ledger (`_lakeloop/runs/run/`): every model's outcome, timings and versions. */
-async function recordRun(store: ObjectStore, startedAt: Date, outcomes: readonly ModelOutcome[], failed: boolean): Promise<RunRecord> {
+/** What a run's `--json` and ledger record say about its budget: the scan check when a budget is set, and the warnings (over budget, over quota). */
+function costReport(budget: ScanBudgetCheck | undefined, quota: readonly string[]): { budget?: ScanBudgetCheck; warnings?: string[] } {
+  const warnings = [...(budget?.over ? [budget.message as string] : []), ...quota];
+  return { ...(budget ? { budget } : {}), ...(warnings.length ? { warnings } : {}) };
+}
+
+/** Writes the run's result to the run ledger (`_lakeloop/runs/run/`): every model's outcome, timings, versions and cost. */
+async function recordRun(
+  store: ObjectStore,
+  startedAt: Date,
+  outcomes: readonly ModelOutcome[],
+  failed: boolean,
+  extra: Readonly<Record<string, unknown>> = {},
+  error?: { message: string; code: string },
+): Promise<RunRecord> {
   const finishedAt = new Date();
   const record: RunRecord = {
     id: randomBytes(4).toString('hex'),
@@ -144,11 +183,12 @@ async function recordRun(store: ObjectStore, startedAt: Date, outcomes: readonly
     result: {
       models: outcomes.map((o) =>
         o.status === 'ok'
-          ? { model: o.model, status: o.status, mode: o.mode, version: o.version, upstream: o.upstream, rowsIn: o.rowsIn, rowsOut: o.rowsOut, deferred: o.deferred, seconds: o.seconds }
+          ? { model: o.model, status: o.status, mode: o.mode, version: o.version, upstream: o.upstream, rowsIn: o.rowsIn, rowsOut: o.rowsOut, deferred: o.deferred, seconds: o.seconds, cost: o.cost }
           : o,
       ),
+      ...extra,
     },
-    error: failed ? { message: outcomes.filter((o) => o.status === 'error').map((o) => o.model).join(', ') + ' failed', code: 'RUN_FAILED' } : null,
+    error: error ?? (failed ? { message: outcomes.filter((o) => o.status === 'error').map((o) => o.model).join(', ') + ' failed', code: 'RUN_FAILED' } : null),
     failedAttempts: [],
   };
   await writeRun(store, record);

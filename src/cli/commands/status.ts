@@ -1,7 +1,7 @@
 import { loadContracts } from '../../contracts/index.js';
 import { LakeloopError, UsageError } from '../../core/index.js';
 import { loadModels } from '../../models/index.js';
-import { lakeStatus, type LakeStatus } from '../../query/index.js';
+import { lakeStatus, storageUsage, type LakeStatus, type StorageUsage } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
 import { pendingLateDetail } from '../../planner/index.js';
 import { listReports, reportTotals } from '../../reconcile/index.js';
@@ -23,7 +23,8 @@ export interface StatusOptions {
 /**
  * `lakeloop status`: every table's version, files, rows, bytes and last commit, grouped
  * by layer, then the project's jobs (`jobs/*.ts`) with their last run from the run ledger
- * and their next fire time. `--json` prints `{ root, sources, tables, layers, jobs }` as
+ * and their next fire time, then storage per layer (live bytes against `budgets.storageQuota`,
+ * small and unreferenced files). `--json` prints `{ root, sources, tables, layers, jobs, storage }` as
  * the last line. A local lake root that does not exist yet is an empty lake, not an error.
  */
 export async function statusCommand(options: StatusOptions, context: CommandContext): Promise<void> {
@@ -31,7 +32,13 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   if (options.partitions !== undefined && options.partitions !== false) return partitionsCommand(options, context);
   const config = await context.config();
   const jobs = await loadJobs(config.projectDir);
-  let status: LakeStatus & { readonly jobs: readonly JobStatus[]; readonly late?: readonly LateStatus[]; readonly reconciliation?: ReconciliationStatus | null; readonly partitions?: ReturnType<typeof partitionStatusJson>['models'] };
+  let status: LakeStatus & {
+    readonly jobs: readonly JobStatus[];
+    readonly late?: readonly LateStatus[];
+    readonly reconciliation?: ReconciliationStatus | null;
+    readonly partitions?: ReturnType<typeof partitionStatusJson>['models'];
+    readonly storage?: StorageUsage;
+  };
   let partitions: TablePartitionStatus[] = [];
   try {
     const session = await context.session({ mustExist: true });
@@ -42,6 +49,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
       late: await lateStatus(session.lake),
       reconciliation: await reconciliationStatus(session.lake),
       partitions: partitionStatusJson(partitions).models,
+      storage: await storageUsage(session.lake, { quotaBytes: config.budgets.storageQuota }),
     };
   } catch (error) {
     if (!(error instanceof LakeloopError && error.code === 'LAKE_NOT_FOUND')) throw error;
@@ -60,6 +68,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   writeDomains(domains, io.stdout);
   writeLate(status.late ?? [], io.stdout);
   writeReconciliation(status.reconciliation ?? null, io.stdout);
+  if (status.storage) writeStorage(status.storage, io.stdout);
   writeJobs(status.jobs, io.stdout);
 }
 
@@ -233,6 +242,26 @@ function writeTables(status: LakeStatus, out: TextSink): void {
       ),
     );
   }
+}
+
+/** Storage per layer: live bytes against the quota, small files, unreferenced bytes (what vacuum can reclaim). */
+function writeStorage(storage: StorageUsage, out: TextSink): void {
+  if (storage.layers.length === 0) return;
+  out.write(`\nstorage (small: files under ${formatBytes(storage.smallFileBytes)}${storage.unreferencedCounted ? '' : '; unreferenced files not counted on a remote lake'}):\n`);
+  out.write(
+    formatColumns(
+      ['layer', 'live', 'quota', 'files', 'small', 'unreferenced'],
+      storage.layers.map((l) => [
+        l.layer,
+        formatBytes(l.liveBytes),
+        l.quotaBytes === null ? '-' : `${formatBytes(l.quotaBytes)}${l.overQuota ? ' OVER' : ''}`,
+        formatCount(l.files),
+        formatCount(l.smallFiles),
+        l.unreferencedBytes === null ? '-' : `${formatBytes(l.unreferencedBytes)} in ${plural(l.unreferencedFiles ?? 0, 'file')}`,
+      ]),
+      { right: [false, true, true, true, true, true], indent: 2 },
+    ),
+  );
 }
 
 /** The jobs section: schedule, next fire, and the last run's status, start, duration and error. */

@@ -9,7 +9,8 @@ const landing = (batchId: string, version: number, landed: number, quarantined =
 });
 const summary = (model: string, over: Partial<ModelRunSummary>): ModelRunSummary => ({
   model, kind: 'incremental_by_partition', skipped: false, mode: 'incremental', version: 1, upstream: {}, rowsIn: 0, rowsOut: 0,
-  partitions: [], deferred: {}, rows: 0, files: 0, bytes: 0, seconds: 0.1, tests: [], ...over,
+  partitions: [], deferred: {}, rows: 0, files: 0, bytes: 0, seconds: 0.1, tests: [],
+  cost: { filesRead: 0, bytesRead: 0, filesWritten: 0, bytesWritten: 0, cpuSeconds: 0, peakRssBytes: 0 }, ...over,
 });
 
 describe('DecisionLog', () => {
