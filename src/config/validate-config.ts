@@ -29,6 +29,9 @@ export interface ResolvedConfig {
   readonly sources: Readonly<Record<string, unknown>>;
   readonly models: Readonly<Record<string, unknown>>;
   readonly jobs: Readonly<Record<string, unknown>>;
+  /** `file` absolute; the `LAKELOOP_LINEAGE_*` variables are applied by the CLI. */
+  readonly lineage: { readonly file?: string; readonly url?: string; readonly sampleIngest?: number; readonly namespace?: string };
+  readonly alerts: { readonly webhooks: readonly { readonly url: string; readonly format: 'json' | 'slack'; readonly repeatMinutes?: number }[]; readonly quarantineRate?: number };
 }
 
 /**
@@ -60,6 +63,8 @@ export function validateConfig(value: unknown, file: string | undefined, project
     sources: parsed.sources,
     models: parsed.models,
     jobs: parsed.jobs,
+    lineage: Object.freeze(parsed.lineage.file === undefined ? parsed.lineage : { ...parsed.lineage, file: resolve(projectDir, parsed.lineage.file) }),
+    alerts: Object.freeze(parsed.alerts),
   });
 }
 
