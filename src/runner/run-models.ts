@@ -85,6 +85,8 @@ export interface RunModelsOptions {
   readonly eventTimeColumns?: Readonly<Record<string, string>>;
   /** Called as each model's run ends (committed or up to date), before the next model starts. */
   readonly onModelDone?: (summary: ModelRunSummary) => void;
+  /** Called as a model's run begins (not for a model skipped because what it reads failed). */
+  readonly onModelStart?: (model: string) => void;
   /** Called with each model's outcome (ok, error or skipped) as soon as it is known. */
   readonly onOutcome?: (outcome: ModelOutcome) => void;
   /**
@@ -141,6 +143,7 @@ export async function runModels(lake: Lake, models: readonly Model[], options: R
       outcome = Object.freeze({ model: model.name, kind: model.header.kind, status: 'skipped', reason: `upstream ${failed} failed${via === failed ? '' : ` (read through ${via})`}`, seconds: 0 });
     } else {
       const started = performance.now();
+      options.onModelStart?.(model.name);
       try {
         const done = await runModel(lake, model, options);
         summaries.push(done);

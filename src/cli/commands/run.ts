@@ -9,6 +9,7 @@ import type { ObjectStore } from '../../storage/index.js';
 import { openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
+import { openLineage } from '../observe-setup.js';
 import { projectModels } from './project-models.js';
 
 export interface RunOptions {
@@ -56,6 +57,9 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const width = Math.max(...models.map((m) => m.name.length));
   let done = 0;
   let result: RunResult;
+  // Lineage: the run is the parent of each model's run.
+  const lineage = openLineage(context, await context.config(), session.lake, models);
+  const parent = lineage?.start('lakeloop.run', 'RUN', { inputs: [] });
   try {
     result = await runModels(session.lake, models, {
       fullRefresh: options.fullRefresh ?? false,
@@ -69,17 +73,22 @@ export async function runCommand(selected: readonly string[], options: RunOption
         if (!s.skipped) void catalog.then((copy) => copy?.rebindSoon(session.lake, s.model));
       },
       // Each outcome is printed as it is known, so a long run shows its progress and a failure shows at once.
+      onModelStart: (model) => lineage?.modelStarted(model, parent?.run),
       onOutcome: (outcome) => {
+        lineage?.modelOutcome(outcome, parent?.run);
         done += 1;
         if (!options.json) io.stdout.write(describeOutcome(outcome, done, models.length, width));
       },
     });
   } catch (error) {
+    parent?.fail(error instanceof Error ? error.message : String(error));
     // Models that committed before the failure are in the catalog too.
     await refreshCatalog(context, session, catalog);
     throw error;
   }
   const { outcomes, failures } = result;
+  if (failures.length) parent?.fail(`${plural(failures.length, 'model')} failed: ${failures.map((f) => f.model).join(', ')}`);
+  else parent?.complete();
   // Also when nothing ran: a catalog left stale (an interrupted serve, a copied lake) is repaired.
   await refreshCatalog(context, session, catalog);
   const ledger = await recordRun(session.lake.store, startedAt, outcomes, failures.length > 0);
