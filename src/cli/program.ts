@@ -83,6 +83,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--no-jobs', 'do not run the scheduled jobs of jobs/')
     .option('--poll-ms <ms>', 'how often the streaming loop checks bronze for new commits', '250')
     .option('--full-every <duration>', 'how often `full` models rerun on the streaming path (0s: on every commit, like the others)', '30s')
+    .option('--alert-interval <seconds>', 'how often the alerts (freshness SLOs, failed runs and jobs, quarantine spikes) are evaluated', '30')
+    .option('--log-format <format>', 'human (default) or json: one JSON object per line on stdout and stderr')
     .action(async (options: ServeOptions, command: Command) => {
       const { serveCommand } = await import('./commands/serve.js');
       await serveCommand(options, context(command));

@@ -12,3 +12,4 @@ export * from './lineage-sink.js';
 export * from './lineage-emitter.js';
 export * from './alerts.js';
 export * from './event-log.js';
+export * from './serve-observer.js';
