@@ -52,6 +52,8 @@ export const LINEAGE_HTTP_RETRY: RetryPolicy = Object.freeze({ attempts: 4, base
 export class HttpLineageSink implements LineageSink {
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** After an event was given up on, the next ones get one attempt each until one succeeds: a dead endpoint costs no waiting. */
+  private down = false;
 
   constructor(
     private readonly url: string,
@@ -78,7 +80,8 @@ export class HttpLineageSink implements LineageSink {
   private async send(json: string): Promise<void> {
     const policy = this.options.policy ?? LINEAGE_HTTP_RETRY;
     let last = '';
-    for (let attempt = 1; attempt <= policy.attempts && !this.closed; attempt++) {
+    const attempts = this.down ? 1 : policy.attempts;
+    for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
       try {
         const response = await fetch(this.url, {
           method: 'POST',
@@ -87,15 +90,19 @@ export class HttpLineageSink implements LineageSink {
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
         });
         await response.arrayBuffer().catch(() => undefined);
-        if (response.ok) return;
+        if (response.ok) {
+          this.down = false;
+          return;
+        }
         last = `HTTP ${response.status}`;
         // A 4xx other than 408/429 will not succeed on a retry.
         if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
       } catch (error) {
         last = messageOf(error);
       }
-      if (attempt < policy.attempts) await new Promise((resolve) => setTimeout(resolve, Math.max(50, backoffDelayMs(policy, attempt))));
+      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, Math.max(50, backoffDelayMs(policy, attempt))));
     }
+    this.down = true;
     this.onWarning(`Failed to deliver a lineage event to ${this.url}: ${last || 'stopped'}`);
   }
 }

@@ -99,6 +99,8 @@ beforeAll(async () => {
   const run = await cli(['--lake', lake, 'run'], project, env);
   expect(run.code).toBe(1);
   expect(run.stderr).toContain('silver.leaky');
+  const replay = await cli(['--lake', lake, 'replay', '--models', 'gold.daily', '--from', '2026-03-01', '--to', '2026-03-01', '--priority', 'normal'], project, env);
+  expect(replay.code, replay.stderr).toBe(0);
 }, 120_000);
 
 afterAll(async () => {
@@ -176,6 +178,25 @@ describe('OpenLineage events from ingest and run', () => {
       const ingest = byJob(all, 'ingest.sales', 'COMPLETE');
       expect(ingest.outputs[0]).toMatchObject({ name: 'bronze.sales' });
       expect(ingest.outputs[0]?.facets?.['version']?.['datasetVersion']).toBe(String(await version('bronze.sales')));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('replay emits one run with the tables it read at their versions and the versions it published', async () => {
+    const all = await events();
+    const start = byJob(all, 'lakeloop.replay', 'START');
+    const complete = byJob(all, 'lakeloop.replay', 'COMPLETE');
+    expect(complete.run.runId).toBe(start.run.runId);
+    expect(complete.job.facets['jobType']).toMatchObject({ jobType: 'REPLAY', integration: 'LAKELOOP', processingType: 'BATCH' });
+    expect(complete.inputs.map((d) => d.name)).toEqual(['silver.sales']);
+    const { engine, lake: opened } = await openProjectLake(project, lake);
+    try {
+      expect(complete.inputs[0]?.facets?.['version']?.['datasetVersion']).toBe(String((await (await opened.table('silver.sales')).snapshot()).version));
+      for (const output of complete.outputs) {
+        expect(output.name).toBe('gold.daily');
+        expect(output.facets?.['version']?.['datasetVersion']).toBe(String((await (await opened.table('gold.daily')).snapshot()).version));
+      }
     } finally {
       await engine.close();
     }
