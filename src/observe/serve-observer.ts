@@ -73,9 +73,16 @@ export class ServeObserver {
     const window = (this.recent.get(counts.source) ?? []).filter((r) => now - r.atMs < 60_000);
     window.push({ atMs: now, landed: counts.landed, quarantined: counts.quarantined });
     this.recent.set(counts.source, window);
+    // A sampled share of landings gets lineage: one run per batch, its bronze version as the output.
+    const lineage = this.options.lineage;
+    if (lineage && counts.landed > 0 && lineage.sampleIngest()) {
+      const run = lineage.start(`ingest.${counts.source}`, 'INGEST', { processingType: 'STREAMING' });
+      run.complete({ outputs: [{ name: `bronze.${counts.source}`, version: counts.bronzeVersion, statistics: { rowCount: counts.landed } }] });
+    }
     this.options.log.event('info', 'batch_landed', {
       source: counts.source,
       table: `bronze.${counts.source}`,
+      ...(counts.bronzeVersion !== undefined ? { version: counts.bronzeVersion } : {}),
       landed: counts.landed,
       quarantined: counts.quarantined,
       ...(counts.batches !== undefined ? { batches: counts.batches } : {}),

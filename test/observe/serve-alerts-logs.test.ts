@@ -7,6 +7,7 @@ import { tempDir } from '../cli/cli-harness.js';
 import { spawnTs, type TsChild } from '../helpers/child.js';
 import { LAKELOOP_ENTRY, writeProject } from '../helpers/project.js';
 import { CONTRACT, SALES_PROJECT, salesOfDay } from '../fixtures/sales-project.js';
+import { HAS_OPENLINEAGE_SPEC, openLineageAjv, openLineageProblems } from '../helpers/openlineage.js';
 
 /**
  * `serve --alert-interval 1 --log-format json` in a child process (issue 15): a source with
@@ -157,7 +158,16 @@ describe('serve: alerts on loopback webhooks, JSON logs, no credentials', () => 
     expect(parsed.some((l) => l['event'] === 'alert' && l['key'] === 'freshness:source:sales')).toBe(true);
     expect(parsed.some((l) => l['event'] === 'model_failed' && l['model'] === 'silver.leaky')).toBe(true);
     const lineage = await readFile(lineageFile, 'utf8');
-    expect(lineage).toContain('"name":"gold.daily"');
+    const events = lineage.trim().split('\n').map((l) => JSON.parse(l) as { eventType: string; job: { name: string }; outputs: { name: string; facets?: { version?: { datasetVersion: string } } }[] });
+    expect(events.some((e) => e.job.name === 'gold.daily' && e.eventType === 'COMPLETE')).toBe(true);
+    expect(events.some((e) => e.job.name === 'silver.leaky' && e.eventType === 'FAIL')).toBe(true);
+    const landed = events.filter((e) => e.job.name === 'ingest.sales' && e.eventType === 'COMPLETE');
+    expect(landed.length).toBeGreaterThanOrEqual(2);
+    for (const e of landed) expect(Number(e.outputs[0]?.facets?.version?.datasetVersion)).toBeGreaterThanOrEqual(1);
+    if (HAS_OPENLINEAGE_SPEC) {
+      const ajv = openLineageAjv();
+      for (const e of events) expect(openLineageProblems(ajv, e).problems, `${e.job.name} ${e.eventType}`).toEqual([]);
+    }
     for (const text of [...out, ...err, ...hooks.map((h) => JSON.stringify(h.body)), lineage]) {
       expect(text).not.toContain(FAKE_SECRET);
       expect(text).not.toContain(FAKE_KEY_ID);
