@@ -46,6 +46,9 @@ export interface ServeOptions {
  * Prints `listening on http://HOST:PORT` (the real port for `--port 0`), the status and
  * metrics URLs and, on a terminal, live counters on stderr. `--sample-feed [N]` posts the
  * default project's sample events (N per second) to its own collector over loopback.
+ * `--log-format json` prints every line as JSON (landings, model runs, jobs, alerts as
+ * structured events); the config's `alerts.webhooks` get the alerts evaluated every
+ * `--alert-interval` seconds; lineage goes where `lineage` / `LAKELOOP_LINEAGE_*` say.
  */
 export async function serveCommand(options: ServeOptions, context: CommandContext): Promise<void> {
   const logFormat = options.logFormat ?? 'human';
