@@ -59,6 +59,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const jsonLog = logFormat === 'json' ? new JsonEventLog(context.io.stdout, redact) : undefined;
   const eventLog: EventLog = jsonLog ?? new HumanEventLog();
   const io = jsonLog ? { ...context.io, stdout: jsonLog.lines('info'), stderr: jsonLog.lines('warn') } : context.io;
+  const verbose = (message: string): void => {
+    if (!jsonLog) context.verbose(message);
+    else if (context.globals.verbose) eventLog.event('info', 'message', {}, message);
+  };
   const port = intOption('--port', options.port ?? '8080', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
@@ -173,16 +177,16 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       onRun: (summaries, seconds) => {
         watch.modelRuns(summaries, seconds);
         const ran = summaries.filter((s) => !s.skipped);
-        if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
+        if (ran.length) verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
         const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
-        if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
+        if (late) verbose(`streaming: ${late} late rows deferred to reconcile`);
         if (summaries.some((s) => !s.skipped)) catalog?.requestSoon();
       },
       onError: (error) => {
         watch.modelFailed(error);
         if (!jsonLog) io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(redact(messageOf(error)))}\n`);
       },
-      onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
+      onCompact: (result) => verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
       onCompactError: (table, error) =>
         io.stderr.write(`\r\x1b[2Kwarning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
     });
@@ -216,7 +220,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   io.stdout.write(`sources: ${sources.length ? escapeControl(sources.join(', ')) : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
   io.stdout.write(`status:  ${collector.url}/status\n`);
   io.stdout.write(`metrics: ${collector.url}/metrics\n`);
-  context.verbose(`lake: ${config.lake.root}`);
+  verbose(`lake: ${config.lake.root}`);
   for (const line of pulled.descriptions) io.stdout.write(`${escapeControl(line)}\n`);
   if (loop) {
     const every = dag.models.filter((m) => !cadenced.includes(m));
