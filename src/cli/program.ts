@@ -78,7 +78,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
-    .usage('[--port N] [--host H] [--control-token T] [--max-body-bytes B] [--max-in-flight-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs]')
+    .usage('[--port N] [--host H] [--control-token T] [--max-body-bytes B] [--max-in-flight-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs] [--alert-interval S] [--log-format human|json]')
     .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, the web console (GET /), /status, /metrics')
     .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
     .option('--host <H>', 'address to listen on', '127.0.0.1')
@@ -91,6 +91,8 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--poll-ms <ms>', 'how often the streaming loop checks bronze for new commits', '250')
     .option('--full-every <duration>', 'how often `full` models rerun on the streaming path (0s: on every commit, like the others)', '30s')
     .option('--control-token <T>', "the bearer token the console's controls (pause, step, resume) require (default: $LAKELOOP_CONTROL_TOKEN; none: controls disabled)")
+    .option('--alert-interval <seconds>', 'how often the alerts (freshness SLOs, failed runs and jobs, quarantine spikes) are evaluated', '30')
+    .option('--log-format <format>', 'human (default) or json: one JSON object per line on stdout and stderr')
     .action(async (options: ServeOptions, command: Command) => {
       const { serveCommand } = await import('./commands/serve.js');
       await serveCommand(options, context(command));

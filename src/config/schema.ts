@@ -53,6 +53,39 @@ export interface LakeloopConfig {
   readonly jobs?: Readonly<Record<string, unknown>>;
   /** Cost budgets: bytes a run may scan, storage per layer. */
   readonly budgets?: BudgetsConfig;
+  /** OpenLineage events (also `LAKELOOP_LINEAGE_FILE`, `LAKELOOP_LINEAGE_URL`). */
+  readonly lineage?: LineageConfig;
+  /** Alert webhooks of `serve`. */
+  readonly alerts?: AlertsConfig;
+}
+
+/**
+ * Where OpenLineage RunEvents go: an NDJSON file and/or an HTTP endpoint (Marquez:
+ * `http://host:5000/api/v1/lineage`).
+ *
+ * @example
+ * lineage: { file: './lineage.ndjson', url: 'http://127.0.0.1:5000/api/v1/lineage', sampleIngest: 0.1 }
+ */
+export interface LineageConfig {
+  /** Relative to the config file. */
+  readonly file?: string;
+  readonly url?: string;
+  /** The share of ingest batches that get events (0–1); default 1. */
+  readonly sampleIngest?: number;
+  /** The jobs' namespace; default `lakeloop`. */
+  readonly namespace?: string;
+}
+
+/**
+ * `serve`'s alert webhooks (freshness SLOs, failed runs and jobs, quarantine spikes).
+ *
+ * @example
+ * alerts: { webhooks: [{ url: 'https://hooks.slack.com/services/...', format: 'slack', repeatMinutes: 30 }] }
+ */
+export interface AlertsConfig {
+  readonly webhooks?: readonly { readonly url: string; readonly format?: 'json' | 'slack'; readonly repeatMinutes?: number }[];
+  /** The share of quarantined records (over the last minute) that raises an alert; default 0.5. */
+  readonly quarantineRate?: number;
 }
 
 const POSITIVE_INT = 'expected a positive integer';
@@ -89,6 +122,8 @@ const s3Schema = z.strictObject(
   { error: unknownKeysMessage('lake.s3', 'credentials are read from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE), never from the config') },
 );
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
 const openRecord = z.record(z.string(), z.unknown(), { error: 'expected an object keyed by name' });
 
 /** The zod schema of `lakeloop.config.ts`'s default export; strict about unknown keys. */
@@ -113,6 +148,34 @@ export const configSchema = z.strictObject(
     models: openRecord.default({}),
     jobs: openRecord.default({}),
     budgets: budgetsSchema(unknownKeysMessage),
+    lineage: z
+      .strictObject(
+        {
+          file: z.string().min(1).optional(),
+          url: httpUrl.optional(),
+          sampleIngest: z.number().min(0).max(1, { error: 'expected a share from 0 to 1' }).optional(),
+          namespace: z.string().min(1).optional(),
+        },
+        { error: unknownKeysMessage('lineage') },
+      )
+      .default({}),
+    alerts: z
+      .strictObject(
+        {
+          webhooks: z
+            .array(
+              z.strictObject(
+                { url: httpUrl, format: z.enum(['json', 'slack']).default('json'), repeatMinutes: z.number().positive().optional() },
+                { error: unknownKeysMessage('alerts.webhooks') },
+              ),
+            )
+            .readonly()
+            .default([]),
+          quarantineRate: z.number().gt(0).max(1).optional(),
+        },
+        { error: unknownKeysMessage('alerts') },
+      )
+      .default({ webhooks: [] }),
   },
   { error: unknownKeysMessage('') },
 );
@@ -127,7 +190,10 @@ void inputMatches;
 
 /** The keys each strict object accepts, for "did you mean" messages. */
 export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  '': ['lake', 'engine', 'sources', 'models', 'jobs', 'budgets'],
+  '': ['lake', 'engine', 'sources', 'models', 'jobs', 'budgets', 'lineage', 'alerts'],
+  lineage: ['file', 'url', 'sampleIngest', 'namespace'],
+  alerts: ['webhooks', 'quarantineRate'],
+  'alerts.webhooks': ['url', 'format', 'repeatMinutes'],
   lake: ['root', 's3'],
   'lake.s3': ['endpoint', 'region', 'forcePathStyle', 'cacheDir', 'cacheMaxBytes'],
   engine: ['threads', 'memoryLimit'],

@@ -32,6 +32,9 @@ export interface ResolvedConfig {
   readonly jobs: Readonly<Record<string, unknown>>;
   /** Cost budgets, sizes in bytes. */
   readonly budgets: ResolvedBudgets;
+  /** `file` absolute; the `LAKELOOP_LINEAGE_*` variables are applied by the CLI. */
+  readonly lineage: { readonly file?: string; readonly url?: string; readonly sampleIngest?: number; readonly namespace?: string };
+  readonly alerts: { readonly webhooks: readonly { readonly url: string; readonly format: 'json' | 'slack'; readonly repeatMinutes?: number }[]; readonly quarantineRate?: number };
 }
 
 /**
@@ -64,6 +67,8 @@ export function validateConfig(value: unknown, file: string | undefined, project
     models: parsed.models,
     jobs: parsed.jobs,
     budgets: Object.freeze(parsed.budgets),
+    lineage: Object.freeze(parsed.lineage.file === undefined ? parsed.lineage : { ...parsed.lineage, file: resolve(projectDir, parsed.lineage.file) }),
+    alerts: Object.freeze(parsed.alerts),
   });
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configIssueOf } from '../config/index.js';
-import { ConfigError, type ConfigIssue } from '../core/index.js';
+import { ConfigError, isDuration, type ConfigIssue } from '../core/index.js';
 import { contractColumns, ContractSchemaIssues, type ContractColumn } from './contract-columns.js';
 
 /**
@@ -53,6 +53,8 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   /** Records are Debezium envelopes (`op`, `before`, `after`, `ts_ms`, `source`) whose images follow `schema`. */
   readonly cdc?: boolean;
   readonly batch?: BatchSettings;
+  /** The freshness SLO: `serve` alerts when no batch lands for this long (a duration such as `5m`). */
+  readonly freshness?: string;
 }
 
 /** A validated contract: the definition with its defaults applied and its bronze columns. */
@@ -68,6 +70,8 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly drift: DriftPolicy;
   readonly cdc: boolean;
   readonly batch: BatchSettings;
+  /** The freshness SLO (a duration), if any. */
+  readonly freshness: string | undefined;
   /** The schema's top-level fields as bronze columns, in schema order. */
   readonly columns: readonly ContractColumn[];
   /** The file the contract was loaded from (`loadContracts`), else undefined. */
@@ -110,6 +114,7 @@ const definitionSchema = z.strictObject({
   batch: z
     .strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional(), maxMs: positiveInt.optional() })
     .default({}),
+  freshness: z.string().refine(isDuration, { error: 'expected a duration such as 90s, 5m, 2h' }).optional(),
 });
 
 /**
@@ -164,6 +169,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     drift: definition.drift,
     cdc: definition.cdc,
     batch: Object.freeze({ ...definition.batch }),
+    freshness: definition.freshness,
     columns: Object.freeze(columns),
     file,
   });

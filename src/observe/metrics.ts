@@ -28,6 +28,8 @@ export type LandingObservation = LandingCounts & {
   readonly batches?: number;
   /** Input bytes committed (to bronze or quarantine); default 0. */
   readonly bytes?: number;
+  /** The bronze table's version the batch committed (lineage of landings), where known. */
+  readonly bronzeVersion?: number;
 };
 
 export interface MetricsOptions {

@@ -1,7 +1,7 @@
 import { modelVersionRecord, type Model } from '../models/index.js';
 import { latestProgress, type ModelPlan } from '../planner/index.js';
 import type { Lake } from '../table/index.js';
-import { runModels, type ModelRunSummary } from './run-models.js';
+import { runModels, type ModelRunSummary, type RunModelsOptions } from './run-models.js';
 
 /** Options of `applyPlan`. */
 export interface ApplyPlanOptions {
@@ -9,6 +9,9 @@ export interface ApplyPlanOptions {
   readonly eventTimeColumns?: Readonly<Record<string, string>>;
   /** Called as each rebuilt model's commit lands. */
   readonly onModelDone?: (summary: ModelRunSummary) => void;
+  /** Passed to `runModels` (lineage: each rebuilt model's start and outcome). */
+  readonly onModelStart?: RunModelsOptions['onModelStart'];
+  readonly onOutcome?: RunModelsOptions['onOutcome'];
 }
 
 /** What `applyPlan` did. */
@@ -42,6 +45,8 @@ export async function applyPlan(lake: Lake, plan: ModelPlan, models: readonly Mo
       replaceDefinition: true,
       ...(options.eventTimeColumns ? { eventTimeColumns: options.eventTimeColumns } : {}),
       ...(options.onModelDone ? { onModelDone: options.onModelDone } : {}),
+      ...(options.onModelStart ? { onModelStart: options.onModelStart } : {}),
+      ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
     },
   );
   // A model that failed (or was skipped behind one) is not applied: the first failure stops the apply.

@@ -91,6 +91,8 @@ export interface RunModelsOptions {
   readonly eventTimeColumns?: Readonly<Record<string, string>>;
   /** Called as each model's run ends (committed or up to date), before the next model starts. */
   readonly onModelDone?: (summary: ModelRunSummary) => void;
+  /** Called as a model's run begins (not for a model skipped because what it reads failed). */
+  readonly onModelStart?: (model: string) => void;
   /** Called with each model's outcome (ok, error or skipped) as soon as it is known. */
   readonly onOutcome?: (outcome: ModelOutcome) => void;
   /**
@@ -149,6 +151,7 @@ export async function runModels(lake: Lake, models: readonly Model[], options: R
     } else {
       const started = performance.now();
       const meter = CostMeter.start();
+      options.onModelStart?.(model.name);
       try {
         const done: ModelRunSummary = Object.freeze({ ...(await runModel(lake, model, options, meter)), cost: meter.finish() });
         summaries.push(done);

@@ -307,7 +307,18 @@ export class Collector {
     const newBatch = outcome.batchId !== null && this.lastBatchIds.get(source) !== outcome.batchId;
     if (newBatch && outcome.batchId !== null) this.lastBatchIds.set(source, outcome.batchId);
     metrics.recordLanding(
-      { source, received: outcome.records, landed: outcome.landed, quarantined: outcome.quarantined, duplicates: 0, files: 0, addedColumns: [], batches: newBatch ? 1 : 0, bytes: body.length },
+      {
+        source,
+        received: outcome.records,
+        landed: outcome.landed,
+        quarantined: outcome.quarantined,
+        duplicates: 0,
+        files: 0,
+        addedColumns: [],
+        batches: newBatch ? 1 : 0,
+        bytes: body.length,
+        ...(typeof outcome.bronzeVersion === 'number' ? { bronzeVersion: outcome.bronzeVersion } : {}),
+      },
       { receivedCounted: true },
     );
   }

@@ -6,6 +6,7 @@ import { applyPlan, type ApplyResult } from '../../runner/index.js';
 import { refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
+import { openLineage } from '../observe-setup.js';
 import { describePlan, projectPlan } from './plan.js';
 
 export interface ApplyOptions {
@@ -48,12 +49,23 @@ export async function applyCommand(selected: readonly string[], options: ApplyOp
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
-  const result = await applyPlan(session.lake, plan, dag.models, {
-    eventTimeColumns,
-    onModelDone: (s) => {
-      if (!options.json) io.stdout.write(`applied ${s.model}: ${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${s.seconds.toFixed(2)} s (version ${s.version})\n`);
-    },
-  });
+  const lineage = openLineage(context, await context.config(), session.lake, dag.models);
+  const parent = lineage?.start('lakeloop.apply', 'APPLY');
+  let result: ApplyResult;
+  try {
+    result = await applyPlan(session.lake, plan, dag.models, {
+      eventTimeColumns,
+      onModelStart: (model) => lineage?.modelStarted(model, parent?.run),
+      onOutcome: (outcome) => lineage?.modelOutcome(outcome, parent?.run),
+      onModelDone: (s) => {
+        if (!options.json) io.stdout.write(`applied ${s.model}: ${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${s.seconds.toFixed(2)} s (version ${s.version})\n`);
+      },
+    });
+  } catch (error) {
+    parent?.fail(error instanceof Error ? error.message : String(error));
+    throw error;
+  }
+  parent?.complete({ outputs: result.recorded.map((r) => ({ name: r.model, version: r.version })) });
   if (!options.json) for (const r of result.recorded) io.stdout.write(`recorded ${r.model} metadata (version ${r.version})\n`);
   if (result.rebuilt.length || result.recorded.length) await refreshCatalog(context, session);
   if (options.json) io.stdout.write(`${JSON.stringify({ plan, applied: true, rebuilt: result.rebuilt, recorded: result.recorded })}\n`);

@@ -7,6 +7,7 @@ import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { refreshCatalog } from '../catalog-refresh.js';
 import { Progress } from '../progress.js';
+import { openLineage } from '../observe-setup.js';
 
 export interface IngestOptions {
   readonly file?: string;
@@ -36,6 +37,8 @@ export async function ingestCommand(source: string, input: string | undefined, o
     });
   }
   const session = await context.session();
+  const lineage = openLineage(context, config, session.lake);
+  const run = lineage?.sampleIngest() ? lineage.start(`ingest.${source}`, 'INGEST') : undefined;
   const progress = Progress.start(io.stderr, `ingesting ${source}`);
   let summary: IngestSummary;
   try {
@@ -50,8 +53,19 @@ export async function ingestCommand(source: string, input: string | undefined, o
         progress.update(`${percent}% of ${formatBytes(done.totalBytes)}`);
       },
     });
+  } catch (error) {
+    run?.fail(error instanceof Error ? error.message : String(error), { outputs: [{ name: `bronze.${source}` }] });
+    throw error;
   } finally {
     progress.stop();
+  }
+  if (run) {
+    const outputs = [];
+    for (const [name, rows] of [[`bronze.${source}`, summary.landed], [`quarantine.${source}`, summary.quarantined]] as const) {
+      const table = await session.lake.tableIfExists(name);
+      if (table && (rows > 0 || name.startsWith('bronze.'))) outputs.push({ name, version: (await table.snapshot()).version, statistics: { rowCount: rows } });
+    }
+    run.complete({ outputs });
   }
   await refreshCatalog(context, session);
   const warnings = await warnOverQuota(session.lake, config.budgets, io.stderr);

@@ -9,6 +9,8 @@ import { plural } from '../human.js';
 import { Progress } from '../progress.js';
 import { applyCpuPriority, parsePriority } from '../priority.js';
 import { selectModelsOrFail } from './model-selection.js';
+import type { LineageDataset } from '../../observe/index.js';
+import { openLineage } from '../observe-setup.js';
 import { projectModels } from './project-models.js';
 
 export interface ReconcileCommandOptions {
@@ -64,6 +66,17 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   };
   // An edited model is recomputed as its table's published version until `lakeloop apply`.
   const { models: published } = await publishedModels(session.lake, session.engine, models);
+  // Lineage: one run per reconcile/replay; inputs are the tables outside the recomputed models, at the versions read.
+  const lineage = options.dryRun ? undefined : openLineage(context, await context.config(), session.lake, published);
+  const recomputed = new Set(published.map((m) => m.name));
+  const inputs: LineageDataset[] = [];
+  if (lineage) {
+    for (const name of new Set(published.flatMap((m) => m.upstream))) {
+      if (recomputed.has(name)) continue;
+      inputs.push({ name, version: (await (await session.lake.tableIfExists(name))?.snapshot())?.version });
+    }
+  }
+  const run = lineage?.start(`lakeloop.${kind}`, kind === 'reconcile' ? 'RECONCILE' : 'REPLAY', { inputs });
   const report = await reconcileInChunks(session.lake, published, {
     kind,
     chunkDays,
@@ -76,12 +89,22 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     engine: { threads, memoryLimit: options.memoryLimit ?? '1GB' },
     eventTimeColumns: Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime])),
     onProgress: (message) => context.verbose(message),
-  }).finally(() => progress?.stop());
+  })
+    .catch((error: unknown) => {
+      run?.fail(error instanceof Error ? error.message : String(error), { inputs });
+      throw error;
+    })
+    .finally(() => progress?.stop());
   // Also when nothing was published: a stale catalog is repaired (a no-op when it is current).
   if (!report.dryRun) await refreshCatalog(context, session);
   if (options.json) io.stdout.write(`${JSON.stringify(report)}\n`);
   else io.stdout.write(describeReport(report));
   const held = report.models.flatMap((m) => m.partitions.filter((p) => p.status === 'held').map((p) => `${m.model} ${p.partition} (${p.note ?? 'held'})`));
+  const outputs = report.models
+    .filter((m) => m.published !== null)
+    .map((m) => ({ name: m.model, version: m.published as number, assertions: m.tests.map((t) => ({ assertion: t.test, success: t.status === 'pass' })) }));
+  if (held.length) run?.fail(`held by failing blocking tests: ${held.join('; ')}`, { inputs, outputs });
+  else run?.complete({ inputs, outputs });
   if (held.length) {
     throw new LakeloopError('RECONCILE_HELD', `${plural(held.length, 'partition')} held by failing blocking tests, not published: ${held.join('; ')}`, {
       hint: `Read the report _lakeloop/reports/${report.id}.md, fix the data or the test, and run ${kind} again.`,

@@ -10,6 +10,7 @@ import type { CommandContext } from '../command-context.js';
 import { warnOverQuota } from '../cost-checks.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { selectModelsOrFail } from './model-selection.js';
+import { openLineage } from '../observe-setup.js';
 import { projectModels } from './project-models.js';
 
 export interface RunOptions {
@@ -85,6 +86,9 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const width = Math.max(...models.map((m) => m.name.length));
   let done = 0;
   let result: RunResult;
+  // Lineage: the run is the parent of each model's run.
+  const lineage = openLineage(context, await context.config(), session.lake, models);
+  const parent = lineage?.start('lakeloop.run', 'RUN', { inputs: [] });
   try {
     result = await runModels(session.lake, models, {
       ...refresh,
@@ -97,17 +101,22 @@ export async function runCommand(selected: readonly string[], options: RunOption
         if (!s.skipped) void catalog.then((copy) => copy?.rebindSoon(session.lake, s.model));
       },
       // Each outcome is printed as it is known, so a long run shows its progress and a failure shows at once.
+      onModelStart: (model) => lineage?.modelStarted(model, parent?.run),
       onOutcome: (outcome) => {
+        lineage?.modelOutcome(outcome, parent?.run);
         done += 1;
         if (!options.json) io.stdout.write(describeOutcome(outcome, done, models.length, width));
       },
     });
   } catch (error) {
+    parent?.fail(error instanceof Error ? error.message : String(error));
     // Models that committed before the failure are in the catalog too.
     await refreshCatalog(context, session, catalog, dag.models);
     throw error;
   }
   const { outcomes, failures } = result;
+  if (failures.length) parent?.fail(`${plural(failures.length, 'model')} failed: ${failures.map((f) => f.model).join(', ')}`);
+  else parent?.complete();
   // Also when nothing ran: a catalog left stale (an interrupted serve, a copied lake) is repaired.
   await refreshCatalog(context, session, catalog, dag.models);
   const warnings = await warnOverQuota(session.lake, budgets, io.stderr);

@@ -1,7 +1,7 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
 import { escapeControl, isDuration, parseDuration, UsageError } from '../../core/index.js';
 import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
-import { Metrics, type MetricsSnapshot } from '../../observe/index.js';
+import { AlertManager, HumanEventLog, JsonEventLog, ObservedMetrics, ServeObserver, type EventLog, type MetricsSnapshot } from '../../observe/index.js';
 import { Engine } from '../../engine/index.js';
 import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
 import { CatalogRefresher } from '../../query/index.js';
@@ -16,6 +16,7 @@ import { recomputeInChild } from '../recompute-child.js';
 import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
 import { formatCount, plural } from '../human.js';
+import { commandRedactor, openLineage } from '../observe-setup.js';
 
 /** `--sample-feed` without a number: events per second. */
 export const DEFAULT_SAMPLE_FEED_RATE = 200;
@@ -37,6 +38,10 @@ export interface ServeOptions {
   readonly fullEvery?: string;
   /** The bearer token of the console's controls (`POST /api/control/*`); default `$LAKELOOP_CONTROL_TOKEN`; none: the controls are disabled. */
   readonly controlToken?: string;
+  /** `--alert-interval <seconds>`: how often alerts are evaluated (default 30). */
+  readonly alertInterval?: string;
+  /** `--log-format human|json` (default human). */
+  readonly logFormat?: string;
 }
 
 /**
@@ -47,9 +52,23 @@ export interface ServeOptions {
  * Prints `listening on http://HOST:PORT` (the real port for `--port 0`), the status and
  * metrics URLs and, on a terminal, live counters on stderr. `--sample-feed [N]` posts the
  * default project's sample events (N per second) to its own collector over loopback.
+ * `--log-format json` prints every line as JSON (landings, model runs, jobs, alerts as
+ * structured events); the config's `alerts.webhooks` get the alerts evaluated every
+ * `--alert-interval` seconds; lineage goes where `lineage` / `LAKELOOP_LINEAGE_*` say.
  */
 export async function serveCommand(options: ServeOptions, context: CommandContext): Promise<void> {
-  const { io } = context;
+  const logFormat = options.logFormat ?? 'human';
+  if (logFormat !== 'human' && logFormat !== 'json') throw new UsageError(`--log-format expects human or json, got ${JSON.stringify(logFormat)}`);
+  const alertIntervalMs = intOption('--alert-interval', options.alertInterval ?? '30', 1, 86_400) * 1000;
+  const redact = commandRedactor(context);
+  // JSON logs: the structured events, and every line serve printed before, as one JSON object a line.
+  const jsonLog = logFormat === 'json' ? new JsonEventLog(context.io.stdout, redact) : undefined;
+  const eventLog: EventLog = jsonLog ?? new HumanEventLog();
+  const io = jsonLog ? { ...context.io, stdout: jsonLog.lines('info'), stderr: jsonLog.lines('warn') } : context.io;
+  const verbose = (message: string): void => {
+    if (!jsonLog) context.verbose(message);
+    else if (context.globals.verbose) eventLog.event('info', 'message', {}, message);
+  };
   const port = intOption('--port', options.port ?? '8080', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
@@ -81,7 +100,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     process.off('SIGTERM', onSignal);
   };
   context.onClose(async () => stopListening());
-  const metrics = new Metrics();
+  let observer: ServeObserver | undefined;
+  const metrics = new ObservedMetrics({}, (counts) => observer?.landing(counts));
   let feed: SampleFeed | undefined;
   let loop: StreamingLoop | undefined;
   let scheduler: Scheduler | undefined;
@@ -142,6 +162,31 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
+    jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`\r\x1b[2Kwarning: ${redact(message)}\n`),
+  );
+  const alerts = config.alerts.webhooks.length
+    ? new AlertManager({
+        webhooks: config.alerts.webhooks,
+        redact,
+        onWarning: (message) => (jsonLog ? eventLog.event('warn', 'alert_error', { error: message }, 'alert webhook error') : io.stderr.write(`\r\x1b[2Kwarning: ${message}\n`)),
+        onAlert: (a) =>
+          jsonLog
+            ? eventLog.event(a.status === 'firing' ? 'warn' : 'info', 'alert', { status: a.status, key: a.key, kind: a.kind, subject: a.subject }, redact(a.message))
+            : io.stderr.write(`\r\x1b[2Kalert ${a.status}: ${a.kind} ${escapeControl(a.subject)}: ${escapeControl(redact(a.message))}\n`),
+      })
+    : undefined;
+  observer = new ServeObserver({
+    log: eventLog,
+    lineage,
+    alerts,
+    sources: [...contracts.values()].map((c) => ({ name: c.source, freshnessMs: c.freshness === undefined ? undefined : parseDuration(c.freshness) })),
+    models: dag.models.map((m) => ({ name: m.name, freshnessMs: m.header.freshness === undefined ? undefined : parseDuration(m.header.freshness) })),
+    jobs: [],
+    quarantineRate: config.alerts.quarantineRate,
+    intervalMs: alertIntervalMs,
+  });
+  const watch = observer;
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
   if (runsModels) {
@@ -159,10 +204,11 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       // Read each cycle, so an apply made while serve runs is picked up by the next run.
       modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models)).models,
       onRun: (summaries, seconds) => {
+        watch.modelRuns(summaries, seconds);
         const ran = summaries.filter((s) => !s.skipped);
-        if (ran.length) context.verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
+        if (ran.length) verbose(`streaming: ${seconds.toFixed(2)} s: ${ran.map((s) => `${s.model} ${s.seconds.toFixed(2)} s (${s.rowsIn} in)`).join(', ')}`);
         const late = summaries.reduce((n, s) => n + Object.values(s.deferred).reduce((a, b) => a + b, 0), 0);
-        if (late) context.verbose(`streaming: ${late} late rows deferred to reconcile`);
+        if (late) verbose(`streaming: ${late} late rows deferred to reconcile`);
         if (summaries.some((s) => !s.skipped)) {
           if (catalog) catalog.requestSoon();
           else tracker.request();
@@ -171,9 +217,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       },
       onError: (error) => {
         decisions.recordFailure(error);
-        io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(messageOf(error))}\n`);
+        watch.modelFailed(error);
+        if (!jsonLog) io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(redact(messageOf(error)))}\n`);
       },
-      onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
+      onCompact: (result) => verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
       onCompactError: (table, error) =>
         io.stderr.write(`\r\x1b[2Kwarning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
     });
@@ -192,18 +239,22 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
         onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
       }),
-      log: (event) => io.stderr.write(`\r\x1b[2Kjob ${escapeControl(event.message)}\n`),
+      log: (event) => {
+        watch.job(event);
+        if (!jsonLog) io.stderr.write(`\r\x1b[2Kjob ${escapeControl(redact(event.message))}\n`);
+      },
     });
     scheduler.start();
   }
 
+  observer.start();
   const sources = [...contracts.keys()].sort();
   io.stdout.write(`listening on ${collector.url}\n`);
   io.stdout.write(`sources: ${sources.length ? escapeControl(sources.join(', ')) : '(none: add contracts/<source>.ts)'}; instance ${collector.instanceId}\n`);
   io.stdout.write(`console: ${collector.url}/ (controls ${controlToken === undefined ? 'disabled: no --control-token' : 'need the control token'})\n`);
   io.stdout.write(`status:  ${collector.url}/status\n`);
   io.stdout.write(`metrics: ${collector.url}/metrics\n`);
-  context.verbose(`lake: ${config.lake.root}`);
+  verbose(`lake: ${config.lake.root}`);
   for (const line of pulled.descriptions) io.stdout.write(`${escapeControl(line)}\n`);
   if (loop) {
     const every = dag.models.filter((m) => !cadenced.includes(m));
@@ -249,6 +300,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     await loop.stop({ drain: true });
     io.stdout.write(`streaming: ${plural(loop.state.runs, 'run')}\n`);
   }
+  await observer.stop();
   // The drain run (and any job) committed after the last refresh: the catalog follows them before exit.
   await catalog?.flush();
   await loopEngine?.close();
