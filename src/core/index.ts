@@ -4,3 +4,4 @@ export * from './backoff.js';
 export * from './failpoints.js';
 export * from './duration.js';
 export * from './escape-control.js';
+export * from './did-you-mean.js';
