@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { Command, Help, Option } from 'commander';
-import { NotImplemented } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { ApplyOptions } from './commands/apply.js';
 import type { CompactOptions } from './commands/compact.js';
@@ -18,6 +17,7 @@ import type { ServeOptions } from './commands/serve.js';
 import type { StatusOptions } from './commands/status.js';
 import type { TestOptions } from './commands/test.js';
 import type { VacuumOptions } from './commands/vacuum.js';
+import { generateHelp } from './help-text.js';
 import type { CliIo } from './io.js';
 
 /** The package version, for `--version`. */
@@ -25,14 +25,11 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay', 'plan', 'apply', 'control']);
-
 /**
- * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
- * their command module when they run (so `--help` and `--version` never load DuckDB or the
- * AWS SDK); the others fail with `NotImplemented` (exit code 2).
- * `makeContext` turns the parsed global options into what commands run with.
+ * The `lakeloop` command line: every verb with its options. A verb loads its command
+ * module when it runs (so `--help` and `--version` never load DuckDB or the AWS SDK).
+ * Usage lines and defaults in `--help` are generated from the declared options
+ * (`generateHelp`). `makeContext` turns the parsed global options into what commands run with.
  */
 export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => CommandContext): Command {
   const program = new Command('lakeloop');
@@ -207,7 +204,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
   program
     .command('status')
     .usage('[--json]')
-    .description('counters, lag, freshness/SLOs, last runs, quality, storage per layer')
+    .description('tables per layer (version, files, rows, bytes, last commit), ingestion counters per source, late rows waiting for reconcile, the last reconcile or replay, the jobs')
     .option('--json', 'print one JSON object as the last line')
     .action(async (options: StatusOptions, command: Command) => {
       const { statusCommand } = await import('./commands/status.js');
@@ -288,8 +285,10 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
       await vacuumCommand(tables, options, context(command));
     });
 
+  // After every verb is declared: usage lines and defaults from the options that exist.
+  generateHelp(program);
   // Set after the verbs exist so they keep commander's own layout for their --help.
-  program.configureHelp({ formatHelp: (command, helper) => rootHelp(command, helper) });
+  program.configureHelp({ ...program.configureHelp(), formatHelp: (command, helper) => rootHelp(command, helper) });
   return program;
 }
 
@@ -301,8 +300,8 @@ function rootHelp(program: Command, helper: Help): string {
     if (verb.name() === 'help') continue;
     const usage = verb.usage();
     const synopsis = usage && usage !== '[options]' ? `${verb.name()} ${usage}` : verb.name();
-    const built = BUILT_VERBS.has(verb.name()) ? '' : '  (not built yet)';
-    out.push(`  ${synopsis}${built}`);
+    const [first = '', ...rest] = wrap(synopsis, width - 2, termsOf);
+    out.push(`  ${first}`, ...rest.map((line) => `      ${line}`));
     out.push(...wrap(verb.description(), width - 6).map((line) => `      ${line}`));
   }
   out.push('', 'Options:');
@@ -311,17 +310,18 @@ function rootHelp(program: Command, helper: Help): string {
   for (const option of options) out.push(helper.formatItem(helper.optionTerm(option), termWidth, helper.optionDescription(option), helper));
   out.push(
     '',
-    'Exit codes: 0 ok, 1 failure, 2 usage error (bad arguments, invalid config).',
+    'Exit codes: 0 ok; 1 a failure (an unknown table, a failing SQL statement or model run, no lake at the root);',
+    '2 a usage error (bad arguments, an invalid config, contract, model or job file).',
     'Run `lakeloop <verb> --help` for a verb\'s arguments and options.',
     '',
   );
   return out.join('\n');
 }
 
-function wrap(text: string, width: number): string[] {
+function wrap(text: string, width: number, split: (text: string) => string[] = (t) => t.split(/\s+/)): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/)) {
+  for (const word of split(text)) {
     if (line !== '' && line.length + 1 + word.length > width) {
       lines.push(line);
       line = word;
@@ -329,4 +329,23 @@ function wrap(text: string, width: number): string[] {
   }
   if (line !== '') lines.push(line);
   return lines;
+}
+
+/** A synopsis split at the spaces between its terms, never inside a `[--opt value]`. */
+function termsOf(synopsis: string): string[] {
+  const terms: string[] = [];
+  let depth = 0;
+  let term = '';
+  for (const char of synopsis) {
+    if (char === ' ' && depth === 0) {
+      if (term !== '') terms.push(term);
+      term = '';
+      continue;
+    }
+    if (char === '[') depth++;
+    if (char === ']') depth--;
+    term += char;
+  }
+  if (term !== '') terms.push(term);
+  return terms;
 }
