@@ -58,7 +58,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
   const context = (command: Command): CommandContext => makeContext(command.optsWithGlobals<GlobalOptions>());
   program
     .command('init')
-    .usage('[dir]')
     .description('scaffold a project (config, one contract, one silver and one gold model, a nightly job)')
     .argument('[dir]', 'where to create the project', '.')
     .option('--from <spec>', "the project's lakeloop dependency, as package.json writes it (default: $LAKELOOP_PACKAGE_SPEC, else file:<this lakeloop>)")
@@ -69,7 +68,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
-    .usage('[--port N] [--host H] [--control-token T] [--max-body-bytes B] [--max-in-flight-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs]')
     .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, the web console (GET /), /status, /metrics')
     .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
     .option('--host <H>', 'address to listen on', '127.0.0.1')
@@ -89,7 +87,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('control')
-    .usage('pause|step|resume [--url U] [--token T]')
     .description("drive a running serve's streaming path: pause model runs (landing goes on), step one cycle and print its decision, resume")
     .argument('<action>', 'pause, step or resume')
     .option('--url <U>', 'the serve to control', 'http://127.0.0.1:8080')
@@ -102,7 +99,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('ingest')
-    .usage('<source> [--file F | -] [--format ndjson|csv|parquet] [--idempotency-key K]')
     .description('land records as bronze micro-batches (same path as the collector)')
     .argument('<source>', 'the source (contract) the records belong to')
     .argument('[input]', "'-' reads the records from standard input")
@@ -117,7 +113,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('run')
-    .usage('[models...] [--full-refresh]')
     .description('run the models once (streaming path: incremental where they can be), in DAG order')
     .argument('[models...]', 'only these models (and what they need); default: all')
     .option('--full-refresh', 'rebuild the models from scratch')
@@ -129,7 +124,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('plan')
-    .usage('[models...] [--json]')
     .description("what differs between the model files and the lake (from the tables' logs): breaking, non-breaking, metadata, added, removed; schema diff, downstream rebuilds, partitions, estimate")
     .argument('[models...]', 'only the changes of these models (and what they force downstream); default: all')
     .option('--json', 'print { models: [...], rebuild, record, estimateSeconds } as one JSON object (last line)')
@@ -140,7 +134,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('apply')
-    .usage('[models...] [--yes] [--dry-run]')
     .description('rebuild the changed models (and what a breaking change forces downstream) from their upstream tables as published, test and publish them')
     .argument('[models...]', 'only the changes of these models; default: all')
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
@@ -153,7 +146,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('reconcile')
-    .usage('[--from D] [--to D] [--dry-run]')
     .description('full recalculation of a window from bronze, diff against current outputs, report, publish')
     .option('--from <D>', 'first day of the window, YYYY-MM-DD (default: today minus --window)')
     .option('--to <D>', "last day of the window (default: each model's last day behind its lateness horizon; today without one)")
@@ -172,7 +164,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('replay')
-    .usage('--from D --to D [--models m...] [--dry-run]')
     .description("rebuild a window (or a new model's history) from bronze; same machinery as reconcile")
     .requiredOption('--from <D>', 'first day of the window')
     .requiredOption('--to <D>', 'last day of the window')
@@ -190,7 +181,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('query')
-    .usage('"<SQL>" [--format table|csv|json|parquet|arrow] [--as-of V] [--output F]')
     .description("SQL over the lake's tables at a consistent snapshot")
     .argument('<sql>', 'one SQL statement; lake tables are named layer.table (e.g. gold.daily_revenue)')
     .addOption(new Option('--format <format>', 'output format (arrow: an Arrow IPC stream, types kept)').choices(['table', 'csv', 'json', 'parquet', 'arrow']).default('table'))
@@ -203,7 +193,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('status')
-    .usage('[--json]')
     .description('tables per layer (version, files, rows, bytes, last commit), ingestion counters per source, late rows waiting for reconcile, the last reconcile or replay, the jobs')
     .option('--json', 'print one JSON object as the last line')
     .action(async (options: StatusOptions, command: Command) => {
@@ -213,7 +202,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('inspect')
-    .usage('<table or path> [--as-of V] [--json]')
     .description("a Delta table's version, schema, partitions, live files, rows, bytes, history")
     .argument('<table>', 'layer.table in the lake, or the path of a Delta table folder (or s3://bucket/path)')
     .option('--as-of <V>', 'time travel: a table version (e.g. 3) or an ISO timestamp (e.g. 2024-05-01T12:00:00Z)')
@@ -225,11 +213,9 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   const contracts = program
     .command('contracts')
-    .usage('export')
     .description('JSON Schema of every source contract, for producers in other languages');
   contracts
     .command('export')
-    .usage('[--output DIR] [--json]')
     .description('write the JSON Schema of every source contract (contracts/*.ts) as <source>.schema.json')
     .option('--output <dir>', 'the folder to write into (default: ./contract-schemas)')
     .option('--json', 'print one JSON object { <source>: <schema> } as the last line instead of writing files')
@@ -240,7 +226,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('test')
-    .usage('[models...]')
     .description('run data tests')
     .argument('[models...]', 'only the tests of these models (default: all)')
     .option('--json', 'print { tests: [...] } as one JSON object (last line)')
@@ -251,7 +236,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('lineage')
-    .usage('[--format text|mermaid|json]')
     .description('the model/source graph')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'mermaid', 'json']).default('text'))
     .action(async (options: LineageOptions, command: Command) => {
@@ -261,7 +245,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('compact')
-    .usage('[tables...] [--min-files N] [--json]')
     .description('merge small files: per partition with N or more files under 128 MiB, one OPTIMIZE commit per table (same rows, no new data downstream)')
     .argument('[tables...]', 'layer.table names (default: every table)')
     .option('--min-files <N>', 'compact a partition when it has at least N small files', '5')
@@ -273,7 +256,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('vacuum')
-    .usage('[tables...] [--retention 168h] [--dry-run] [--json]')
     .description('delete unreferenced files past retention: files removed (or never committed) longer ago than --retention; never the log or live files')
     .argument('[tables...]', 'layer.table names (default: every table)')
     .option('--retention <duration>', 'keep files that left the table more recently than this (e.g. 168h, 30d; a bare number is hours)', '168h')
