@@ -1,4 +1,3 @@
-import { LakeloopError } from '../../core/index.js';
 import { lakeStatus, type LakeStatus } from '../../query/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
 import { pendingLateDetail } from '../../planner/index.js';
@@ -16,26 +15,20 @@ export interface StatusOptions {
  * `lakeloop status`: every table's version, files, rows, bytes and last commit, grouped
  * by layer, then the project's jobs (`jobs/*.ts`) with their last run from the run ledger
  * and their next fire time. `--json` prints `{ root, sources, tables, layers, jobs }` as
- * the last line. A local lake root that does not exist yet is an empty lake, not an error.
+ * the last line. A local lake root that does not exist is an error (`No lake at <root>`, exit 1).
  */
 export async function statusCommand(options: StatusOptions, context: CommandContext): Promise<void> {
   const { io } = context;
   const config = await context.config();
   const jobs = await loadJobs(config.projectDir);
-  let status: LakeStatus & { readonly jobs: readonly JobStatus[]; readonly late?: readonly LateStatus[]; readonly reconciliation?: ReconciliationStatus | null };
-  try {
-    const session = await context.session({ mustExist: true });
-    status = {
-      ...(await lakeStatus(session.lake)),
-      jobs: await jobsStatus(jobs, session.store),
-      late: await lateStatus(session.lake),
-      reconciliation: await reconciliationStatus(session.lake),
-    };
-  } catch (error) {
-    if (!(error instanceof LakeloopError && error.code === 'LAKE_NOT_FOUND')) throw error;
-    context.verbose(error.message);
-    status = { root: config.lake.root, sources: [], tables: [], layers: [], jobs: await jobsStatus(jobs, undefined) };
-  }
+  // A missing local root is an error (exit 1), not an empty lake: a mistyped --lake must not look like a fresh one.
+  const session = await context.session({ mustExist: true });
+  const status: LakeStatus & { readonly jobs: readonly JobStatus[]; readonly late?: readonly LateStatus[]; readonly reconciliation?: ReconciliationStatus | null } = {
+    ...(await lakeStatus(session.lake)),
+    jobs: await jobsStatus(jobs, session.store),
+    late: await lateStatus(session.lake),
+    reconciliation: await reconciliationStatus(session.lake),
+  };
   if (options.json) {
     io.stdout.write(`${JSON.stringify(status)}\n`);
     return;
