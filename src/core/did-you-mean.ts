@@ -51,3 +51,18 @@ function editDistance(a: string, b: string): number {
   }
   return d[a.length]![b.length]!;
 }
+
+/**
+ * The hint for names that are not among `known`: a did-you-mean for each that is close to
+ * one, then the known names (`Did you mean silver.orders? Tables: gold.a, silver.orders.`),
+ * or `none` when there are no names at all.
+ *
+ * @example
+ * unknownNamesHint(['ordrs'], ['orders'], 'Sources', 'Add contracts/<source>.ts.'); // 'Did you mean orders? Sources: orders.'
+ */
+export function unknownNamesHint(unknown: readonly string[], known: readonly string[], label: string, none: string): string {
+  if (known.length === 0) return none;
+  const near = unknown.map((name) => didYouMean(name, known)).filter((s): s is string => s !== undefined);
+  const sentences = near.map((s) => `${s.charAt(0).toUpperCase()}${s.slice(1)} `).join('');
+  return `${sentences}${label}: ${known.join(', ')}.`;
+}

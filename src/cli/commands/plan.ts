@@ -1,4 +1,4 @@
-import { UsageError } from '../../core/index.js';
+import { unknownNamesHint, UsageError } from '../../core/index.js';
 import type { Contract } from '../../contracts/index.js';
 import type { ModelDag } from '../../models/index.js';
 import { buildPlan, type ModelPlan, type PlannedModel } from '../../planner/index.js';
@@ -23,7 +23,7 @@ export async function projectPlan(
     const unknown = selected.filter((name) => !dag.byName.has(name) && !tables.has(name));
     if (unknown.length) {
       const known = dag.models.map((m) => m.name);
-      throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
+      throw new UsageError(`Unknown model ${unknown.join(', ')}`, unknownNamesHint(unknown, known, 'Models', 'Add sql/<layer>/<name>.sql files.'));
     }
   }
   const plan = await buildPlan(session.lake, session.engine, dag.models, { select: selected });

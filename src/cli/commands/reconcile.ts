@@ -1,4 +1,4 @@
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
 import { withDownstream, type Model, type ModelDag } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
@@ -150,7 +150,7 @@ function formatSeconds(seconds: number): string {
 function modelsAndDownstream(dag: ModelDag, names: readonly string[]): Model[] {
   const unknown = names.filter((n) => !dag.byName.has(n));
   if (unknown.length) {
-    throw new UsageError(`Unknown model ${unknown.join(', ')}`, `Models: ${dag.models.map((m) => m.name).join(', ')}.`);
+    throw new UsageError(`Unknown model ${unknown.join(', ')}`, unknownNamesHint(unknown, dag.models.map((m) => m.name), 'Models', 'Add sql/<layer>/<name>.sql files.'));
   }
   return withDownstream(dag.models, names);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
 import { selectModels } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
@@ -30,7 +30,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
   const { models: selectedModels, unknown } = selectModels(dag, selected);
   if (unknown.length) {
     const known = dag.models.map((m) => m.name);
-    throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
+    throw new UsageError(`Unknown model ${unknown.join(', ')}`, unknownNamesHint(unknown, known, 'Models', 'Add sql/<layer>/<name>.sql files.'));
   }
   if (selectedModels.length === 0) {
     io.stdout.write('no models: add sql/silver/<name>.sql or sql/gold/<name>.sql\n');

@@ -1,4 +1,4 @@
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
 import { relationOf, runDataTests, testInputs, type DataTestResult } from '../../runner/index.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
@@ -20,7 +20,7 @@ export async function testCommand(selected: readonly string[], options: TestOpti
   const unknown = selected.filter((name) => !dag.byName.has(name));
   if (unknown.length) {
     const known = dag.models.map((m) => m.name);
-    throw new UsageError(`Unknown model ${unknown.join(', ')}`, known.length ? `Models: ${known.join(', ')}.` : 'Add sql/<layer>/<name>.sql files.');
+    throw new UsageError(`Unknown model ${unknown.join(', ')}`, unknownNamesHint(unknown, known, 'Models', 'Add sql/<layer>/<name>.sql files.'));
   }
   const wanted = new Set(selected);
   const models = dag.models.filter((m) => (wanted.size === 0 || wanted.has(m.name)) && m.header.tests.length > 0);
