@@ -15,6 +15,7 @@ import { recomputeInChild } from '../recompute-child.js';
 import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
 import { formatCount, plural } from '../human.js';
+import { drawsOnTerminal } from '../io.js';
 
 /** `--sample-feed` without a number: events per second. */
 export const DEFAULT_SAMPLE_FEED_RATE = 200;
@@ -49,6 +50,8 @@ export interface ServeOptions {
  */
 export async function serveCommand(options: ServeOptions, context: CommandContext): Promise<void> {
   const { io } = context;
+  // Log lines erase the ticker's line first; without a terminal (or with NO_COLOR) there is no ticker and no escape.
+  const clearLine = drawsOnTerminal(io.stderr) ? '\r\x1b[2K' : '';
   const port = intOption('--port', options.port ?? '8080', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
@@ -133,7 +136,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const catalogFile = catalogPath(session);
   const catalog = catalogFile === undefined
     ? undefined
-    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`));
+    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`));
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
@@ -161,11 +164,11 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       },
       onError: (error) => {
         decisions.recordFailure(error);
-        io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(messageOf(error))}\n`);
+        io.stderr.write(`${clearLine}streaming run failed (retrying with backoff): ${escapeControl(messageOf(error))}\n`);
       },
       onCompact: (result) => context.verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
       onCompactError: (table, error) =>
-        io.stderr.write(`\r\x1b[2Kwarning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
+        io.stderr.write(`${clearLine}warning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
     });
     loop.start();
     for (const m of cadenced) metrics.expectRunsEvery(m.name, fullModelEveryMs);
@@ -182,7 +185,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
         onTablesChanged: () => catalog?.request(),
       }),
-      log: (event) => io.stderr.write(`\r\x1b[2Kjob ${escapeControl(event.message)}\n`),
+      log: (event) => io.stderr.write(`${clearLine}job ${escapeControl(event.message)}\n`),
     });
     scheduler.start();
   }
@@ -207,7 +210,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     io.stdout.write(`jobs: ${Object.entries(next).map(([name, at]) => `${name} (next ${at ?? 'disabled'})`).join(', ')}\n`);
   }
   if (feedRate !== undefined) {
-    feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`\r\x1b[2Ksample feed: ${escapeControl(message)}\n`) });
+    feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`${clearLine}sample feed: ${escapeControl(message)}\n`) });
     const { duplicateRate, lateRate, malformedRate } = DEFAULT_SAMPLE_RATES;
     io.stdout.write(
       `sample feed: ${formatCount(feedRate)} events/s to ${SAMPLE_SOURCES.join(', ')} (${percent(duplicateRate)} duplicates, ${percent(lateRate)} late, ${percent(malformedRate)} malformed)\n`,
@@ -215,18 +218,18 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   }
 
   let ticker: NodeJS.Timeout | undefined;
-  if (io.stderr.isTTY) {
+  if (drawsOnTerminal(io.stderr)) {
     // one terminal row at most: a wrapped line would not be cleared by the next tick
     const columns = io.stderr.columns ?? 0;
     const width = columns > 20 ? columns - 1 : undefined;
-    ticker = setInterval(() => io.stderr.write(`\r\x1b[2K${tickerLine(metrics.snapshot(), feed?.counts()).slice(0, width)}`), 1_000);
+    ticker = setInterval(() => io.stderr.write(`${clearLine}${tickerLine(metrics.snapshot(), feed?.counts()).slice(0, width)}`), 1_000);
     ticker.unref();
   }
 
   const signal = await stopSignal;
   if (ticker) {
     clearInterval(ticker);
-    io.stderr.write('\r\x1b[2K');
+    io.stderr.write(clearLine);
   }
   io.stdout.write(`${signal}: committing open batches…\n`);
   await feed?.stop();
