@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, Help, Option } from 'commander';
+import { Argument, Command, Help, Option } from 'commander';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { ApplyOptions } from './commands/apply.js';
 import type { CompactOptions } from './commands/compact.js';
@@ -265,6 +265,15 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .action(async (tables: string[], options: VacuumOptions, command: Command) => {
       const { vacuumCommand } = await import('./commands/vacuum.js');
       await vacuumCommand(tables, options, context(command));
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script (every verb and its options): see README, The CLI, for installing it')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .action(async (shell: string, _options: unknown, command: Command) => {
+      const { completionCommand } = await import('./commands/completion.js');
+      await completionCommand(shell, program, context(command));
     });
 
   // After every verb is declared: usage lines and defaults from the options that exist.
