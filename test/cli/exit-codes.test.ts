@@ -95,7 +95,29 @@ const FAILURE: readonly (readonly [verb: string, argv: readonly string[], projec
   ['control', ['control', 'pause', '--url', 'http://127.0.0.1:9'], () => good],
 ];
 
+/** Day, duration and number arguments are checked before anything opens, even where the project has no models. */
+const BAD_VALUES: readonly Row[] = [
+  ['reconcile --from', ['reconcile', '--from', '2024-13-45']],
+  ['reconcile --to', ['reconcile', '--to', 'tomorrow']],
+  ['reconcile --window', ['reconcile', '--window', 'a while']],
+  ['reconcile --threads', ['reconcile', '--threads', 'two']],
+  ['replay --chunk-days', ['replay', '--from', '2024-05-01', '--to', '2024-05-02', '--chunk-days', '-1']],
+  ['replay --from after --to', ['replay', '--from', '2024-05-03', '--to', '2024-05-02']],
+  ['query --as-of', ['query', 'select 1', '--as-of', 'yesterday']],
+  ['inspect --as-of', ['inspect', 'gold.x', '--as-of', 'last week']],
+  ['vacuum --retention', ['vacuum', '--retention', 'soon']],
+  ['serve --full-every', ['serve', '--full-every', 'often']],
+  ['serve --poll-ms', ['serve', '--poll-ms', 'fast']],
+];
+
 describe('exit codes', () => {
+  it.each(BAD_VALUES)('%s: a bad value is a usage error naming the option', async (name, argv) => {
+    const run = await cli(argv, join(root, 'empty'));
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`${name.split(' ')[1]}`);
+    expect(run.stderr).not.toContain('No models');
+  });
+
   it.each(USAGE)('%s: a usage error exits 2', async (_verb, argv) => {
     const run = await cli(argv, join(root, 'empty'));
     expect(run.code, run.stderr).toBe(2);

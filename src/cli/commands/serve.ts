@@ -58,6 +58,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const maxInFlightBytes =
     options.maxInFlightBytes === undefined ? undefined : intOption('--max-in-flight-bytes', options.maxInFlightBytes, maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, Number.MAX_SAFE_INTEGER);
   const feedRate = sampleFeedRate(options.sampleFeed);
+  const pollMs = options.pollMs === undefined ? undefined : intOption('--poll-ms', options.pollMs, 10, 600_000);
   const controlToken = options.controlToken ?? (io.env['LAKELOOP_CONTROL_TOKEN'] || undefined);
   if (controlToken !== undefined && controlToken.trim().length < 1) throw new UsageError('--control-token expects a non-empty token');
   // Full models on the streaming path run at most every --full-every (none left out when it is 0).
@@ -150,7 +151,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       models: dag.models,
       eventTimeColumns,
       metrics,
-      ...(options.pollMs !== undefined ? { pollMs: intOption('--poll-ms', options.pollMs, 10, 600_000) } : {}),
+      ...(pollMs !== undefined ? { pollMs } : {}),
       fullModelEveryMs,
       // Read each cycle, so an apply made while serve runs is picked up by the next run.
       modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models)).models,
