@@ -11,11 +11,16 @@ export const ExitCode = Object.freeze({
 });
 
 /**
- * The exit code for an error that ended a command. Config errors count as usage errors:
- * like a wrong flag, nothing was attempted and running again unchanged cannot help.
+ * The exit code for an error that ended a command. An invalid project file (config,
+ * contract, job, model header, or a model file found wrong while loading: SQL syntax, an
+ * unknown table, a cycle) counts as a usage error: like a wrong flag, nothing was
+ * attempted and running again unchanged cannot help. A model that fails while it runs is
+ * a failure.
  */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError || error instanceof ConfigError || error instanceof NotImplemented) return ExitCode.usage;
+  // By code, not `instanceof ModelError`: importing models/ here would load DuckDB for `--help`.
+  if (error instanceof LakeloopError && error.code === 'MODEL_INVALID') return ExitCode.usage;
   if (error instanceof LakeloopError) return ExitCode.failure;
   return ExitCode.failure;
 }

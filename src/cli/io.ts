@@ -7,6 +7,32 @@ export interface TextSink {
   readonly isTTY?: boolean;
   /** The terminal's width, when `isTTY`. */
   readonly columns?: number;
+  /** False when terminal escapes are not wanted even on a terminal (`NO_COLOR` is set). */
+  readonly ansi?: boolean;
+}
+
+/**
+ * Whether `sink` may be drawn on with terminal escapes (clearing a line, a spinner,
+ * colour): only a terminal, and never when the user set `NO_COLOR` (https://no-color.org).
+ */
+export function drawsOnTerminal(sink: TextSink): boolean {
+  return sink.isTTY === true && sink.ansi !== false;
+}
+
+/** `sink` as it is, or, when `NO_COLOR` is set to anything but "", the same sink marked `ansi: false`. */
+export function honourNoColor(sink: TextSink, env: Readonly<Record<string, string | undefined>>): TextSink {
+  if ((env['NO_COLOR'] ?? '') === '') return sink;
+  return {
+    write: (chunk) => sink.write(chunk),
+    ...(sink.writeBytes ? { writeBytes: (chunk: Uint8Array) => sink.writeBytes?.(chunk) } : {}),
+    get isTTY() {
+      return sink.isTTY;
+    },
+    get columns() {
+      return sink.columns;
+    },
+    ansi: false,
+  };
 }
 
 /** What the CLI talks to; `main` defaults it to the process's, tests inject their own. */
@@ -24,10 +50,12 @@ export interface CliIo {
 /** A `TextSink` that keeps what it is given, for tests and for capturing output. */
 export class BufferSink implements TextSink {
   readonly isTTY: boolean;
+  readonly columns: number | undefined;
   private readonly chunks: string[] = [];
 
-  constructor(options: { isTTY?: boolean } = {}) {
+  constructor(options: { isTTY?: boolean; columns?: number } = {}) {
     this.isTTY = options.isTTY ?? false;
+    this.columns = options.columns;
   }
 
   write(chunk: string): boolean {

@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/index.js';
 import { LakeloopError } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
-import type { CliIo } from './io.js';
+import { honourNoColor, type CliIo } from './io.js';
 import { buildProgram } from './program.js';
 import type { Session } from './session.js';
 
@@ -17,11 +17,13 @@ import type { Session } from './session.js';
  * const code = await main(['query', 'select 42 as n', '--format', 'json']);
  */
 export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const env = io.env ?? process.env;
   const cliIo: CliIo = {
-    stdout: io.stdout ?? process.stdout,
-    stderr: io.stderr ?? process.stderr,
+    stdout: honourNoColor(io.stdout ?? process.stdout, env),
+    stderr: honourNoColor(io.stderr ?? process.stderr, env),
     cwd: io.cwd ?? process.cwd(),
-    env: io.env ?? process.env,
+    env,
+    ...(io.stdin ? { stdin: io.stdin } : {}),
   };
   if (io.stdout === undefined) exitQuietlyOnBrokenPipe();
   const cleanups: (() => Promise<void>)[] = [];

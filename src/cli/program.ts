@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, Help, Option } from 'commander';
-import { NotImplemented } from '../core/index.js';
+import { Argument, Command, Help, Option } from 'commander';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { ApplyOptions } from './commands/apply.js';
 import type { CompactOptions } from './commands/compact.js';
@@ -18,6 +17,7 @@ import type { ServeOptions } from './commands/serve.js';
 import type { StatusOptions } from './commands/status.js';
 import type { TestOptions } from './commands/test.js';
 import type { VacuumOptions } from './commands/vacuum.js';
+import { generateHelp } from './help-text.js';
 import type { CliIo } from './io.js';
 
 /** The package version, for `--version`. */
@@ -31,14 +31,11 @@ const SELECTORS_HELP = 'Selectors: name, layer.*, name+, +name, owner:NAME, doma
 /** `--exclude`'s help, shared by the verbs that take model selectors. */
 const EXCLUDE_HELP = 'models to leave out (same selectors as the models; repeatable)';
 
-/** Verbs whose action is built; the others are listed (SPEC §3) but say "not built yet". */
-export const BUILT_VERBS: ReadonlySet<string> = new Set(['init', 'inspect', 'query', 'status', 'contracts', 'ingest', 'serve', 'run', 'lineage', 'test', 'compact', 'vacuum', 'reconcile', 'replay', 'plan', 'apply', 'control']);
-
 /**
- * The `lakeloop` command line: every verb of SPEC §3 with its options. Built verbs load
- * their command module when they run (so `--help` and `--version` never load DuckDB or the
- * AWS SDK); the others fail with `NotImplemented` (exit code 2).
- * `makeContext` turns the parsed global options into what commands run with.
+ * The `lakeloop` command line: every verb with its options. A verb loads its command
+ * module when it runs (so `--help` and `--version` never load DuckDB or the AWS SDK).
+ * Usage lines and defaults in `--help` are generated from the declared options
+ * (`generateHelp`). `makeContext` turns the parsed global options into what commands run with.
  */
 export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => CommandContext): Command {
   const program = new Command('lakeloop');
@@ -67,7 +64,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
   const context = (command: Command): CommandContext => makeContext(command.optsWithGlobals<GlobalOptions>());
   program
     .command('init')
-    .usage('[dir]')
     .description('scaffold a project (config, one contract, one silver and one gold model, a nightly job)')
     .argument('[dir]', 'where to create the project', '.')
     .option('--from <spec>', "the project's lakeloop dependency, as package.json writes it (default: $LAKELOOP_PACKAGE_SPEC, else file:<this lakeloop>)")
@@ -78,7 +74,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('serve')
-    .usage('[--port N] [--host H] [--control-token T] [--max-body-bytes B] [--max-in-flight-bytes B] [--instance-id ID] [--sample-feed [N]] [--no-models] [--no-jobs] [--alert-interval S] [--log-format human|json]')
     .description('long-running: HTTP collector, micro-batching, streaming transforms, cron jobs, the web console (GET /), /status, /metrics')
     .option('--port <N>', 'TCP port of the collector (0: any free port, printed)', '8080')
     .option('--host <H>', 'address to listen on', '127.0.0.1')
@@ -100,7 +95,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('control')
-    .usage('pause|step|resume [--url U] [--token T]')
     .description("drive a running serve's streaming path: pause model runs (landing goes on), step one cycle and print its decision, resume")
     .argument('<action>', 'pause, step or resume')
     .option('--url <U>', 'the serve to control', 'http://127.0.0.1:8080')
@@ -113,7 +107,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('ingest')
-    .usage('<source> [--file F | -] [--format ndjson|csv|parquet] [--idempotency-key K]')
     .description('land records as bronze micro-batches (same path as the collector)')
     .argument('<source>', 'the source (contract) the records belong to')
     .argument('[input]', "'-' reads the records from standard input")
@@ -128,7 +121,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('run')
-    .usage('[models...] [--full-refresh]')
     .description('run the models once (streaming path: incremental where they can be), in DAG order')
     .argument('[models...]', `only the selected models, their upstream read as published (+name selects it too); default: all. ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
@@ -141,7 +133,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('plan')
-    .usage('[models...] [--json]')
     .description("what differs between the model files and the lake (from the tables' logs): breaking, non-breaking, metadata, added, removed; schema diff, downstream rebuilds, partitions, estimate")
     .argument('[models...]', `only the changes of the selected models (and what they force downstream); default: all. ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
@@ -153,7 +144,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('apply')
-    .usage('[models...] [--yes] [--dry-run]')
     .description('rebuild the changed models (and what a breaking change forces downstream) from their upstream tables as published, test and publish them')
     .argument('[models...]', `only the changes of the selected models; default: all. ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
@@ -167,7 +157,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('reconcile')
-    .usage('[--from D] [--to D] [--dry-run]')
     .description('full recalculation of a window from bronze, diff against current outputs, report, publish')
     .option('--from <D>', 'first day of the window, YYYY-MM-DD (default: today minus --window)')
     .option('--to <D>', "last day of the window (default: each model's last day behind its lateness horizon; today without one)")
@@ -187,7 +176,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('replay')
-    .usage('--from D --to D [--models m...] [--dry-run]')
     .description("rebuild a window (or a new model's history) from bronze; same machinery as reconcile")
     .requiredOption('--from <D>', 'first day of the window')
     .requiredOption('--to <D>', 'last day of the window')
@@ -206,7 +194,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('query')
-    .usage('"<SQL>" [--format table|csv|json|parquet|arrow] [--as-of V] [--output F]')
     .description("SQL over the lake's tables at a consistent snapshot")
     .argument('<sql>', 'one SQL statement; lake tables are named layer.table (e.g. gold.daily_revenue)')
     .addOption(new Option('--format <format>', 'output format (arrow: an Arrow IPC stream, types kept)').choices(['table', 'csv', 'json', 'parquet', 'arrow']).default('table'))
@@ -219,8 +206,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('status')
-    .usage('[--json] [--partitions [table]]')
-    .description('counters, lag, freshness/SLOs, last runs, quality, storage per layer')
+    .description('tables per layer (version, files, rows, bytes, last commit), ingestion counters per source, late rows waiting for reconcile, the last reconcile or replay, partition status (--partitions), storage per layer, domains, the jobs')
     .option('--json', 'print one JSON object as the last line')
     .option('--partitions [table]', "each model table's partitions: exact, provisional, pending_late, stale_code, held or missing")
     .action(async (options: StatusOptions, command: Command) => {
@@ -230,7 +216,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('inspect')
-    .usage('<table or path> [--as-of V] [--json]')
     .description("a Delta table's version, schema, partitions, live files, rows, bytes, history")
     .argument('<table>', 'layer.table in the lake, or the path of a Delta table folder (or s3://bucket/path)')
     .option('--as-of <V>', 'time travel: a table version (e.g. 3) or an ISO timestamp (e.g. 2024-05-01T12:00:00Z)')
@@ -242,11 +227,9 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   const contracts = program
     .command('contracts')
-    .usage('export')
     .description('JSON Schema of every source contract, for producers in other languages');
   contracts
     .command('export')
-    .usage('[--output DIR] [--json]')
     .description('write the JSON Schema of every source contract (contracts/*.ts) as <source>.schema.json')
     .option('--output <dir>', 'the folder to write into (default: ./contract-schemas)')
     .option('--json', 'print one JSON object { <source>: <schema> } as the last line instead of writing files')
@@ -257,7 +240,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('test')
-    .usage('[models...]')
     .description('run data tests')
     .argument('[models...]', `only the tests of the selected models (default: all). ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
@@ -269,7 +251,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('lineage')
-    .usage('[--format text|mermaid|json] [models...] [--exclude S...]')
     .description('the model/source graph, grouped by domain, cross-domain edges marked')
     .argument('[models...]', `only the edges into the selected models (default: all). ${SELECTORS_HELP}`)
     .option('--exclude <selector...>', EXCLUDE_HELP)
@@ -281,7 +262,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('compact')
-    .usage('[tables...] [--min-files N] [--json]')
     .description('merge small files: per partition with N or more files under 128 MiB, one OPTIMIZE commit per table (same rows, no new data downstream)')
     .argument('[tables...]', 'layer.table names (default: every table)')
     .option('--min-files <N>', 'compact a partition when it has at least N small files', '5')
@@ -293,7 +273,6 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('vacuum')
-    .usage('[tables...] [--retention 168h] [--dry-run] [--json]')
     .description('delete unreferenced files past retention: files removed (or never committed) longer ago than --retention; never the log or live files')
     .argument('[tables...]', 'layer.table names (default: every table)')
     .option('--retention <duration>', 'keep files that left the table more recently than this (e.g. 168h, 30d; a bare number is hours)', '168h')
@@ -305,8 +284,19 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
       await vacuumCommand(tables, options, context(command));
     });
 
+  program
+    .command('completion')
+    .description('print a shell completion script (every verb and its options): see README, The CLI, for installing it')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .action(async (shell: string, _options: unknown, command: Command) => {
+      const { completionCommand } = await import('./commands/completion.js');
+      await completionCommand(shell, program, context(command));
+    });
+
+  // After every verb is declared: usage lines and defaults from the options that exist.
+  generateHelp(program);
   // Set after the verbs exist so they keep commander's own layout for their --help.
-  program.configureHelp({ formatHelp: (command, helper) => rootHelp(command, helper) });
+  program.configureHelp({ ...program.configureHelp(), formatHelp: (command, helper) => rootHelp(command, helper) });
   return program;
 }
 
@@ -318,8 +308,8 @@ function rootHelp(program: Command, helper: Help): string {
     if (verb.name() === 'help') continue;
     const usage = verb.usage();
     const synopsis = usage && usage !== '[options]' ? `${verb.name()} ${usage}` : verb.name();
-    const built = BUILT_VERBS.has(verb.name()) ? '' : '  (not built yet)';
-    out.push(`  ${synopsis}${built}`);
+    const [first = '', ...rest] = wrap(synopsis, width - 2, termsOf);
+    out.push(`  ${first}`, ...rest.map((line) => `      ${line}`));
     out.push(...wrap(verb.description(), width - 6).map((line) => `      ${line}`));
   }
   out.push('', 'Options:');
@@ -328,17 +318,18 @@ function rootHelp(program: Command, helper: Help): string {
   for (const option of options) out.push(helper.formatItem(helper.optionTerm(option), termWidth, helper.optionDescription(option), helper));
   out.push(
     '',
-    'Exit codes: 0 ok, 1 failure, 2 usage error (bad arguments, invalid config).',
+    'Exit codes: 0 ok; 1 a failure (an unknown table, a failing SQL statement or model run, no lake at the root);',
+    '2 a usage error (bad arguments, an invalid config, contract, model or job file).',
     'Run `lakeloop <verb> --help` for a verb\'s arguments and options.',
     '',
   );
   return out.join('\n');
 }
 
-function wrap(text: string, width: number): string[] {
+function wrap(text: string, width: number, split: (text: string) => string[] = (t) => t.split(/\s+/)): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/)) {
+  for (const word of split(text)) {
     if (line !== '' && line.length + 1 + word.length > width) {
       lines.push(line);
       line = word;
@@ -346,4 +337,23 @@ function wrap(text: string, width: number): string[] {
   }
   if (line !== '') lines.push(line);
   return lines;
+}
+
+/** A synopsis split at the spaces between its terms, never inside a `[--opt value]`. */
+function termsOf(synopsis: string): string[] {
+  const terms: string[] = [];
+  let depth = 0;
+  let term = '';
+  for (const char of synopsis) {
+    if (char === ' ' && depth === 0) {
+      if (term !== '') terms.push(term);
+      term = '';
+      continue;
+    }
+    if (char === '[') depth++;
+    if (char === ']') depth--;
+    term += char;
+  }
+  if (term !== '') terms.push(term);
+  return terms;
 }

@@ -1,10 +1,10 @@
-import type { TextSink } from './io.js';
+import { drawsOnTerminal, type TextSink } from './io.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
- * A one-line progress display for long work, drawn on stderr only when it is a TTY
- * (nothing at all otherwise, so pipes and logs stay clean). It appears after `delayMs`,
+ * A one-line progress display for long work, drawn on stderr only when it is a TTY and
+ * `NO_COLOR` is not set (nothing at all otherwise, so pipes and logs stay clean). It appears after `delayMs`,
  * so quick work never flickers, and erases itself when done.
  *
  * @example
@@ -26,7 +26,7 @@ export class Progress {
 
   static start(sink: TextSink, label: string, options: { delayMs?: number; intervalMs?: number } = {}): Progress {
     const progress = new Progress(sink, label);
-    if (sink.isTTY) {
+    if (drawsOnTerminal(sink)) {
       const delay = setTimeout(() => {
         progress.draw();
         progress.timer = setInterval(() => progress.draw(), options.intervalMs ?? 100);

@@ -32,8 +32,8 @@ export async function openStore(config: ResolvedConfig, io: CliIo, mustExist: bo
   if (location.kind === 'local' && mustExist) {
     const info = await stat(location.path).catch(() => undefined);
     if (!info?.isDirectory()) {
-      throw new LakeloopError('LAKE_NOT_FOUND', `Lake root ${location.path} does not exist`, {
-        hint: `Check lake.root in ${config.file ?? 'lakeloop.config.ts'} (or --lake); tables appear there once data is ingested.`,
+      throw new LakeloopError('LAKE_NOT_FOUND', `No lake at ${location.path}`, {
+        hint: `Run \`lakeloop ingest\` (or \`serve\`, \`run\`) to create it, or check --lake (and lake.root in ${config.file ?? 'lakeloop.config.ts'}).`,
       });
     }
   }

@@ -5,3 +5,4 @@ export * from './failpoints.js';
 export * from './duration.js';
 export * from './escape-control.js';
 export * from './edit-distance.js';
+export * from './did-you-mean.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Buffer, isUtf8 } from 'node:buffer';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { LakeloopError } from '../core/index.js';
@@ -112,11 +112,27 @@ async function loadJsonArray(engine: Engine, file: string, target: string): Prom
         `FROM (SELECT unnest(json_extract(__ll_doc, '$[*]')) AS __ll_element FROM ${source})`,
     );
   } catch (error) {
-    throw new LakeloopError('BAD_INPUT', 'The body is not a JSON array of records', {
+    // Only files (ingest --format json, a json file drop) come here: the collector splits request bodies itself.
+    throw new LakeloopError('BAD_INPUT', `Failed to read the file as one JSON array of records: ${await jsonArrayProblem(file, error)}`, {
       cause: error,
-      hint: 'Send a JSON array ([{...}, {...}]) or NDJSON (one JSON object per line).',
+      hint: 'A json file holds one JSON array ([{...}, {...}]); a file of one JSON object per line is ndjson (--format ndjson, or a .ndjson name).',
     });
   }
+}
+
+/** Where and why a file is not one JSON array, in lines of the file (DuckDB says "at byte N"). */
+async function jsonArrayProblem(file: string, error: unknown): Promise<string> {
+  const message = error instanceof Error ? error.message : String(error);
+  const malformed = /Malformed JSON at byte (\d+) of input: ([^.]*)/.exec(message);
+  if (malformed) {
+    const text = await readFile(file).catch(() => Buffer.alloc(0));
+    const byte = Math.min(Number(malformed[1]), text.length);
+    let line = 1;
+    for (let i = 0; i < byte; i++) if (text[i] === 10) line++;
+    const firstLineIsObject = text.subarray(0, 64).toString('utf8').trimStart().startsWith('{');
+    return `line ${line}: ${malformed[2]}${firstLineIsObject ? ' (it starts with an object, not [: one object per line?)' : ''}`;
+  }
+  return /the document is a JSON/.test(message) ? (message.split('\n')[0] ?? message).replace(/^.*?(the document is a JSON \w+).*$/, '$1') : (message.split('\n')[0] ?? message);
 }
 
 /**

@@ -3,6 +3,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../core/index.js';
+import { yamlHeaderIssue } from './model-header.js';
 import type { CustomSqlTestSpec, DataTest, DataTestSeverity, ModelDefinition } from './model.js';
 
 /** Where a project keeps its custom SQL data tests, relative to the project folder. */
@@ -62,7 +63,7 @@ export function parseCustomTest(file: string, shown: string, text: string): Cust
   try {
     raw = parseYaml(match[1] ?? '') ?? {};
   } catch (error) {
-    throw new ConfigError(file, [{ path: 'header', message: `the header is not valid YAML: ${(error as Error).message.split('\n')[0]}` }], { cause: error });
+    throw new ConfigError(file, [yamlHeaderIssue(text, match.index + match[0].indexOf('/*') + 2, error)], { cause: error });
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(file, [{ path: 'header', message: `the header must be YAML key: value pairs: ${example}` }]);
   const result = HeaderSchema.safeParse(raw);

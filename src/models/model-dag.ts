@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/index.js';
+import { didYouMean } from '../core/index.js';
 import { quoteLiteral } from '../engine/index.js';
 import { lineAt, ModelError, type DataTest, type Model, type ModelDefinition } from './model.js';
 
@@ -122,7 +123,7 @@ async function referencedTables(source: SqlSource, model: string, engine: Engine
   if (tree.error) {
     const position = tree.position === undefined ? undefined : Number(tree.position);
     const line = position === undefined || Number.isNaN(position) ? undefined : lineAt(source.text, source.sqlOffset + position);
-    throw new ModelError(model, source.file, line, `${prefix}SQL syntax error: ${tree.error_message ?? 'cannot parse'}`);
+    throw new ModelError(model, source.file, line, `${prefix}SQL syntax error: ${tree.error_message ?? 'cannot parse'}`, { invalidFile: true });
   }
   const refs = await engine.tableRefs(source.sql);
   const upstream = new Set<string>();
@@ -132,13 +133,15 @@ async function referencedTables(source: SqlSource, model: string, engine: Engine
     const schema = ref.schema.toLowerCase();
     if (ref.catalog !== '' || !LAKE_SCHEMAS.has(schema)) {
       throw new ModelError(model, source.file, line, `${prefix}unknown table ${written}`, {
+        invalidFile: true,
         hint: 'Name lake tables as <layer>.<table> (bronze, silver, gold, quarantine), e.g. bronze.orders.',
       });
     }
     const name = `${schema}.${ref.name}`;
     if (!models.has(name) && !known.has(name)) {
       throw new ModelError(model, source.file, line, `${prefix}unknown table ${name}: no model defines it and it is not in the lake`, {
-        hint: 'Check the name, add sql/<layer>/<name>.sql for a model, or a contract for a bronze source.',
+        invalidFile: true,
+        hint: `${capitalized(didYouMean(name, [...models, ...known]))}Check the name, add sql/<layer>/<name>.sql for a model, or a contract for a bronze source.`,
       });
     }
     upstream.add(name);
@@ -159,6 +162,7 @@ function topologicalOrder(models: ReadonlyMap<string, Model>): Model[] {
       const cycle = [...stack.slice(stack.indexOf(name)), name];
       const files = cycle.slice(0, -1).map((n) => models.get(n)?.file ?? n);
       throw new ModelError(model.name, model.file, undefined, `models form a cycle: ${cycle.join(' -> ')} (files: ${files.join(', ')})`, {
+        invalidFile: true,
         hint: 'A model cannot read itself, directly or through other models: remove one of the references.',
       });
     }
@@ -194,4 +198,8 @@ function testInputsFirst(ordered: readonly Model[], models: ReadonlyMap<string, 
     result.push(next);
   }
   return result;
+}
+
+function capitalized(sentence: string | undefined): string {
+  return sentence === undefined ? '' : `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)} `;
 }

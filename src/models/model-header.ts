@@ -52,8 +52,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     try {
       raw = parseYaml(yamlText) ?? {};
     } catch (error) {
-      const line = error instanceof YAMLParseError && error.linePos?.[0] ? lineAt(text, yamlOffset) + error.linePos[0].line - 1 : undefined;
-      throw new ConfigError(file, [{ path: line ? `line ${line}` : 'header', message: `the header is not valid YAML: ${(error as Error).message.split('\n')[0]}` }], { cause: error });
+      throw new ConfigError(file, [yamlHeaderIssue(text, yamlOffset, error)], { cause: error });
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new ConfigError(file, [{ path: 'header', message: 'the header must be YAML key: value pairs' }]);
@@ -101,6 +100,25 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
   sqlOffset += leading;
   sql = sql.trim().replace(/;\s*$/, '').trimEnd();
   return { header, name: h.name, sql, sqlOffset };
+}
+
+/**
+ * The issue for a header the YAML parser rejects: its whole reason, at the line of the
+ * model file where the mistake is. The parser counts lines from the start of the comment
+ * and, for an unclosed `[`, `{` or quote, reports where it gave up (the next line): the
+ * line given is the opener's.
+ */
+export function yamlHeaderIssue(text: string, yamlOffset: number, error: unknown): ConfigIssue {
+  if (!(error instanceof YAMLParseError)) return { path: 'header', message: `the header is not valid YAML: ${String(error)}` };
+  // The first line of the parser's message is its reason, ending "at line L, column C:" (lines of the comment, not of the file).
+  const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?\s*$/, '');
+  let offset = yamlOffset + error.pos[0];
+  const opener = /end with a ([\]}])/.exec(reason)?.[1] === ']' ? '[' : /end with a \}/.test(reason) ? '{' : /Missing closing "quote/.test(reason) ? '"' : /Missing closing 'quote/.test(reason) ? "'" : undefined;
+  if (opener !== undefined) {
+    const at = text.lastIndexOf(opener, Math.max(yamlOffset, offset - 1));
+    if (at >= yamlOffset) offset = at;
+  }
+  return { path: `line ${lineAt(text, offset)}`, message: `the header is not valid YAML: ${reason}` };
 }
 
 const column = z.string().min(1);

@@ -108,13 +108,20 @@ export class ModelError extends LakeloopError {
   readonly model: string;
   readonly file: string;
   readonly line: number | undefined;
+  /**
+   * The model file itself is wrong (a SQL syntax error, an unknown table, a cycle), found
+   * while loading the project before anything ran: the CLI exits 2, like an invalid config.
+   * False for a model that failed while it ran (exit 1).
+   */
+  readonly invalidFile: boolean;
 
-  constructor(model: string, file: string, line: number | undefined, reason: string, options: { cause?: unknown; hint?: string } = {}) {
+  constructor(model: string, file: string, line: number | undefined, reason: string, options: { cause?: unknown; hint?: string; invalidFile?: boolean } = {}) {
     const where = line === undefined ? file : `${file}:${line}`;
-    super('MODEL', `Model ${model} (${where}): ${reason}`, { cause: options.cause, hint: options.hint ?? `Fix ${where} and run again.` });
+    super(options.invalidFile ? 'MODEL_INVALID' : 'MODEL', `Model ${model} (${where}): ${reason}`, { cause: options.cause, hint: options.hint ?? `Fix ${where} and run again.` });
     this.model = model;
     this.file = file;
     this.line = line;
+    this.invalidFile = options.invalidFile ?? false;
   }
 }
 

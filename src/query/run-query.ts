@@ -1,4 +1,4 @@
-import { LakeloopError, SqlError, TableNotFound } from '../core/index.js';
+import { LakeloopError, SqlError, TableNotFound, unknownNamesHint } from '../core/index.js';
 import { literalPath, type Engine, type SqlColumn, type SqlValue, type TableRef } from '../engine/index.js';
 import { LAYERS, type Lake, type Snapshot } from '../table/index.js';
 import type { AsOf } from './as-of.js';
@@ -33,7 +33,7 @@ export async function lakeTablesIn(lake: Lake, sql: string): Promise<string[]> {
     if (name === undefined) {
       throw new TableNotFound(
         `${ref.schema}.${ref.name}`,
-        known?.length ? `Known tables: ${known.join(', ')}.` : `The lake at ${lake.store.description} has no tables yet.`,
+        unknownNamesHint([written], known ?? [], 'Known tables', `The lake at ${lake.store.description} has no tables yet.`),
       );
     }
     if (!names.includes(name)) names.push(name);

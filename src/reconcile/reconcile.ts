@@ -411,6 +411,19 @@ function days(from: string, to: string): string[] {
   return out;
 }
 
+/**
+ * Checks a window's `--from`, `--to` and `--window` before anything opens (the CLI calls
+ * it first, so a mistyped day is a usage error even in a project that cannot run yet).
+ */
+export function checkWindowOptions(options: { readonly from?: string; readonly to?: string; readonly window?: string }): void {
+  checkDay('--from', options.from);
+  checkDay('--to', options.to);
+  windowLength(options.window);
+  if (options.from !== undefined && options.to !== undefined && options.from > options.to) {
+    throw new UsageError(`--from ${options.from} is after --to ${options.to}`, 'Give a window whose first day is on or before its last day.');
+  }
+}
+
 function checkDay(flag: string, value: string | undefined): void {
   if (value !== undefined && dateStartMs(value) === undefined) {
     throw new UsageError(`${flag} expects a day as YYYY-MM-DD (a real calendar day, e.g. 2026-02-28), got ${JSON.stringify(value)}`);

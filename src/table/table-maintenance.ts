@@ -1,4 +1,4 @@
-import { LakeloopError, parseDuration, systemClock, UsageError, type Clock } from '../core/index.js';
+import { LakeloopError, parseDuration, systemClock, unknownNamesHint, UsageError, type Clock } from '../core/index.js';
 import { compactTable, type CompactionResult, type CompactOptions } from './compaction.js';
 import type { Lake } from './lake.js';
 import { checkRetention, DEFAULT_RETENTION_HOURS, vacuumTable, type VacuumOptions, type VacuumResult } from './vacuum.js';
@@ -129,7 +129,7 @@ async function eachTable<R>(
   if (unknown.length > 0) {
     throw new UsageError(
       `Cannot ${verb} ${unknown.join(', ')}: no such table in ${lake.store.description}`,
-      existing.length > 0 ? `Tables: ${existing.join(', ')}.` : 'The lake has no tables yet.',
+      unknownNamesHint(unknown, existing, 'Tables', 'The lake has no tables yet.'),
     );
   }
   const results: R[] = [];

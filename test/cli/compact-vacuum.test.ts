@@ -159,7 +159,7 @@ describe('lakeloop vacuum', () => {
   it('--help shows the verb and its options', async () => {
     const run = await lakeloop('vacuum', '--help');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('Usage: lakeloop vacuum [tables...] [--retention 168h] [--dry-run] [--json]');
+    expect(run.stdout).toContain('Usage: lakeloop vacuum [tables...] [--retention duration] [--dry-run] [--force] [--json]');
     expect(run.stdout).toContain('--force');
   });
 

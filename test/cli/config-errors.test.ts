@@ -53,10 +53,12 @@ describe('config errors in the CLI', () => {
   });
 
   it('without a config file the defaults apply, and --verbose says so', async () => {
+    // status needs the lake to exist (a missing root is an error); the default one is ./lake.
+    await mkdir(join(dir, 'lake'));
     const run = await cli(['status', '--json', '--verbose'], dir);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(`no lakeloop.config.ts in ${dir}: using the defaults`);
-    expect(run.json()).toEqual({ root: join(dir, 'lake'), sources: [], tables: [], layers: [], jobs: [] });
+    expect(run.json()).toEqual({ root: join(dir, 'lake'), sources: [], tables: [], layers: [], jobs: [], late: [], reconciliation: null });
     const quiet = await cli(['status', '--json'], dir);
     expect(quiet.stderr).toBe('');
   });

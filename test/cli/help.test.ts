@@ -17,10 +17,10 @@ describe('lakeloop --help', () => {
     const child = spawnSync(process.execPath, [join(ROOT, 'bin', 'lakeloop.js'), '--help'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
     expect(child.status).toBe(0);
     for (const verb of SPEC_VERBS) expect(child.stdout).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
-    expect(child.stdout).toContain('ingest <source> [--file F | -] [--format ndjson|csv|parquet] [--idempotency-key K]');
+    expect(child.stdout).toContain('ingest <source> [input] [--file F] [--format ndjson|json|csv|parquet] [--idempotency-key K]');
     expect(child.stdout).toContain('replay --from D --to D [--models m...] [--dry-run]');
-    expect(child.stdout).toContain('query "<SQL>" [--format table|csv|json|parquet|arrow] [--as-of V]');
-    expect(child.stdout).toContain('inspect <table or path> [--as-of V] [--json]');
+    expect(child.stdout).toContain('query <sql> [--format table|csv|json|parquet|arrow] [--as-of V]');
+    expect(child.stdout).toContain('inspect <table> [--as-of V] [--json]');
     expect(child.stdout).toContain('lineage [--format text|mermaid|json]');
     expect(child.stdout).toContain('--config <file>');
     expect(child.stdout).toContain('--lake <root>');
@@ -31,9 +31,9 @@ describe('lakeloop --help', () => {
     const run = await cli(['--help'], dir);
     expect(run.code).toBe(0);
     expect(run.stdout).not.toContain('not built yet');
-    expect(run.stdout).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--dry-run\]$/m);
-    expect(run.stdout).toMatch(/^ {2}query "<SQL>".*\[--output F\]$/m);
-    expect(run.stdout).toMatch(/^ {2}test \[models\.\.\.\]$/m);
+    expect(run.stdout).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--window duration\] \[--models m\.\.\.\] \[--dry-run\]/m);
+    expect(run.stdout).toMatch(/^ {2}query <sql> .*\[--output F\]$/m);
+    expect(run.stdout).toMatch(/^ {2}test \[models\.\.\.\] \[--json\]$/m);
   });
 
   it.each(['init', 'serve', 'ingest', 'run', 'reconcile', 'replay', 'query', 'status', 'inspect', 'contracts', 'test', 'lineage', 'compact', 'vacuum'])(
@@ -102,5 +102,39 @@ describe('usage errors', () => {
     const parquet = await cli(['query', 'select 1', '--format', 'parquet'], dir);
     expect(parquet.code).toBe(2);
     expect(parquet.stderr).toContain('--format parquet needs --output F');
+  });
+});
+
+describe('help is generated from the options that exist', () => {
+  it('every verb\'s usage line names every one of its options', async () => {
+    const { buildProgram } = await import('../../src/cli/program.js');
+    const { allVerbs } = await import('../../src/cli/help-text.js');
+    const { BufferSink } = await import('../../src/cli/io.js');
+    const program = buildProgram({ stdout: new BufferSink(), stderr: new BufferSink(), cwd: dir, env: {} }, () => {
+      throw new Error('not run');
+    });
+    for (const verb of allVerbs(program)) {
+      for (const option of verb.options) {
+        if (option.long === '--help') continue;
+        expect(verb.usage(), `${verb.name()} ${option.long}`).toContain(option.long ?? option.flags);
+      }
+      for (const argument of verb.registeredArguments) expect(verb.usage()).toContain(argument.name());
+    }
+  });
+
+  it('defaults and choices print unquoted', async () => {
+    const serve = await cli(['serve', '--help'], dir);
+    expect(serve.stdout).toMatch(/TCP port of the collector .*\(default:\s+8080\)/s);
+    expect(serve.stdout).toContain('Usage: lakeloop serve [--port N]');
+    expect(serve.stdout).toContain('[--full-every duration]');
+    for (const verb of ['serve', 'reconcile', 'replay', 'query', 'ingest', 'vacuum', 'compact', 'control', 'lineage', 'init']) {
+      const run = await cli([verb, '--help'], dir);
+      expect(run.stdout, verb).not.toMatch(/(default|choices): "/);
+    }
+  });
+
+  it('the top-level help promises nothing status does not print', async () => {
+    const run = await cli(['--help'], dir);
+    expect(run.stdout).not.toMatch(/SLO|freshness\/|not built yet/);
   });
 });

@@ -130,6 +130,6 @@ describe('lakeloop query', () => {
   it('a missing lake root is named', async () => {
     const run = await cli(['query', 'select 1', '--lake', 'no-such-lake'], dir);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`error: Lake root ${join(dir, 'no-such-lake')} does not exist`);
+    expect(run.stderr).toContain(`error: No lake at ${join(dir, 'no-such-lake')}`);
   });
 });

@@ -22,10 +22,10 @@ async function runIn(dir: string): Promise<{ code: number; stderr: string }> {
 }
 
 describe('bad model files', () => {
-  it('a SQL syntax error names the file and the line', async () => {
+  it('a SQL syntax error names the file and the line, and exits 2 (an invalid model file)', async () => {
     const dir = await project({ 'sql/silver/a.sql': '/*\nkind: full\n*/\nSELECT 1 AS x,\n  2 AS y\nFORM nowhere\n' });
     const run = await runIn(dir);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain(`${join(dir, 'sql', 'silver', 'a.sql')}:6`);
     expect(run.stderr).toMatch(/syntax error/i);
   });
@@ -33,7 +33,7 @@ describe('bad model files', () => {
   it('an unknown table names the file and the line', async () => {
     const dir = await project({ 'sql/gold/b.sql': '/*\nkind: full\nowner: me\n*/\nSELECT *\nFROM\n  bronze.nope\n' });
     const run = await runIn(dir);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain(`${join(dir, 'sql', 'gold', 'b.sql')}:7`);
     expect(run.stderr).toContain('unknown table bronze.nope');
   });
@@ -44,7 +44,7 @@ describe('bad model files', () => {
       'sql/silver/b.sql': '/*\nkind: full\n*/\nSELECT * FROM silver.a\n',
     });
     const run = await runIn(dir);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain('cycle: silver.a -> silver.b -> silver.a');
     expect(run.stderr).toContain(join(dir, 'sql', 'silver', 'a.sql'));
     expect(run.stderr).toContain(join(dir, 'sql', 'silver', 'b.sql'));
@@ -55,7 +55,33 @@ describe('bad model files', () => {
     const run = await runIn(dir);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(join(dir, 'sql', 'silver', 'a.sql'));
-    expect(run.stderr).toContain('partiton_by: unknown header key');
+    expect(run.stderr).toContain('partiton_by: unknown header key (did you mean partition_by?)');
+  });
+
+  it('an unknown table that is a typo gets a did-you-mean', async () => {
+    const dir = await project({
+      'sql/silver/orders.sql': '/*\nkind: full\n*/\nSELECT 1 AS x\n',
+      'sql/gold/b.sql': '/*\nkind: full\n*/\nSELECT * FROM silver.orderz\n',
+    });
+    const run = await runIn(dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown table silver.orderz');
+    expect(run.stderr).toContain('Did you mean silver.orders?');
+  });
+
+  it('a header that is not YAML gives the parser\'s whole reason at the line of the file where the mistake is', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '/*\nkind: full\npartition_by: [day\nowner: me\n*/\nSELECT 1 AS x\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('line 3: the header is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]\n');
+    expect(run.stderr).not.toMatch(/YAML: .*:\n/);
+  });
+
+  it('a bad YAML value names its own line', async () => {
+    const dir = await project({ 'sql/silver/a.sql': '\n/* kind: full\nowner: a: b\n*/\nSELECT 1 AS x\n' });
+    const run = await runIn(dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/ line 3: the header is not valid YAML: \w[^\n]*[^:\n]\n/);
   });
 
   it('a header value of the wrong type is a config error naming the file and the key', async () => {

@@ -70,14 +70,11 @@ describe('lakeloop status with jobs', () => {
     expect(run.stdout).toContain('  flaky: failed: upstream API returned 503\n');
   });
 
-  it('shows the jobs of a project whose lake does not exist yet, never run', async () => {
+  it('a lake root that does not exist is an error (exit 1), not an empty lake', async () => {
     const run = await cli(['status', '--json', '--lake', join(dir, 'no-lake-here')], dir);
-    expect(run.code, run.stderr).toBe(0);
-    const { jobs } = run.json<{ jobs: { name: string; last: unknown; next: string | null }[] }>();
-    expect(jobs.map((j) => [j.name, j.last])).toEqual([
-      ['flaky', null],
-      ['nightly-reconcile', null],
-      ['weekly-vacuum', null],
-    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`error: No lake at ${join(dir, 'no-lake-here')}`);
+    expect(run.stderr).toContain('hint: Run `lakeloop ingest`');
   });
 });

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { loadContracts } from '../../contracts/index.js';
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
 import { ingestFile, type IngestSummary, type RecordFormat } from '../../ingest/index.js';
 import { warnOverQuota } from '../cost-checks.js';
 import type { CommandContext } from '../command-context.js';
@@ -33,7 +33,7 @@ export async function ingestCommand(source: string, input: string | undefined, o
   if (!contract) {
     const known = [...contracts.keys()];
     throw new LakeloopError('UNKNOWN_SOURCE', `Unknown source ${JSON.stringify(source)}`, {
-      hint: known.length ? `Known sources (contracts/*.ts): ${known.join(', ')}.` : 'Add contracts/<source>.ts with `export default defineContract({ ... })`.',
+      hint: unknownNamesHint([source], known, 'Known sources (contracts/*.ts)', 'Add contracts/<source>.ts with `export default defineContract({ ... })`.'),
     });
   }
   const session = await context.session();

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, TableNotFound, unknownNamesHint, UsageError } from '../../core/index.js';
 import { Engine } from '../../engine/index.js';
 import { parseAsOf, tableReport, type AsOf, type TableReport } from '../../query/index.js';
 import { isS3Url, openObjectStore, type ObjectStore, type OpenS3Options } from '../../storage/index.js';
@@ -48,7 +48,10 @@ export async function inspectCommand(target: string, options: InspectOptions, co
   let report: TableReport;
   if (where.kind === 'lake') {
     const session = await context.session({ mustExist: true });
-    const table = await session.lake.table(where.name);
+    const table = await session.lake.table(where.name).catch(async (error: unknown) => {
+      if (!(error instanceof TableNotFound)) throw error;
+      throw new TableNotFound(where.name, unknownNamesHint([where.name], await session.lake.tables(), 'Tables', 'The lake has no tables yet.'));
+    });
     report = await tableReport(table, { store: session.store, engine: session.engine, name: where.name, historyLimit, ...(at ? { at } : {}) });
   } else {
     const config = await context.config();

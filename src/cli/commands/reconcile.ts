@@ -1,8 +1,8 @@
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
 import { withDownstream, type Model, type ModelDag } from '../../models/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
-import { DEFAULT_CHUNK_DAYS, describeChunks, reconcileInChunks, reportTotals, type ChunkEvent, type ReconcileReport } from '../../reconcile/index.js';
+import { checkWindowOptions, DEFAULT_CHUNK_DAYS, describeChunks, reconcileInChunks, reportTotals, type ChunkEvent, type ReconcileReport } from '../../reconcile/index.js';
 import { refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
@@ -40,6 +40,12 @@ export interface ReconcileCommandOptions {
  */
 export async function reconcileCommand(kind: 'reconcile' | 'replay', options: ReconcileCommandOptions, context: CommandContext): Promise<ReconcileReport> {
   const { io } = context;
+  // Arguments first: a mistyped day or number is a usage error before anything opens.
+  checkWindowOptions(options);
+  const threads = options.threads === undefined ? 1 : Number(options.threads);
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads expects a positive integer, got ${JSON.stringify(options.threads)}`);
+  const chunkDays = options.chunkDays === undefined ? DEFAULT_CHUNK_DAYS : Number(options.chunkDays);
+  if (!Number.isInteger(chunkDays) || chunkDays < 0) throw new UsageError(`--chunk-days expects a whole number of days (0: one shot), got ${JSON.stringify(options.chunkDays)}`);
   // Before the session's DuckDB starts its threads, so they run at this priority too.
   const priority = parsePriority(options.priority);
   if (context.ownsProcess) context.verbose(applyCpuPriority(priority));
@@ -52,10 +58,6 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
     if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
   }
-  const threads = options.threads === undefined ? 1 : Number(options.threads);
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads expects a positive integer, got ${JSON.stringify(options.threads)}`);
-  const chunkDays = options.chunkDays === undefined ? DEFAULT_CHUNK_DAYS : Number(options.chunkDays);
-  if (!Number.isInteger(chunkDays) || chunkDays < 0) throw new UsageError(`--chunk-days expects a whole number of days (0: one shot), got ${JSON.stringify(options.chunkDays)}`);
   // A spinner on a terminal; a line per chunk in --verbose or when stderr is not a terminal (logs, pipes).
   const lines = Boolean(context.globals.verbose) || !io.stderr.isTTY;
   const progress = lines ? undefined : Progress.start(io.stderr, kind);

@@ -17,6 +17,7 @@ import { projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
 import { formatCount, plural } from '../human.js';
 import { commandRedactor, openLineage } from '../observe-setup.js';
+import { drawsOnTerminal } from '../io.js';
 
 /** `--sample-feed` without a number: events per second. */
 export const DEFAULT_SAMPLE_FEED_RATE = 200;
@@ -69,12 +70,15 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     if (!jsonLog) context.verbose(message);
     else if (context.globals.verbose) eventLog.event('info', 'message', {}, message);
   };
+  // Log lines erase the ticker's line first; without a terminal (or with NO_COLOR) there is no ticker and no escape.
+  const clearLine = drawsOnTerminal(io.stderr) ? '\r\x1b[2K' : '';
   const port = intOption('--port', options.port ?? '8080', 0, 65_535);
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes === undefined ? undefined : intOption('--max-body-bytes', options.maxBodyBytes, 1, Number.MAX_SAFE_INTEGER);
   const maxInFlightBytes =
     options.maxInFlightBytes === undefined ? undefined : intOption('--max-in-flight-bytes', options.maxInFlightBytes, maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, Number.MAX_SAFE_INTEGER);
   const feedRate = sampleFeedRate(options.sampleFeed);
+  const pollMs = options.pollMs === undefined ? undefined : intOption('--poll-ms', options.pollMs, 10, 600_000);
   const controlToken = options.controlToken ?? (io.env['LAKELOOP_CONTROL_TOKEN'] || undefined);
   if (controlToken !== undefined && controlToken.trim().length < 1) throw new UsageError('--control-token expects a non-empty token');
   // Full models on the streaming path run at most every --full-every (none left out when it is 0).
@@ -159,21 +163,21 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const tracker = partitions;
   const catalog = catalogFile === undefined
     ? undefined
-    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`\r\x1b[2Kwarning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
+    : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
   const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
   const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
-    jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`\r\x1b[2Kwarning: ${redact(message)}\n`),
+    jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`${clearLine}warning: ${redact(message)}\n`),
   );
   const alerts = config.alerts.webhooks.length
     ? new AlertManager({
         webhooks: config.alerts.webhooks,
         redact,
-        onWarning: (message) => (jsonLog ? eventLog.event('warn', 'alert_error', { error: message }, 'alert webhook error') : io.stderr.write(`\r\x1b[2Kwarning: ${message}\n`)),
+        onWarning: (message) => (jsonLog ? eventLog.event('warn', 'alert_error', { error: message }, 'alert webhook error') : io.stderr.write(`${clearLine}warning: ${message}\n`)),
         onAlert: (a) =>
           jsonLog
             ? eventLog.event(a.status === 'firing' ? 'warn' : 'info', 'alert', { status: a.status, key: a.key, kind: a.kind, subject: a.subject }, redact(a.message))
-            : io.stderr.write(`\r\x1b[2Kalert ${a.status}: ${a.kind} ${escapeControl(a.subject)}: ${escapeControl(redact(a.message))}\n`),
+            : io.stderr.write(`${clearLine}alert ${a.status}: ${a.kind} ${escapeControl(a.subject)}: ${escapeControl(redact(a.message))}\n`),
       })
     : undefined;
   observer = new ServeObserver({
@@ -199,7 +203,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       models: dag.models,
       eventTimeColumns,
       metrics,
-      ...(options.pollMs !== undefined ? { pollMs: intOption('--poll-ms', options.pollMs, 10, 600_000) } : {}),
+      ...(pollMs !== undefined ? { pollMs } : {}),
       fullModelEveryMs,
       // Read each cycle, so an apply made while serve runs is picked up by the next run.
       modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models)).models,
@@ -218,11 +222,11 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       onError: (error) => {
         decisions.recordFailure(error);
         watch.modelFailed(error);
-        if (!jsonLog) io.stderr.write(`\r\x1b[2Kstreaming run failed (retrying with backoff): ${escapeControl(redact(messageOf(error)))}\n`);
+        if (!jsonLog) io.stderr.write(`${clearLine}streaming run failed (retrying with backoff): ${escapeControl(redact(messageOf(error)))}\n`);
       },
       onCompact: (result) => verbose(`streaming: compacted ${result.table}: ${result.filesRewritten} small files → ${result.filesWritten}`),
       onCompactError: (table, error) =>
-        io.stderr.write(`\r\x1b[2Kwarning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
+        io.stderr.write(`${clearLine}warning: compacting ${escapeControl(table)} failed (tried again later): ${escapeControl(messageOf(error))}\n`),
     });
     loop.start();
     for (const m of cadenced) metrics.expectRunsEvery(m.name, fullModelEveryMs);
@@ -241,7 +245,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       }),
       log: (event) => {
         watch.job(event);
-        if (!jsonLog) io.stderr.write(`\r\x1b[2Kjob ${escapeControl(redact(event.message))}\n`);
+        if (!jsonLog) io.stderr.write(`${clearLine}job ${escapeControl(redact(event.message))}\n`);
       },
     });
     scheduler.start();
@@ -268,7 +272,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     io.stdout.write(`jobs: ${Object.entries(next).map(([name, at]) => `${name} (next ${at ?? 'disabled'})`).join(', ')}\n`);
   }
   if (feedRate !== undefined) {
-    feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`\r\x1b[2Ksample feed: ${escapeControl(message)}\n`) });
+    feed = SampleFeed.start({ url: loopbackUrl(host, collector.port), eventsPerSecond: feedRate, onError: (message) => io.stderr.write(`${clearLine}sample feed: ${escapeControl(message)}\n`) });
     const { duplicateRate, lateRate, malformedRate } = DEFAULT_SAMPLE_RATES;
     io.stdout.write(
       `sample feed: ${formatCount(feedRate)} events/s to ${SAMPLE_SOURCES.join(', ')} (${percent(duplicateRate)} duplicates, ${percent(lateRate)} late, ${percent(malformedRate)} malformed)\n`,
@@ -276,18 +280,18 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   }
 
   let ticker: NodeJS.Timeout | undefined;
-  if (io.stderr.isTTY) {
+  if (drawsOnTerminal(io.stderr)) {
     // one terminal row at most: a wrapped line would not be cleared by the next tick
-    const columns = io.stderr.columns ?? 0;
+    const columns = 'columns' in io.stderr ? (io.stderr.columns ?? 0) : 0;
     const width = columns > 20 ? columns - 1 : undefined;
-    ticker = setInterval(() => io.stderr.write(`\r\x1b[2K${tickerLine(metrics.snapshot(), feed?.counts()).slice(0, width)}`), 1_000);
+    ticker = setInterval(() => io.stderr.write(`${clearLine}${tickerLine(metrics.snapshot(), feed?.counts()).slice(0, width)}`), 1_000);
     ticker.unref();
   }
 
   const signal = await stopSignal;
   if (ticker) {
     clearInterval(ticker);
-    io.stderr.write('\r\x1b[2K');
+    io.stderr.write(clearLine);
   }
   io.stdout.write(`${signal}: committing open batches…\n`);
   await feed?.stop();

@@ -25,37 +25,30 @@ export interface StatusOptions {
  * by layer, then the project's jobs (`jobs/*.ts`) with their last run from the run ledger
  * and their next fire time, then storage per layer (live bytes against `budgets.storageQuota`,
  * small and unreferenced files). `--json` prints `{ root, sources, tables, layers, jobs, storage }` as
- * the last line. A local lake root that does not exist yet is an empty lake, not an error.
+ * the last line. A local lake root that does not exist is an error (`No lake at <root>`, exit 1).
  */
 export async function statusCommand(options: StatusOptions, context: CommandContext): Promise<void> {
   const { io } = context;
   if (options.partitions !== undefined && options.partitions !== false) return partitionsCommand(options, context);
   const config = await context.config();
   const jobs = await loadJobs(config.projectDir);
-  let status: LakeStatus & {
+  // A missing local root is an error (exit 1), not an empty lake: a mistyped --lake must not look like a fresh one.
+  const session = await context.session({ mustExist: true });
+  const partitions: TablePartitionStatus[] = await modelPartitions(context, session);
+  const status: LakeStatus & {
     readonly jobs: readonly JobStatus[];
     readonly late?: readonly LateStatus[];
     readonly reconciliation?: ReconciliationStatus | null;
     readonly partitions?: ReturnType<typeof partitionStatusJson>['models'];
     readonly storage?: StorageUsage;
+  } = {
+    ...(await lakeStatus(session.lake)),
+    jobs: await jobsStatus(jobs, session.store),
+    late: await lateStatus(session.lake),
+    reconciliation: await reconciliationStatus(session.lake),
+    partitions: partitionStatusJson(partitions).models,
+    storage: await storageUsage(session.lake, { quotaBytes: config.budgets.storageQuota }),
   };
-  let partitions: TablePartitionStatus[] = [];
-  try {
-    const session = await context.session({ mustExist: true });
-    partitions = await modelPartitions(context, session);
-    status = {
-      ...(await lakeStatus(session.lake)),
-      jobs: await jobsStatus(jobs, session.store),
-      late: await lateStatus(session.lake),
-      reconciliation: await reconciliationStatus(session.lake),
-      partitions: partitionStatusJson(partitions).models,
-      storage: await storageUsage(session.lake, { quotaBytes: config.budgets.storageQuota }),
-    };
-  } catch (error) {
-    if (!(error instanceof LakeloopError && error.code === 'LAKE_NOT_FOUND')) throw error;
-    context.verbose(error.message);
-    status = { root: config.lake.root, sources: [], tables: [], layers: [], jobs: await jobsStatus(jobs, undefined) };
-  }
   const domains = await domainStatus(config.projectDir, context);
   if (options.json) {
     io.stdout.write(`${JSON.stringify(domains.length ? { ...status, domains } : status)}\n`);
