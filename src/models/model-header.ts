@@ -1,6 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, isDuration, nearMisses, parseDuration, type ConfigIssue } from '../core/index.js';
+import { ConfigError, didYouMean, isDuration, parseDuration, type ConfigIssue } from '../core/index.js';
 import { DATA_TEST_KINDS, lineAt, MODEL_KINDS, type DataTest, type DataTestSpec, type ModelHeader } from './model.js';
 
 const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -62,9 +62,9 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
   if (!result.success) {
     const issues: ConfigIssue[] = result.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        const suggestions = issue.keys.flatMap((key) => nearMisses(key, HEADER_KEYS).slice(0, 1).map((near) => `did you mean ${near} instead of ${key}?`));
-        const hint = suggestions.length ? ` (${suggestions.join('; ')})` : '';
-        return { path: issue.keys.join(', '), message: `unknown header key${hint}; known: ${HEADER_KEYS.join(', ')}` };
+        const hints = issue.keys.map((key) => didYouMean(key, HEADER_KEYS)).filter((hint) => hint !== undefined);
+        const near = hints.length ? ` (${hints.join('; ')})` : '';
+        return { path: issue.keys.join(', '), message: `unknown header key${near} (known: ${HEADER_KEYS.join(', ')})` };
       }
       return { path: issue.path.map(String).join('.'), message: issue.message };
     });

@@ -58,7 +58,7 @@ describe('config errors in the CLI', () => {
     const run = await cli(['status', '--json', '--verbose'], dir);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(`no lakeloop.config.ts in ${dir}: using the defaults`);
-    expect(run.json()).toEqual({ root: join(dir, 'lake'), sources: [], tables: [], layers: [], jobs: [], late: [], reconciliation: null });
+    expect(run.json()).toMatchObject({ root: join(dir, 'lake'), sources: [], tables: [], layers: [], jobs: [], late: [], reconciliation: null, partitions: {}, storage: { tables: [], layers: [] } });
     const quiet = await cli(['status', '--json'], dir);
     expect(quiet.stderr).toBe('');
   });

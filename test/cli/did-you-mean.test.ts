@@ -47,7 +47,8 @@ describe('did you mean', () => {
       const run = await cli(['--lake', join(dir, 'run-lake'), verb, 'silver.orderz'], PROJECT_ROOT);
       expect(run.code, verb).toBe(2);
       expect(run.stderr).toContain('error: Unknown model silver.orderz');
-      expect(run.stderr).toContain('hint: Did you mean silver.orders? Models:');
+      expect(run.stderr).toContain('error: Unknown model silver.orderz: did you mean silver.orders?');
+      expect(run.stderr).toContain('hint: Models:');
     }
   });
 });

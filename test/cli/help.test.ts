@@ -18,10 +18,10 @@ describe('lakeloop --help', () => {
     expect(child.status).toBe(0);
     for (const verb of SPEC_VERBS) expect(child.stdout).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
     expect(child.stdout).toContain('ingest <source> [input] [--file F] [--format ndjson|json|csv|parquet] [--idempotency-key K]');
-    expect(child.stdout).toContain('replay --from D --to D [--models m...] [--dry-run]');
+    expect(child.stdout).toContain('replay --from D --to D [--models m...] [--exclude selector...] [--dry-run]');
     expect(child.stdout).toContain('query <sql> [--format table|csv|json|parquet|arrow] [--as-of V]');
     expect(child.stdout).toContain('inspect <table> [--as-of V] [--json]');
-    expect(child.stdout).toContain('lineage [--format text|mermaid|json]');
+    expect(child.stdout).toContain('lineage [models...] [--exclude selector...] [--format text|mermaid|json]');
     expect(child.stdout).toContain('--config <file>');
     expect(child.stdout).toContain('--lake <root>');
     expect(child.stderr).toBe('');
@@ -31,9 +31,9 @@ describe('lakeloop --help', () => {
     const run = await cli(['--help'], dir);
     expect(run.code).toBe(0);
     expect(run.stdout).not.toContain('not built yet');
-    expect(run.stdout).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--window duration\] \[--models m\.\.\.\] \[--dry-run\]/m);
+    expect(run.stdout.replace(/\n {6}\[/g, ' [')).toMatch(/^ {2}reconcile \[--from D\] \[--to D\] \[--window duration\] \[--models m\.\.\.\] \[--exclude selector\.\.\.\] \[--dry-run\]/m);
     expect(run.stdout).toMatch(/^ {2}query <sql> .*\[--output F\]$/m);
-    expect(run.stdout).toMatch(/^ {2}test \[models\.\.\.\] \[--json\]$/m);
+    expect(run.stdout).toMatch(/^ {2}test \[models\.\.\.\] \[--exclude selector\.\.\.\] \[--json\]$/m);
   });
 
   it.each(['init', 'serve', 'ingest', 'run', 'reconcile', 'replay', 'query', 'status', 'inspect', 'contracts', 'test', 'lineage', 'compact', 'vacuum'])(

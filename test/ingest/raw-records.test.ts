@@ -58,6 +58,6 @@ describe('raw records from a JSON array', () => {
     ]);
     const object = join(dir, 'object.json');
     await writeFile(object, '{"id":"d1"}');
-    await expect(loadRawRecords(engine, object, 'json', 'r4', dir)).rejects.toThrow(/not a JSON array of records/);
+    await expect(loadRawRecords(engine, object, 'json', 'r4', dir)).rejects.toThrow(/one JSON array of records: the document is a JSON object/);
   });
 });

@@ -333,8 +333,8 @@ describe('added and removed models, trailing comments, confirmation', () => {
   it('plan and apply are listed by --help', async () => {
     const help = await cli(['--help'], root);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^ {2}plan \[models\.\.\.\] \[--json\]$/m);
-    expect(help.stdout).toMatch(/^ {2}apply \[models\.\.\.\] \[--yes\] \[--dry-run\]$/m);
+    expect(help.stdout.replace(/\n {6}\[/g, ' [')).toMatch(/^ {2}plan \[models\.\.\.\] \[--exclude selector\.\.\.\] \[--json\]$/m);
+    expect(help.stdout).toMatch(/^ {2}apply \[models\.\.\.\] \[--exclude selector\.\.\.\] \[--yes\] \[--dry-run\] \[--json\]$/m);
   });
 
   it('apply without a terminal and without --yes refuses (exit 2); --dry-run changes nothing', async () => {
