@@ -20,6 +20,15 @@ export interface BatchSettings {
   readonly maxMs?: number;
 }
 
+/**
+ * How `lakeloop ingest` and the file drop cut a file into batches: at N records or B bytes,
+ * whichever first (the `batch` limits are the collector's latency knobs; a file is cut for throughput).
+ */
+export interface FileBatchSettings {
+  readonly maxRecords?: number;
+  readonly maxBytes?: number;
+}
+
 type FieldOf<S extends z.ZodObject> = Extract<keyof S['shape'], string>;
 
 /**
@@ -51,6 +60,8 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   /** Records are Debezium envelopes (`op`, `before`, `after`, `ts_ms`, `source`) whose images follow `schema`. */
   readonly cdc?: boolean;
   readonly batch?: BatchSettings;
+  /** How a file is cut into batches (default: 256 MiB or 4M records); see `FileBatchSettings`. */
+  readonly fileBatch?: FileBatchSettings;
 }
 
 /** A validated contract: the definition with its defaults applied and its bronze columns. */
@@ -65,6 +76,7 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly drift: DriftPolicy;
   readonly cdc: boolean;
   readonly batch: BatchSettings;
+  readonly fileBatch: FileBatchSettings;
   /** The schema's top-level fields as bronze columns, in schema order. */
   readonly columns: readonly ContractColumn[];
   /** The file the contract was loaded from (`loadContracts`), else undefined. */
@@ -103,6 +115,7 @@ const definitionSchema = z.strictObject({
   batch: z
     .strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional(), maxMs: positiveInt.optional() })
     .default({}),
+  fileBatch: z.strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional() }).default({}),
 });
 
 /**
@@ -156,6 +169,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     drift: definition.drift,
     cdc: definition.cdc,
     batch: Object.freeze({ ...definition.batch }),
+    fileBatch: Object.freeze({ ...definition.fileBatch }),
     columns: Object.freeze(columns),
     file,
   });
