@@ -16,7 +16,7 @@ import { Lake } from '../../src/table/index.js';
  */
 const schema = z.object({ id: z.string().min(1), amount: z.number().nonnegative(), ts: z.iso.datetime({ offset: true }) });
 
-function contract(source: string, extra: { batch?: { maxRecords?: number; maxBytes?: number }; fileBatch?: { maxRecords?: number; maxBytes?: number } } = {}): Contract {
+function contract(source: string, extra: { batch?: { maxRecords?: number; maxBytes?: number; maxMs?: number }; fileBatch?: { maxRecords?: number; maxBytes?: number } } = {}): Contract {
   return defineContract({ source, version: 1, owner: 'test', schema, key: ['id'], eventTime: 'ts', drift: 'strict', ...extra });
 }
 
