@@ -131,11 +131,12 @@ export async function ingestFile(options: IngestFileOptions): Promise<IngestSumm
       const { range } = cut;
       const batch = batchOf(index);
       const bytes = range.end - range.start;
-      const batchFile = cut.file ?? (index + 1 > landedBefore ? await copyRange(file, range, join(spoolDir, `batch-${index + 1}.ndjson`)) : undefined);
+      // Landed by an earlier run (its txn says so) and every line a record: only counted, never read again.
+      const landed = index + 1 <= landedBefore && range.objectLines;
+      const batchFile = landed ? undefined : (cut.file ?? (await copyRange(file, range, join(spoolDir, `batch-${index + 1}.ndjson`))));
       try {
         let result: LandResult;
         if (batchFile === undefined) {
-          // Landed by the earlier run (its txn says so): only counted, never read again.
           result = { source: options.contract.source, received: range.lines, landed: 0, quarantined: 0, duplicates: range.lines, files: 0, batchId: '', addedColumns: [], bronzeVersion: earlier?.bronzeVersion ?? 0 };
         } else {
           // The early try covered batch 1 when the file is one batch of object lines (landed, or refused).

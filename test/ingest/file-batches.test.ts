@@ -106,4 +106,13 @@ describe('ingest cuts a file into large batches', () => {
     const again = await ingestFile({ lake, contract: c, input, idempotencyKey: 'upload-7' });
     expect(again).toMatchObject({ landed: 0, duplicates: 20_000, cutFromEarlierRun: true });
   });
+
+  it('a re-sent CSV (one batch, not cut by lines) is counted as duplicates, record by record', async () => {
+    const lake = await freshLake();
+    const c = contract('csv_again');
+    const input = join(dir, 'again.csv');
+    await writeFile(input, `id,amount,ts\n${Array.from({ length: 50 }, (_, i) => `r${i},${i},2026-05-01T10:00:00Z`).join('\n')}\n`);
+    expect(await ingestFile({ lake, contract: c, input })).toMatchObject({ landed: 50, duplicates: 0 });
+    expect(await ingestFile({ lake, contract: c, input })).toMatchObject({ landed: 0, duplicates: 50, batches: 1 });
+  });
 });
