@@ -35,6 +35,7 @@ function timedProxy<T extends object>(target: T, kindOf: (method: string, args: 
 }
 
 function sqlKind(method: string, args: unknown[]): string | undefined {
+  if (method === 'copyToParquet') return 'checkpoint (parquet write)';
   if (!['run', 'all', 'scalar', 'describe', 'table'].includes(method)) return undefined;
   const sql = String(args[0]);
   if (method === 'describe') return sql.includes('read_ndjson') ? 'detect fields (reader describe)' : 'describe (cast plan)';
