@@ -1,4 +1,6 @@
 // Pieces the benchmarks share: the orders contract and event generator, timing helpers, and the in-process CLI.
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { z } from 'zod';
 import { defineContract, type BatchSettings, type Contract } from '../src/contracts/index.js';
 
@@ -97,4 +99,44 @@ export async function timedCpu<T>(work: () => Promise<T>): Promise<{ result: T; 
   const result = await work();
   const used = process.cpuUsage(cpu);
   return { result, seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/**
+ * Order number `n` as one NDJSON line (~170 B), valid under the default project's `contracts/orders.ts`,
+ * its `order_ts` spread over `days` event days from 2026-09-01.
+ */
+export function defaultOrderLine(n: number, random: () => number, days: number): string {
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+  const coupon = random() < 0.2 ? 'AUTUMN10' : null;
+  return `${JSON.stringify({
+    order_id: `ord_${n.toString(36).padStart(8, '0')}`,
+    customer_id: `cus_${Math.floor(random() * 500_000).toString(36)}`,
+    status: pick(['placed', 'paid', 'shipped', 'cancelled']),
+    amount: Math.round(random() * 50_000) / 100,
+    currency: pick(['EUR', 'USD', 'GBP', 'SEK', 'DKK', 'NOK', 'CHF', 'PLN']),
+    country: pick(['DE', 'US', 'GB', 'SE', 'DK', 'NO', 'CH', 'PL', 'FR', 'NL']),
+    item_count: 1 + Math.floor(random() * 6),
+    channel: pick(['web', 'ios', 'android', 'pos']),
+    coupon_code: coupon,
+    order_ts: new Date(Date.UTC(2026, 8, 1) + Math.floor(random() * days * 86_400_000)).toISOString(),
+  })}\n`;
+}
+
+/** Writes `count` lines made by `line(n)` to `path`; returns the bytes written. */
+export async function writeLines(path: string, count: number, line: (n: number) => string): Promise<number> {
+  const out = createWriteStream(path);
+  let bytes = 0;
+  let chunk = '';
+  for (let i = 0; i < count; i++) {
+    chunk += line(i);
+    if (chunk.length > 1 << 20) {
+      bytes += Buffer.byteLength(chunk);
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  bytes += Buffer.byteLength(chunk);
+  out.end(chunk);
+  await once(out, 'finish');
+  return bytes;
 }

@@ -1,38 +1,101 @@
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Engine, quoteLiteral } from '../../src/engine/index.js';
 import { ingestFile } from '../../src/ingest/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
-import { benchOrdersContract, median, orderLine, seededRandom } from '../support.js';
+import { benchOrdersContract, defaultOrderLine, median, orderLine, seededRandom, writeLines } from '../support.js';
 
 /**
  * `lakeloop ingest` vs DuckDB's own `COPY (SELECT * FROM read_ndjson(f)) TO … (FORMAT parquet)`
- * on the same NDJSON file (1M events of ~250 B), in the same process, alternating. lakeloop
- * does more: the contract check, quarantine split, stats, upload and the Delta commit.
+ * on the same NDJSON file, alternating. lakeloop does more: the contract check, quarantine
+ * split, stats, upload and the Delta commit. Three cases:
+ * - `ingest`: 1M events as ONE batch (a contract allowing 2M records / 1 GiB), in this process;
+ * - `ingest-bulk`: the default project's `orders` contract and config through `lakeloop ingest
+ *   orders --file` on 10M events over 60 event days (`LAKELOOP_BENCH_INGEST_EVENTS` scales it;
+ *   `--quick`: 1M), each side in its own process, so peak RSS is the side's own;
+ * - `ingest-one-day`: the same on 1M events of one day (`--quick`: 200k).
  */
 const contract = benchOrdersContract({ maxRecords: 2_000_000, maxBytes: 1024 * 1024 * 1024 });
 
+const ROOT = join(import.meta.dirname, '..', '..');
+const run = promisify(execFile);
+
+interface ChildResult {
+  readonly seconds: number;
+  readonly files: number;
+  readonly batches: number;
+  readonly maxRssKiB: number;
+}
+
+async function child(mode: 'lakeloop' | 'duckdb', file: string, target: string): Promise<ChildResult> {
+  const { stdout } = await run(process.execPath, [join(ROOT, 'bin', 'run-ts.js'), join(ROOT, 'bench', 'fixtures', 'ingest-child.ts'), mode, file, target], {
+    cwd: ROOT,
+    maxBuffer: 1 << 24,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ChildResult;
+}
+
+/** The default project's bulk load of `events` over `days` event days: lakeloop and DuckDB alternating, `pairs` times. */
+async function bulkCase(context: BenchContext, name: string, events: number, days: number, pairs: number): Promise<BenchResult> {
+  const file = join(context.workDir, `${name}.ndjson`);
+  const random = seededRandom(11);
+  const bytes = await writeLines(file, events, (n) => defaultOrderLine(n, random, days));
+  context.log(`${name}: generated ${events} events over ${days} day(s), ${(bytes / 1e6).toFixed(0)} MB`);
+  const ours: ChildResult[] = [];
+  const duck: ChildResult[] = [];
+  for (let i = 0; i < pairs; i++) {
+    ours.push(await child('lakeloop', file, join(context.workDir, `${name}-lake-${i}`)));
+    duck.push(await child('duckdb', file, join(context.workDir, `${name}-duck-${i}.parquet`)));
+    context.log(`${name} run ${i + 1}/${pairs}: lakeloop ${ours[i]?.seconds.toFixed(2)} s (${ours[i]?.batches} batches, ${ours[i]?.files} files), duckdb ${duck[i]?.seconds.toFixed(2)} s`);
+  }
+  const lakeloopSeconds = median(ours.map((r) => r.seconds));
+  const duckdbSeconds = median(duck.map((r) => r.seconds));
+  return {
+    name,
+    value: Math.round(events / lakeloopSeconds),
+    unit: 'events/s',
+    baseline: Math.round(events / duckdbSeconds),
+    ratio: duckdbSeconds / lakeloopSeconds,
+    target: '>= 0.5',
+    details: {
+      events,
+      days,
+      megabytes: Math.round(bytes / 1e6),
+      lakeloopSeconds,
+      duckdbSeconds,
+      batches: ours[0]?.batches ?? 0,
+      filesWritten: ours[0]?.files ?? 0,
+      peakRssMiB: Math.round(Math.max(...ours.map((r) => r.maxRssKiB)) / 1024),
+      duckdbPeakRssMiB: Math.round(Math.max(...duck.map((r) => r.maxRssKiB)) / 1024),
+    },
+  };
+}
+
 const benchmark: Benchmark = {
   name: 'ingest',
-  description: 'NDJSON → bronze through lakeloop ingest vs DuckDB read_ndjson → Parquet COPY, same file',
+  description: 'NDJSON → bronze through lakeloop ingest vs DuckDB read_ndjson → Parquet COPY, same file: one big batch, and the default project on a bulk file',
   async run(context: BenchContext): Promise<BenchResult[]> {
     const events = context.quick ? 100_000 : 1_000_000;
     const runs = context.quick ? 2 : 3;
     const file = join(context.workDir, 'orders.ndjson');
-    const bytes = await writeEvents(file, events);
+    const random = seededRandom(7);
+    const bytes = await writeLines(file, events, (n) => orderLine(n, random));
     context.log(`generated ${events} events, ${(bytes / 1e6).toFixed(0)} MB`);
     const engine = await Engine.create({});
+    const results: BenchResult[] = [];
     try {
       const lakeloop: number[] = [];
       const duckdb: number[] = [];
+      let files = 0;
       for (let i = 0; i < runs; i++) {
         const lake = await Lake.open({ store: await LocalObjectStore.create(join(context.workDir, `lake-${i}`)), engine });
         const started = performance.now();
         const summary = await ingestFile({ lake, contract, input: file });
         lakeloop.push((performance.now() - started) / 1000);
+        files = summary.files;
         if (summary.landed !== events) throw new Error(`expected ${events} landed, got ${summary.landed} (${summary.quarantined} quarantined)`);
         const t0 = performance.now();
         await engine.run(`COPY (SELECT * FROM read_ndjson(${quoteLiteral(file)})) TO ${quoteLiteral(join(context.workDir, `duck-${i}.parquet`))} (FORMAT parquet, COMPRESSION zstd)`);
@@ -41,40 +104,32 @@ const benchmark: Benchmark = {
       }
       const value = events / median(lakeloop);
       const baseline = events / median(duckdb);
-      return [
-        {
-          name: 'ingest',
-          value: Math.round(value),
-          unit: 'events/s',
-          baseline: Math.round(baseline),
-          ratio: value / baseline,
-          target: '>= 0.5',
-          details: { events, megabytes: Math.round(bytes / 1e6), lakeloopSeconds: median(lakeloop), duckdbSeconds: median(duckdb) },
+      results.push({
+        name: 'ingest',
+        value: Math.round(value),
+        unit: 'events/s',
+        baseline: Math.round(baseline),
+        ratio: value / baseline,
+        target: '>= 0.5',
+        details: {
+          events,
+          megabytes: Math.round(bytes / 1e6),
+          lakeloopSeconds: median(lakeloop),
+          duckdbSeconds: median(duckdb),
+          filesWritten: files,
+          // this process's peak so far: both sides of this case, in-process
+          peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         },
-      ];
+      });
     } finally {
       await engine.close();
     }
+    const bulkEvents = Number(process.env['LAKELOOP_BENCH_INGEST_EVENTS'] ?? (context.quick ? 1_000_000 : 10_000_000));
+    const pairs = context.quick ? 1 : 2;
+    results.push(await bulkCase(context, 'ingest-bulk', bulkEvents, 60, pairs));
+    results.push(await bulkCase(context, 'ingest-one-day', context.quick ? 200_000 : 1_000_000, 1, context.quick ? 1 : 3));
+    return results;
   },
 };
 
 export default benchmark;
-
-async function writeEvents(path: string, count: number): Promise<number> {
-  const out = createWriteStream(path);
-  const random = seededRandom(7);
-  let bytes = 0;
-  let chunk = '';
-  for (let i = 0; i < count; i++) {
-    chunk += orderLine(i, random);
-    if (chunk.length > 1 << 20) {
-      bytes += Buffer.byteLength(chunk);
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  bytes += Buffer.byteLength(chunk);
-  out.end(chunk);
-  await once(out, 'finish');
-  return bytes;
-}

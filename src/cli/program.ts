@@ -113,6 +113,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--file <F>', 'read the records from this file')
     .addOption(new Option('--format <format>', 'input format (default: from the file name)').choices(['ndjson', 'json', 'csv', 'parquet']))
     .option('--idempotency-key <K>', 'a key that makes a repeated delivery a no-op (default: the file\'s identity, or the hash of stdin)')
+    .option('--batch-bytes <size>', "cut the input into batches of about this size, e.g. 64MiB (default: the contract's fileBatch, else 256MiB; a key with batches landed keeps its earlier size)")
     .option('--json', 'print the summary as one JSON object (last line)')
     .action(async (source: string, input: string | undefined, options: IngestOptions, command: Command) => {
       const { ingestCommand } = await import('./commands/ingest.js');

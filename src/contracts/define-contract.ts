@@ -20,6 +20,15 @@ export interface BatchSettings {
   readonly maxMs?: number;
 }
 
+/**
+ * How `lakeloop ingest` and the file drop cut a file into batches: at N records or B bytes,
+ * whichever first (the `batch` limits are the collector's latency knobs; a file is cut for throughput).
+ */
+export interface FileBatchSettings {
+  readonly maxRecords?: number;
+  readonly maxBytes?: number;
+}
+
 type FieldOf<S extends z.ZodObject> = Extract<keyof S['shape'], string>;
 
 /**
@@ -55,6 +64,8 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   readonly batch?: BatchSettings;
   /** The freshness SLO: `serve` alerts when no batch lands for this long (a duration such as `5m`). */
   readonly freshness?: string;
+  /** How a file is cut into batches (default: 256 MiB or 4M records); see `FileBatchSettings`. */
+  readonly fileBatch?: FileBatchSettings;
 }
 
 /** A validated contract: the definition with its defaults applied and its bronze columns. */
@@ -72,6 +83,7 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly batch: BatchSettings;
   /** The freshness SLO (a duration), if any. */
   readonly freshness: string | undefined;
+  readonly fileBatch: FileBatchSettings;
   /** The schema's top-level fields as bronze columns, in schema order. */
   readonly columns: readonly ContractColumn[];
   /** The file the contract was loaded from (`loadContracts`), else undefined. */
@@ -115,6 +127,7 @@ const definitionSchema = z.strictObject({
     .strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional(), maxMs: positiveInt.optional() })
     .default({}),
   freshness: z.string().refine(isDuration, { error: 'expected a duration such as 90s, 5m, 2h' }).optional(),
+  fileBatch: z.strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional() }).default({}),
 });
 
 /**
@@ -170,6 +183,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     cdc: definition.cdc,
     batch: Object.freeze({ ...definition.batch }),
     freshness: definition.freshness,
+    fileBatch: Object.freeze({ ...definition.fileBatch }),
     columns: Object.freeze(columns),
     file,
   });

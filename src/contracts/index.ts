@@ -23,6 +23,7 @@ export {
   isContract,
   validateContract,
   type BatchSettings,
+  type FileBatchSettings,
   type Contract,
   type ContractDefinition,
   type DriftPolicy,

@@ -1,5 +1,5 @@
 import { readDuplicates } from '../ingest/index.js';
-import type { Lake } from '../table/index.js';
+import { smallFiles, type Lake } from '../table/index.js';
 
 /** One table's line in `lakeloop status`. */
 export interface TableStatus {
@@ -8,6 +8,9 @@ export interface TableStatus {
   readonly layer: string;
   readonly version: number;
   readonly files: number;
+  /** Small files `lakeloop compact` would merge (see `smallFiles`), and the partitions holding them. */
+  readonly smallFiles: number;
+  readonly smallFilePartitions: number;
   /** From the files' stats; null when some file has none. */
   readonly rows: number | null;
   readonly sizeBytes: number;
@@ -58,11 +61,14 @@ export async function lakeStatus(lake: Lake): Promise<LakeStatus> {
   const tables: TableStatus[] = [];
   for (const name of names) {
     const snapshot = await (await lake.table(name)).snapshot();
+    const small = smallFiles(snapshot);
     tables.push({
       name,
       layer: name.slice(0, name.indexOf('.')),
       version: snapshot.version,
       files: snapshot.files.length,
+      smallFiles: small.files,
+      smallFilePartitions: small.partitions,
       rows: snapshot.numRecords(),
       sizeBytes: snapshot.sizeBytes(),
       lastCommitMs: snapshot.timestampMs,

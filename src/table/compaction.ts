@@ -93,6 +93,19 @@ export async function compactTable(table: DeltaTable, options: CompactOptions = 
   }
 }
 
+/**
+ * The small files `compactTable` would merge now with these settings (files under the target
+ * size, in partitions holding at least `minFiles` of them), and their partitions: what
+ * `lakeloop status` shows so that small files never pile up unseen.
+ *
+ * @example
+ * smallFiles(await table.snapshot()); // { files: 480, partitions: 60 } after a bulk load of 8 batches over 60 dates
+ */
+export function smallFiles(snapshot: Snapshot, options: Pick<CompactOptions, 'minFiles' | 'targetFileBytes'> = {}): { files: number; partitions: number } {
+  const plan = planCompaction(snapshot, options.minFiles ?? DEFAULT_COMPACT_MIN_FILES, options.targetFileBytes ?? DEFAULT_TARGET_FILE_BYTES, undefined, undefined);
+  return { files: plan.reduce((sum, p) => sum + p.groups.reduce((n, g) => n + g.length, 0), 0), partitions: plan.length };
+}
+
 /** The files of one partition to merge, in groups that each become one file. */
 interface PartitionPlan {
   readonly spec: PartitionSpec;

@@ -13,7 +13,7 @@ import {
   type ProtocolAction,
   type RemoveAction,
 } from './actions.js';
-import { writeCheckpoint } from './checkpoint-writer.js';
+import { readLastCheckpoint, writeCheckpoint } from './checkpoint-writer.js';
 import { judgeWinner, type PendingCommit } from './conflict-checker.js';
 import { writeDataFiles } from './data-file-writer.js';
 import {
@@ -659,12 +659,29 @@ export class DeltaTable {
     if (this.checkpointInterval <= 0 || version === 0 || version % this.checkpointInterval !== 0) return;
     try {
       const snapshot = await this.reader.snapshot({ version });
+      if (!(await this.checkpointDue(snapshot))) return;
       await writeCheckpoint({ store: this.store, engine: this.options.engine, tablePath: this.path }, snapshot);
       this.lastCheckpointError = undefined;
     } catch (error) {
       // The commit is durable; a missing checkpoint only costs readers some JSON replay.
       this.lastCheckpointError = error;
     }
+  }
+
+  /**
+   * Whether a checkpoint is worth writing at this interval version. A checkpoint rewrites every
+   * live file's action (20,000 files: ~1 s), so once a table holds LARGE_CHECKPOINT_ACTIONS the
+   * next one waits until the actions grew by a tenth since the last (or 5 intervals passed, which
+   * bounds a cold reader's JSON replay): its cost stays proportional to what was committed, not
+   * to the table's size, per commit.
+   */
+  private async checkpointDue(snapshot: Snapshot): Promise<boolean> {
+    const actions = snapshot.files.length + snapshot.tombstones.length + snapshot.txns.size;
+    if (actions < LARGE_CHECKPOINT_ACTIONS) return true;
+    const last = await readLastCheckpoint(this.store, this.path);
+    if (!last || last.version >= snapshot.version) return last === undefined;
+    if (snapshot.version - last.version >= MAX_CHECKPOINT_INTERVALS * this.checkpointInterval) return true;
+    return actions - last.size >= last.size / 10;
   }
 
   private async latestVersionFrom(version: number): Promise<number> {
@@ -699,6 +716,12 @@ export class DeltaTable {
 function normalizePath(path: string): string {
   return path.replace(/\/+$/, '');
 }
+
+/** Actions (files, tombstones, txns) from which checkpoints follow growth rather than every interval (see `checkpointDue`). */
+export const LARGE_CHECKPOINT_ACTIONS = 10_000;
+
+/** The most intervals a large table goes without a checkpoint. */
+const MAX_CHECKPOINT_INTERVALS = 5;
 
 function alreadyApplied(snapshot: Snapshot, txn: TxnId | undefined): CommitResult | undefined {
   if (!txn) return undefined;

@@ -42,7 +42,7 @@ afterAll(async () => {
 const bad = Array.from({ length: RECORDS }, (_, i) => i).filter((i) => i % BAD_EVERY === 5).length;
 
 function ingest(lake: string, env: Record<string, string> = {}) {
-  return spawnTs('bin/lakeloop.js', ['--lake', lake, 'ingest', 'events', '--file', input, '--idempotency-key', 'producer-1', '--json'], env, project);
+  return spawnTs('bin/lakeloop.js', ['--lake', lake, 'ingest', 'events', '--file', input, '--idempotency-key', 'producer-1', '--batch-bytes', '24000', '--json'], env, project);
 }
 
 async function verify(lakeRoot: string, complete: boolean): Promise<void> {

@@ -197,9 +197,9 @@ describe.each(stores)('ingest on the $name', ({ open }) => {
   });
 
   it('a big file is cut into batches at record boundaries; line numbers stay file line numbers', async () => {
-    const c = contract('strict', { maxRecords: 1000 }, 'ev_big');
+    const c = contract('strict', {}, 'ev_big');
     const lines = Array.from({ length: 2500 }, (_, i) => (i === 1799 ? '{broken' : good(`b${i}`, `2026-04-0${1 + (i % 3)}`)));
-    const summary = await ingestFile({ lake, contract: c, input: await file('big.ndjson', `${lines.join('\n')}\n`) });
+    const summary = await ingestFile({ lake, contract: c, input: await file('big.ndjson', `${lines.join('\n')}\n`), batch: { maxRecords: 1000 } });
     expect(summary).toMatchObject({ batches: 3, received: 2500, landed: 2499, quarantined: 1 });
     expect(await rows(`quarantine.${c.source}`, 'SELECT line FROM t')).toEqual([{ line: '1800' }]);
     // each row: its batch's position in the file, and its own line of the file

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { loadContracts } from '../../contracts/index.js';
 import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
+import { bytesOf } from '../../engine/index.js';
 import { ingestFile, type IngestSummary, type RecordFormat } from '../../ingest/index.js';
 import { warnOverQuota } from '../cost-checks.js';
 import type { CommandContext } from '../command-context.js';
@@ -13,6 +14,8 @@ export interface IngestOptions {
   readonly file?: string;
   readonly format?: RecordFormat;
   readonly idempotencyKey?: string;
+  /** `--batch-bytes`: a size such as `64MiB` or a number of bytes. */
+  readonly batchBytes?: string;
   readonly json?: boolean;
 }
 
@@ -27,6 +30,10 @@ export async function ingestCommand(source: string, input: string | undefined, o
   if (input !== undefined && input !== '-') throw new UsageError(`Unexpected argument ${JSON.stringify(input)}`, "Use --file F for a file, or '-' for standard input.");
   if (input === '-' && options.file !== undefined) throw new UsageError("Give either --file F or '-', not both");
   if (input === undefined && options.file === undefined) throw new UsageError('Nothing to ingest', "Use --file F, or '-' to read standard input.");
+  const batchBytes = options.batchBytes === undefined ? undefined : bytesOf(options.batchBytes);
+  if (batchBytes !== undefined && !(Number.isInteger(batchBytes) && batchBytes >= 1)) {
+    throw new UsageError(`--batch-bytes: expected a size such as 64MiB or 100000000, got ${JSON.stringify(options.batchBytes)}`);
+  }
   const config = await context.config();
   const contracts = await loadContracts(config.projectDir);
   const contract = contracts.get(source);
@@ -48,6 +55,7 @@ export async function ingestCommand(source: string, input: string | undefined, o
       input: options.file ?? Readable.from(io.stdin ?? process.stdin),
       ...(options.format ? { format: options.format } : {}),
       ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+      ...(batchBytes !== undefined ? { batch: { maxBytes: batchBytes } } : {}),
       onBatch: (_result, done) => {
         const percent = done.totalBytes > 0 ? Math.floor((100 * done.bytes) / done.totalBytes) : 100;
         progress.update(`${percent}% of ${formatBytes(done.totalBytes)}`);
@@ -78,6 +86,9 @@ export async function ingestCommand(source: string, input: string | undefined, o
       `${formatCount(summary.duplicates)} duplicates skipped, ${plural(summary.files, 'file')}, ` +
       `${plural(summary.batches, 'batch', 'batches')}, ${summary.seconds.toFixed(2)} s\n`,
   );
+  if (summary.cutFromEarlierRun) {
+    io.stdout.write(`batches cut at ${formatBytes(summary.cut.maxBytes)} / ${formatCount(summary.cut.maxRecords)} records, as the earlier run of this key was (so each batch number keeps its records)\n`);
+  }
   if (summary.addedColumns.length) io.stdout.write(`schema evolved: added ${summary.addedColumns.join(', ')} to bronze.${source}\n`);
   if (summary.quarantined > 0) {
     io.stdout.write(`see the rejects: lakeloop query "select line, reason, field, payload from quarantine.${source} order by quarantined_at desc limit 20"\n`);

@@ -229,11 +229,18 @@ function writeTables(status: LakeStatus, out: TextSink): void {
     );
     out.write(
       formatColumns(
-        ['table', 'version', 'files', 'rows', 'bytes', 'last commit'],
-        tables.map((t) => [t.name, String(t.version), formatCount(t.files), formatCount(t.rows), formatBytes(t.sizeBytes), formatTime(t.lastCommitMs)]),
-        { right: [false, true, true, true, true, false], indent: 2 },
+        ['table', 'version', 'files', 'small', 'rows', 'bytes', 'last commit'],
+        tables.map((t) => [t.name, String(t.version), formatCount(t.files), formatCount(t.smallFiles), formatCount(t.rows), formatBytes(t.sizeBytes), formatTime(t.lastCommitMs)]),
+        { right: [false, true, true, true, true, true, false], indent: 2 },
       ),
     );
+  }
+  const piled = status.tables.filter((t) => t.smallFiles > 0);
+  if (piled.length > 0) {
+    out.write('\nsmall files (compact would merge them; readers pay per file):\n');
+    for (const t of piled) {
+      out.write(`  ${t.name}: ${formatCount(t.smallFiles)} in ${plural(t.smallFilePartitions, 'partition')} → lakeloop compact ${t.name}\n`);
+    }
   }
 }
 
