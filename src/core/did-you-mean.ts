@@ -1,3 +1,5 @@
+import { editDistance } from './edit-distance.js';
+
 /**
  * The candidates a mistyped name was probably meant to be, best first: those within a
  * small edit distance (1 for names of up to 4 characters, else 2; case-insensitive), then
@@ -34,22 +36,6 @@ export function didYouMean(name: string, candidates: Iterable<string>): string |
   const near = suggest(name, candidates);
   if (near.length === 0) return undefined;
   return `did you mean ${near.length === 1 ? near[0] : `${near.slice(0, -1).join(', ')} or ${near[near.length - 1]}`}?`;
-}
-
-/** Levenshtein distance, with a transposition of two neighbours counting as one edit. */
-function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /**

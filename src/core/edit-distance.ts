@@ -1,21 +1,22 @@
 /**
- * The Levenshtein distance between two strings: the fewest single-character insertions,
- * deletions and substitutions that turn `a` into `b`.
+ * The edit distance between two strings: the fewest single-character insertions,
+ * deletions, substitutions and swaps of two neighbours that turn `a` into `b`.
  *
  * @example
  * editDistance('partiton_by', 'partition_by') // 1
+ * editDistance('ordres', 'orders') // 1
  */
 export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
     }
-    previous = current;
   }
-  return previous[b.length] ?? 0;
+  return d[a.length]![b.length]!;
 }
 
 /**
