@@ -167,7 +167,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--dry-run', 'compute and report the differences, publish nothing')
     .option('--threads <n>', "the reconcile circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the reconcile circuit's DuckDB memory limit", '1GB')
-    .option('--chunk-days <n>', 'run a --from/--to window in chunks of n days, each published and resumable (default 30; 0: one shot)')
+    .option('--chunk-days <n>', 'run a --from/--to window in chunks of n days, each published and resumable (default 60; 0: one shot)')
     .option('--priority <idle|low|normal>', 'CPU priority: idle (Linux SCHED_IDLE, else nice 19) runs only on cores a running serve leaves free; low is nice 10', 'idle')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: ReconcileCommandOptions, command: Command) => {
@@ -185,7 +185,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--dry-run', 'compute and report, publish nothing')
     .option('--threads <n>', "the replay circuit's DuckDB threads (its own instance)", '1')
     .option('--memory-limit <size>', "the replay circuit's DuckDB memory limit", '1GB')
-    .option('--chunk-days <n>', 'run the window in chunks of n days, each published and resumable (default 30; 0: one shot)')
+    .option('--chunk-days <n>', 'run the window in chunks of n days, each published and resumable (default 60; 0: one shot)')
     .option('--priority <idle|low|normal>', 'CPU priority: idle (Linux SCHED_IDLE, else nice 19) runs only on cores a running serve leaves free; low is nice 10', 'idle')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: ReconcileCommandOptions, command: Command) => {

@@ -111,7 +111,7 @@ export function renderMarkdown(report: ReconcileReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `ran in 13 chunks of 30 days; resumed: chunks 1–4 were already published and skipped`. */
+/** `ran in 7 chunks of 60 days; resumed: chunks 1–4 were already published and skipped`. */
 export function describeChunks(chunks: ChunksSummary): string {
   const skipped = chunks.skipped.length === 0 ? '' : `; resumed: ${chunks.skipped.length === 1 ? `chunk ${chunks.skipped[0]} was` : `chunks ${chunks.skipped[0]}–${chunks.skipped.at(-1)} were`} already published and skipped`;
   return `ran in ${chunks.count} chunks of ${chunks.days} days (run ${chunks.run})${skipped}`;
