@@ -74,7 +74,8 @@ export class WebConsole {
     private readonly options: WebConsoleOptions,
     private readonly files: ReadonlyMap<string, { body: Buffer; type: string }>,
   ) {
-    this.tables = cachedFor(1_000, options.tables);
+    // A new decision means a commit: the tables are read again then, so they agree with the counters.
+    this.tables = cachedFor(1_000, options.tables, () => options.decisions.last);
     this.jobs = cachedFor(1_000, options.jobs);
   }
 
@@ -220,14 +221,15 @@ export class WebConsole {
   }
 }
 
-/** `fn`'s result, read again only when older than `ms` (one read in flight at a time). */
-function cachedFor<T>(ms: number, fn: () => Promise<T>): () => Promise<T> {
-  let value: { at: number; promise: Promise<T> } | undefined;
+/** `fn`'s result, read again only when older than `ms` or when `version()` changed since (one read in flight at a time). */
+function cachedFor<T>(ms: number, fn: () => Promise<T>, version: () => unknown = () => undefined): () => Promise<T> {
+  let value: { at: number; version: unknown; promise: Promise<T> } | undefined;
   return () => {
     const now = Date.now();
-    if (!value || now - value.at > ms) {
+    const current = version();
+    if (!value || now - value.at > ms || value.version !== current) {
       const promise = fn();
-      value = { at: now, promise };
+      value = { at: now, version: current, promise };
       promise.catch(() => {
         if (value?.promise === promise) value = undefined;
       });
