@@ -42,9 +42,8 @@ export async function openStore(config: ResolvedConfig, io: CliIo, mustExist: bo
 
 /** Opens the whole session; everything opened so far is closed again if a later step fails. */
 export async function openSession(config: ResolvedConfig, io: CliIo, options: { mustExist?: boolean } = {}): Promise<Session> {
-  // What a killed lakeloop left in the temp folder (spool and write dirs) goes first.
-  await sweepDeadProcessTemp();
-  const store = await openStore(config, io, options.mustExist ?? false);
+  // What a killed lakeloop left in the temp folder (spool and write dirs) goes while the store opens.
+  const [store] = await Promise.all([openStore(config, io, options.mustExist ?? false), sweepDeadProcessTemp()]);
   let engine: Engine | undefined;
   try {
     engine = await Engine.create(engineOptions(config));

@@ -155,9 +155,13 @@ export async function landBatch(options: {
     const groups = options.rejectGroups;
     const grouped = quoteIdent(`${raw.table}_rejects`);
     let groupRejects: GroupRejects[] | undefined;
-    let rows = `SELECT payload, reason, field, line, ${offset('line')} AS source_position, ${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date FROM (${allRejects})`;
+    const stored = (from: string): string =>
+      `SELECT payload, reason, field, line, ${offset('line')} AS source_position, ${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date FROM ${from}`;
+    let rows = stored(`(${allRejects})`);
+    // Only a batch with rejects from grouped requests makes the temp table (most batches have none).
+    const grouping = groups !== undefined && quarantined > 0;
     try {
-      if (groups && quarantined > 0) {
+      if (groups && grouping) {
         assert(groups.firstLines.length > 0, 'rejectGroups without groups');
         const starts = groups.firstLines.map((line, i) => `(${i}, ${line})`).join(', ');
         await engine.run(
@@ -168,8 +172,7 @@ export async function landBatch(options: {
           `format('{} more rejected records of this request (lines {} to {} of the batch) are not stored one by one: at most {} per request are; the most frequent reason among them: {}', ` +
           `count(*), min(line), max(line), ${groups.maxStored}, mode(reason))`;
         rows =
-          `SELECT payload, reason, field, line, ${offset('line')} AS source_position, ${quoteLiteral(batchId)} AS batch_id, ${now} AS quarantined_at, CAST(${now} AS DATE) AS quarantine_date ` +
-          `FROM ${grouped} WHERE nth <= ${groups.maxStored} ` +
+          `${stored(grouped)} WHERE nth <= ${groups.maxStored} ` +
           `UNION ALL SELECT NULL, ${summary}, NULL, min(line), ${offset('min(line)')}, ${quoteLiteral(batchId)}, ${now}, CAST(${now} AS DATE) FROM ${grouped} WHERE nth > ${groups.maxStored} GROUP BY grp`;
         const perGroup = await engine.all(`SELECT grp, count(*) AS n FROM ${grouped} GROUP BY grp`);
         const listed = await engine.all(`SELECT grp, line, reason, field FROM ${grouped} WHERE nth <= ${groups.maxListed} ORDER BY grp, line`);
@@ -191,7 +194,7 @@ export async function landBatch(options: {
         failpoint('ingest.after-quarantine');
       }
     } finally {
-      if (groups) await engine.run(`DROP TABLE IF EXISTS ${grouped}`);
+      if (grouping) await engine.run(`DROP TABLE IF EXISTS ${grouped}`);
     }
 
     const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
@@ -332,7 +335,8 @@ function sameColumns(columns: readonly { name: string; type: string }[], fields:
 /** `bronze.<source>`, created on first use with the contract's columns, partitioned by event_date. */
 export async function ensureBronzeTable(lake: Lake, contract: Contract): Promise<DeltaTable> {
   const name = `bronze.${contract.source}`;
-  if ((await lake.tables()).includes(name)) return lake.table(name);
+  const existing = await lake.tableIfExists(name);
+  if (existing) return existing;
   const engine: Engine = lake.engine;
   const empty = `(SELECT CAST(NULL AS VARCHAR) AS _line, CAST(NULL AS VARCHAR) AS _raw, CAST(NULL AS JSON) AS _json WHERE false)`;
   const described = await engine.describe(contractSql(contract, empty));

@@ -193,14 +193,14 @@ function cutAppIdPrefix(source: string, key: string): string {
  * Undefined when no batch of the key has landed.
  */
 async function earlierRun(lake: Lake, contract: Contract, key: string, appId: string): Promise<{ cut: Required<FileBatchSettings>; version: number; bronzeVersion: number } | undefined> {
-  const tables = await lake.tables();
   const prefix = cutAppIdPrefix(contract.source, key);
   let version = 0;
   let bronzeVersion = 0;
   let cut: Required<FileBatchSettings> | undefined;
   for (const name of [`bronze.${contract.source}`, `quarantine.${contract.source}`]) {
-    if (!tables.includes(name)) continue;
-    const snapshot = await (await lake.table(name)).snapshot();
+    const table = await lake.tableIfExists(name);
+    if (!table) continue;
+    const snapshot = await table.snapshot();
     if (name.startsWith('bronze.')) bronzeVersion = snapshot.version;
     version = Math.max(version, name.startsWith('bronze.') ? (snapshot.txns.get(appId) ?? 0) : 0);
     if (!snapshot.txns.has(appId)) continue;

@@ -397,8 +397,8 @@ export class MicroBatcher {
 
   private async txnsOf(name: string): Promise<ReadonlyMap<string, number>> {
     const { lake } = this.options;
-    if (!(await lake.tables()).includes(name)) return new Map();
-    return (await (await lake.table(name)).snapshot()).txns;
+    const table = await lake.tableIfExists(name);
+    return table ? (await table.snapshot()).txns : new Map();
   }
 
   private async recover(): Promise<void> {

@@ -43,24 +43,6 @@ export async function resolveModels(definitions: readonly ModelDefinition[], opt
 }
 
 /**
- * Only `selected` models and the models they read (transitively), in DAG order; every
- * model when `selected` is empty. Names that are not models come back in `unknown`.
- */
-export function selectModels(dag: ModelDag, selected: readonly string[]): { models: Model[]; unknown: string[] } {
-  if (selected.length === 0) return { models: [...dag.models], unknown: [] };
-  const unknown = selected.filter((name) => !dag.byName.has(name));
-  const wanted = new Set<string>();
-  const visit = (name: string): void => {
-    const model = dag.byName.get(name);
-    if (!model || wanted.has(name)) return;
-    wanted.add(name);
-    for (const up of model.upstream) visit(up);
-  };
-  for (const name of selected) visit(name);
-  return { models: dag.models.filter((m) => wanted.has(m.name)), unknown };
-}
-
-/**
  * The models named and every model downstream of them (transitively), in the order of
  * `models` (DAG order): what a reconcile or replay of those models must recompute.
  *

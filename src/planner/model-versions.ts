@@ -79,13 +79,19 @@ export interface PendingChange {
  * The models a run should execute: each model as its table's published version built it
  * when the file's fingerprint differs (the edit waits for `lakeloop apply`), else as its
  * file says (unchanged, metadata-only edits, new models, and tables built before
- * fingerprints, whose file is adopted). `pending` lists the held-back edits.
+ * fingerprints, whose file is adopted). `pending` lists the held-back edits, classified
+ * (none with `classify: false`).
  *
  * @example
  * const { models, pending } = await publishedModels(lake, engine, dag.models);
  * // pending: [{ model: 'gold.daily', change: 'breaking' }]
  */
-export async function publishedModels(lake: Lake, engine: Engine, models: readonly Model[]): Promise<{ models: Model[]; pending: PendingChange[] }> {
+export async function publishedModels(
+  lake: Lake,
+  engine: Engine,
+  models: readonly Model[],
+  options: { readonly classify?: boolean } = {},
+): Promise<{ models: Model[]; pending: PendingChange[] }> {
   const out: Model[] = [];
   const pending: PendingChange[] = [];
   for (const model of models) {
@@ -95,8 +101,8 @@ export async function publishedModels(lake: Lake, engine: Engine, models: readon
       out.push(model);
       continue;
     }
-    const change = await classifyEdit(engine, published.record, model);
-    pending.push({ model: model.name, change });
+    // Classifying parses both SQLs in DuckDB: a caller that only runs the models (serve's loop) skips it.
+    if (options.classify !== false) pending.push({ model: model.name, change: await classifyEdit(engine, published.record, model) });
     out.push(await withUpstream(engine, publishedDefinition(model, published.record), model));
   }
   return { models: out, pending };

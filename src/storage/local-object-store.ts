@@ -4,7 +4,7 @@ import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlin
 import { dirname, join, resolve, sep } from 'node:path';
 import { failpoint, ObjectNotFound, StorageError } from '../core/index.js';
 import { checkKey, checkPrefix } from './keys.js';
-import { isRunning } from './process-temp.js';
+import { isRunning, tempOwnerPid } from './process-temp.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectKey, ObjectStore, PutFileOptions, PutIfAbsentResult } from './object-store.js';
 
 const TEMP_MARK = '.lakeloop-tmp-';
@@ -198,8 +198,8 @@ export class LocalObjectStore implements ObjectStore {
     }
     for (const entry of entries) {
       if (entry.name.includes(TEMP_MARK)) {
-        // A temp file of a process killed mid-write: never an object, removed where a listing meets it.
-        if (entry.isFile() && !isRunning(tempOwner(entry.name))) void rm(join(folder, entry.name), { force: true }).catch(() => undefined);
+        // A temp file of a process killed mid-write: never an object, removed where a listing meets it (older names, without a pid, are kept).
+        if (entry.isFile() && !isRunning(tempOwnerPid(entry.name) ?? process.pid)) void rm(join(folder, entry.name), { force: true }).catch(() => undefined);
         continue;
       }
       const key = folderKey === '' ? entry.name : `${folderKey}/${entry.name}`;
@@ -234,12 +234,6 @@ function tempPathFor(target: string): string {
   const folder = dirname(target);
   const name = target.slice(folder.length + 1);
   return `${folder}${sep}.${name}${TEMP_MARK}p${process.pid}-${randomBytes(6).toString('hex')}`;
-}
-
-/** The process id a temp file name carries (`….lakeloop-tmp-p<pid>-<hex>`); this process's for older names, which carry none (so they are kept). */
-function tempOwner(name: string): number {
-  const match = /\.lakeloop-tmp-p(\d+)-[0-9a-f]+$/.exec(name);
-  return match ? Number(match[1]) : process.pid;
 }
 
 async function syncFile(path: string, time?: Date): Promise<void> {

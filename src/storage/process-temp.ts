@@ -4,6 +4,8 @@ import { join } from 'node:path';
 
 /** `lakeloop-<purpose>-p<pid>-…`: a temp dir that names the process that made it. */
 const PROCESS_TEMP = /^lakeloop-[a-z]+(?:-[a-z]+)*-p(\d+)-/;
+/** `….lakeloop-tmp-p<pid>-<hex>`: a store's temp file (`LocalObjectStore`). */
+const TEMP_FILE = /\.lakeloop-tmp-p(\d+)-[0-9a-f]+$/;
 
 /**
  * Makes a private temp directory (`<os tmpdir>/lakeloop-<purpose>-p<pid>-XXXXXX`) for
@@ -39,6 +41,12 @@ export async function sweepDeadProcessTemp(options: { readonly dir?: string; rea
     if (await rm(path, { recursive: true, force: true }).then(() => true, () => false)) removed += 1;
   }
   return removed;
+}
+
+/** The process id a store's temp file name carries (`….lakeloop-tmp-p<pid>-<hex>`); undefined for older names, which carry none. */
+export function tempOwnerPid(name: string): number | undefined {
+  const match = TEMP_FILE.exec(name);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Whether a process with this id exists (EPERM: it exists, another user's). */

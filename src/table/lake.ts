@@ -97,7 +97,6 @@ export class Lake {
     return table;
   }
 
-  /** Creates a table, or returns the existing one when it has the same schema and partitioning. */
   /** The table, or undefined when it does not exist yet (a model before its first run). */
   async tableIfExists(name: string): Promise<DeltaTable | undefined> {
     try {

@@ -66,6 +66,8 @@ interface CommitMeta {
 export class LogReader {
   private latest: { replay: LogReplay; snapshot: Snapshot } | undefined;
   private readonly commitMeta = new Map<number, CommitMeta>();
+  /** The last commit this reader's table wrote (commits are immutable once written). */
+  private lastWritten: { version: number; actions: ParsedActions } | undefined;
 
   constructor(private readonly context: LogReaderContext) {}
 
@@ -97,6 +99,8 @@ export class LogReader {
 
   /** Reads and parses one commit file; undefined when it does not exist. */
   async readCommit(version: number, lastModifiedMs?: number): Promise<ParsedActions | undefined> {
+    // The commit this process just wrote needs no GET (a runner counts its adds right after).
+    if (this.lastWritten?.version === version) return this.lastWritten.actions;
     const key = commitKey(this.context.tablePath, version);
     const body = await this.context.store.getIfExists(key);
     if (!body) return undefined;
@@ -145,6 +149,7 @@ export class LogReader {
    */
   noteCommitted(version: number, actions: ParsedActions, timestampMs: number): void {
     this.remember(version, actions, timestampMs);
+    this.lastWritten = { version, actions };
     if (!this.latest || this.latest.replay.version !== version - 1) return;
     const replay = this.latest.replay.clone();
     replay.apply(version, actions);

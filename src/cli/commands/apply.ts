@@ -67,7 +67,7 @@ export async function applyCommand(selected: readonly string[], options: ApplyOp
   }
   parent?.complete({ outputs: result.recorded.map((r) => ({ name: r.model, version: r.version })) });
   if (!options.json) for (const r of result.recorded) io.stdout.write(`recorded ${r.model} metadata (version ${r.version})\n`);
-  if (result.rebuilt.length || result.recorded.length) await refreshCatalog(context, session);
+  if (result.rebuilt.length || result.recorded.length) await refreshCatalog(context, session, undefined, dag.models);
   if (options.json) io.stdout.write(`${JSON.stringify({ plan, applied: true, rebuilt: result.rebuilt, recorded: result.recorded })}\n`);
   return result;
 }

@@ -83,7 +83,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     kind,
     chunkDays,
     onChunk,
-    afterChunk: options.dryRun ? undefined : refreshEvery(CATALOG_REFRESH_MS, () => refreshCatalog(context, session)),
+    afterChunk: options.dryRun ? undefined : refreshEvery(CATALOG_REFRESH_MS, () => refreshCatalog(context, session, undefined, dag.models)),
     from: options.from,
     to: options.to,
     window: options.window,
@@ -98,7 +98,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     })
     .finally(() => progress?.stop());
   // Also when nothing was published: a stale catalog is repaired (a no-op when it is current).
-  if (!report.dryRun) await refreshCatalog(context, session);
+  if (!report.dryRun) await refreshCatalog(context, session, undefined, dag.models);
   if (options.json) io.stdout.write(`${JSON.stringify(report)}\n`);
   else io.stdout.write(describeReport(report));
   const held = report.models.flatMap((m) => m.partitions.filter((p) => p.status === 'held').map((p) => `${m.model} ${p.partition} (${p.note ?? 'held'})`));

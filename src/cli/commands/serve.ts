@@ -206,7 +206,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       ...(pollMs !== undefined ? { pollMs } : {}),
       fullModelEveryMs,
       // Read each cycle, so an apply made while serve runs is picked up by the next run.
-      modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models)).models,
+      modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models, { classify: false })).models,
       onRun: (summaries, seconds) => {
         watch.modelRuns(summaries, seconds);
         const ran = summaries.filter((s) => !s.skipped);

@@ -118,8 +118,8 @@ export class ApiPullSource implements PollingSource<ApiPullPollSummary> {
   async position(): Promise<PullPosition> {
     const { lake } = this.options;
     const name = `bronze.${this.source}`;
-    if (!(await lake.tables()).includes(name)) return { page: 0, next: undefined };
-    const table = await lake.table(name);
+    const table = await lake.tableIfExists(name);
+    if (!table) return { page: 0, next: undefined };
     const page = (await table.snapshot()).txns.get(this.appId);
     if (page === undefined) return { page: 0, next: undefined };
     // The newest commits come first: the page's commit is near the top unless other producers wrote a lot since.

@@ -291,8 +291,8 @@ export class FileDropSource implements PollingSource<FileDropPollSummary> {
 
   private async bronzeTxns(): Promise<ReadonlyMap<string, number>> {
     const name = `bronze.${this.source}`;
-    if (!(await this.options.lake.tables()).includes(name)) return new Map();
-    return (await (await this.options.lake.table(name)).snapshot()).txns;
+    const table = await this.options.lake.tableIfExists(name);
+    return table ? (await table.snapshot()).txns : new Map();
   }
 }
 
