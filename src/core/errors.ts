@@ -148,3 +148,8 @@ export class BudgetExceeded extends LakeloopError {
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`lakeloop internal error: ${message}`);
 }
+
+/** The message of anything thrown: an Error's message, else its text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,5 +1,5 @@
 import { DuckDBInstance, version as duckdbLibraryVersion, type DuckDBConnection } from '@duckdb/node-api';
-import { SqlError } from '../core/index.js';
+import { messageOf, SqlError } from '../core/index.js';
 import { arrowIpcStream } from './arrow-ipc.js';
 import { quotePath } from './literal-path.js';
 
@@ -277,6 +277,3 @@ function collectTableRefs(node: unknown, ctes: Set<string>, found: Map<string, T
   for (const value of Object.values(record)) collectTableRefs(value, scoped, found);
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,6 +1,6 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { backoffDelayMs, type RetryPolicy } from '../core/index.js';
+import { backoffDelayMs, messageOf, type RetryPolicy } from '../core/index.js';
 
 /** Where serialized lineage events go; `write` never throws and never waits, `close` waits for what was written. */
 export interface LineageSink {
@@ -107,6 +107,3 @@ export class HttpLineageSink implements LineageSink {
   }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/index.js';
-import { ensureBronzeTable } from '../../ingest/index.js';
 import { planHasWork } from '../../planner/index.js';
 import { applyPlan, type ApplyResult } from '../../runner/index.js';
 import { refreshCatalog } from '../catalog-refresh.js';
@@ -8,6 +7,7 @@ import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
 import { openLineage } from '../observe-setup.js';
 import { describePlan, projectPlan } from './plan.js';
+import { ensureUpstreamBronze, eventTimeColumnsOf } from './project-models.js';
 
 export interface ApplyOptions {
   /** Selectors of models whose changes are left out. */
@@ -42,13 +42,9 @@ export async function applyCommand(selected: readonly string[], options: ApplyOp
       return undefined;
     }
   }
-  const existing = new Set(await session.lake.tables());
   const rebuilt = new Set(plan.rebuild);
-  for (const name of new Set(dag.models.filter((m) => rebuilt.has(m.name)).flatMap((m) => m.upstream))) {
-    const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
-    if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
-  }
-  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  await ensureUpstreamBronze(session, contracts, dag.models.filter((m) => rebuilt.has(m.name)));
+  const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, await context.config(), session.lake, dag.models);
   const parent = lineage?.start('lakeloop.apply', 'APPLY');
   let result: ApplyResult;

@@ -1,5 +1,6 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
-import { loadModels, resolveModels, type ModelDag } from '../../models/index.js';
+import { ensureBronzeTable } from '../../ingest/index.js';
+import { loadModels, resolveModels, type Model, type ModelDag } from '../../models/index.js';
 import type { CommandContext } from '../command-context.js';
 import type { Session } from '../session.js';
 
@@ -15,4 +16,22 @@ export async function projectModels(
   const inLake = (await session.lake.tables()).filter((t) => t.startsWith('bronze.') || t.startsWith('quarantine.'));
   const dag = await resolveModels(definitions, { engine: session.engine, knownTables: [...inLake, ...sources.map((s) => `bronze.${s}`)] });
   return { dag, sources, contracts };
+}
+
+/** Bronze table → its contract's event-time column: the source of the models' watermark (SPEC §7). */
+export function eventTimeColumnsOf(contracts: ReadonlyMap<string, Contract>): Record<string, string> {
+  return Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+}
+
+/**
+ * Creates the (empty) bronze table of every source `models` read that has received no data
+ * yet, so they build from the start instead of failing on a missing table. `existing`: the
+ * lake's tables, when the caller has listed them already.
+ */
+export async function ensureUpstreamBronze(session: Session, contracts: ReadonlyMap<string, Contract>, models: readonly Model[], existing?: ReadonlySet<string>): Promise<void> {
+  const present = existing ?? new Set(await session.lake.tables());
+  for (const name of new Set(models.flatMap((m) => m.upstream))) {
+    const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
+    if (contract && !present.has(name)) await ensureBronzeTable(session.lake, contract);
+  }
 }

@@ -1,6 +1,5 @@
 import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
 import { withDownstream, type Model, type ModelDag } from '../../models/index.js';
-import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
 import { checkWindowOptions, DEFAULT_CHUNK_DAYS, describeChunks, reconcileInChunks, reportTotals, type ChunkEvent, type ReconcileReport } from '../../reconcile/index.js';
 import { refreshCatalog } from '../catalog-refresh.js';
@@ -11,7 +10,7 @@ import { applyCpuPriority, parsePriority } from '../priority.js';
 import { selectModelsOrFail } from './model-selection.js';
 import type { LineageDataset } from '../../observe/index.js';
 import { openLineage } from '../observe-setup.js';
-import { projectModels } from './project-models.js';
+import { ensureUpstreamBronze, eventTimeColumnsOf, projectModels } from './project-models.js';
 
 export interface ReconcileCommandOptions {
   readonly from?: string;
@@ -53,11 +52,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   const { dag, contracts } = await projectModels(context, session);
   const models = selectForRecompute(dag, options.models ?? [], options.exclude ?? []);
   if (models.length === 0) throw new UsageError('No models to recompute', 'Add sql/<layer>/<name>.sql files.');
-  const existing = new Set(await session.lake.tables());
-  for (const name of new Set(models.flatMap((m) => m.upstream))) {
-    const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
-    if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
-  }
+  await ensureUpstreamBronze(session, contracts, models);
   // A spinner on a terminal; a line per chunk in --verbose or when stderr is not a terminal (logs, pipes).
   const lines = Boolean(context.globals.verbose) || !io.stderr.isTTY;
   const progress = lines ? undefined : Progress.start(io.stderr, kind);
@@ -89,7 +84,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     window: options.window,
     dryRun: options.dryRun ?? false,
     engine: { threads, memoryLimit: options.memoryLimit ?? '1GB' },
-    eventTimeColumns: Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime])),
+    eventTimeColumns: eventTimeColumnsOf(contracts),
     onProgress: (message) => context.verbose(message),
   })
     .catch((error: unknown) => {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { BudgetExceeded, LakeloopError, UsageError } from '../../core/index.js';
-import { ensureBronzeTable } from '../../ingest/index.js';
 import { publishedModels } from '../../planner/index.js';
 import { checkScanBudget, estimateScan, runModels, type ModelOutcome, type RunResult, type ScanBudgetCheck } from '../../runner/index.js';
 import { runKey, writeRun, type RunRecord } from '../../scheduler/index.js';
@@ -11,7 +10,7 @@ import { warnOverQuota } from '../cost-checks.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { selectModelsOrFail } from './model-selection.js';
 import { openLineage } from '../observe-setup.js';
-import { projectModels } from './project-models.js';
+import { ensureUpstreamBronze, eventTimeColumnsOf, projectModels } from './project-models.js';
 
 export interface RunOptions {
   readonly fullRefresh?: boolean;
@@ -45,7 +44,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
   }
   // An edited model keeps running as its table's published version until `lakeloop apply`.
   const { models, pending } = await publishedModels(session.lake, session.engine, selectedModels);
-  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  const eventTimeColumns = eventTimeColumnsOf(contracts);
   const refresh = {
     fullRefresh: options.fullRefresh ?? false,
     // `run gold.x --full-refresh` rebuilds gold.x; what it reads only catches up.
@@ -73,10 +72,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
       `run reads the upstream of the selected models as published: build it first, or select it too with +, e.g. lakeloop run +${unbuilt[0]?.split(' ')[0] ?? '<model>'}.`,
     );
   }
-  for (const name of new Set(models.flatMap((m) => m.upstream))) {
-    const contract = name.startsWith('bronze.') ? contracts.get(name.slice('bronze.'.length)) : undefined;
-    if (contract && !existing.has(name)) await ensureBronzeTable(session.lake, contract);
-  }
+  await ensureUpstreamBronze(session, contracts, models, existing);
   if (pending.length && !options.json) {
     io.stdout.write(`plan pending: ${pending.map((p) => `${p.model} (${p.change})`).join(', ')} — running the published version; lakeloop plan / lakeloop apply\n`);
   }

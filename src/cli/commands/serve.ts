@@ -1,5 +1,5 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
-import { escapeControl, isDuration, parseDuration, UsageError } from '../../core/index.js';
+import { escapeControl, isDuration, messageOf, parseDuration, UsageError } from '../../core/index.js';
 import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
 import { AlertManager, HumanEventLog, JsonEventLog, ObservedMetrics, ServeObserver, type EventLog, type MetricsSnapshot } from '../../observe/index.js';
 import { Engine } from '../../engine/index.js';
@@ -13,7 +13,7 @@ import { lakeStatus } from '../../query/index.js';
 import { jobsStatus } from '../../scheduler/index.js';
 import { Collector, DecisionLog, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, lineageGraph, observeRoutes, StreamingLoop, WebConsole } from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
-import { projectModels } from './project-models.js';
+import { eventTimeColumnsOf, projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
 import { formatCount, plural } from '../human.js';
 import { commandRedactor, openLineage } from '../observe-setup.js';
@@ -165,7 +165,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ? undefined
     : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
-  const eventTimeColumns = Object.fromEntries([...contracts.values()].map((c) => [`bronze.${c.source}`, c.eventTime]));
+  const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
     jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`${clearLine}warning: ${redact(message)}\n`),
   );
@@ -382,6 +382,3 @@ function formatSeconds(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
