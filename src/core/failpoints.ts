@@ -2,14 +2,15 @@
  * Named crash points for the kill -9 tests (SPEC §9). When the environment variable
  * `LAKELOOP_FAILPOINTS` lists a point's name (comma-separated), reaching it kills the
  * process with SIGKILL on the spot — no cleanup, no flush — exactly as `kill -9` would.
- * Unset (always, outside tests) it costs one Set lookup.
+ * `name@N` kills at the Nth time the point is reached (the third commit of a run, say),
+ * so a test can crash in the middle of a long job without racing a timer.
+ * Unset (always, outside tests) it costs one size check.
  */
-const armed = new Set(
-  (process.env['LAKELOOP_FAILPOINTS'] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-);
+const armed = new Map<string, number>();
+for (const entry of (process.env['LAKELOOP_FAILPOINTS'] ?? '').split(',')) {
+  const [name = '', at = '1'] = entry.trim().split('@');
+  if (name) armed.set(name, Math.max(1, Number(at) || 1));
+}
 
 /** The crash points the engine defines, in the order a commit passes them. */
 export type FailpointName =
@@ -20,7 +21,11 @@ export type FailpointName =
   | 'table.checkpoint.after-parquet'
   | 'ingest.after-quarantine';
 
-/** Dies here with SIGKILL when `name` is armed. */
+/** Dies here with SIGKILL when `name` is armed and this is the hit it is armed for. */
 export function failpoint(name: FailpointName): void {
-  if (armed.size > 0 && armed.has(name)) process.kill(process.pid, 'SIGKILL');
+  if (armed.size === 0) return;
+  const left = armed.get(name);
+  if (left === undefined) return;
+  if (left <= 1) process.kill(process.pid, 'SIGKILL');
+  else armed.set(name, left - 1);
 }
