@@ -1,7 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { Compression, ParquetFile, readParquet } from 'parquet-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, quoteIdent } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
@@ -14,10 +16,13 @@ import { PROJECT_ROOT } from '../helpers/child.js';
 /**
  * Gold any reader can open: the default project's gold tables, built by `lakeloop run`,
  * read file by file (the snapshot's live files, as a Delta reader would) by readers that
- * share no code with DuckDB — hyparquet (pure JS) and nodejs-polars (Rust) — must hold the
- * rows DuckDB reads from the same snapshot, with no casts on the readers' side (polars only
- * turns fractional decimals into numbers, as its JS binding cannot hand decimals to JS). A
- * test-only gold model of integer sums (HUGEINT in DuckDB) joins the project's own.
+ * share no code with DuckDB — hyparquet (pure JS), parquet-wasm (Rust's arrow-rs Parquet
+ * reader compiled to WebAssembly, into Arrow IPC read by apache-arrow) and nodejs-polars
+ * (Rust, a native binary that needs Node ≥ 22) — must hold the rows DuckDB reads from the
+ * same snapshot, with no casts on the readers' side (polars only turns fractional decimals
+ * into numbers, as its JS binding cannot hand decimals to JS). parquet-wasm's half compares
+ * exactly: decimals digit for digit, timestamps to the microsecond. A test-only gold model of
+ * integer sums (HUGEINT in DuckDB) joins the project's own.
  */
 type Polars = typeof import('nodejs-polars').default;
 
@@ -112,6 +117,43 @@ async function livePaths(snapshot: Snapshot): Promise<string[]> {
   return Promise.all(snapshot.files.map((file) => lake.store.localPath(snapshot.fileKey(file))));
 }
 
+/** A decimal's unscaled integer as its exact text at `scale`, as DuckDB prints it (`2533`, 2 → `25.33`). */
+function scaledText(unscaled: bigint, scale: number): string {
+  const sign = unscaled < 0n ? '-' : '';
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  return scale === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+/**
+ * An Arrow value from parquet-wasm in an exact form per Delta type: integers and decimals as
+ * text (a decimal arrives as its unscaled 128-bit integer), dates as YYYY-MM-DD, timestamps
+ * as epoch microseconds (Arrow JS hands them as fractional epoch milliseconds).
+ */
+function exactArrowValue(value: unknown, type: DeltaType): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof type !== 'string') return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+  if (['long', 'integer', 'short', 'byte'].includes(type)) return String(value);
+  const decimalScale = /^decimal\(\d+,\s*(\d+)\)$/.exec(type)?.[1];
+  if (decimalScale !== undefined) return scaledText(BigInt(String(value)), Number(decimalScale));
+  if (type === 'double' || type === 'float') return Number(value);
+  if (type === 'date') return new Date(Number(value)).toISOString().slice(0, 10);
+  if (type === 'timestamp' || type === 'timestamp_ntz') return String(Math.round(Number(value) * 1000));
+  return value;
+}
+
+/** DuckDB's read of the snapshot in `exactArrowValue`'s forms: decimals as their text, timestamps in µs. */
+async function duckdbExactRows(snapshot: Snapshot): Promise<string[]> {
+  const select = snapshot.schema.fields.map((f) => {
+    const c = quoteIdent(f.name);
+    if (f.type === 'date') return `strftime(${c}, '%Y-%m-%d') AS ${c}`;
+    if (f.type === 'timestamp' || f.type === 'timestamp_ntz') return `CAST(epoch_us(${c}) AS VARCHAR) AS ${c}`;
+    if (typeof f.type === 'string' && (f.type.startsWith('decimal') || ['long', 'integer', 'short', 'byte'].includes(f.type))) return `CAST(${c} AS VARCHAR) AS ${c}`;
+    return c;
+  });
+  const rows = await engine.all(`SELECT ${select.join(', ')} FROM (${await snapshot.scanSql(lake.store)})`);
+  return rows.map((row) => JSON.stringify(snapshot.schema.fields.map((f) => (row[f.name] === null ? null : typeof f.type === 'string' && f.type === 'double' ? Number(row[f.name]) : row[f.name])))).sort();
+}
+
 describe('gold read by independent readers', () => {
   it('the project builds several gold tables, with rows', () => {
     expect([...gold.keys()]).toEqual(expect.arrayContaining(['gold.customer_lifetime_value', 'gold.daily_revenue', 'gold.items_per_day', 'gold.order_funnel']));
@@ -142,6 +184,39 @@ describe('gold read by independent readers', () => {
       }
       expect(sortedRows(rows, snapshot), name).toEqual(await duckdbRows(snapshot));
     }
+  });
+
+  it('parquet-wasm (arrow-rs in WebAssembly) reads the zstd live files into Arrow and agrees with DuckDB exactly', async () => {
+    const checkedTypes = new Set<string>();
+    for (const [name, snapshot] of gold) {
+      const rows: Record<string, unknown>[] = [];
+      for (const path of await livePaths(snapshot)) {
+        const bytes = new Uint8Array(await readFile(path));
+        // The files are zstd-compressed, every column chunk: the reader must decompress them itself.
+        const metadata = (await ParquetFile.fromFile(new Blob([bytes]))).metadata();
+        const codecs = new Set(metadata.rowGroups().flatMap((group) => group.columns().map((column) => Compression[column.compression()])));
+        expect([...codecs], `${name}: ${path}`).toEqual(['ZSTD']);
+        const table = tableFromIPC(readParquet(bytes).intoIPCStream());
+        // Arrow types as the Delta schema says, decimals and UTC timestamps kept.
+        for (const field of snapshot.schema.fields) {
+          const arrowType = String(table.schema.fields.find((f) => f.name === field.name)?.type);
+          if (typeof field.type === 'string' && field.type.startsWith('decimal')) {
+            expect(arrowType, `${name}.${field.name}`).toMatch(/^Decimal\[/);
+            checkedTypes.add('decimal');
+          }
+          if (field.type === 'timestamp') {
+            expect(arrowType, `${name}.${field.name}`).toBe('Timestamp<MICROSECOND, UTC>');
+            checkedTypes.add('timestamp');
+          }
+          if (field.type === 'date') checkedTypes.add('date');
+        }
+        for (const row of table) rows.push(row.toJSON() as Record<string, unknown>);
+      }
+      const exact = rows.map((row) => JSON.stringify(snapshot.schema.fields.map((f) => exactArrowValue(row[f.name], f.type)))).sort();
+      expect(exact, name).toEqual(await duckdbExactRows(snapshot));
+    }
+    // The comparison covered the types that are hard to get right.
+    expect([...checkedTypes].sort()).toEqual(['date', 'decimal', 'timestamp']);
   });
 
   it.skipIf(polars === undefined)('nodejs-polars reads the live files and agrees with DuckDB row for row', async () => {
