@@ -45,6 +45,7 @@ export function recomputeInChild(options: RecomputeChildOptions): (request: Reco
     if (request.dryRun) args.push('--dry-run');
     if (request.priority) args.push('--priority', request.priority);
     if (request.models?.length) args.push('--models', ...request.models);
+    if (request.exclude?.length) args.push('--exclude', ...request.exclude);
     const parent = options.env ?? process.env;
     const cache = parent['LAKELOOP_S3_CACHE_DIR'] ? `${parent['LAKELOOP_S3_CACHE_DIR']}-recompute` : join(tmpdir(), 'lakeloop-cache-recompute');
     const env = { ...parent, LAKELOOP_S3_CACHE_DIR: cache };

@@ -14,7 +14,7 @@ export { embeddableSql } from './embeddable-sql.js';
 export { parseModelFile, type ParsedModelFile } from './model-header.js';
 export { loadModels, MODELS_DIR } from './load-models.js';
 export { resolveModels, testInputsOf, withDownstream, type ModelDag, type ResolveOptions } from './model-dag.js';
-export { parseSelector, resolveSelectors, type Selection, type Selector, type UnknownSelector } from './model-selector.js';
+export { parseSelector, recomputeSelection, resolveSelectors, type Selection, type Selector, type UnknownSelector } from './model-selector.js';
 export { attachCustomTests, CUSTOM_TESTS_DIR, loadCustomTests, parseCustomTest, type CustomSqlTest } from './custom-tests.js';
 export { lineageGraph, type LineageEdge, type LineageGraph, type LineageNode, type LineageGraphOptions } from './lineage.js';
 export {

@@ -1,6 +1,6 @@
 import { nearMisses } from '../core/index.js';
 import type { Model } from './model.js';
-import type { ModelDag } from './model-dag.js';
+import { withDownstream, type ModelDag } from './model-dag.js';
 
 /**
  * One parsed selector (dbt's grammar, a subset): what it matches and whether the models
@@ -74,6 +74,23 @@ export function resolveSelectors(dag: ModelDag, select: readonly string[], exclu
   const included = select.length ? union(select) : new Set(dag.models.map((m) => m.name));
   const excluded = union(exclude);
   return { models: dag.models.filter((m) => included.has(m.name) && !excluded.has(m.name)), unknown };
+}
+
+/**
+ * What a reconcile or replay recomputes: the models `select` matches (every model when none
+ * is given) and everything downstream of them — a correction must flow downstream — minus
+ * what `exclude` matches, in DAG order. Selectors that match nothing come back in `unknown`.
+ *
+ * @example
+ * recomputeSelection(dag, ['silver.orders'], ['gold.order_funnel']).models.map((m) => m.name)
+ * // ['silver.orders', 'gold.customer_lifetime_value', 'gold.daily_revenue']
+ */
+export function recomputeSelection(dag: ModelDag, select: readonly string[], exclude: readonly string[] = []): Selection {
+  const chosen = resolveSelectors(dag, select);
+  const excluded = exclude.length ? resolveSelectors(dag, exclude) : { models: [], unknown: [] };
+  const leftOut = new Set(excluded.models.map((m) => m.name));
+  const selected = select.length ? withDownstream(dag.models, chosen.models.map((m) => m.name)) : dag.models;
+  return { models: selected.filter((m) => !leftOut.has(m.name)), unknown: [...chosen.unknown, ...excluded.unknown] };
 }
 
 /** The names of the models one selector matches (empty when it matches none or is no selector). */

@@ -2,6 +2,7 @@ import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { configIssueOf } from '../config/index.js';
 import { ConfigError, type ConfigIssue } from '../core/index.js';
+import { parseSelector } from '../models/index.js';
 
 /** What a job does: the built-in maintenance verbs, or `custom` (the job's own `run`). */
 export type JobKind = 'reconcile' | 'compact' | 'vacuum' | 'replay' | 'custom';
@@ -124,7 +125,40 @@ const definitionSchema = z
     if (job.kind !== 'custom' && job.run !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['run'], message: `only "custom" jobs have run; a "${job.kind}" job is run by lakeloop` });
     }
+    if (job.kind === 'reconcile' || job.kind === 'replay') {
+      for (const key of ['models', 'exclude'] as const) {
+        const problem = selectorsProblem(job.params[key]);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['params', key], message: problem });
+      }
+    }
   });
+
+/** The selector grammar of `params.models` and `params.exclude`, as the CLI's `--models` takes it. */
+const SELECTORS = 'name, layer.*, name+, +name, owner:NAME, domain:NAME';
+
+/** Why a reconcile or replay job's `params.models` / `params.exclude` is not a list of selectors, or undefined when it is (or absent). */
+function selectorsProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string')) {
+    return `expected a selector or a non-empty array of selectors (${SELECTORS}), e.g. ['silver.orders+', 'domain:sales']`;
+  }
+  const invalid = list.filter((text) => parseSelector(text) === undefined);
+  return invalid.length ? `${invalid.map((t) => JSON.stringify(t)).join(', ')} is not a selector (${SELECTORS})` : undefined;
+}
+
+/**
+ * The selectors a reconcile or replay job's `params[key]` holds: a string is one selector, an
+ * array several; absent or anything else (refused by `defineJob`) is none.
+ *
+ * @example
+ * jobSelectors({ models: 'silver.*', exclude: ['gold.order_funnel'] }, 'exclude') // ['gold.order_funnel']
+ */
+export function jobSelectors(params: Readonly<Record<string, unknown>>, key: 'models' | 'exclude'): string[] {
+  const value = params[key];
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.map(String) : [];
+}
 
 /**
  * Validates a job and returns it frozen, defaults applied. Throws `ConfigError` listing

@@ -13,6 +13,7 @@ export {
   cronProblem,
   defineJob,
   isJob,
+  jobSelectors,
   validateJob,
   type Job,
   type JobBackoff,

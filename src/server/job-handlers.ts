@@ -1,9 +1,9 @@
-import { LakeloopError } from '../core/index.js';
+import { ConfigError, LakeloopError, type ConfigIssue } from '../core/index.js';
 import type { EngineOptions } from '../engine/index.js';
-import { withDownstream, type Model } from '../models/index.js';
+import { recomputeSelection, type Model, type ModelDag, type UnknownSelector } from '../models/index.js';
 import { publishedModels } from '../planner/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
-import type { JobHandler, JobKind } from '../scheduler/index.js';
+import { jobSelectors, type Job, type JobHandler, type JobKind } from '../scheduler/index.js';
 import { compactJob, vacuumJob, type Lake } from '../table/index.js';
 
 /** What the built-in job kinds run against. */
@@ -33,15 +33,18 @@ export interface RecomputeRequest {
   readonly to?: string | undefined;
   readonly window?: string | undefined;
   readonly dryRun: boolean;
-  /** Only these models and those downstream of them. */
+  /** Selectors (as the CLI's `--models`): these models and those downstream of them. */
   readonly models?: readonly string[] | undefined;
+  /** Selectors of models to leave out, after those downstream are added (the CLI's `--exclude`). */
+  readonly exclude?: readonly string[] | undefined;
   /** `idle`, `low` or `normal` (a child process's CPU priority; default idle). */
   readonly priority?: string | undefined;
 }
 
 /**
  * The handlers of the built-in job kinds for the scheduler: `reconcile` (params `window`,
- * or `from`/`to`; `dryRun`), `replay` (params `from`, `to`, `models`), `compact` (params
+ * or `from`/`to`; `dryRun`), `replay` (params `from`, `to`), both with `models` and `exclude`
+ * (selectors, as the CLI's `--models` and `--exclude`: a string or an array), `compact` (params
  * `tables`, `minFiles`, `targetFileBytes`) and `vacuum` (params `tables`, `retention`, `dryRun`). A run that holds
  * partitions fails (and is retried by the job's policy) with the report id in its error;
  * its ledger entry carries the partition counts.
@@ -54,9 +57,19 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
     (kind: 'reconcile' | 'replay'): JobHandler =>
     async (_job, { params, signal }) => {
       const text = (key: string): string | undefined => (typeof params[key] === 'string' ? (params[key] as string) : undefined);
-      const wanted = Array.isArray(params['models']) ? (params['models'] as unknown[]).map(String) : undefined;
+      const models = jobSelectors(params, 'models');
+      const exclude = jobSelectors(params, 'exclude');
       if (signal.aborted) throw new LakeloopError('ABORTED', `${kind} was cancelled before it started`);
-      const request: RecomputeRequest = { kind, from: text('from'), to: text('to'), window: text('window'), dryRun: params['dryRun'] === true, models: wanted, priority: text('priority') };
+      const request: RecomputeRequest = {
+        kind,
+        from: text('from'),
+        to: text('to'),
+        window: text('window'),
+        dryRun: params['dryRun'] === true,
+        models: models.length ? models : undefined,
+        exclude: exclude.length ? exclude : undefined,
+        priority: text('priority'),
+      };
       const report = (await options.recompute?.(request, signal)) ?? (await recomputeHere(request));
       options.onReport?.(report);
       options.onTablesChanged?.();
@@ -65,7 +78,10 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
       return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
     };
   const recomputeHere = async (request: RecomputeRequest): Promise<ReconcileReport> => {
-    const selected = request.models ? withDownstream(options.models, request.models) : options.models;
+    const dag: ModelDag = { models: options.models, byName: new Map(options.models.map((m) => [m.name, m])) };
+    const { models: selected, unknown } = recomputeSelection(dag, request.models ?? [], request.exclude ?? []);
+    if (unknown.length) throw new LakeloopError('JOB_SELECTORS', `${request.kind}: ${unknown.map(describeUnknown).join('; ')}`);
+    if (selected.length === 0) throw new LakeloopError('JOB_SELECTORS', `${request.kind}: the job's models and exclude select no model`);
     // An edited model is recomputed as its table's published version until `lakeloop apply`.
     const { models } = await publishedModels(options.lake, options.lake.engine, selected);
     return reconcile(options.lake, models, {
@@ -89,4 +105,34 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
     },
     vacuum: vacuumJob(options.lake),
   };
+}
+
+/**
+ * What is wrong with the selectors of each reconcile and replay job against the project's
+ * models (`serve` checks before it starts, so a misspelled model in a job is an invalid
+ * project file, exit 2, not a failure at 02:00). Throws a `ConfigError` naming the job's file.
+ *
+ * @example
+ * checkJobSelectors(jobs, dag); // ConfigError: Invalid config jobs/nightly.ts: params.models: Unknown model silver.orderz: did you mean silver.orders?
+ */
+export function checkJobSelectors(jobs: readonly Job[], dag: ModelDag): void {
+  for (const job of jobs) {
+    if (job.kind !== 'reconcile' && job.kind !== 'replay') continue;
+    const select = jobSelectors(job.params, 'models');
+    const exclude = jobSelectors(job.params, 'exclude');
+    if (!select.length && !exclude.length) continue;
+    const issues: ConfigIssue[] = [];
+    const selectUnknown = recomputeSelection(dag, select).unknown;
+    const excludeUnknown = recomputeSelection(dag, [], exclude).unknown;
+    if (selectUnknown.length) issues.push({ path: 'params.models', message: selectUnknown.map(describeUnknown).join('; ') });
+    if (excludeUnknown.length) issues.push({ path: 'params.exclude', message: excludeUnknown.map(describeUnknown).join('; ') });
+    if (!issues.length && recomputeSelection(dag, select, exclude).models.length === 0) {
+      issues.push({ path: 'params.exclude', message: 'models and exclude together select no model' });
+    }
+    if (issues.length) throw new ConfigError(job.file ?? `job "${job.name}"`, issues);
+  }
+}
+
+function describeUnknown(u: UnknownSelector): string {
+  return u.suggestions.length ? `no model matches ${u.selector}: did you mean ${u.suggestions.join(' or ')}?` : `no model matches ${u.selector}`;
 }

@@ -57,6 +57,17 @@ describe('defineJob', () => {
     expect(() => defineJob({ kind: 'vacuum', schedule: '* * * * *', run: async () => ({}) })).toThrow(/run: only "custom" jobs have run/);
     expect(() => defineJob({ kind: 'replay', schedule: '* * * * *', params: { from: new Date() } })).toThrow(/params: expected plain JSON values/);
   });
+
+  it("takes a reconcile or replay job's params.models and params.exclude as selectors: one string or a list", () => {
+    for (const params of [{ models: 'silver.*' }, { models: ['+gold.daily_revenue', 'domain:sales+', 'owner:finance'], exclude: 'gold.order_funnel' }]) {
+      expect(defineJob({ kind: 'reconcile', schedule: '0 2 * * *', params }).params).toEqual(params);
+    }
+    expect(() => defineJob({ kind: 'reconcile', schedule: '0 2 * * *', params: { models: 42 } })).toThrow(/params\.models: expected a selector or a non-empty array of selectors/);
+    expect(() => defineJob({ kind: 'replay', schedule: '0 2 * * *', params: { models: ['silver.orders', '+'] } })).toThrow(/params\.models: "\+" is not a selector/);
+    expect(() => defineJob({ kind: 'reconcile', schedule: '0 2 * * *', params: { exclude: [] } })).toThrow(/params\.exclude: expected a selector/);
+    // Other kinds' params are theirs: not selectors.
+    expect(defineJob({ kind: 'compact', schedule: '0 2 * * *', params: { models: 42 } }).params).toEqual({ models: 42 });
+  });
 });
 
 describe('loadJobs', () => {

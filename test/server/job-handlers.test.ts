@@ -2,9 +2,10 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/index.js';
-import type { Model } from '../../src/models/index.js';
+import { ConfigError } from '../../src/core/index.js';
+import type { Model, ModelDag } from '../../src/models/index.js';
 import { defineJob, listRuns, Scheduler } from '../../src/scheduler/index.js';
-import { jobHandlers } from '../../src/server/index.js';
+import { checkJobSelectors, jobHandlers } from '../../src/server/index.js';
 import { recomputeInChild } from '../../src/cli/recompute-child.js';
 import { listReports } from '../../src/reconcile/index.js';
 import type { Lake } from '../../src/table/index.js';
@@ -106,5 +107,54 @@ describe('job handlers', () => {
     const vacuumed = await scheduler.runNow('vacuum');
     expect(vacuumed.status, JSON.stringify(vacuumed.error)).toBe('succeeded');
     await scheduler.stop();
+  });
+
+  it("a reconcile job's params.models and params.exclude are the CLI's selectors, in this process and in serve's child", async () => {
+    const window = { from: day(1), to: day(3) };
+    const jobs = [
+      // silver.* brings gold.daily downstream; exclude leaves it out.
+      defineJob({ name: 'silver-only', kind: 'reconcile', schedule: '0 2 * * *', params: { ...window, models: 'silver.*', exclude: ['gold.daily'] } }),
+      defineJob({ name: 'upstream-too', kind: 'reconcile', schedule: '0 2 * * *', params: { ...window, models: ['+gold.daily'] } }),
+      defineJob({ name: 'child-exclude', kind: 'reconcile', schedule: '0 2 * * *', params: { ...window, models: ['silver.sales+'], exclude: 'gold.*' } }),
+    ];
+    const reported = new Map<string, string[]>();
+    const scheduler = new Scheduler({
+      jobs,
+      store: lake.store,
+      handlers: jobHandlers({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, onReport: (r) => reported.set(r.id, r.models.map((m) => m.model)) }),
+    });
+    const inChild = new Scheduler({
+      jobs,
+      store: lake.store,
+      handlers: jobHandlers({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, recompute: recomputeInChild({ cwd: project, lakeRoot }), onReport: (r) => reported.set(r.id, r.models.map((m) => m.model)) }),
+    });
+    const modelsOf = async (on: Scheduler, job: string): Promise<string[] | undefined> => {
+      const record = await on.runNow(job);
+      expect(record.status, JSON.stringify(record.error)).toBe('succeeded');
+      return reported.get((record.result as { report: string }).report);
+    };
+    expect(await modelsOf(scheduler, 'silver-only')).toEqual(['silver.sales']);
+    expect(await modelsOf(scheduler, 'upstream-too')).toEqual(['silver.sales', 'gold.daily']);
+    expect(await modelsOf(inChild, 'child-exclude')).toEqual(['silver.sales']);
+    await scheduler.stop();
+    await inChild.stop();
+  }, 60_000);
+
+  it("serve checks every job's selectors against the project first: an unknown model is an invalid job file", () => {
+    const dag: ModelDag = { models, byName: new Map(models.map((m) => [m.name, m])) };
+    const job = (params: Record<string, unknown>) => ({ ...defineJob({ name: 'nightly', kind: 'reconcile', schedule: '0 2 * * *', params }), file: '/p/jobs/nightly.ts' });
+    expect(() => checkJobSelectors([job({ models: ['silver.*', '+gold.daily'], exclude: 'gold.daily' })], dag)).not.toThrow();
+    const problem = (params: Record<string, unknown>): string => {
+      try {
+        checkJobSelectors([job(params)], dag);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).message;
+      }
+      return 'no error';
+    };
+    expect(problem({ models: 'silver.salez' })).toMatch(/Invalid config \/p\/jobs\/nightly\.ts:\n {2}- params\.models: no model matches silver\.salez: did you mean silver\.sales\?/);
+    expect(problem({ exclude: ['domain:nowhere'] })).toMatch(/params\.exclude: no model matches domain:nowhere/);
+    expect(problem({ models: 'gold.daily', exclude: 'gold.*' })).toMatch(/params\.exclude: models and exclude together select no model/);
   });
 });

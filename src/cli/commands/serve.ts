@@ -11,7 +11,7 @@ import { PartitionStatusTracker } from '../partition-status.js';
 import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { lakeStatus } from '../../query/index.js';
 import { jobsStatus } from '../../scheduler/index.js';
-import { Collector, DecisionLog, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, lineageGraph, observeRoutes, StreamingLoop, WebConsole } from '../../server/index.js';
+import { checkJobSelectors, Collector, DecisionLog, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, lineageGraph, observeRoutes, StreamingLoop, WebConsole } from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { eventTimeColumnsOf, projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
@@ -112,6 +112,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const { dag } = await projectModels(context, session);
   const runsModels = options.models !== false && dag.models.length > 0;
   const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
+  // A job's model selectors are checked against the project now, not when it first fires.
+  checkJobSelectors(jobs, dag);
   let partitions: PartitionStatusTracker | undefined;
   const statusExtra = (): Record<string, unknown> => ({
     ...(feed ? { sampleFeed: feed.counts() } : {}),
