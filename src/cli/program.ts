@@ -287,11 +287,20 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('completion')
-    .description('print a shell completion script (every verb and its options): see README, The CLI, for installing it')
+    .description('print a shell completion script (every verb, its options, model and table names): see README, The CLI, for installing it')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
     .action(async (shell: string, _options: unknown, command: Command) => {
       const { completionCommand } = await import('./commands/completion.js');
       await completionCommand(shell, program, context(command));
+    });
+
+  // The completion scripts' own verb: the names they complete, one a line (never in --help).
+  program
+    .command('__complete', { hidden: true })
+    .argument('<kind>', 'models or tables')
+    .action(async (kind: string, _options: unknown, command: Command) => {
+      const { completeCommand } = await import('./commands/completion.js');
+      await completeCommand(kind, context(command));
     });
 
   // After every verb is declared: usage lines and defaults from the options that exist.
