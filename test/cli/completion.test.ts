@@ -92,7 +92,42 @@ t lakeloop --lake ${JSON.stringify(lake)} vacuum b`,
     expect(run.stdout).toMatch(/--exclude\|--models\) values=models/);
     expect(run.stdout).toMatch(/'inspect'\|'compact'\|'vacuum'\) values=tables/);
     expect(run.stdout).not.toContain("'__complete'");
+    // zsh ties \`path\` to PATH: a local of that name would hide lakeloop from the script.
+    expect(run.stdout).not.toMatch(/local [^\n]*\bpath=/);
   });
+
+  it.skipIf(spawnSync('zsh', ['--version']).status !== 0)('the zsh script is valid zsh and completes model names (zsh installed here)', async () => {
+    const script = join(dir, '_lakeloop');
+    await writeFile(script, (await cli(['completion', 'zsh'], dir)).stdout);
+    expect(spawnSync('zsh', ['-n', script], { encoding: 'utf8' }).stderr).toBe('');
+    const bin = join(dir, 'zsh-bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'lakeloop'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(PROJECT_ROOT, 'bin', 'lakeloop.js'))} "$@"\n`);
+    await chmod(join(bin, 'lakeloop'), 0o755);
+    // compsys's functions stubbed to print what they are given, outside an interactive shell.
+    const check = spawnSync(
+      'zsh',
+      [
+        '-f',
+        '-c',
+        `compdef() { :; }
+compadd() { print -r -- "\${(P)2}"; }
+_describe() { print -r -- describe \${(@)\${(P)4}%%:*}; }
+_files() { print -r -- files; }
+source ${JSON.stringify(script)}
+t() { words=("$@"); CURRENT=\${#words}; _lakeloop; }
+t lakeloop run ''
+t lakeloop run --fu
+t lakeloop query --output ''`,
+      ],
+      { cwd: PROJECT_ROOT, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, NO_COLOR: '1' } },
+    );
+    expect(check.stderr).toBe('');
+    const [models, options, files] = check.stdout.split('\n');
+    expect(models?.split(' ')).toEqual(expect.arrayContaining(['silver.*', 'silver.orders', 'gold.daily_revenue']));
+    expect(options?.split(' ')).toEqual(expect.arrayContaining(['describe', '--full-refresh', '--exclude']));
+    expect(files).toBe('files');
+  }, 120_000);
 
   it('an unknown shell is a usage error', async () => {
     const run = await cli(['completion', 'fish'], dir);
