@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/index.js';
 import { Engine } from '../../src/engine/index.js';
-import { loadModels, parseModelFile, parseSelector, resolveModels, resolveSelectors, type ModelDag } from '../../src/models/index.js';
+import { loadModels, parseModelFile, parseSelector, recomputeSelection, resolveModels, resolveSelectors, type ModelDag } from '../../src/models/index.js';
 import { PROJECT_ROOT } from '../helpers/child.js';
 
 /**
@@ -94,6 +94,29 @@ describe('resolveSelectors', () => {
     const { models, unknown } = resolveSelectors(dag, ['silver.*'], ['silver.payment', 'silver.orders']);
     expect(unknown).toEqual([{ selector: 'silver.payment', suggestions: ['silver.payments'] }]);
     expect(models.map((m) => m.name)).toEqual(inDagOrder(['silver.order_events', 'silver.payments', 'silver.page_views']));
+  });
+});
+
+describe('recomputeSelection (reconcile, replay and their jobs)', () => {
+  it.each<[string, string[], string[], string[]]>([
+    ['nothing: every model', [], [], ALL],
+    ['a name: it and everything downstream', ['silver.orders'], [], ['silver.orders', 'gold.daily_revenue', 'gold.customer_lifetime_value']],
+    ['layer.*: the layer and what reads it', ['silver.*'], [], ALL],
+    ['+name: its upstream too, and their downstream', ['+gold.daily_revenue'], [], ['silver.orders', 'gold.daily_revenue', 'gold.customer_lifetime_value']],
+    ['exclude after the downstream is added', ['silver.orders'], ['gold.customer_lifetime_value'], ['silver.orders', 'gold.daily_revenue']],
+    ['exclude alone', [], ['gold.*'], ['silver.orders', 'silver.order_events', 'silver.payments', 'silver.page_views']],
+    ['domain:', ['domain:marketing'], [], ['silver.page_views', 'gold.order_funnel']],
+  ])('%s', (_, select, exclude, expected) => {
+    const { models, unknown } = recomputeSelection(dag, select, exclude);
+    expect(unknown).toEqual([]);
+    expect(models.map((m) => m.name)).toEqual(inDagOrder(expected));
+  });
+
+  it('unknown selectors of either list come back with near misses', () => {
+    expect(recomputeSelection(dag, ['silver.orderz'], ['gold.nope']).unknown).toEqual([
+      { selector: 'silver.orderz', suggestions: ['silver.orders'] },
+      { selector: 'gold.nope', suggestions: [] },
+    ]);
   });
 });
 
