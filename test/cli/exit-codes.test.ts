@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeProject } from '../helpers/project.js';
+import { LAKELOOP_ENTRY, writeProject } from '../helpers/project.js';
 import { cli, tempDir } from './cli-harness.js';
 import { buildFixtureLake } from './lake-fixture.js';
 
@@ -134,6 +134,18 @@ describe('exit codes', () => {
     const run = await cli(argv, badConfig);
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain('engin');
+  });
+
+  it("serve: a job whose model selector matches no model is an invalid job file, exit 2, before anything listens", async () => {
+    const project = await writeProject(join(root, 'bad-job'), {
+      'sql/silver/a.sql': '/*\nkind: full\n*/\nSELECT 1 AS x\n',
+      'jobs/nightly.ts': `import { defineJob } from ${LAKELOOP_ENTRY};\nexport default defineJob({ kind: 'reconcile', schedule: '0 2 * * *', params: { models: ['silver.b'], exclude: 'silver.*' } });\n`,
+    });
+    const run = await cli(['serve', '--port', '0', '--no-models'], project);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/jobs\/nightly\.ts/);
+    expect(run.stderr).toContain('params.models: no model matches silver.b: did you mean silver.a?');
+    expect(run.stdout).not.toContain('listening on');
   });
 
   it.each(FAILURE)('%s: a failure exits 1', async (_verb, argv, project) => {
