@@ -27,7 +27,7 @@ describe('the packed lakeloop, installed into a project of its own', () => {
   it('installs offline, and its init scaffolds a project that installs, ingests, runs, queries and reconciles', { timeout: 300_000 }, async () => {
     const { files, app, installed } = await packAndInstall(dir);
     expect(files.filter((f) => /^package\/(test|tests|bench|src|sql|contracts|jobs|lake)\/|fixture/.test(f))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['package/package.json', 'package/README.md', 'package/bin/lakeloop.js', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cli/main.js']));
+    expect(files).toEqual(expect.arrayContaining(['package/package.json', 'package/README.md', 'package/LICENSE', 'package/docs/cli.md', 'package/bin/lakeloop.js', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cli/main.js']));
     // the installed package runs dist/: it has no TypeScript sources
     expect(existsSync(join(installed, 'src'))).toBe(false);
     expect((await sh(app, 'npx', ['--offline', 'lakeloop', '--version'])).trim()).toBe('0.1.0');
