@@ -14,8 +14,10 @@ export interface JobHandlerOptions {
   readonly eventTimeColumns: Readonly<Record<string, string>>;
   /** The reconcile circuit's DuckDB limits (default 1 thread, 1GB). */
   readonly engine?: EngineOptions;
-  /** Told the report of each reconcile or replay job. */
-  readonly onReport?: (report: ReconcileReport) => void;
+  /** Told the report of each reconcile or replay job, with the job's name. */
+  readonly onReport?: (report: ReconcileReport, job: string) => void;
+  /** Told each progress line of a running reconcile or replay job (`silver.orders: recomputing`, `chunk 2 of 5 …`). */
+  readonly onProgress?: (job: string, line: string) => void;
   /** Told after a job that may have committed to tables (to refresh the analyst catalog). */
   readonly onTablesChanged?: () => void;
   /**
@@ -23,7 +25,7 @@ export interface JobHandlerOptions {
    * the idle scheduling class) and returns its report, or undefined for a request it cannot
    * run; by default (and then) it runs in this process, in its own DuckDB instance.
    */
-  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> | undefined;
+  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal, onProgress?: (line: string) => void) => Promise<ReconcileReport> | undefined;
 }
 
 /** A reconcile or replay as a job asks for it. */
@@ -52,19 +54,20 @@ export interface RecomputeRequest {
 export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind, JobHandler>> {
   const recompute =
     (kind: 'reconcile' | 'replay'): JobHandler =>
-    async (_job, { params, signal }) => {
+    async (job, { params, signal }) => {
       const text = (key: string): string | undefined => (typeof params[key] === 'string' ? (params[key] as string) : undefined);
       const wanted = Array.isArray(params['models']) ? (params['models'] as unknown[]).map(String) : undefined;
       if (signal.aborted) throw new LakeloopError('ABORTED', `${kind} was cancelled before it started`);
       const request: RecomputeRequest = { kind, from: text('from'), to: text('to'), window: text('window'), dryRun: params['dryRun'] === true, models: wanted, priority: text('priority') };
-      const report = (await options.recompute?.(request, signal)) ?? (await recomputeHere(request));
-      options.onReport?.(report);
+      const onProgress = options.onProgress ? (line: string): void => options.onProgress?.(job.name, line) : undefined;
+      const report = (await options.recompute?.(request, signal, onProgress)) ?? (await recomputeHere(request, onProgress));
+      options.onReport?.(report, job.name);
       options.onTablesChanged?.();
       const totals = reportTotals(report);
       if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
       return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
     };
-  const recomputeHere = async (request: RecomputeRequest): Promise<ReconcileReport> => {
+  const recomputeHere = async (request: RecomputeRequest, onProgress: ((line: string) => void) | undefined): Promise<ReconcileReport> => {
     const selected = request.models ? withDownstream(options.models, request.models) : options.models;
     // An edited model is recomputed as its table's published version until `lakeloop apply`.
     const { models } = await publishedModels(options.lake, options.lake.engine, selected);
@@ -75,6 +78,7 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
       window: request.window,
       dryRun: request.dryRun,
       eventTimeColumns: options.eventTimeColumns,
+      ...(onProgress ? { onProgress } : {}),
       ...(options.engine ? { engine: options.engine } : {}),
     });
   };
