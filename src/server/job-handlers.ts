@@ -25,7 +25,7 @@ export interface JobHandlerOptions {
    * the idle scheduling class) and returns its report, or undefined for a request it cannot
    * run; by default (and then) it runs in this process, in its own DuckDB instance.
    */
-  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal, onProgress?: (line: string) => void) => Promise<ReconcileReport> | undefined;
+  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal, onProgress?: (line: string) => void) => Promise<ReconcileReport | undefined> | undefined;
 }
 
 /** A reconcile or replay as a job asks for it. */

@@ -99,7 +99,7 @@ describe.skipIf(!available)('the console in a browser: partition status, reconci
     });
     await page.click('#btn-reconcile');
     await page.waitForSelector('#reconcile-running, #reconcile-last');
-    if (await page.locator('#reconcile-running').count()) await shot('06-reconcile-running.png');
+    if (await page.locator('#reconcile-running').count()) await section('reconcile-section', '06-reconcile-running.png');
     await page.waitForSelector('#reconcile-last[data-status="succeeded"]', { timeout: 25_000 });
     const seen = await page.evaluate(() => (window as unknown as { seen: { running: boolean; progress: boolean } }).seen);
     expect(seen.running).toBe(true);

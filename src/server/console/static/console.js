@@ -265,7 +265,7 @@ async function loadPartitions(table) {
     if (openPartitions?.table !== table) return;
     if (!response.ok) return host.replaceChildren(el('p', { class: 'muted' }, `${body.error ?? response.status}`));
     host.replaceChildren(
-      el('h3', {}, `${table}: ${fmt(body.nonExact)} partitions not exact`, el('span', { class: 'muted' }, ` (version ${fmt(body.version)}, computed ${ago(body.computedAt)})`)),
+      el('h3', {}, `${table}: ${fmt(body.nonExact)} ${body.nonExact === 1 ? 'partition' : 'partitions'} not exact`, el('span', { class: 'muted' }, ` (version ${fmt(body.version)}, computed ${ago(body.computedAt)})`)),
       body.partitions.length === 0 ? el('p', { class: 'muted' }, 'every partition is exact') :
       el('table', { id: 'partition-list', 'data-table': table },
         el('thead', {}, el('tr', {}, el('th', {}, 'partition'), el('th', {}, 'status'), el('th', { class: 'num' }, 'pending late rows'), el('th', { class: 'num' }, 'oldest lateness'), el('th', {}, 'last written by'))),
