@@ -86,9 +86,13 @@ type ControlAction = (typeof CONTROL_ACTIONS)[number];
  * The web console of `serve` (`GET /`): a plain HTML page, its CSS and ES module, served
  * as they are from `static/`, and the JSON/SSE API it reads — `GET /api/console` (the
  * `/status` body, the tables and jobs as `status --json` prints them, the lineage, the
- * decision log, the control state), `GET /api/events` (Server-Sent Events: that snapshot
- * every second, each new decision) and `POST /api/control/pause|step|resume`, which need
- * `Authorization: Bearer <token>` (401 without it, 403 when no token is configured).
+ * decision log, the control state, the console reconcile, the contracts checklist),
+ * `GET /api/events` (Server-Sent Events: that snapshot every second, each new decision),
+ * `GET /api/partitions[?table=]` (the partition status as last computed, never computed for
+ * a request), `GET /api/reconcile/reports` and `GET /api/reconcile/report?id=` (the reports
+ * under `_lakeloop/reports/`), and `POST /api/control/pause|step|resume|reconcile`, which
+ * need `Authorization: Bearer <token>` (401 without it, 403 when no token is configured;
+ * the token is checked before a body is read). See docs/console.md.
  *
  * @example
  * const web = await WebConsole.create({ status, tables, jobs, lineage, decisions, control: loop, controlToken: 'T' });
