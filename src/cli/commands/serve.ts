@@ -282,10 +282,11 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     consoleReconcile = new ConsoleReconcile({
       run: (params) => runner.runNow(CONSOLE_RECONCILE_JOB.name, params),
       models: dag.models.map((m) => m.name),
+      redact,
       onEnd: (run) =>
         decisions.recordControl(
           run.status === 'succeeded'
-            ? `reconcile from the console done: report ${run.report ?? '(none)'}`
+            ? `reconcile from the console done${run.totals ? `: ${run.totals.corrected} partitions corrected, ${run.totals.match} matched, ${run.totals.held} held` : ''}${run.request.dryRun ? ' (dry run: nothing published)' : ''} — report ${run.report ?? '(none)'}`
             : `reconcile from the console ${run.status}${run.report ? ` (report ${run.report})` : ''}: ${run.error ?? 'no reason given'}`,
         ),
     });

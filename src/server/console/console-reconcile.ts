@@ -26,6 +26,8 @@ export interface ConsoleReconcileRun {
   finishedAt: string | null;
   /** The report's id (`_lakeloop/reports/<id>.json`), once written; a held run has one too. */
   report: string | null;
+  /** The report's partitions per status, once written. */
+  totals: { readonly match: number; readonly corrected: number; readonly held: number; readonly failed: number } | null;
   error: string | null;
 }
 
@@ -51,6 +53,8 @@ export interface ConsoleReconcileOptions {
   readonly onChange?: () => void;
   /** Told each run when it has ended (serve records it in the decision log). */
   readonly onEnd?: (run: ConsoleReconcileRun) => void;
+  /** Applied to progress lines and errors before the page sees them (serve: removes the environment's secrets). */
+  readonly redact?: (text: string) => string;
 }
 
 /**
@@ -135,6 +139,7 @@ export class ConsoleReconcile {
       ledgerId: null,
       finishedAt: null,
       report: null,
+      totals: null,
       error: null,
     };
     this.active = run;
@@ -145,13 +150,13 @@ export class ConsoleReconcile {
         (record) => {
           run.status = record.status;
           run.ledgerId = record.id;
-          run.error = record.error?.message ?? null;
+          run.error = record.error ? this.redact(record.error.message) : null;
           const id = record.result?.['report'];
           if (typeof id === 'string') run.report = id;
         },
         (error: unknown) => {
           run.status = 'failed';
-          run.error = error instanceof Error ? error.message : String(error);
+          run.error = this.redact(error instanceof Error ? error.message : String(error));
         },
       )
       .finally(() => {
@@ -168,7 +173,8 @@ export class ConsoleReconcile {
   /** A progress line of the running job (lines of other jobs are the caller's to filter). */
   progress(line: string): void {
     if (!this.active) return;
-    this.active.progress.push(line.length > 300 ? `${line.slice(0, 299)}…` : line);
+    const text = this.redact(line);
+    this.active.progress.push(text.length > 300 ? `${text.slice(0, 299)}…` : text);
     if (this.active.progress.length > PROGRESS_LINES) this.active.progress.splice(0, this.active.progress.length - PROGRESS_LINES);
     this.options.onChange?.();
   }
@@ -179,9 +185,14 @@ export class ConsoleReconcile {
     if (ours && this.active) {
       this.active.report = report.id;
       const totals = reportTotals(report);
+      this.active.totals = totals;
       this.active.progress.push(`report ${report.id}: ${totals.match} match, ${totals.corrected} corrected, ${totals.held} held, ${totals.failed} failed`);
     }
     this.options.onChange?.();
+  }
+
+  private redact(text: string): string {
+    return this.options.redact ? this.options.redact(text) : text;
   }
 
   get state(): ConsoleReconcileState {
