@@ -173,7 +173,13 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
     expect(((await busy.json()) as { error: string }).error).toMatch(/is running/);
     const consoleState = async (): Promise<{ running: { progress: string[] } | null; last: { status: string; report: string | null; ledgerId: string } | null }> =>
       ((await (await fetch(`${url}/api/console`)).json()) as { reconcile: never }).reconcile;
-    expect((await consoleState()).running?.progress).toEqual(['waiting for the test to let the run go']);
+    // The job writes its ledger entry first, then its handler says it waits at the gate.
+    let running = (await consoleState()).running;
+    while (running?.progress.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running = (await consoleState()).running;
+    }
+    expect(running?.progress).toEqual(['waiting for the test to let the run go']);
     hold.open();
     await reconcile.settled();
     const last = (await consoleState()).last;
