@@ -98,7 +98,8 @@ describe.skipIf(!available)('the console in a browser: partition status, reconci
       }).observe(document.getElementById('reconcile-status') as Node, { childList: true, subtree: true });
     });
     await page.click('#btn-reconcile');
-    await page.waitForSelector('#reconcile-running, #reconcile-last');
+    // The screenshot of the run going, once its first progress line is shown (if it has not ended by then).
+    await page.waitForSelector('#reconcile-progress li:not(.muted), #reconcile-last');
     if (await page.locator('#reconcile-running').count()) await section('reconcile-section', '06-reconcile-running.png');
     await page.waitForSelector('#reconcile-last[data-status="succeeded"]', { timeout: 25_000 });
     const seen = await page.evaluate(() => (window as unknown as { seen: { running: boolean; progress: boolean } }).seen);
