@@ -16,8 +16,12 @@ export interface JobHandlerOptions {
   readonly engine?: EngineOptions;
   /** Told the report of each reconcile or replay job, with the job's name. */
   readonly onReport?: (report: ReconcileReport, job: string) => void;
-  /** Told each progress line of a running reconcile or replay job (`silver.orders: recomputing`, `chunk 2 of 5 …`). */
-  readonly onProgress?: (job: string, line: string) => void;
+  /**
+   * Where a reconcile or replay job's progress lines go (`silver.orders: recomputing`,
+   * `chunk 2 of 5 …`); undefined for a job whose progress nobody follows (then a child
+   * recompute runs without `--verbose`, as before).
+   */
+  readonly progressOf?: (job: string) => ((line: string) => void) | undefined;
   /** Told after a job that may have committed to tables (to refresh the analyst catalog). */
   readonly onTablesChanged?: () => void;
   /**
@@ -59,7 +63,7 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
       const wanted = Array.isArray(params['models']) ? (params['models'] as unknown[]).map(String) : undefined;
       if (signal.aborted) throw new LakeloopError('ABORTED', `${kind} was cancelled before it started`);
       const request: RecomputeRequest = { kind, from: text('from'), to: text('to'), window: text('window'), dryRun: params['dryRun'] === true, models: wanted, priority: text('priority') };
-      const onProgress = options.onProgress ? (line: string): void => options.onProgress?.(job.name, line) : undefined;
+      const onProgress = options.progressOf?.(job.name);
       const report = (await options.recompute?.(request, signal, onProgress)) ?? (await recomputeHere(request, onProgress));
       options.onReport?.(report, job.name);
       options.onTablesChanged?.();

@@ -266,9 +266,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
           // Reconcile and replay jobs run as child processes in the idle scheduling class.
           recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
           onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
-          onProgress: (job, line) => {
-            if (job === CONSOLE_RECONCILE_JOB.name) consoleReconcile?.progress(line);
-          },
+          // Only the console's runs are followed line by line (the page shows them).
+          progressOf: (job) => (job === CONSOLE_RECONCILE_JOB.name ? (line) => consoleReconcile?.progress(line) : undefined),
           onReport: (report, job) => consoleReconcile?.reported(report, job === CONSOLE_RECONCILE_JOB.name),
         })
       : undefined;

@@ -66,7 +66,7 @@ async function start(options: { token?: string; reconcile?: boolean } = {}): Pro
       onProgress?.('waiting for the test to let the run go');
       return hold.promise.then(() => undefined);
     },
-    onProgress: (job, line) => (job === CONSOLE_RECONCILE_JOB.name ? consoleReconcile?.progress(line) : undefined),
+    progressOf: (job) => (job === CONSOLE_RECONCILE_JOB.name ? (line) => consoleReconcile?.progress(line) : undefined),
     onReport: (report, job) => consoleReconcile?.reported(report, job === CONSOLE_RECONCILE_JOB.name),
     onTablesChanged: () => tracker.request(),
   });
