@@ -329,24 +329,26 @@ export class WebConsole {
       return sendJson(res, 409, { error: `A reconcile started from the console is running (since ${running?.requestedAt ?? 'just now'})`, hint: 'Wait for it to end: GET /api/console shows reconcile.running.' });
     }
     const what = [request.from || request.to ? `window ${request.from ?? '…'} → ${request.to ?? '…'}` : 'every partition that is not exact', request.models ? `models ${request.models.join(', ')} and downstream` : '', request.dryRun ? 'dry run' : ''].filter(Boolean).join(', ');
-    decisions.recordControl(`reconcile started by the operator (${what}): recomputed from bronze in the separate circuit, corrections published when done`);
+    decisions.recordControl(`reconcile started by the operator (${what}): recomputed from bronze in the separate circuit, ${request.dryRun ? 'the report only' : 'corrections published when done'}`);
     sendJson(res, 202, { action: 'reconcile', run });
   }
 }
 
-/** The body of a request as text; a `ReconcileRequestError` over `maxBytes`. */
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      req.resume();
-      throw new ReconcileRequestError(`the body is over ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The body of a request as text; a `ReconcileRequestError` over `maxBytes`. An oversized body
+ * is drained, not destroyed, so that the 400 still reaches the client.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) chunks.push(chunk);
+    });
+    req.once('end', () => (size > maxBytes ? reject(new ReconcileRequestError(`the body is over ${maxBytes} bytes`)) : resolve(Buffer.concat(chunks).toString('utf8'))));
+    req.once('error', reject);
+  });
 }
 
 /** `fn`'s result, read again only when older than `ms` or when `version()` changed since (one read in flight at a time). */

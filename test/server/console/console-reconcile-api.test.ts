@@ -143,6 +143,7 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
       [{ from: day(5), to: day(1) }, /after/],
       [{ models: ['gold.nope'] }, /no model named gold\.nope; models: silver\.sales, gold\.daily/],
       [{ dryRun: 'yes' }, /dryRun expects true or false/],
+      [JSON.stringify({ models: ['x'.repeat(20_000)] }), /over 16384 bytes/],
     ];
     for (const [body, error] of cases) {
       const response = await post(url, body);
