@@ -158,6 +158,10 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
     const { url, tracker, reconcile, hold } = await start({ token: 'T' });
     expect((await fetch(`${url}/api/partitions`)).status).toBe(503);
     await tracker.refresh();
+    // Cached per table version: nothing moved, so a second refresh keeps the first computation.
+    const first = tracker.details();
+    await tracker.refresh();
+    expect(tracker.details()).toBe(first);
     const all = (await (await fetch(`${url}/api/partitions`)).json()) as { tables: { table: string; counts: Record<string, number> }[] };
     // The first run built day 1 and 2 from scratch (exact); the late row of day 1 waits behind the horizon.
     expect(all.tables.find((t) => t.table === 'silver.sales')?.counts).toEqual({ pending_late: 1, exact: 1 });
@@ -207,6 +211,7 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
     expect((await fetch(`${url}/api/reconcile/report?id=reconcile-20200101T000000Z-00000000`)).status).toBe(404);
 
     await tracker.refresh();
+    expect(tracker.details()).not.toBe(first);
     const after = (await (await fetch(`${url}/api/partitions?table=silver.sales`)).json()) as { counts: Record<string, number>; partitions: { partition: string }[] };
     expect(after.counts).toEqual({ exact: 2 });
     expect(after.partitions).toEqual([]);
