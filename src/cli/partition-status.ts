@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/index.js';
 import type { Model } from '../models/index.js';
 import type { PartitionStatusRecord } from '../query/index.js';
-import { listReports } from '../reconcile/index.js';
+import { listReports, REPORTS_PREFIX } from '../reconcile/index.js';
 import { partitionStatus, statusCounts, STATUS_PRECEDENCE, type PartitionStatus, type PartitionStatusKind, type TablePartitionStatus } from '../state/index.js';
 import type { Lake } from '../table/index.js';
 import { formatLateness, plural } from './human.js';
@@ -96,23 +96,32 @@ export function partitionStatusRecords(status: readonly TablePartitionStatus[]):
 
 /** A table's line in `serve`'s `/status`: partitions per status and the pending change of its model file. */
 export interface PartitionSummary {
+  /** The table version the status was computed at. */
+  readonly version: number;
   readonly counts: Partial<Record<PartitionStatusKind, number>>;
   readonly pendingChange: string | null;
 }
 
 /**
  * Keeps the model tables' partition status of a long-running process (`serve`): `refresh`
- * computes it (one at a time; a request made meanwhile shares the running one) and keeps
- * the counts for `/status`, which must answer without reading the lake.
+ * computes it in the background, for `/status`, the catalog and the console, which must
+ * answer without reading the lake. It is cached per table version: a refresh whose model
+ * tables, their upstream tables and the reports folder are where the last one saw them
+ * returns the last result (a few log listings, no commit or report read). One computation
+ * at a time; a request made while one runs is served by one more run after it, so a commit
+ * that lands mid-computation is never missed.
  *
  * @example
  * const tracker = new PartitionStatusTracker(lake, engine, dag.models);
  * tracker.request(); // after commits
- * tracker.summary() // { 'gold.daily': { counts: { exact: 30, provisional: 1 }, pendingChange: null } }
+ * tracker.summary() // { 'gold.daily': { version: 12, counts: { exact: 30, provisional: 1 }, pendingChange: null } }
  */
 export class PartitionStatusTracker {
   private latest: Record<string, PartitionSummary> | undefined;
+  private latestDetails: { readonly computedAt: string; readonly tables: readonly TablePartitionStatus[] } | undefined;
+  private latestRecords: { readonly key: string; readonly records: PartitionStatusRecord[] } | undefined;
   private running: Promise<PartitionStatusRecord[]> | undefined;
+  private queued: Promise<PartitionStatusRecord[]> | undefined;
 
   constructor(
     private readonly lake: Lake,
@@ -121,16 +130,53 @@ export class PartitionStatusTracker {
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {}
 
-  /** Computes the status now (or joins a computation under way) and returns the catalog's rows. */
+  /** Computes the status (or, when one computation is under way, once more after it) and returns the catalog's rows. */
   refresh(): Promise<PartitionStatusRecord[]> {
-    this.running ??= (async () => {
-      const status = await lakePartitionStatus(this.lake, this.engine, this.models);
-      this.latest = Object.fromEntries(status.map((t) => [t.table, { counts: statusCounts(t.partitions), pendingChange: t.pendingChange }]));
-      return partitionStatusRecords(status);
-    })().finally(() => {
-      this.running = undefined;
+    if (this.running) {
+      this.queued ??= this.running
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = undefined;
+          return this.refresh();
+        });
+      return this.queued;
+    }
+    const running = this.compute().finally(() => {
+      if (this.running === running) this.running = undefined;
     });
-    return this.running;
+    this.running = running;
+    return running;
+  }
+
+  private async compute(): Promise<PartitionStatusRecord[]> {
+    const key = await this.versionKey();
+    if (this.latestRecords?.key === key) return this.latestRecords.records;
+    const status = await lakePartitionStatus(this.lake, this.engine, this.models);
+    this.latest = Object.fromEntries(status.map((t) => [t.table, { version: t.version, counts: statusCounts(t.partitions), pendingChange: t.pendingChange }]));
+    this.latestDetails = { computedAt: new Date().toISOString(), tables: status };
+    const records = partitionStatusRecords(status);
+    this.latestRecords = { key, records };
+    return records;
+  }
+
+  /** The versions of the model tables and their upstream tables, and the reports folder's newest key and count. */
+  private async versionKey(): Promise<string> {
+    const existing = new Set(await this.lake.tables());
+    const names = [...new Set(this.models.flatMap((m) => [m.name, ...m.upstream]))].filter((n) => existing.has(n)).sort();
+    const parts: string[] = [];
+    for (const name of names) parts.push(`${name}@${(await (await this.lake.table(name)).snapshot()).version}`);
+    let count = 0;
+    let newest = '';
+    let token: string | undefined;
+    do {
+      const page = await this.lake.store.list(REPORTS_PREFIX, token ? { continuationToken: token } : {});
+      for (const object of page.objects) {
+        count += 1;
+        if (object.key > newest) newest = object.key;
+      }
+      token = page.continuationToken;
+    } while (token);
+    return `${parts.join(',')}|${count}:${newest}`;
   }
 
   /** Refreshes in the background; a failure goes to `onError`. */
@@ -141,5 +187,10 @@ export class PartitionStatusTracker {
   /** The counts of the last refresh (undefined before the first). */
   summary(): Readonly<Record<string, PartitionSummary>> | undefined {
     return this.latest;
+  }
+
+  /** Every partition of the last refresh (the console's drill-down), and when it was computed. */
+  details(): { readonly computedAt: string; readonly tables: readonly TablePartitionStatus[] } | undefined {
+    return this.latestDetails;
   }
 }

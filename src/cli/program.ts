@@ -85,7 +85,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--no-jobs', 'do not run the scheduled jobs of jobs/')
     .option('--poll-ms <ms>', 'how often the streaming loop checks bronze for new commits', '250')
     .option('--full-every <duration>', 'how often `full` models rerun on the streaming path (0s: on every commit, like the others)', '30s')
-    .option('--control-token <T>', "the bearer token the console's controls (pause, step, resume) require (default: $LAKELOOP_CONTROL_TOKEN; none: controls disabled)")
+    .option('--control-token <T>', "the bearer token the console's controls (pause, step, resume, reconcile) require (default: $LAKELOOP_CONTROL_TOKEN; none: controls disabled)")
     .option('--alert-interval <seconds>', 'how often the alerts (freshness SLOs, failed runs and jobs, quarantine spikes) are evaluated', '30')
     .option('--log-format <format>', 'human (default) or json: one JSON object per line on stdout and stderr')
     .action(async (options: ServeOptions, command: Command) => {
@@ -95,10 +95,15 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
 
   program
     .command('control')
-    .description("drive a running serve's streaming path: pause model runs (landing goes on), step one cycle and print its decision, resume")
-    .argument('<action>', 'pause, step or resume')
+    .description("drive a running serve: pause model runs (landing goes on), step one cycle and print its decision, resume; start a reconcile in its separate circuit")
+    .argument('<action>', 'pause, step, resume or reconcile')
     .option('--url <U>', 'the serve to control', 'http://127.0.0.1:8080')
     .option('--token <T>', "serve's control token (default: $LAKELOOP_CONTROL_TOKEN)")
+    .option('--from <D>', 'reconcile: first day of the window (YYYY-MM-DD; default: every partition that is not exact)')
+    .option('--to <D>', 'reconcile: last day of the window (YYYY-MM-DD)')
+    .option('--models <m...>', 'reconcile: only these models (names) and those downstream of them')
+    .option('--dry-run', 'reconcile: write the report, publish nothing')
+    .option('--wait', 'reconcile: wait for it to end and print its report summary (exit 1 if it failed or held partitions)')
     .option('--json', "print serve's answer as one JSON object (last line)")
     .action(async (action: string, options: ControlOptions, command: Command) => {
       const { controlCommand } = await import('./commands/control.js');

@@ -35,10 +35,13 @@ export interface RecomputeChildOptions {
  * left to the caller (undefined). The child has a download cache of its own for S3 lakes
  * (unless the config names one), so neither process evicts a file the other is reading.
  */
-export function recomputeInChild(options: RecomputeChildOptions): (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> | undefined {
-  return (request, signal) => {
+export function recomputeInChild(
+  options: RecomputeChildOptions,
+): (request: RecomputeRequest, signal: AbortSignal, onProgress?: (line: string) => void) => Promise<ReconcileReport> | undefined {
+  return (request, signal, onProgress) => {
     if (request.kind === 'replay' && (!request.from || !request.to)) return undefined;
-    const args = [CLI, ...(options.configFile ? ['--config', options.configFile] : []), '--lake', options.lakeRoot, request.kind, '--json'];
+    // With a progress listener the child says what it does (--verbose: per model and per chunk, one line each on stderr).
+    const args = [CLI, ...(options.configFile ? ['--config', options.configFile] : []), '--lake', options.lakeRoot, ...(onProgress ? ['--verbose'] : []), request.kind, '--json'];
     if (request.from) args.push('--from', request.from);
     if (request.to) args.push('--to', request.to);
     if (request.window && request.kind === 'reconcile') args.push('--window', request.window);
@@ -54,7 +57,14 @@ export function recomputeInChild(options: RecomputeChildOptions): (request: Reco
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4_000)));
+      let partial = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr = (stderr + chunk).slice(-4_000);
+        if (!onProgress) return;
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) onProgress(line.trim());
+      });
       let killer: NodeJS.Timeout | undefined;
       const stop = (): void => {
         child.kill('SIGTERM');

@@ -122,9 +122,14 @@ export class Scheduler {
     return this.begin(this.job(name), 'schedule', scheduledFor);
   }
 
-  /** Runs a job once now (manual trigger, also for a disabled job) and resolves with its ledger entry. */
-  async runNow(name: string): Promise<RunRecord> {
-    return this.begin(this.job(name), 'manual', new Date(this.clock.nowMs()));
+  /**
+   * Runs a job once now (manual trigger, also for a disabled job) and resolves with its
+   * ledger entry; `params`, when given, replace the job's for this run (the console's
+   * reconcile asks for its own window).
+   */
+  async runNow(name: string, params?: Readonly<Record<string, unknown>>): Promise<RunRecord> {
+    const job = this.job(name);
+    return this.begin(params === undefined ? job : { ...job, params }, 'manual', new Date(this.clock.nowMs()));
   }
 
   /** Whether a run of the job is in progress (its work has not returned yet). */

@@ -14,8 +14,14 @@ export interface JobHandlerOptions {
   readonly eventTimeColumns: Readonly<Record<string, string>>;
   /** The reconcile circuit's DuckDB limits (default 1 thread, 1GB). */
   readonly engine?: EngineOptions;
-  /** Told the report of each reconcile or replay job. */
-  readonly onReport?: (report: ReconcileReport) => void;
+  /** Told the report of each reconcile or replay job, with the job's name. */
+  readonly onReport?: (report: ReconcileReport, job: string) => void;
+  /**
+   * Where a reconcile or replay job's progress lines go (`silver.orders: recomputing`,
+   * `chunk 2 of 5 …`); undefined for a job whose progress nobody follows (then a child
+   * recompute runs without `--verbose`, as before).
+   */
+  readonly progressOf?: (job: string) => ((line: string) => void) | undefined;
   /** Told after a job that may have committed to tables (to refresh the analyst catalog). */
   readonly onTablesChanged?: () => void;
   /**
@@ -23,7 +29,7 @@ export interface JobHandlerOptions {
    * the idle scheduling class) and returns its report, or undefined for a request it cannot
    * run; by default (and then) it runs in this process, in its own DuckDB instance.
    */
-  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> | undefined;
+  readonly recompute?: (request: RecomputeRequest, signal: AbortSignal, onProgress?: (line: string) => void) => Promise<ReconcileReport | undefined> | undefined;
 }
 
 /** A reconcile or replay as a job asks for it. */
@@ -55,7 +61,7 @@ export interface RecomputeRequest {
 export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind, JobHandler>> {
   const recompute =
     (kind: 'reconcile' | 'replay'): JobHandler =>
-    async (_job, { params, signal }) => {
+    async (job, { params, signal }) => {
       const text = (key: string): string | undefined => (typeof params[key] === 'string' ? (params[key] as string) : undefined);
       const models = jobSelectors(params, 'models');
       const exclude = jobSelectors(params, 'exclude');
@@ -70,14 +76,15 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
         exclude: exclude.length ? exclude : undefined,
         priority: text('priority'),
       };
-      const report = (await options.recompute?.(request, signal)) ?? (await recomputeHere(request));
-      options.onReport?.(report);
+      const onProgress = options.progressOf?.(job.name);
+      const report = (await options.recompute?.(request, signal, onProgress)) ?? (await recomputeHere(request, onProgress));
+      options.onReport?.(report, job.name);
       options.onTablesChanged?.();
       const totals = reportTotals(report);
       if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
       return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
     };
-  const recomputeHere = async (request: RecomputeRequest): Promise<ReconcileReport> => {
+  const recomputeHere = async (request: RecomputeRequest, onProgress: ((line: string) => void) | undefined): Promise<ReconcileReport> => {
     const dag: ModelDag = { models: options.models, byName: new Map(options.models.map((m) => [m.name, m])) };
     const { models: selected, unknown } = recomputeSelection(dag, request.models ?? [], request.exclude ?? []);
     if (unknown.length) throw new LakeloopError('JOB_SELECTORS', `${request.kind}: ${unknown.map(describeUnknown).join('; ')}`);
@@ -91,6 +98,7 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
       window: request.window,
       dryRun: request.dryRun,
       eventTimeColumns: options.eventTimeColumns,
+      ...(onProgress ? { onProgress } : {}),
       ...(options.engine ? { engine: options.engine } : {}),
     });
   };

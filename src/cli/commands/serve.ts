@@ -8,10 +8,23 @@ import { CatalogRefresher } from '../../query/index.js';
 import { publishedModels } from '../../planner/index.js';
 import { catalogPath } from '../catalog-refresh.js';
 import { PartitionStatusTracker } from '../partition-status.js';
-import { loadJobs, Scheduler } from '../../scheduler/index.js';
+import { loadJobs, Scheduler, type SchedulerLogEvent } from '../../scheduler/index.js';
 import { lakeStatus } from '../../query/index.js';
 import { jobsStatus } from '../../scheduler/index.js';
-import { checkJobSelectors, Collector, DecisionLog, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, lineageGraph, observeRoutes, StreamingLoop, WebConsole } from '../../server/index.js';
+import {
+  checkJobSelectors,
+  Collector,
+  CONSOLE_RECONCILE_JOB,
+  ConsoleReconcile,
+  DecisionLog,
+  DEFAULT_FULL_MODEL_EVERY_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  jobHandlers,
+  lineageGraph,
+  observeRoutes,
+  StreamingLoop,
+  WebConsole,
+} from '../../server/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { eventTimeColumnsOf, projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
@@ -109,6 +122,9 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   let feed: SampleFeed | undefined;
   let loop: StreamingLoop | undefined;
   let scheduler: Scheduler | undefined;
+  // The console's reconcile runs as a job of its own scheduler, with the nightly job's handler.
+  let consoleScheduler: Scheduler | undefined;
+  let consoleReconcile: ConsoleReconcile | undefined;
   const { dag } = await projectModels(context, session);
   const runsModels = options.models !== false && dag.models.length > 0;
   const jobs = options.jobs === false ? [] : await loadJobs(config.projectDir);
@@ -133,6 +149,13 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       return loop;
     },
     controlToken,
+    partitions: () => partitions?.details(),
+    get reconcile() {
+      return consoleReconcile;
+    },
+    reports: session.store,
+    contracts: [...contracts.values()],
+    models: dag.models,
   });
   context.onClose(() => web.close());
   const collector = await Collector.create({
@@ -233,24 +256,42 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     loop.start();
     for (const m of cadenced) metrics.expectRunsEvery(m.name, fullModelEveryMs);
   }
-  if (jobs.length) {
-    scheduler = new Scheduler({
-      jobs,
-      store: session.store,
-      handlers: jobHandlers({
-        lake: session.lake,
-        models: dag.models,
-        eventTimeColumns,
-        // Reconcile and replay jobs run as child processes in the idle scheduling class.
-        recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
-        onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
-      }),
-      log: (event) => {
-        watch.job(event);
-        if (!jsonLog) io.stderr.write(`${clearLine}job ${escapeControl(redact(event.message))}\n`);
-      },
-    });
+  const jobLog = (event: SchedulerLogEvent): void => {
+    watch.job(event);
+    if (!jsonLog) io.stderr.write(`${clearLine}job ${escapeControl(redact(event.message))}\n`);
+  };
+  const handlers =
+    jobs.length || runsModels
+      ? jobHandlers({
+          lake: session.lake,
+          models: dag.models,
+          eventTimeColumns,
+          // Reconcile and replay jobs run as child processes in the idle scheduling class.
+          recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
+          onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
+          // Only the console's runs are followed line by line (the page shows them).
+          progressOf: (job) => (job === CONSOLE_RECONCILE_JOB.name ? (line) => consoleReconcile?.progress(line) : undefined),
+          onReport: (report, job) => consoleReconcile?.reported(report, job === CONSOLE_RECONCILE_JOB.name),
+        })
+      : undefined;
+  if (jobs.length && handlers) {
+    scheduler = new Scheduler({ jobs, store: session.store, handlers, log: jobLog });
     scheduler.start();
+  }
+  if (runsModels && handlers) {
+    const runner = new Scheduler({ jobs: [CONSOLE_RECONCILE_JOB], store: session.store, handlers, log: jobLog });
+    consoleScheduler = runner;
+    consoleReconcile = new ConsoleReconcile({
+      run: (params) => runner.runNow(CONSOLE_RECONCILE_JOB.name, params),
+      models: dag.models.map((m) => m.name),
+      redact,
+      onEnd: (run) =>
+        decisions.recordControl(
+          run.status === 'succeeded'
+            ? `reconcile from the console done${run.totals ? `: ${run.totals.corrected} partitions corrected, ${run.totals.match} matched, ${run.totals.held} held` : ''}${run.request.dryRun ? ' (dry run: nothing published)' : ''} — report ${run.report ?? '(none)'}`
+            : `reconcile from the console ${run.status}${run.report ? ` (report ${run.report})` : ''}: ${run.error ?? 'no reason given'}`,
+        ),
+    });
   }
 
   observer.start();
@@ -298,6 +339,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   io.stdout.write(`${signal}: committing open batches…\n`);
   await feed?.stop();
   await scheduler?.stop({ graceMs: 10_000 });
+  await consoleScheduler?.stop({ graceMs: 10_000 });
   await pulled.stop();
   await web.close();
   await collector.close();

@@ -5,3 +5,6 @@
 export * from './decision-log.js';
 export * from './web-console.js';
 export * from './lineage-graph.js';
+export * from './console-reconcile.js';
+export * from './contract-checklist.js';
+export * from './report-summary.js';

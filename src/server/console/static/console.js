@@ -47,6 +47,9 @@ function render(data) {
   renderTables(state.lake);
   renderRuns(status, state.jobs ?? []);
   renderLineage(state.lineage);
+  renderPartitions(status.partitions);
+  renderReconcile(state.reconcile ?? { available: false });
+  renderContracts(state.contracts ?? []);
 }
 
 function renderPipeline(status) {
@@ -198,6 +201,228 @@ function renderLineage(graph) {
   $('lineage').replaceChildren(svg);
 }
 
+// ---- partition status -------------------------------------------------------------
+const STATUSES = ['exact', 'provisional', 'pending_late', 'stale_code', 'held', 'missing'];
+let openPartitions = null; // { table, key } of the drill-down shown
+
+function lateness(seconds) {
+  if (seconds === null || seconds === undefined) return '–';
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+function renderPartitions(summary) {
+  const host = $('partition-status');
+  const tables = Object.entries(summary ?? {});
+  $('partitions-note').textContent = summary ? 'computed in the background after each commit; a table is read again only when its version moved' : 'not computed yet (after the first commits)';
+  if (!tables.length) {
+    host.replaceChildren(el('p', { class: 'muted' }, 'no model tables yet'));
+    return;
+  }
+  host.replaceChildren(el('table', { id: 'partition-table' },
+    el('thead', {}, el('tr', {}, el('th', {}, 'table'), el('th', { class: 'num' }, 'version'), STATUSES.map((k) => el('th', { class: 'num' }, k)), el('th', {}, 'plan'), el('th', {}, 'not exact'))),
+    el('tbody', {}, tables.map(([name, t]) => {
+      const counts = t.counts ?? {};
+      const notExact = STATUSES.filter((k) => k !== 'exact').reduce((n, k) => n + (counts[k] ?? 0), 0);
+      const button = el('button', { type: 'button', 'data-table': name, 'aria-expanded': String(openPartitions?.table === name) }, notExact ? `show ${fmt(notExact)}` : 'none');
+      if (!notExact) button.disabled = true;
+      button.addEventListener('click', () => togglePartitions(name));
+      return el('tr', { 'data-table': name },
+        el('td', {}, el('a', { href: `#table-${name}` }, name)), el('td', { class: 'num' }, fmt(t.version)),
+        STATUSES.map((k) => el('td', { class: `num status-${k}${counts[k] && k !== 'exact' ? ' flagged' : ''}`, 'data-status': k }, fmt(counts[k] ?? 0))),
+        el('td', {}, t.pendingChange && t.pendingChange !== 'unchanged' ? `pending (${t.pendingChange})` : '–'),
+        el('td', {}, button));
+    }))));
+  // The drill-down follows the table: read again when its counts or version moved.
+  if (openPartitions) {
+    const t = summary?.[openPartitions.table];
+    const key = JSON.stringify(t ?? null);
+    if (key !== openPartitions.key) {
+      openPartitions.key = key;
+      void loadPartitions(openPartitions.table);
+    }
+  }
+}
+
+function togglePartitions(table) {
+  if (openPartitions?.table === table) {
+    openPartitions = null;
+    $('partition-detail').replaceChildren();
+  } else {
+    openPartitions = { table, key: JSON.stringify(state.status?.partitions?.[table] ?? null) };
+    void loadPartitions(table);
+  }
+  renderPartitions(state.status?.partitions);
+}
+
+async function loadPartitions(table) {
+  const host = $('partition-detail');
+  try {
+    const response = await fetch(`/api/partitions?table=${encodeURIComponent(table)}`, { cache: 'no-store' });
+    const body = await response.json();
+    if (openPartitions?.table !== table) return;
+    if (!response.ok) return host.replaceChildren(el('p', { class: 'muted' }, `${body.error ?? response.status}`));
+    host.replaceChildren(
+      el('h3', {}, `${table}: ${fmt(body.nonExact)} ${body.nonExact === 1 ? 'partition' : 'partitions'} not exact`, el('span', { class: 'muted' }, ` (version ${fmt(body.version)}, computed ${ago(body.computedAt)})`)),
+      body.partitions.length === 0 ? el('p', { class: 'muted' }, 'every partition is exact') :
+      el('table', { id: 'partition-list', 'data-table': table },
+        el('thead', {}, el('tr', {}, el('th', {}, 'partition'), el('th', {}, 'status'), el('th', { class: 'num' }, 'pending late rows'), el('th', { class: 'num' }, 'oldest lateness'), el('th', {}, 'last written by'))),
+        el('tbody', {}, body.partitions.map((p) => el('tr', { 'data-partition': p.partition, 'data-status': p.status },
+          el('td', {}, p.partition || '(whole table)'),
+          el('td', {}, el('strong', {}, p.status), p.statuses.length > 1 ? ` (also ${p.statuses.filter((x) => x !== p.status).join(', ')})` : ''),
+          el('td', { class: 'num' }, fmt(p.pendingLateRows)),
+          el('td', { class: 'num' }, lateness(p.maxLatenessSeconds)),
+          el('td', {}, p.version === null ? '–' : `version ${fmt(p.version)} (${p.mode ?? '?'})`))))),
+      body.nonExact > body.partitions.length ? el('p', { class: 'muted' }, `… ${fmt(body.nonExact - body.partitions.length)} more (lakeloop status --partitions --json lists every one)`) : '');
+  } catch (error) {
+    host.replaceChildren(el('p', { class: 'muted' }, `could not read the partitions: ${error.message}`));
+  }
+}
+
+// ---- reconcile ----------------------------------------------------------------------
+let reportsSeen = null; // what the reports list was last read for
+let reportShown = null;
+
+function describeRequest(request) {
+  const parts = [];
+  parts.push(request.from || request.to ? `window ${request.from ?? '…'} → ${request.to ?? '…'}` : 'every partition not exact');
+  if (request.models?.length) parts.push(`models ${request.models.join(', ')} and downstream`);
+  if (request.dryRun) parts.push('dry run');
+  return parts.join(', ');
+}
+
+function renderReconcile(r) {
+  $('btn-reconcile').disabled = !r.available || Boolean(r.running) || state.control?.tokenConfigured === false;
+  const host = $('reconcile-status');
+  if (!r.available) host.replaceChildren(el('p', { class: 'muted' }, 'reconcile from the page is off: this serve runs no models'));
+  else if (r.running) {
+    const run = r.running;
+    host.replaceChildren(el('p', { id: 'reconcile-running' }, el('strong', { class: 'status-word running' }, 'RUNNING'), ` reconcile #${run.id} (${describeRequest(run.request)}), started ${ago(run.requestedAt)}`),
+      el('ol', { class: 'progress', id: 'reconcile-progress' }, run.progress.length ? run.progress.map((line) => el('li', {}, line)) : el('li', { class: 'muted' }, 'starting the recompute…')));
+  } else if (r.last) {
+    const run = r.last;
+    const view = run.report ? el('button', { type: 'button', id: 'btn-last-report' }, 'view report') : '';
+    if (view) view.addEventListener('click', () => showReport(run.report));
+    host.replaceChildren(el('p', { id: 'reconcile-last', 'data-status': run.status },
+      el('strong', { class: `status-word ${run.status === 'succeeded' ? 'ok' : 'failed'}` }, run.status.toUpperCase()),
+      ` reconcile #${run.id} (${describeRequest(run.request)}) ended ${ago(run.finishedAt)}`, run.report ? ` — report ${run.report} ` : '', view,
+      run.error ? el('span', { class: 'status-word failed' }, ` ${run.error}`) : ''));
+  } else host.replaceChildren(el('p', { class: 'muted' }, 'no reconcile started from this page yet'));
+  // The list is read again when a job of this serve wrote a report (and when a run ends).
+  const key = `${r.reports ?? 0}|${r.last?.id ?? 0}`;
+  if (key !== reportsSeen) {
+    reportsSeen = key;
+    void loadReports(r.last && !r.running && r.last.report && r.last.report !== reportShown ? r.last.report : undefined);
+  }
+}
+
+function deltas(map) {
+  const entries = Object.entries(map ?? {});
+  return entries.length ? entries.map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${v}`).join(', ') : '–';
+}
+
+async function loadReports(thenShow) {
+  const host = $('reports');
+  try {
+    const response = await fetch('/api/reconcile/reports', { cache: 'no-store' });
+    const body = await response.json();
+    if (!response.ok) return host.replaceChildren(el('p', { class: 'muted' }, body.error ?? String(response.status)));
+    if (!body.reports.length) host.replaceChildren(el('p', { class: 'muted' }, 'no reconcile or replay reports yet'));
+    else host.replaceChildren(el('table', { id: 'reports-table' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'report'), el('th', {}, 'started'), el('th', {}, 'window'), el('th', {}, 'partitions'), el('th', {}, 'rows before → after'), el('th', {}, 'measure deltas'), el('th', { class: 'num' }, 'late rows'), el('th', {}, 'held'))),
+      el('tbody', {}, body.reports.map((r) => {
+        const open = el('button', { type: 'button', class: 'link', 'data-report': r.id }, r.id);
+        open.addEventListener('click', () => showReport(r.id));
+        return el('tr', { 'data-report': r.id },
+          el('td', {}, open, r.dryRun ? el('span', { class: 'muted' }, ' (dry run)') : ''),
+          el('td', {}, `${ago(r.startedAt)} (${r.seconds.toFixed(1)} s)`),
+          el('td', {}, r.window ? `${r.window.from} → ${r.window.to}${r.latePartitions ? ` + ${r.latePartitions} late` : ''}` : '–'),
+          el('td', { 'data-col': 'partitions' }, `${r.partitions.match} matched, ${r.partitions.corrected} corrected${r.partitions.held ? `, ${r.partitions.held} HELD` : ''}${r.partitions.failed ? `, ${r.partitions.failed} FAILED` : ''}`),
+          el('td', {}, `${fmt(r.rows.before)} → ${fmt(r.rows.after)} (+${fmt(r.rows.added)} −${fmt(r.rows.removed)} ~${fmt(r.rows.changed)})`),
+          el('td', {}, deltas(r.measureDeltas)),
+          el('td', { class: 'num' }, fmt(r.lateRows)),
+          el('td', {}, r.held.length ? r.held.map((h) => `${h.model} ${h.partition}`).join(', ') : '–'));
+      }))));
+    if (thenShow) await showReport(thenShow);
+  } catch (error) {
+    host.replaceChildren(el('p', { class: 'muted' }, `could not read the reports: ${error.message}`));
+  }
+}
+
+async function showReport(id) {
+  reportShown = id;
+  const host = $('report-view');
+  try {
+    const response = await fetch(`/api/reconcile/report?id=${encodeURIComponent(id)}`, { cache: 'no-store' });
+    const body = await response.json();
+    if (!response.ok) return host.replaceChildren(el('p', { class: 'muted' }, body.error ?? String(response.status)));
+    const { summary, report } = body;
+    host.replaceChildren(el('article', { id: 'report', 'data-report': id },
+      el('h3', {}, `${report.kind === 'replay' ? 'Replay' : 'Reconciliation'} ${report.id}${report.dryRun ? ' (dry run: nothing published)' : ''}`),
+      el('p', {}, `Started ${new Date(report.startedAt).toLocaleString()}, ${report.seconds.toFixed(1)} s. Partitions: ${summary.partitions.match} matched, ${summary.partitions.corrected} corrected, ${summary.partitions.held} held, ${summary.partitions.failed} failed; ${fmt(summary.lateRows)} late rows applied.`),
+      report.models.map((m) => {
+        const changed = m.partitions.filter((p) => p.status !== 'match');
+        return el('section', { class: 'report-model', 'data-model': m.model },
+          el('h4', {}, `${m.model} (${m.kind}), ${m.from} → ${m.to}: `, m.published === null ? 'nothing published' : `published as version ${m.published}`),
+          changed.length === 0 ? el('p', { class: 'muted' }, `all ${m.partitions.length} partitions match`) :
+          el('table', {},
+            el('thead', {}, el('tr', {}, el('th', {}, 'partition'), el('th', {}, 'status'), el('th', {}, 'rows before → after'), el('th', { class: 'num' }, 'added'), el('th', { class: 'num' }, 'removed'), el('th', { class: 'num' }, 'changed'), el('th', {}, 'sum deltas'), el('th', { class: 'num' }, 'late rows'), el('th', { class: 'num' }, 'max lateness'), el('th', {}, 'note'))),
+            el('tbody', {}, changed.slice(0, 200).map((p) => el('tr', { 'data-partition': p.partition, 'data-status': p.status },
+              el('td', {}, p.partition), el('td', {}, el('strong', {}, p.status)), el('td', {}, `${fmt(p.rowsBefore)} → ${fmt(p.rowsAfter)}`),
+              el('td', { class: 'num' }, fmt(p.added)), el('td', { class: 'num' }, fmt(p.removed)), el('td', { class: 'num' }, fmt(p.changed)),
+              el('td', {}, deltas(Object.fromEntries(Object.entries(p.sumDeltas).filter(([, v]) => v !== 0)))),
+              el('td', { class: 'num' }, fmt(p.lateRows)), el('td', { class: 'num' }, lateness(p.maxLatenessSeconds)), el('td', {}, p.note ?? ''))))),
+          changed.length > 200 ? el('p', { class: 'muted' }, `… ${changed.length - 200} more in _lakeloop/reports/${report.id}.md`) : '');
+      })));
+  } catch (error) {
+    host.replaceChildren(el('p', { class: 'muted' }, `could not read the report: ${error.message}`));
+  }
+}
+
+async function startReconcile(event) {
+  event.preventDefault();
+  const token = $('token').value.trim();
+  sessionStorage.setItem('lakeloop-control-token', token);
+  const message = $('reconcile-message');
+  const request = {};
+  if ($('reconcile-from').value) request.from = $('reconcile-from').value;
+  if ($('reconcile-to').value) request.to = $('reconcile-to').value;
+  const models = $('reconcile-models').value.split(/[\s,]+/).filter(Boolean);
+  if (models.length) request.models = models;
+  if ($('reconcile-dry-run').checked) request.dryRun = true;
+  message.textContent = 'starting…';
+  try {
+    const response = await fetch('/api/control/reconcile', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(request),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      message.textContent = `reconcile refused (${response.status}): ${body.error ?? ''}${body.hint ? ` — ${body.hint}` : ''}`;
+      return;
+    }
+    message.textContent = `reconcile #${body.run.id} started`;
+    render({ reconcile: { ...state.reconcile, running: body.run } });
+  } catch (error) {
+    message.textContent = `reconcile failed: ${error.message}`;
+  }
+}
+
+// ---- contracts ----------------------------------------------------------------------
+const MARK = { ok: '[OK]', missing: '[MISSING]', default: '[default]' };
+
+function renderContracts(contracts) {
+  const host = $('contracts');
+  if (!contracts.length) return host.replaceChildren(el('p', { class: 'muted' }, 'no source contracts (contracts/*.ts)'));
+  host.replaceChildren(...contracts.map((c) => el('div', { class: 'contract', 'data-source': c.source },
+    el('h3', {}, c.source, el('span', { class: c.missing ? 'status-word failed' : 'status-word ok' }, c.missing ? ` — ${c.missing} missing` : ' — complete')),
+    el('ul', { class: 'checklist' }, c.items.map((i) => el('li', { 'data-item': i.item, 'data-state': i.state },
+      el('span', { class: `mark ${i.state}` }, MARK[i.state] ?? i.state), ' ', el('strong', {}, i.label), `: ${i.detail}`))))));
+}
+
 async function control(action) {
   const token = $('token').value.trim();
   sessionStorage.setItem('lakeloop-control-token', token);
@@ -260,6 +485,7 @@ $('token').value = sessionStorage.getItem('lakeloop-control-token') ?? '';
 $('btn-pause').addEventListener('click', () => control('pause'));
 $('btn-step').addEventListener('click', () => control('step'));
 $('btn-resume').addEventListener('click', () => control('resume'));
+$('reconcile-form').addEventListener('submit', startReconcile);
 window.addEventListener('hashchange', () => renderTables(state.lake));
 void refresh();
 connect();
