@@ -95,5 +95,5 @@ describe('README: A 5-minute tour', () => {
         expect.unreachable(`the output does not match the README's (with its "..." lines):\n${shown}`);
       }
     }
-  }, 60_000);
+  }, 180_000);
 });
