@@ -1,8 +1,10 @@
+import type { ResolvedBudgets } from '../config/index.js';
 import { LakeloopError } from '../core/index.js';
 import type { EngineOptions } from '../engine/index.js';
 import { withDownstream, type Model } from '../models/index.js';
 import { publishedModels } from '../planner/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
+import { checkScanBudget, estimateRecomputeScan, type ScanBudgetCheck } from '../runner/index.js';
 import type { JobHandler, JobKind } from '../scheduler/index.js';
 import { compactJob, vacuumJob, type Lake } from '../table/index.js';
 
@@ -24,6 +26,14 @@ export interface JobHandlerOptions {
    * run; by default (and then) it runs in this process, in its own DuckDB instance.
    */
   readonly recompute?: (request: RecomputeRequest, signal: AbortSignal) => Promise<ReconcileReport> | undefined;
+  /**
+   * `budgets.maxBytesScannedPerRun`, checked before each reconcile or replay job from the
+   * logs (`estimateRecomputeScan`): over it in `refuse` mode the job reads nothing and ends
+   * `skipped` (not retried: the same data would be refused again); in `warn` mode it runs.
+   */
+  readonly budgets?: ResolvedBudgets | undefined;
+  /** Told each job's budget check (within the budget too, so a breach's recovery is seen). */
+  readonly onBudget?: ((job: string, check: ScanBudgetCheck) => void) | undefined;
 }
 
 /** A reconcile or replay as a job asks for it. */
@@ -52,18 +62,28 @@ export interface RecomputeRequest {
 export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind, JobHandler>> {
   const recompute =
     (kind: 'reconcile' | 'replay'): JobHandler =>
-    async (_job, { params, signal }) => {
+    async (job, { params, signal }) => {
       const text = (key: string): string | undefined => (typeof params[key] === 'string' ? (params[key] as string) : undefined);
       const wanted = Array.isArray(params['models']) ? (params['models'] as unknown[]).map(String) : undefined;
       if (signal.aborted) throw new LakeloopError('ABORTED', `${kind} was cancelled before it started`);
       const request: RecomputeRequest = { kind, from: text('from'), to: text('to'), window: text('window'), dryRun: params['dryRun'] === true, models: wanted, priority: text('priority') };
+      const budget = await checkBudget(job.name, request);
+      if (budget?.over && budget.mode === 'refuse') return { status: 'skipped', reason: budget.message as string, hint: budget.hint as string, budget };
       const report = (await options.recompute?.(request, signal)) ?? (await recomputeHere(request));
       options.onReport?.(report);
       options.onTablesChanged?.();
       const totals = reportTotals(report);
       if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
-      return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
+      return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100, ...(budget ? { budget } : {}), ...(budget?.over ? { warnings: [budget.message] } : {}) };
     };
+  const checkBudget = async (job: string, request: RecomputeRequest): Promise<ScanBudgetCheck | undefined> => {
+    if (options.budgets?.maxBytesScannedPerRun === undefined) return undefined;
+    const selected = request.models ? withDownstream(options.models, request.models) : options.models;
+    const estimate = await estimateRecomputeScan(options.lake, selected, request);
+    const check = checkScanBudget(estimate, options.budgets, { what: `Job ${job} (${request.kind})`, instead: "narrow the job's window or models (params window, from/to, models)" });
+    if (check) options.onBudget?.(job, check);
+    return check;
+  };
   const recomputeHere = async (request: RecomputeRequest): Promise<ReconcileReport> => {
     const selected = request.models ? withDownstream(options.models, request.models) : options.models;
     // An edited model is recomputed as its table's published version until `lakeloop apply`.

@@ -12,6 +12,7 @@ import { loadJobs, Scheduler } from '../../scheduler/index.js';
 import { lakeStatus } from '../../query/index.js';
 import { jobsStatus } from '../../scheduler/index.js';
 import { Collector, DecisionLog, DEFAULT_FULL_MODEL_EVERY_MS, DEFAULT_MAX_BODY_BYTES, jobHandlers, lineageGraph, observeRoutes, StreamingLoop, WebConsole } from '../../server/index.js';
+import type { ScanBudgetCheck } from '../../runner/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { eventTimeColumnsOf, projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
@@ -105,7 +106,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   };
   context.onClose(async () => stopListening());
   let observer: ServeObserver | undefined;
-  const metrics = new ObservedMetrics({}, (counts) => observer?.landing(counts));
+  const metrics = new ObservedMetrics(config.alerts.divergenceSeconds === undefined ? {} : { maxPendingSeconds: config.alerts.divergenceSeconds }, (counts) => observer?.landing(counts));
   let feed: SampleFeed | undefined;
   let loop: StreamingLoop | undefined;
   let scheduler: Scheduler | undefined;
@@ -118,6 +119,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
     ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
     ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
+    ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),
   });
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
@@ -165,6 +167,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ? undefined
     : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
+  metrics.watchSlos(() => {
+    const held = tracker.held();
+    return held === undefined ? undefined : { held, completeness: tracker.completeness() ?? [] };
+  });
   const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
     jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`${clearLine}warning: ${redact(message)}\n`),
@@ -189,7 +195,18 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     jobs: [],
     quarantineRate: config.alerts.quarantineRate,
     intervalMs: alertIntervalMs,
+    partitions: () => {
+      const held = tracker.held();
+      const completeness = tracker.completeness();
+      return held === undefined ? undefined : { held, completeness: completeness ?? [] };
+    },
+    divergence: () => metrics.snapshot().backlog,
   });
+  // A scan budget over (refused or warned) is logged once per breach, alerted while it lasts.
+  const onBudget = (subject: string, check: ScanBudgetCheck): void => {
+    observer?.budget(subject, check);
+    if (check.over && !jsonLog) io.stderr.write(`${clearLine}${subject}: ${check.mode === 'refuse' ? 'skipped' : 'warning'}: ${escapeControl(check.message ?? '')}\n`);
+  };
   const watch = observer;
   let loopEngine: Engine | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
@@ -205,6 +222,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       metrics,
       ...(pollMs !== undefined ? { pollMs } : {}),
       fullModelEveryMs,
+      budgets: config.budgets,
+      onBudget: (check) => onBudget('streaming', check),
       // Read each cycle, so an apply made while serve runs is picked up by the next run.
       modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models, { classify: false })).models,
       onRun: (summaries, seconds) => {
@@ -242,6 +261,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         // Reconcile and replay jobs run as child processes in the idle scheduling class.
         recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
         onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
+        budgets: config.budgets,
+        onBudget: (job, check) => onBudget(`job:${job}`, check),
       }),
       log: (event) => {
         watch.job(event);
