@@ -68,7 +68,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
   const result = HeaderSchema.safeParse(raw);
   if (!result.success) {
     const issues: ConfigIssue[] = result.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') {
+      if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
         const hints = issue.keys.map((key) => didYouMean(key, HEADER_KEYS)).filter((hint) => hint !== undefined);
         const near = hints.length ? ` (${hints.join('; ')})` : '';
         return { path: issue.keys.join(', '), message: `unknown header key${near} (known: ${HEADER_KEYS.join(', ')})` };
