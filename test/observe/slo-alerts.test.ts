@@ -107,7 +107,7 @@ describe('budget alerts', () => {
   it("the streaming loop's refused cycle raises a budget alert (and one log line); a cycle within the budget resolves it", async () => {
     const o = observer();
     await ingest(salesOfDay(3, 3500).slice(0, 5));
-    const refused = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, compaction: false, budgets: { maxBytesScannedPerRun: 1, mode: 'refuse', storageQuota: {} }, onBudget: (c) => o.observer.budget('streaming', c) });
+    const refused = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, compaction: false, budgets: { maxBytesScannedPerRun: 1, mode: 'refuse', storageQuota: {}, circuits: { streaming: {}, reconcile: {} } }, onBudget: (c) => o.observer.budget('streaming', c) });
     expect((await refused.step()).ran).toBe(false);
     await refused.stop();
     const firing = await evaluate(o);
@@ -119,7 +119,7 @@ describe('budget alerts', () => {
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ level: 'warn', subject: 'streaming', mode: 'refuse', budgetBytes: 1 });
 
-    const within = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, compaction: false, budgets: { maxBytesScannedPerRun: 1e9, mode: 'refuse', storageQuota: {} }, onBudget: (c) => o.observer.budget('streaming', c) });
+    const within = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, compaction: false, budgets: { maxBytesScannedPerRun: 1e9, mode: 'refuse', storageQuota: {}, circuits: { streaming: {}, reconcile: {} } }, onBudget: (c) => o.observer.budget('streaming', c) });
     expect((await within.step()).ran).toBe(true);
     await within.stop();
     const resolved = await evaluate(o);
@@ -129,7 +129,7 @@ describe('budget alerts', () => {
   it('a warned cycle raises the alert too', async () => {
     const o = observer();
     await ingest(salesOfDay(3, 3600).slice(0, 5));
-    const warned = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, compaction: false, budgets: { maxBytesScannedPerRun: 1, mode: 'warn', storageQuota: {} }, onBudget: (c) => o.observer.budget('streaming', c) });
+    const warned = new StreamingLoop({ lake, models, eventTimeColumns: { 'bronze.sales': 'ts' }, compaction: false, budgets: { maxBytesScannedPerRun: 1, mode: 'warn', storageQuota: {}, circuits: { streaming: {}, reconcile: {} } }, onBudget: (c) => o.observer.budget('streaming', c) });
     expect((await warned.step()).ran).toBe(true);
     await warned.stop();
     expect(await evaluate(o)).toMatchObject([{ status: 'firing', key: 'budget:streaming', details: { mode: 'warn', action: 'warned' } }]);

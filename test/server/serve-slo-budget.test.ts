@@ -11,7 +11,8 @@ import { day, SALES_PROJECT, salesOfDay, SILVER, type Sale } from '../fixtures/s
  * `serve` end to end (issue 15): with `budgets.maxBytesScannedPerRun` in `warn` mode the
  * streaming cycles run and the breach reaches a loopback webhook as a `budget` alert; a
  * model's completeness SLO is evaluated from partition status and shown in `/status` and
- * `/metrics`; a late row deferred behind the horizon breaches it and alerts.
+ * `/metrics`; a late row deferred behind the horizon breaches it and alerts; the streaming
+ * circuit runs with `budgets.circuits.streaming` (read back from DuckDB in `/status`).
  */
 // exact_after is left to test/observe/slo-alerts.test.ts: serve's first cycle builds silver from an empty bronze, so every day here is provisional.
 const SLO_SILVER = SILVER.replace('lateness: 2h', 'lateness: 2h\ncompleteness:\n  max_pending_late_rows: 0');
@@ -80,7 +81,7 @@ beforeAll(async () => {
       `import { defineConfig } from ${LAKELOOP_ENTRY};`,
       'export default defineConfig({',
       `  alerts: { webhooks: [{ url: '${base}/json', format: 'json' }] },`,
-      "  budgets: { maxBytesScannedPerRun: '1B', mode: 'warn' },",
+      "  budgets: { maxBytesScannedPerRun: '1B', mode: 'warn', circuits: { streaming: { threads: 1, memoryLimit: '500MB' } } },",
       '});',
     ].join('\n'),
   });
@@ -105,6 +106,13 @@ describe('serve: scan budget (warn) and the completeness SLO', () => {
     // It ran: the models committed.
     await until(async () => ((await completeness())?.met === true ? true : undefined), 'silver.sales in /status');
   }, 60_000);
+
+  it("the streaming circuit runs with budgets.circuits.streaming, as DuckDB reports it in /status", async () => {
+    const status = (await (await fetch(`${url}/status`)).json()) as { circuits?: { streaming?: { threads: number; memoryLimit: string } } };
+    expect(status.circuits?.streaming?.threads).toBe(1);
+    // DuckDB renders 500MB (decimal) in binary units.
+    expect(status.circuits?.streaming?.memoryLimit).toBe('476.8 MiB');
+  }, 30_000);
 
   it('/status and /metrics show the completeness SLO met', async () => {
     expect(await completeness()).toMatchObject({ model: 'silver.sales', met: true, pendingLateRows: 0, notExact: [] });

@@ -28,7 +28,7 @@ let lake: Lake;
 let models: readonly Model[];
 let batches = 0;
 
-const budgets = (bytes: number, mode: 'warn' | 'refuse'): ResolvedBudgets => ({ maxBytesScannedPerRun: bytes, mode, storageQuota: {} });
+const budgets = (bytes: number, mode: 'warn' | 'refuse'): ResolvedBudgets => ({ maxBytesScannedPerRun: bytes, mode, storageQuota: {}, circuits: { streaming: {}, reconcile: {} } });
 const EVENT_TIME = { 'bronze.sales': 'ts' };
 
 async function ingest(d: number): Promise<void> {

@@ -2,7 +2,7 @@ import { loadContracts, type Contract } from '../../contracts/index.js';
 import { escapeControl, isDuration, messageOf, parseDuration, UsageError } from '../../core/index.js';
 import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
 import { AlertManager, HumanEventLog, JsonEventLog, ObservedMetrics, ServeObserver, type EventLog, type MetricsSnapshot } from '../../observe/index.js';
-import { Engine } from '../../engine/index.js';
+import { Engine, type EngineLimits } from '../../engine/index.js';
 import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
 import { CatalogRefresher } from '../../query/index.js';
 import { publishedModels } from '../../planner/index.js';
@@ -120,6 +120,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
     ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
     ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),
+    ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
   });
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
@@ -209,11 +210,17 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   };
   const watch = observer;
   let loopEngine: Engine | undefined;
+  let streamingLimits: EngineLimits | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
   if (runsModels) {
     const existing = new Set(await session.lake.tables());
     for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
-    loopEngine = await Engine.create({ threads: config.engine.threads ?? 2, ...(config.engine.memoryLimit ? { memoryLimit: config.engine.memoryLimit } : {}) });
+    // The streaming circuit: budgets.circuits.streaming, else the engine's settings, else 2 threads.
+    const budget = config.budgets.circuits.streaming;
+    const memoryLimit = budget.memoryLimit ?? config.engine.memoryLimit;
+    loopEngine = await Engine.create({ threads: budget.threads ?? config.engine.threads ?? 2, ...(memoryLimit ? { memoryLimit } : {}) });
+    streamingLimits = await loopEngine.limits();
+    verbose(`streaming circuit: ${streamingLimits.threads} threads, memory_limit ${streamingLimits.memoryLimit}`);
     const loopLake = session.lake.withEngine(loopEngine);
     loop = new StreamingLoop({
       lake: loopLake,
