@@ -61,7 +61,7 @@ describe('budgets.circuits', () => {
     };
     expect(issues({ budgets: { circuits: { streaming: { threads: 0 } } } })).toContain('budgets.circuits.streaming.threads: expected a whole number of threads, 1 or more');
     expect(issues({ budgets: { circuits: { reconcile: { memoryLimit: 'lots' } } } })).toContain("budgets.circuits.reconcile.memoryLimit: expected a size such as '2GB' or '512MiB'");
-    expect(issues({ budgets: { circuits: { reconcile: { memory: '1GB' } } } })).toMatch(/did you mean 'memoryLimit'.*expected one of: threads, memoryLimit/);
+    expect(issues({ budgets: { circuits: { reconcile: { memoryLimt: '1GB' } } } })).toMatch(/did you mean 'memoryLimit'.*expected one of: threads, memoryLimit/);
     expect(issues({ budgets: { circuits: { batch: {} } } })).toContain('expected one of: streaming, reconcile');
   });
 
