@@ -153,6 +153,10 @@ describe('held partitions and the completeness SLO', () => {
     const breach = await evaluate(o);
     expect(breach).toMatchObject([{ status: 'firing', key: 'completeness:model:silver.sales', kind: 'completeness', subject: 'silver.sales', details: { pendingLateRows: 1, notExact: [day(1)] } }]);
     expect(breach[0]?.message).toBe(`1 late rows wait for reconcile (SLO at most 0); 1 partition(s) older than 1d not exact: ${day(1)}; lakeloop reconcile publishes them`);
+    // `lakeloop status` evaluates the same SLO from the logs.
+    const status = await cli(['--lake', lakeRoot, 'status', '--json'], project);
+    expect((JSON.parse(status.stdout.trim().split('\n').at(-1) as string) as { completeness: unknown[] }).completeness).toMatchObject([{ model: 'silver.sales', met: false, pendingLateRows: 1, notExact: [day(1)] }]);
+    expect((await cli(['--lake', lakeRoot, 'status'], project)).stdout).toContain('silver.sales: BREACHED — 1 late rows wait for reconcile');
     const rec = await cli(['--lake', lakeRoot, 'reconcile', '--from', day(1), '--to', day(3)], project);
     expect(rec.code).toBe(1);
     await tracker.refresh();
