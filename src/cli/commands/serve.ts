@@ -204,9 +204,14 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     divergence: () => metrics.snapshot().backlog,
   });
   // A scan budget over (refused or warned) is logged once per breach, alerted while it lasts.
+  const overBudget = new Set<string>();
   const onBudget = (subject: string, check: ScanBudgetCheck): void => {
     observer?.budget(subject, check);
-    if (check.over && !jsonLog) io.stderr.write(`${clearLine}${subject}: ${check.mode === 'refuse' ? 'skipped' : 'warning'}: ${escapeControl(check.message ?? '')}\n`);
+    if (jsonLog) return;
+    if (check.over && !overBudget.has(subject)) io.stderr.write(`${clearLine}${subject}: ${check.mode === 'refuse' ? 'skipped' : 'warning'}: ${escapeControl(check.message ?? '')}\nhint: ${escapeControl(check.hint ?? '')}\n`);
+    else if (!check.over && overBudget.has(subject)) io.stderr.write(`${clearLine}${subject}: within budgets.maxBytesScannedPerRun again\n`);
+    if (check.over) overBudget.add(subject);
+    else overBudget.delete(subject);
   };
   const watch = observer;
   let loopEngine: Engine | undefined;
