@@ -96,6 +96,8 @@ export interface BacklogAlert {
 export interface SloState {
   readonly completeness: readonly { readonly model: string; readonly met: boolean; readonly pendingLateRows: number; readonly notExact: readonly string[]; readonly exactShare: number }[];
   readonly held: readonly { readonly table: string; readonly partitions: readonly string[] }[];
+  /** The last scan-budget check per subject (`streaming`, `job:<name>`). */
+  readonly budgets?: readonly { readonly subject: string; readonly over: boolean; readonly estimatedBytes: number; readonly budgetBytes: number }[];
 }
 
 /** Everything `GET /status` reports about the pipeline's counters. */
@@ -236,6 +238,26 @@ export class Metrics {
     completenessGauge('lakeloop_completeness_pending_late_rows', 'Late rows of the model deferred behind the horizon that no reconcile has applied yet.', (c) => c.pendingLateRows);
     completenessGauge('lakeloop_completeness_partitions_not_exact', "Partitions older than the SLO's exact_after that are not exact.", (c) => c.notExact.length);
     completenessGauge('lakeloop_completeness_exact_share', "The share of the model table's partitions that are exact.", (c) => c.exactShare);
+    new Gauge({
+      name: 'lakeloop_scan_estimate_bytes',
+      help: 'The bytes the last streaming cycle or job was estimated to scan, checked against budgets.maxBytesScannedPerRun.',
+      labelNames: ['subject'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of slos()?.budgets ?? []) this.set({ subject: b.subject }, b.estimatedBytes);
+      },
+    });
+    new Gauge({
+      name: 'lakeloop_scan_budget_over',
+      help: 'Whether the last check of the subject was over budgets.maxBytesScannedPerRun (1: refused or warned).',
+      labelNames: ['subject'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of slos()?.budgets ?? []) this.set({ subject: b.subject }, b.over ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'lakeloop_held_partitions',
       help: 'Partitions held by failing blocking tests in the last reconcile, per model table.',

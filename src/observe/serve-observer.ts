@@ -154,6 +154,11 @@ export class ServeObserver {
     } else if (!check.over && before?.over) this.options.log.event('info', 'budget_ok', { subject, estimatedBytes: check.estimatedBytes, budgetBytes: check.budgetBytes }, `${subject}: within budgets.maxBytesScannedPerRun again`);
   }
 
+  /** The last scan-budget check of each subject, for `/status` and `/metrics`. */
+  budgetChecks(): NonNullable<AlertInputs['budgets']> {
+    return [...this.budgets.values()];
+  }
+
   /** Evaluates the alert conditions now and sends what changed. */
   evaluate(): void {
     const alerts = this.options.alerts;

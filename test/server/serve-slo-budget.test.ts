@@ -107,6 +107,14 @@ describe('serve: scan budget (warn) and the completeness SLO', () => {
     await until(async () => ((await completeness())?.met === true ? true : undefined), 'silver.sales in /status');
   }, 60_000);
 
+  it('/status and /metrics show the last budget check', async () => {
+    const status = (await (await fetch(`${url}/status`)).json()) as { budgetChecks?: { subject: string; over: boolean; budgetBytes: number }[] };
+    expect(status.budgetChecks).toMatchObject([{ subject: 'streaming', over: true, mode: 'warn', budgetBytes: 1 }]);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/^lakeloop_scan_budget_over\{subject="streaming"\} 1$/m);
+    expect(Number(/^lakeloop_scan_estimate_bytes\{subject="streaming"\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1);
+  }, 30_000);
+
   it("the streaming circuit runs with budgets.circuits.streaming, as DuckDB reports it in /status", async () => {
     const status = (await (await fetch(`${url}/status`)).json()) as { circuits?: { streaming?: { threads: number; memoryLimit: string } } };
     expect(status.circuits?.streaming?.threads).toBe(1);

@@ -121,6 +121,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
     ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),
     ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
+    ...(observer?.budgetChecks().length ? { budgetChecks: observer.budgetChecks() } : {}),
   });
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
@@ -168,10 +169,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ? undefined
     : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
-  metrics.watchSlos(() => {
-    const held = tracker.held();
-    return held === undefined ? undefined : { held, completeness: tracker.completeness() ?? [] };
-  });
+  metrics.watchSlos(() => ({ held: tracker.held() ?? [], completeness: tracker.completeness() ?? [], budgets: observer?.budgetChecks() ?? [] }));
   const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
     jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`${clearLine}warning: ${redact(message)}\n`),
