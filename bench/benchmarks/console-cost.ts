@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
 import { listeningUrl, measure, percentiles, runToEnd, sleep } from './freshness.js';
 
@@ -30,6 +31,8 @@ const benchmark: Benchmark = {
       const none: number[] = [];
       const open: number[] = [];
       const clientCounts: Record<string, number>[] = [];
+      // serve's own CPU per wall second in each kind of phase: steadier than a p95 on a loaded machine.
+      const cpu = { none: { cpu: 0, wall: 0 }, open: { cpu: 0, wall: 0 } };
       const phase = async (withConsoles: boolean, label: string): Promise<void> => {
         let clients: ChildProcess | undefined;
         let out = '';
@@ -39,7 +42,12 @@ const benchmark: Benchmark = {
           // Let them load the page and connect before measuring.
           await sleep(2_000);
         }
+        const before = await serveCpuSeconds(url);
+        const wallStart = performance.now();
         const m = await measure(url, phaseMs, context);
+        const side = withConsoles ? cpu.open : cpu.none;
+        side.cpu += (await serveCpuSeconds(url)) - before;
+        side.wall += (performance.now() - wallStart) / 1000;
         (withConsoles ? open : none).push(...m.latencies);
         if (clients) {
           clients.kill('SIGTERM');
@@ -55,7 +63,7 @@ const benchmark: Benchmark = {
       const base = percentiles(none);
       const withOpen = percentiles(open);
       const load = loadavg();
-      context.log(`no console: p95 ${base.p95.toFixed(2)} s; ${consoles} consoles: p95 ${withOpen.p95.toFixed(2)} s; loadavg ${load.map((l) => l.toFixed(2)).join(' ')}`);
+      context.log(`no console: p95 ${base.p95.toFixed(2)} s, serve CPU ${(cpu.none.cpu / cpu.none.wall).toFixed(2)}/s; ${consoles} consoles: p95 ${withOpen.p95.toFixed(2)} s, serve CPU ${(cpu.open.cpu / cpu.open.wall).toFixed(2)}/s; loadavg ${load.map((l) => l.toFixed(2)).join(' ')}`);
       const events = clientCounts.reduce((n, c) => n + (c['events'] ?? 0), 0);
       const errors = clientCounts.reduce((n, c) => n + (c['errors'] ?? 0), 0);
       return [
@@ -73,6 +81,8 @@ const benchmark: Benchmark = {
             p50: round(withOpen.p50),
             baselineP50: round(base.p50),
             markers: open.length,
+            serveCpuPerS: round(cpu.open.cpu / cpu.open.wall),
+            baselineServeCpuPerS: round(cpu.none.cpu / cpu.none.wall),
             baselineMarkers: none.length,
             sseEventsRead: events,
             clientErrors: errors,
@@ -92,6 +102,12 @@ const benchmark: Benchmark = {
 };
 
 export default benchmark;
+
+/** serve's process CPU seconds so far (user + system; DuckDB's threads included), from `/metrics`. */
+async function serveCpuSeconds(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
