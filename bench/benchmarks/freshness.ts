@@ -113,7 +113,7 @@ const benchmark: Benchmark = {
 export default benchmark;
 
 /** Posts a marker order every 250 ms for `phaseMs` and times each until gold.daily_revenue has consumed it (through silver.orders). */
-async function measure(url: string, phaseMs: number, context: BenchContext): Promise<{ p50: number; p95: number; latencies: number[]; count: number; landedPerSecond: number }> {
+export async function measure(url: string, phaseMs: number, context: BenchContext): Promise<{ p50: number; p95: number; latencies: number[]; count: number; landedPerSecond: number }> {
   const pending: Marker[] = [];
   const posts: Promise<void>[] = [];
   const latencies: number[] = [];
@@ -157,7 +157,7 @@ async function measure(url: string, phaseMs: number, context: BenchContext): Pro
   return { ...percentiles(latencies), latencies, count: latencies.length, landedPerSecond };
 }
 
-function percentiles(values: readonly number[]): { p50: number; p95: number } {
+export function percentiles(values: readonly number[]): { p50: number; p95: number } {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
   return { p50: at(0.5), p95: at(0.95) };
@@ -182,7 +182,7 @@ async function postMarker(url: string, n: number): Promise<Marker | undefined> {
   return typeof body.bronzeVersion === 'number' ? { acceptedAt, bronzeVersion: body.bronzeVersion } : undefined;
 }
 
-function listeningUrl(child: ChildProcess): Promise<string> {
+export function listeningUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -194,14 +194,14 @@ function listeningUrl(child: ChildProcess): Promise<string> {
   });
 }
 
-function runToEnd(child: ChildProcess): Promise<void> {
+export function runToEnd(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) resolve();
     else child.on('exit', () => resolve());
   });
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 

@@ -2,7 +2,7 @@ import type { Engine } from '../engine/index.js';
 import type { Model } from '../models/index.js';
 import type { PartitionStatusRecord } from '../query/index.js';
 import { listReports, REPORTS_PREFIX } from '../reconcile/index.js';
-import { partitionStatus, statusCounts, STATUS_PRECEDENCE, type PartitionStatus, type PartitionStatusKind, type TablePartitionStatus } from '../state/index.js';
+import { evaluateCompleteness, partitionStatus, statusCounts, STATUS_PRECEDENCE, type CompletenessEvaluation, type PartitionStatus, type PartitionStatusKind, type TablePartitionStatus } from '../state/index.js';
 import type { Lake } from '../table/index.js';
 import { formatLateness, plural } from './human.js';
 import type { TextSink } from './io.js';
@@ -120,6 +120,8 @@ export class PartitionStatusTracker {
   private latest: Record<string, PartitionSummary> | undefined;
   private latestDetails: { readonly computedAt: string; readonly tables: readonly TablePartitionStatus[] } | undefined;
   private latestRecords: { readonly key: string; readonly records: PartitionStatusRecord[] } | undefined;
+  private heldNow: { table: string; partitions: string[] }[] | undefined;
+  private completenessNow: CompletenessEvaluation[] | undefined;
   private running: Promise<PartitionStatusRecord[]> | undefined;
   private queued: Promise<PartitionStatusRecord[]> | undefined;
 
@@ -154,6 +156,12 @@ export class PartitionStatusTracker {
     const status = await lakePartitionStatus(this.lake, this.engine, this.models);
     this.latest = Object.fromEntries(status.map((t) => [t.table, { version: t.version, counts: statusCounts(t.partitions), pendingChange: t.pendingChange }]));
     this.latestDetails = { computedAt: new Date().toISOString(), tables: status };
+    this.heldNow = status.map((t) => ({ table: t.table, partitions: t.partitions.filter((p) => p.statuses.includes('held')).map((p) => p.partition) }));
+    const objectives = new Map(this.models.flatMap((m) => (m.header.completeness ? [[m.name, m.header.completeness] as const] : [])));
+    this.completenessNow = status.flatMap((t) => {
+      const objective = objectives.get(t.table);
+      return objective ? [evaluateCompleteness(t, objective)] : [];
+    });
     const records = partitionStatusRecords(status);
     this.latestRecords = { key, records };
     return records;
@@ -182,6 +190,16 @@ export class PartitionStatusTracker {
   /** Refreshes in the background; a failure goes to `onError`. */
   request(): void {
     this.refresh().catch(this.onError);
+  }
+
+  /** Every model table with its held partitions (none: `[]`), as of the last refresh (undefined before the first). */
+  held(): readonly { readonly table: string; readonly partitions: readonly string[] }[] | undefined {
+    return this.heldNow;
+  }
+
+  /** The completeness SLOs of the models that have one, as of the last refresh (undefined before the first). */
+  completeness(): readonly CompletenessEvaluation[] | undefined {
+    return this.completenessNow;
   }
 
   /** The counts of the last refresh (undefined before the first). */

@@ -13,6 +13,19 @@ export interface BudgetsConfig {
   readonly mode?: 'warn' | 'refuse';
   /** The live bytes each layer may hold; `status` shows usage against it, `run` and `ingest` warn when over. */
   readonly storageQuota?: { readonly bronze?: string | number; readonly silver?: string | number; readonly gold?: string | number };
+  /**
+   * Memory and threads per circuit (DuckDB instance): `streaming`, serve's loop (default:
+   * `engine`'s settings, else 2 threads); `reconcile`, the separate circuit of reconcile,
+   * replay and their jobs (default 1 thread, 1GB; `--threads` / `--memory-limit` win).
+   */
+  readonly circuits?: { readonly streaming?: CircuitBudget; readonly reconcile?: CircuitBudget };
+}
+
+/** One circuit's limits: DuckDB's `threads` and `memory_limit`. */
+export interface CircuitBudget {
+  readonly threads?: number;
+  /** A size such as `'2GB'` or `'512MiB'`. */
+  readonly memoryLimit?: string;
 }
 
 /** `BudgetsConfig` parsed: sizes in bytes, the mode filled in. */
@@ -20,6 +33,7 @@ export interface ResolvedBudgets {
   readonly maxBytesScannedPerRun?: number;
   readonly mode: 'warn' | 'refuse';
   readonly storageQuota: { readonly bronze?: number; readonly silver?: number; readonly gold?: number };
+  readonly circuits: { readonly streaming: CircuitBudget; readonly reconcile: CircuitBudget };
 }
 
 const UNITS: Readonly<Record<string, number>> = {
@@ -79,9 +93,15 @@ const size = z.union([z.number({ error: SIZE_ERROR }).nonnegative({ error: SIZE_
 
 /** The keys `budgets` and `budgets.storageQuota` accept. */
 export const BUDGET_KEYS = Object.freeze({
-  budgets: ['maxBytesScannedPerRun', 'mode', 'storageQuota'],
+  budgets: ['maxBytesScannedPerRun', 'mode', 'storageQuota', 'circuits'],
   'budgets.storageQuota': ['bronze', 'silver', 'gold'],
+  'budgets.circuits': ['streaming', 'reconcile'],
+  'budgets.circuits.streaming': ['threads', 'memoryLimit'],
+  'budgets.circuits.reconcile': ['threads', 'memoryLimit'],
 });
+
+const THREADS_ERROR = 'expected a whole number of threads, 1 or more';
+const MEMORY_ERROR = "expected a size such as '2GB' or '512MiB'";
 
 /** The zod schema of `budgets` (`unknownKeys` gives the "did you mean" message of each strict object). */
 export function budgetsSchema(unknownKeys: (path: string) => z.core.$ZodErrorMap) {
@@ -93,8 +113,24 @@ export function budgetsSchema(unknownKeys: (path: string) => z.core.$ZodErrorMap
         storageQuota: z
           .strictObject({ bronze: size.optional(), silver: size.optional(), gold: size.optional() }, { error: unknownKeys('budgets.storageQuota') })
           .default({}),
+        circuits: z
+          .strictObject({ streaming: circuit('budgets.circuits.streaming').default({}), reconcile: circuit('budgets.circuits.reconcile').default({}) }, { error: unknownKeys('budgets.circuits') })
+          .default({ streaming: {}, reconcile: {} }),
       },
       { error: unknownKeys('budgets') },
     )
-    .default({ mode: 'refuse', storageQuota: {} });
+    .default({ mode: 'refuse', storageQuota: {}, circuits: { streaming: {}, reconcile: {} } });
+
+  function circuit(path: string) {
+    return z.strictObject(
+      {
+        threads: z.int({ error: THREADS_ERROR }).positive({ error: THREADS_ERROR }).optional(),
+        memoryLimit: z
+          .string({ error: MEMORY_ERROR })
+          .refine((text) => (parseSizeBytes(text) ?? 0) > 0, { error: MEMORY_ERROR })
+          .optional(),
+      },
+      { error: unknownKeys(path) },
+    );
+  }
 }

@@ -86,6 +86,12 @@ export interface AlertsConfig {
   readonly webhooks?: readonly { readonly url: string; readonly format?: 'json' | 'slack'; readonly repeatMinutes?: number }[];
   /** The share of quarantined records (over the last minute) that raises an alert; default 0.5. */
   readonly quarantineRate?: number;
+  /**
+   * Rate divergence (a growing backlog): a source whose waiting records would take longer
+   * than this many seconds to land at its ingest rate, or that lands nothing this long while
+   * records wait, raises the `divergence` alert (and the console's indicator); default 10.
+   */
+  readonly divergenceSeconds?: number;
 }
 
 const POSITIVE_INT = 'expected a positive integer';
@@ -172,6 +178,7 @@ export const configSchema = z.strictObject(
             .readonly()
             .default([]),
           quarantineRate: z.number().gt(0).max(1).optional(),
+          divergenceSeconds: z.number({ error: 'expected a number of seconds' }).positive({ error: 'expected a positive number of seconds' }).max(86_400, { error: 'expected at most 86400 seconds (a day)' }).optional(),
         },
         { error: unknownKeysMessage('alerts') },
       )
@@ -192,7 +199,7 @@ void inputMatches;
 export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = Object.freeze({
   '': ['lake', 'engine', 'sources', 'models', 'jobs', 'budgets', 'lineage', 'alerts'],
   lineage: ['file', 'url', 'sampleIngest', 'namespace'],
-  alerts: ['webhooks', 'quarantineRate'],
+  alerts: ['webhooks', 'quarantineRate', 'divergenceSeconds'],
   'alerts.webhooks': ['url', 'format', 'repeatMinutes'],
   lake: ['root', 's3'],
   'lake.s3': ['endpoint', 'region', 'forcePathStyle', 'cacheDir', 'cacheMaxBytes'],

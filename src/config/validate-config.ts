@@ -34,7 +34,7 @@ export interface ResolvedConfig {
   readonly budgets: ResolvedBudgets;
   /** `file` absolute; the `LAKELOOP_LINEAGE_*` variables are applied by the CLI. */
   readonly lineage: { readonly file?: string; readonly url?: string; readonly sampleIngest?: number; readonly namespace?: string };
-  readonly alerts: { readonly webhooks: readonly { readonly url: string; readonly format: 'json' | 'slack'; readonly repeatMinutes?: number }[]; readonly quarantineRate?: number };
+  readonly alerts: { readonly webhooks: readonly { readonly url: string; readonly format: 'json' | 'slack'; readonly repeatMinutes?: number }[]; readonly quarantineRate?: number; readonly divergenceSeconds?: number };
 }
 
 /**

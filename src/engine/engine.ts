@@ -80,6 +80,13 @@ export function quoteList(values: readonly string[]): string {
  * const rows = await engine.all('SELECT count(*) AS n FROM read_parquet($1)', ['/tmp/a.parquet']);
  * await engine.close();
  */
+/** A DuckDB instance's thread count and memory limit as DuckDB reports them. */
+export interface EngineLimits {
+  readonly threads: number;
+  /** DuckDB's rendering, e.g. `1.8 GiB` for `2GB`. */
+  readonly memoryLimit: string;
+}
+
 export class Engine {
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -103,6 +110,18 @@ export class Engine {
     // Each open file buffers up to a row group: a small circuit (reconcile's 1GB) keeps DuckDB's default.
     if (!(bytesOf(options.memoryLimit) < OPEN_PARTITION_FILES_MIN_MEMORY)) await engine.run(`SET partitioned_write_max_open_files = ${OPEN_PARTITION_FILES}`);
     return engine;
+  }
+
+  /**
+   * The limits this instance runs with, as DuckDB reports them (`current_setting`): what a
+   * circuit's budget (`budgets.circuits`) took effect as.
+   *
+   * @example
+   * await engine.limits(); // { threads: 1, memoryLimit: '953.6 MiB' }
+   */
+  async limits(): Promise<EngineLimits> {
+    const [row] = await this.all("SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS memory_limit");
+    return { threads: Number(row?.['threads']), memoryLimit: String(row?.['memory_limit']) };
   }
 
   /** Runs statements for their effect. */

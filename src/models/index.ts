@@ -9,7 +9,7 @@ export {
   type DataTestSeverity,
   type DataTestSpec,
   lineAt,
-  MODEL_KINDS, MODEL_LAYERS, ModelError, type Model, type ModelDefinition, type ModelHeader, type ModelKind } from './model.js';
+  MODEL_KINDS, MODEL_LAYERS, ModelError, type CompletenessObjective, type Model, type ModelDefinition, type ModelHeader, type ModelKind } from './model.js';
 export { embeddableSql } from './embeddable-sql.js';
 export { parseModelFile, type ParsedModelFile } from './model-header.js';
 export { loadModels, MODELS_DIR } from './load-models.js';

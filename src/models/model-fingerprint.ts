@@ -107,6 +107,7 @@ function metaOf(header: ModelHeader): Record<string, unknown> {
   if (header.owner !== undefined) meta['owner'] = header.owner;
   if (header.domain !== undefined) meta['domain'] = header.domain;
   if (header.freshness !== undefined) meta['freshness'] = header.freshness;
+  if (header.completeness !== undefined) meta['completeness'] = { max_pending_late_rows: header.completeness.maxPendingLateRows ?? null, exact_after: header.completeness.exactAfter ?? null };
   if (header.measures !== undefined) meta['measures'] = [...header.measures];
   if (header.tests.length) meta['tests'] = header.tests.map(testIdentity);
   return meta;

@@ -19,6 +19,13 @@ const HeaderSchema = z.strictObject({
   owner: z.string().min(1).optional(),
   domain: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, 'expected a domain name such as sales (letters, digits, _ and -)').optional(),
   freshness: duration.optional(),
+  completeness: z
+    .strictObject(
+      { max_pending_late_rows: z.number().int().nonnegative({ message: 'expected a number of rows (0 or more)' }).optional(), exact_after: duration.optional() },
+      { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown completeness key(s) ${issue.keys.join(', ')}; expected max_pending_late_rows, exact_after` : 'expected max_pending_late_rows and/or exact_after') },
+    )
+    .refine((c) => c.max_pending_late_rows !== undefined || c.exact_after !== undefined, { message: 'completeness needs max_pending_late_rows and/or exact_after' })
+    .optional(),
   measures: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   tests: z.array(z.unknown()).optional(),
 });
@@ -61,7 +68,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
   const result = HeaderSchema.safeParse(raw);
   if (!result.success) {
     const issues: ConfigIssue[] = result.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') {
+      if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
         const hints = issue.keys.map((key) => didYouMean(key, HEADER_KEYS)).filter((hint) => hint !== undefined);
         const near = hints.length ? ` (${hints.join('; ')})` : '';
         return { path: issue.keys.join(', '), message: `unknown header key${near} (known: ${HEADER_KEYS.join(', ')})` };
@@ -92,6 +99,14 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     owner: h.owner,
     domain: h.domain,
     freshness: h.freshness,
+    completeness:
+      h.completeness === undefined
+        ? undefined
+        : Object.freeze({
+            maxPendingLateRows: h.completeness.max_pending_late_rows,
+            exactAfter: h.completeness.exact_after,
+            exactAfterMs: h.completeness.exact_after === undefined ? undefined : parseDuration(h.completeness.exact_after),
+          }),
     measures: h.measures === undefined ? undefined : Object.freeze(typeof h.measures === 'string' ? [h.measures] : [...h.measures]),
     tests,
   });

@@ -9,6 +9,21 @@ export type ModelKind = (typeof MODEL_KINDS)[number];
 /** The layers a model may write. */
 export const MODEL_LAYERS = ['silver', 'gold'] as const;
 
+/**
+ * A model's completeness SLO (SPEC §8): the share of its table that is exact. Breached when
+ * more than `maxPendingLateRows` late rows wait for reconcile, or when a partition more than
+ * `exactAfter` older than the table's newest partition is not exact (provisional, pending
+ * late, held, missing or stale).
+ *
+ * @example
+ * { maxPendingLateRows: 100, exactAfter: '2d', exactAfterMs: 172_800_000 }
+ */
+export interface CompletenessObjective {
+  readonly maxPendingLateRows: number | undefined;
+  readonly exactAfter: string | undefined;
+  readonly exactAfterMs: number | undefined;
+}
+
 /** A model's header, validated (SPEC §6); keys the runner does not use yet are kept as given. */
 export interface ModelHeader {
   readonly kind: ModelKind;
@@ -24,6 +39,8 @@ export interface ModelHeader {
   /** The business domain the model belongs to (`domain:` key): `lineage` and `status` group by it, `domain:NAME` selects by it. */
   readonly domain: string | undefined;
   readonly freshness: string | undefined;
+  /** The completeness SLO (`completeness:` key): how much of the table may wait for reconcile. */
+  readonly completeness: CompletenessObjective | undefined;
   /**
    * The columns whose sums mean something (amounts, counts), which reconcile reports sum
    * deltas of; undefined: the default rule (`measureColumns`); `[]`: none.

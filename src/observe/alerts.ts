@@ -1,3 +1,4 @@
+import { formatSize } from '../config/index.js';
 import { backoffDelayMs, type RetryPolicy } from '../core/index.js';
 
 /** One webhook that receives alerts: a JSON body, or Slack's incoming-webhook body (`{ text }`). */
@@ -9,7 +10,7 @@ export interface AlertWebhook {
 }
 
 /** What can raise an alert. */
-export type AlertKind = 'freshness' | 'run_failed' | 'job_failed' | 'quarantine_rate';
+export type AlertKind = 'freshness' | 'completeness' | 'run_failed' | 'job_failed' | 'quarantine_rate' | 'budget' | 'held_partitions' | 'divergence';
 
 /** One condition as evaluated now: firing or not, keyed so that repeats and recoveries pair up. */
 export interface AlertCondition {
@@ -169,11 +170,23 @@ export interface AlertInputs {
   readonly quarantineRate?: number;
   /** Fewer quarantined records than this are never a spike; default 10. */
   readonly minQuarantined?: number;
+  /**
+   * The last scan-budget check of each subject that has one (`streaming`, `job:<name>`):
+   * over the budget (refused or warned) fires until a check fits again.
+   */
+  readonly budgets?: readonly { readonly subject: string; readonly over: boolean; readonly mode: 'warn' | 'refuse'; readonly message: string; readonly estimatedBytes: number; readonly budgetBytes: number }[];
+  /** Every model table with the partitions the last reconcile held (failing blocking tests); empty: none held. */
+  readonly held?: readonly { readonly table: string; readonly partitions: readonly string[] }[];
+  /** The rates of ingest, landing and transform drifting apart (the metrics' backlog), when evaluated. */
+  readonly divergence?: { readonly active: boolean; readonly reasons: readonly string[] } | undefined;
+  /** Each model's completeness SLO as last evaluated (see `state/evaluateCompleteness`). */
+  readonly completeness?: readonly { readonly model: string; readonly met: boolean; readonly message: string; readonly pendingLateRows: number; readonly notExact: readonly string[]; readonly exactShare: number }[];
 }
 
 /**
- * The alert conditions now, from serve's SLOs and state: freshness per source and model,
- * failing model runs and jobs, quarantine-rate spikes. Every known subject yields a
+ * The alert conditions now, from serve's SLOs and state: freshness and completeness per
+ * source and model, failing model runs and jobs, quarantine-rate spikes, scan-budget
+ * breaches, held partitions and rate divergence. Every known subject yields a
  * condition (firing or not), so recoveries are seen.
  *
  * @example
@@ -214,6 +227,50 @@ export function evaluateAlerts(inputs: AlertInputs, known: { models: readonly st
       firing,
       message: `${Math.round(rate * 100)}% of recent records quarantined (${q.quarantined} of ${total}; threshold ${Math.round(threshold * 100)}%)`,
       details: { source: q.source, quarantined: q.quarantined, landed: q.landed },
+    });
+  }
+  for (const b of inputs.budgets ?? []) {
+    out.push({
+      key: `budget:${b.subject}`,
+      kind: 'budget',
+      subject: b.subject,
+      firing: b.over,
+      message: b.over ? b.message : `within budgets.maxBytesScannedPerRun again (estimated ${formatSize(b.estimatedBytes)} of ${formatSize(b.budgetBytes)})`,
+      details: { mode: b.mode, estimatedBytes: b.estimatedBytes, budgetBytes: b.budgetBytes, ...(b.over ? { action: b.mode === 'refuse' ? 'refused' : 'warned' } : {}) },
+    });
+  }
+  for (const h of inputs.held ?? []) {
+    const shown = h.partitions.slice(0, 10).join(', ') + (h.partitions.length > 10 ? `, … (${h.partitions.length} in all)` : '');
+    out.push({
+      key: `held_partitions:${h.table}`,
+      kind: 'held_partitions',
+      subject: h.table,
+      firing: h.partitions.length > 0,
+      message: h.partitions.length
+        ? `${h.partitions.length} partition(s) of ${h.table} held by failing blocking tests in the last reconcile: ${shown}; fix the data or the test, then lakeloop reconcile`
+        : `no partition of ${h.table} held any more`,
+      details: { table: h.table, partitions: h.partitions.slice(0, 100) },
+    });
+  }
+  if (inputs.divergence) {
+    const d = inputs.divergence;
+    out.push({
+      key: 'divergence',
+      kind: 'divergence',
+      subject: 'pipeline',
+      firing: d.active,
+      message: d.active ? `ingest, landing and transform rates diverge (a growing backlog): ${d.reasons.join('; ')}` : 'rates agree again: no backlog',
+      details: { reasons: d.reasons },
+    });
+  }
+  for (const c of inputs.completeness ?? []) {
+    out.push({
+      key: `completeness:model:${c.model}`,
+      kind: 'completeness',
+      subject: c.model,
+      firing: !c.met,
+      message: c.message,
+      details: { model: c.model, pendingLateRows: c.pendingLateRows, notExact: c.notExact.slice(0, 100), exactShare: c.exactShare },
     });
   }
   return out;

@@ -14,6 +14,8 @@ export type LogEvent =
   | 'alert'
   | 'lineage_error'
   | 'alert_error'
+  | 'budget_exceeded'
+  | 'budget_ok'
   | 'message';
 
 /**

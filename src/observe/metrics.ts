@@ -92,6 +92,14 @@ export interface BacklogAlert {
   readonly reasons: readonly string[];
 }
 
+/** The partition state `/metrics` exposes: completeness SLOs per model, held partitions per table. */
+export interface SloState {
+  readonly completeness: readonly { readonly model: string; readonly met: boolean; readonly pendingLateRows: number; readonly notExact: readonly string[]; readonly exactShare: number }[];
+  readonly held: readonly { readonly table: string; readonly partitions: readonly string[] }[];
+  /** The last scan-budget check per subject (`streaming`, `job:<name>`). */
+  readonly budgets?: readonly { readonly subject: string; readonly over: boolean; readonly estimatedBytes: number; readonly budgetBytes: number }[];
+}
+
 /** Everything `GET /status` reports about the pipeline's counters. */
 export interface MetricsSnapshot {
   readonly startedAt: string;
@@ -177,6 +185,8 @@ export class Metrics {
   private readonly cpuSeconds: Counter<'model'>;
   private readonly freshness: Gauge<'model'>;
   private readonly served: Counter;
+  /** Where the completeness SLOs are read from at each scrape (`watchSlos`). */
+  private slos: (() => SloState | undefined) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -210,6 +220,54 @@ export class Metrics {
     this.cpuSeconds = perModel('lakeloop_model_cpu_seconds_total', 'Process CPU seconds (DuckDB threads included) spent in model runs.');
     this.freshness = new Gauge({ name: 'lakeloop_freshness_seconds', help: 'Event accepted to visible in the model, as last observed.', labelNames: ['model'], registers });
     this.served = new Counter({ name: 'lakeloop_rows_served_total', help: 'Rows returned by queries.', registers });
+    // Read at each scrape from the partition state (`watchSlos`), never stale by more than its last refresh.
+    const slos = (): SloState | undefined => this.slos?.();
+    const completenessGauge = (name: string, help: string, value: (c: SloState['completeness'][number]) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model'],
+        registers,
+        collect() {
+          this.reset();
+          for (const c of slos()?.completeness ?? []) this.set({ model: c.model }, value(c));
+        },
+      });
+    };
+    completenessGauge('lakeloop_completeness_slo_met', 'Whether the model meets its completeness SLO (1) or breaches it (0).', (c) => (c.met ? 1 : 0));
+    completenessGauge('lakeloop_completeness_pending_late_rows', 'Late rows of the model deferred behind the horizon that no reconcile has applied yet.', (c) => c.pendingLateRows);
+    completenessGauge('lakeloop_completeness_partitions_not_exact', "Partitions older than the SLO's exact_after that are not exact.", (c) => c.notExact.length);
+    completenessGauge('lakeloop_completeness_exact_share', "The share of the model table's partitions that are exact.", (c) => c.exactShare);
+    new Gauge({
+      name: 'lakeloop_scan_estimate_bytes',
+      help: 'The bytes the last streaming cycle or job was estimated to scan, checked against budgets.maxBytesScannedPerRun.',
+      labelNames: ['subject'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of slos()?.budgets ?? []) this.set({ subject: b.subject }, b.estimatedBytes);
+      },
+    });
+    new Gauge({
+      name: 'lakeloop_scan_budget_over',
+      help: 'Whether the last check of the subject was over budgets.maxBytesScannedPerRun (1: refused or warned).',
+      labelNames: ['subject'],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of slos()?.budgets ?? []) this.set({ subject: b.subject }, b.over ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'lakeloop_held_partitions',
+      help: 'Partitions held by failing blocking tests in the last reconcile, per model table.',
+      labelNames: ['table'],
+      registers,
+      collect() {
+        this.reset();
+        for (const h of slos()?.held ?? []) this.set({ table: h.table }, h.partitions.length);
+      },
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -307,6 +365,11 @@ export class Metrics {
   observeFreshness(model: string, seconds: number): void {
     this.modelState(model).freshnessSeconds = seconds;
     this.freshness.set({ model }, seconds);
+  }
+
+  /** Where `/metrics` reads the completeness SLOs and held partitions from at each scrape (serve: the partition-status tracker). */
+  watchSlos(read: () => SloState | undefined): void {
+    this.slos = read;
   }
 
   /** Rows a query returned. */

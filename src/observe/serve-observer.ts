@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ModelRunSummary } from '../runner/index.js';
-import { evaluateAlerts, type AlertManager } from './alerts.js';
+import { evaluateAlerts, type AlertInputs, type AlertManager } from './alerts.js';
 import type { EventLog } from './event-log.js';
 import type { LineageEmitter } from './lineage-emitter.js';
 import { Metrics, type LandingObservation, type MetricsOptions } from './metrics.js';
@@ -30,6 +30,10 @@ export interface ServeObserverOptions {
   readonly models: readonly { readonly name: string; readonly freshnessMs?: number | undefined }[];
   readonly jobs: readonly string[];
   readonly quarantineRate?: number | undefined;
+  /** The partition state as last computed: held partitions per model table, completeness SLOs (undefined before the first). */
+  readonly partitions?: (() => Pick<AlertInputs, 'held' | 'completeness'> | undefined) | undefined;
+  /** The rates drifting apart now (the metrics' backlog); undefined: not watched. */
+  readonly divergence?: (() => AlertInputs['divergence']) | undefined;
   /** How often alerts are evaluated; default 30 s. */
   readonly intervalMs?: number;
   readonly nowMs?: () => number;
@@ -51,6 +55,8 @@ export class ServeObserver {
   private readonly lastCommit = new Map<string, number>();
   private readonly failedModels = new Map<string, string>();
   private readonly failedJobs = new Map<string, string>();
+  /** Subject (`streaming`, `job:<name>`) → its last scan-budget check. */
+  private readonly budgets = new Map<string, NonNullable<AlertInputs['budgets']>[number]>();
   /** Per source, the landings of the last minute, for the quarantine rate. */
   private readonly recent = new Map<string, { atMs: number; landed: number; quarantined: number }[]>();
   private timer: NodeJS.Timeout | undefined;
@@ -135,6 +141,24 @@ export class ServeObserver {
     this.options.log.event(event.level, 'job', { ...(event.job !== undefined ? { job: event.job } : {}) }, event.message);
   }
 
+  /**
+   * A scan-budget check of the streaming loop (`streaming`) or a job (`job:<name>`): logged
+   * when over (refused or warned), and alerted until a check of the same subject fits again.
+   */
+  budget(subject: string, check: { readonly over: boolean; readonly mode: 'warn' | 'refuse'; readonly message?: string; readonly hint?: string; readonly estimatedBytes: number; readonly budgetBytes: number }): void {
+    const before = this.budgets.get(subject);
+    this.budgets.set(subject, { subject, over: check.over, mode: check.mode, message: check.message ?? '', estimatedBytes: check.estimatedBytes, budgetBytes: check.budgetBytes });
+    // Logged when it starts and each time a refused subject is refused again is too much at every cycle: once per breach.
+    if (check.over && !before?.over) {
+      this.options.log.event('warn', 'budget_exceeded', { subject, mode: check.mode, estimatedBytes: check.estimatedBytes, budgetBytes: check.budgetBytes }, `${check.message ?? ''}${check.hint ? ` (${check.hint})` : ''}`);
+    } else if (!check.over && before?.over) this.options.log.event('info', 'budget_ok', { subject, estimatedBytes: check.estimatedBytes, budgetBytes: check.budgetBytes }, `${subject}: within budgets.maxBytesScannedPerRun again`);
+  }
+
+  /** The last scan-budget check of each subject, for `/status` and `/metrics`. */
+  budgetChecks(): NonNullable<AlertInputs['budgets']> {
+    return [...this.budgets.values()];
+  }
+
   /** Evaluates the alert conditions now and sends what changed. */
   evaluate(): void {
     const alerts = this.options.alerts;
@@ -150,7 +174,18 @@ export class ServeObserver {
     });
     alerts.update(
       evaluateAlerts(
-        { nowMs: now, sinceMs: this.startedMs, freshness, failedModels: this.failedModels, failedJobs: this.failedJobs, quarantine, ...(this.options.quarantineRate !== undefined ? { quarantineRate: this.options.quarantineRate } : {}) },
+        {
+          nowMs: now,
+          sinceMs: this.startedMs,
+          freshness,
+          failedModels: this.failedModels,
+          failedJobs: this.failedJobs,
+          quarantine,
+          ...(this.options.quarantineRate !== undefined ? { quarantineRate: this.options.quarantineRate } : {}),
+          budgets: [...this.budgets.values()],
+          ...(this.options.partitions?.() ?? {}),
+          ...(this.options.divergence ? { divergence: this.options.divergence() } : {}),
+        },
         { models: this.options.models.map((m) => m.name), jobs: this.options.jobs },
       ),
     );

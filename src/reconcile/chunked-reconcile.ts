@@ -83,6 +83,10 @@ export async function reconcileInChunks(lake: Lake, models: readonly Model[], op
   const parts: ReconcileReport[] = [];
   let ranHere = 0;
   const circuit = await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine });
+  const limits = await circuit.limits().catch(async (error: unknown) => {
+    await circuit.close();
+    throw error;
+  });
   try {
     for (const [i, chunk] of chunks.entries()) {
       const index = i + 1;
@@ -119,6 +123,7 @@ export async function reconcileInChunks(lake: Lake, models: readonly Model[], op
     }),
     window: { from: window.from, to: window.to, latePartitions: [] },
     chunks: { run, days: chunkDays, count: chunks.length, skipped },
+    circuit: limits,
   };
   if (options.writeReport ?? true) await writeReport(lake.store, report);
   return report;

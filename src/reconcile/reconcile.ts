@@ -104,6 +104,7 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
   const plan: WindowPlan = { nowMs: lake.nowMs(), newestMs, windowMs, from: options.from, to, late };
   const engine = options.circuit ?? (await Engine.create({ threads: 1, memoryLimit: '1GB', ...options.engine }));
   const circuit = lake.withEngine(engine);
+  const limits = await engine.limits();
   const reports: ModelReport[] = [];
   /** Models recomputed in this run: name → temp table with their window rows, and that window. */
   const recomputed = new Map<string, { temp: string; partitions: readonly string[]; partitionColumn: string | undefined }>();
@@ -133,6 +134,7 @@ export async function reconcile(lake: Lake, models: readonly Model[], options: R
       to: reports.reduce((max, m) => (m.to > max ? m.to : max), reports[0]?.to ?? ''),
       latePartitions: late,
     },
+    circuit: limits,
   };
   if (options.writeReport ?? true) await writeReport(lake.store, report);
   return report;

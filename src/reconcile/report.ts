@@ -1,3 +1,4 @@
+import type { EngineLimits } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { DataTestResult } from '../runner/index.js';
 import type { PartitionDiff } from './partition-diff.js';
@@ -29,6 +30,8 @@ export interface ReconcileReport {
   readonly window?: { readonly from: string; readonly to: string; readonly latePartitions: readonly string[] };
   /** A chunked run (absent: one shot): its chunks, and those a resumed run found published and skipped. */
   readonly chunks?: ChunksSummary;
+  /** The separate circuit's limits as DuckDB applied them (`budgets.circuits.reconcile`, `--threads`, `--memory-limit`; absent in older reports). */
+  readonly circuit?: EngineLimits;
 }
 
 /** How a chunked reconcile ran (see `reconcileInChunks`). */

@@ -22,6 +22,16 @@ export interface ScanBudgetCheck {
   readonly models: readonly { readonly model: string; readonly bytes: number }[];
 }
 
+/** What is checked, for the message: `This run` of `lakeloop run`, a streaming cycle, a job. */
+export interface ScanBudgetSubject {
+  /** The message's subject: `This run`, `The streaming cycle`, `Job nightly (reconcile)`. */
+  readonly what: string;
+  /** The hint's alternative to raising the budget: `run fewer models (lakeloop run <model>...)`. */
+  readonly instead: string;
+}
+
+const RUN_SUBJECT: ScanBudgetSubject = Object.freeze({ what: 'This run', instead: 'run fewer models (lakeloop run <model>...)' });
+
 /**
  * Compares a run's scan estimate with the budget; undefined when no `maxBytesScannedPerRun` is set.
  *
@@ -29,7 +39,7 @@ export interface ScanBudgetCheck {
  * const check = checkScanBudget(await estimateScan(lake, models), config.budgets);
  * if (check?.over && check.mode === 'refuse') throw new BudgetExceeded(check.message, ...);
  */
-export function checkScanBudget(estimate: ScanEstimate, budgets: ResolvedBudgets): ScanBudgetCheck | undefined {
+export function checkScanBudget(estimate: ScanEstimate, budgets: ResolvedBudgets, subject: ScanBudgetSubject = RUN_SUBJECT): ScanBudgetCheck | undefined {
   const budgetBytes = budgets.maxBytesScannedPerRun;
   if (budgetBytes === undefined) return undefined;
   const models = estimate.models
@@ -43,8 +53,8 @@ export function checkScanBudget(estimate: ScanEstimate, budgets: ResolvedBudgets
     ...base,
     over: true,
     message:
-      `This run would scan an estimated ${formatSize(estimate.bytes)} (${estimate.files} files; ${largest}), ` +
+      `${subject.what} would scan an estimated ${formatSize(estimate.bytes)} (${estimate.files} files; ${largest}), ` +
       `over budgets.maxBytesScannedPerRun of ${formatSize(budgetBytes)}${budgets.mode === 'refuse' ? ': refused, nothing was read' : ''}`,
-    hint: 'Raise budgets.maxBytesScannedPerRun in lakeloop.config.ts or run fewer models (lakeloop run <model>...).',
+    hint: `Raise budgets.maxBytesScannedPerRun in lakeloop.config.ts or ${subject.instead}.`,
   });
 }

@@ -1,8 +1,10 @@
+import type { ResolvedBudgets } from '../config/index.js';
 import { ConfigError, LakeloopError, type ConfigIssue } from '../core/index.js';
 import type { EngineOptions } from '../engine/index.js';
 import { recomputeSelection, type Model, type ModelDag, type UnknownSelector } from '../models/index.js';
 import { publishedModels } from '../planner/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
+import { checkScanBudget, estimateRecomputeScan, type ScanBudgetCheck } from '../runner/index.js';
 import { jobSelectors, type Job, type JobHandler, type JobKind } from '../scheduler/index.js';
 import { compactJob, vacuumJob, type Lake } from '../table/index.js';
 
@@ -30,6 +32,14 @@ export interface JobHandlerOptions {
    * run; by default (and then) it runs in this process, in its own DuckDB instance.
    */
   readonly recompute?: (request: RecomputeRequest, signal: AbortSignal, onProgress?: (line: string) => void) => Promise<ReconcileReport | undefined> | undefined;
+  /**
+   * `budgets.maxBytesScannedPerRun`, checked before each reconcile or replay job from the
+   * logs (`estimateRecomputeScan`): over it in `refuse` mode the job reads nothing and ends
+   * `skipped` (not retried: the same data would be refused again); in `warn` mode it runs.
+   */
+  readonly budgets?: ResolvedBudgets | undefined;
+  /** Told each job's budget check (within the budget too, so a breach's recovery is seen). */
+  readonly onBudget?: ((job: string, check: ScanBudgetCheck) => void) | undefined;
 }
 
 /** A reconcile or replay as a job asks for it. */
@@ -76,19 +86,33 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
         exclude: exclude.length ? exclude : undefined,
         priority: text('priority'),
       };
+      const budget = await checkBudget(job.name, request);
+      if (budget?.over && budget.mode === 'refuse') return { status: 'skipped', reason: budget.message as string, hint: budget.hint as string, budget };
       const onProgress = options.progressOf?.(job.name);
       const report = (await options.recompute?.(request, signal, onProgress)) ?? (await recomputeHere(request, onProgress));
       options.onReport?.(report, job.name);
       options.onTablesChanged?.();
       const totals = reportTotals(report);
       if (totals.held > 0) throw new LakeloopError('RECONCILE_HELD', `${totals.held} partition(s) held by failing blocking tests (report ${report.id})`);
-      return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100 };
+      return { report: report.id, ...totals, seconds: Math.round(report.seconds * 100) / 100, ...(budget ? { budget } : {}), ...(budget?.over ? { warnings: [budget.message] } : {}) };
     };
-  const recomputeHere = async (request: RecomputeRequest, onProgress: ((line: string) => void) | undefined): Promise<ReconcileReport> => {
+  /** The models a job's selectors recompute (and their downstream, less what it excludes). */
+  const selectedModels = (request: RecomputeRequest): readonly Model[] => {
     const dag: ModelDag = { models: options.models, byName: new Map(options.models.map((m) => [m.name, m])) };
     const { models: selected, unknown } = recomputeSelection(dag, request.models ?? [], request.exclude ?? []);
     if (unknown.length) throw new LakeloopError('JOB_SELECTORS', `${request.kind}: ${unknown.map(describeUnknown).join('; ')}`);
     if (selected.length === 0) throw new LakeloopError('JOB_SELECTORS', `${request.kind}: the job's models and exclude select no model`);
+    return selected;
+  };
+  const checkBudget = async (job: string, request: RecomputeRequest): Promise<ScanBudgetCheck | undefined> => {
+    if (options.budgets?.maxBytesScannedPerRun === undefined) return undefined;
+    const estimate = await estimateRecomputeScan(options.lake, selectedModels(request), request);
+    const check = checkScanBudget(estimate, options.budgets, { what: `Job ${job} (${request.kind})`, instead: "narrow the job's window or models (params window, from/to, models)" });
+    if (check) options.onBudget?.(job, check);
+    return check;
+  };
+  const recomputeHere = async (request: RecomputeRequest, onProgress: ((line: string) => void) | undefined): Promise<ReconcileReport> => {
+    const selected = selectedModels(request);
     // An edited model is recomputed as its table's published version until `lakeloop apply`.
     const { models } = await publishedModels(options.lake, options.lake.engine, selected);
     return reconcile(options.lake, models, {

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { TableNotFound } from '../core/index.js';
 import type { Model } from '../models/index.js';
 import type { Metrics } from '../observe/index.js';
-import { NULL_PARTITION, runModels, type ModelRunSummary } from '../runner/index.js';
+import type { ResolvedBudgets } from '../config/index.js';
+import { checkScanBudget, estimateScan, NULL_PARTITION, runModels, type ModelRunSummary, type ScanBudgetCheck } from '../runner/index.js';
 import { compactTable, type CompactionResult, type Lake, type PartitionSpec } from '../table/index.js';
 
 /** Options of the streaming loop. */
@@ -35,6 +36,14 @@ export interface StreamingLoopOptions {
   readonly onCompactError?: ((table: string, error: unknown) => void) | undefined;
   /** Maps the models due to what a run executes (`publishedModels`: an edited model runs as published until `lakeloop apply`). */
   readonly modelsForRun?: ((models: readonly Model[]) => Promise<readonly Model[]>) | undefined;
+  /**
+   * `budgets.maxBytesScannedPerRun`, checked before each cycle as `lakeloop run` checks it:
+   * over it in `refuse` mode the cycle reads nothing and is skipped (it is tried again on the
+   * next bronze commit); in `warn` mode it runs. Either way `onBudget` hears each check.
+   */
+  readonly budgets?: ResolvedBudgets | undefined;
+  /** Told every budget check (within the budget too, so a breach's recovery is seen). */
+  readonly onBudget?: ((check: ScanBudgetCheck) => void) | undefined;
 }
 
 /**
@@ -62,6 +71,8 @@ export interface StreamingCycle {
   /** The run's failures (each also told to `onError`). */
   readonly errors: readonly unknown[];
   readonly seconds: number;
+  /** The scan-budget check of the cycle, when a budget is set and the cycle had work. */
+  readonly budget?: ScanBudgetCheck;
 }
 
 /** The cycle running now: the models it runs, in order, and those done. */
@@ -236,6 +247,9 @@ export class StreamingLoop {
       this.pendingSinceMs ??= Date.now();
       const since = this.pendingSinceMs;
       const runnable = this.options.modelsForRun ? await this.options.modelsForRun(models) : models;
+      const budget = await this.checkBudget(runnable);
+      // Refused: nothing is read; the next bronze commit (or a raised budget after a restart) tries again.
+      if (budget?.over && budget.mode === 'refuse') return { ...idle(`skipped: ${budget.message as string}`), budget };
       const current = { startedMs: Date.now(), models: runnable.map((m) => m.name), done: [] as string[] };
       this.current = current;
       const { outcomes, summaries, failures } = await runModels(this.options.lake, runnable, {
@@ -283,11 +297,21 @@ export class StreamingLoop {
         this.held.clear();
       }
       await this.compactWritten();
-      return { ran: true, summaries, errors: failures.map((f) => f.error), seconds };
+      return { ran: true, summaries, errors: failures.map((f) => f.error), seconds, ...(budget ? { budget } : {}) };
     } catch (error) {
       this.retryLater([error], []);
       return { ran: true, summaries: [], errors: [error], seconds: (performance.now() - startedMs) / 1000 };
     }
+  }
+
+  /** The cycle's scan estimate against `budgets.maxBytesScannedPerRun` (undefined without one), told to `onBudget`. */
+  private async checkBudget(models: readonly Model[]): Promise<ScanBudgetCheck | undefined> {
+    const budgets = this.options.budgets;
+    if (budgets?.maxBytesScannedPerRun === undefined) return undefined;
+    const estimate = await estimateScan(this.options.lake, models, { eventTimeColumns: this.options.eventTimeColumns });
+    const check = checkScanBudget(estimate, budgets, { what: 'The streaming cycle', instead: 'run the full models less often (serve --full-every)' });
+    if (check) this.options.onBudget?.(check);
+    return check;
   }
 
   /**

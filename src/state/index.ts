@@ -4,3 +4,4 @@
  * kept in a second store that could drift.
  */
 export * from './partition-status.js';
+export * from './completeness.js';

@@ -15,11 +15,11 @@ function issuesOf(value: unknown): string[] {
 describe('budgets in lakeloop.config.ts', () => {
   it('parses sizes to bytes (decimal units as DuckDB reads them, binary ones with an i) and defaults the mode to refuse', () => {
     const config = validateConfig({ budgets: { maxBytesScannedPerRun: '10GB', storageQuota: { bronze: '100GB', gold: '512MiB', silver: 2048 } } }, 'f', '/repo');
-    expect(config.budgets).toEqual({ maxBytesScannedPerRun: 10e9, mode: 'refuse', storageQuota: { bronze: 100e9, silver: 2048, gold: 512 * 2 ** 20 } });
+    expect(config.budgets).toEqual({ maxBytesScannedPerRun: 10e9, mode: 'refuse', storageQuota: { bronze: 100e9, silver: 2048, gold: 512 * 2 ** 20 }, circuits: { streaming: {}, reconcile: {} } });
   });
 
   it('is empty when not given', () => {
-    expect(validateConfig({}, undefined, '/repo').budgets).toEqual({ mode: 'refuse', storageQuota: {} });
+    expect(validateConfig({}, undefined, '/repo').budgets).toEqual({ mode: 'refuse', storageQuota: {}, circuits: { streaming: {}, reconcile: {} } });
   });
 
   it('names a bad size, a bad mode and an unknown key with the keys it accepts', () => {

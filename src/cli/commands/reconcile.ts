@@ -41,14 +41,18 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
   const { io } = context;
   // Arguments first: a mistyped day or number is a usage error before anything opens.
   checkWindowOptions(options);
-  const threads = options.threads === undefined ? 1 : Number(options.threads);
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads expects a positive integer, got ${JSON.stringify(options.threads)}`);
+  const threadsFlag = options.threads === undefined ? undefined : Number(options.threads);
+  if (threadsFlag !== undefined && (!Number.isInteger(threadsFlag) || threadsFlag < 1)) throw new UsageError(`--threads expects a positive integer, got ${JSON.stringify(options.threads)}`);
   const chunkDays = options.chunkDays === undefined ? DEFAULT_CHUNK_DAYS : Number(options.chunkDays);
   if (!Number.isInteger(chunkDays) || chunkDays < 0) throw new UsageError(`--chunk-days expects a whole number of days (0: one shot), got ${JSON.stringify(options.chunkDays)}`);
   // Before the session's DuckDB starts its threads, so they run at this priority too.
   const priority = parsePriority(options.priority);
   if (context.ownsProcess) context.verbose(applyCpuPriority(priority));
   const session = await context.session();
+  // The separate circuit: the flags, else budgets.circuits.reconcile, else 1 thread and 1GB.
+  const circuit = (await context.config()).budgets.circuits.reconcile;
+  const threads = threadsFlag ?? circuit.threads ?? 1;
+  const memoryLimit = options.memoryLimit ?? circuit.memoryLimit ?? '1GB';
   const { dag, contracts } = await projectModels(context, session);
   const models = selectForRecompute(dag, options.models ?? [], options.exclude ?? []);
   if (models.length === 0) throw new UsageError('No models to recompute', 'Add sql/<layer>/<name>.sql files.');
@@ -83,7 +87,7 @@ export async function reconcileCommand(kind: 'reconcile' | 'replay', options: Re
     to: options.to,
     window: options.window,
     dryRun: options.dryRun ?? false,
-    engine: { threads, memoryLimit: options.memoryLimit ?? '1GB' },
+    engine: { threads, memoryLimit },
     eventTimeColumns: eventTimeColumnsOf(contracts),
     onProgress: (message) => context.verbose(message),
   })

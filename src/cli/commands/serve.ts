@@ -2,7 +2,7 @@ import { loadContracts, type Contract } from '../../contracts/index.js';
 import { escapeControl, isDuration, messageOf, parseDuration, UsageError } from '../../core/index.js';
 import { DEFAULT_SAMPLE_RATES, SAMPLE_SOURCES, SampleFeed, type SampleFeedCounts } from '../../demo/index.js';
 import { AlertManager, HumanEventLog, JsonEventLog, ObservedMetrics, ServeObserver, type EventLog, type MetricsSnapshot } from '../../observe/index.js';
-import { Engine } from '../../engine/index.js';
+import { Engine, type EngineLimits } from '../../engine/index.js';
 import { ensureBronzeTable, startConfiguredSources } from '../../ingest/index.js';
 import { CatalogRefresher } from '../../query/index.js';
 import { publishedModels } from '../../planner/index.js';
@@ -25,6 +25,7 @@ import {
   StreamingLoop,
   WebConsole,
 } from '../../server/index.js';
+import type { ScanBudgetCheck } from '../../runner/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { eventTimeColumnsOf, projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
@@ -118,7 +119,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   };
   context.onClose(async () => stopListening());
   let observer: ServeObserver | undefined;
-  const metrics = new ObservedMetrics({}, (counts) => observer?.landing(counts));
+  const metrics = new ObservedMetrics(config.alerts.divergenceSeconds === undefined ? {} : { maxPendingSeconds: config.alerts.divergenceSeconds }, (counts) => observer?.landing(counts));
   let feed: SampleFeed | undefined;
   let loop: StreamingLoop | undefined;
   let scheduler: Scheduler | undefined;
@@ -136,6 +137,9 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
     ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
     ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
+    ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),
+    ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
+    ...(observer?.budgetChecks().length ? { budgetChecks: observer.budgetChecks() } : {}),
   });
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
@@ -190,6 +194,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ? undefined
     : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
+  metrics.watchSlos(() => ({ held: tracker.held() ?? [], completeness: tracker.completeness() ?? [], budgets: observer?.budgetChecks() ?? [] }));
   const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
     jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`${clearLine}warning: ${redact(message)}\n`),
@@ -214,14 +219,36 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     jobs: [],
     quarantineRate: config.alerts.quarantineRate,
     intervalMs: alertIntervalMs,
+    partitions: () => {
+      const held = tracker.held();
+      const completeness = tracker.completeness();
+      return held === undefined ? undefined : { held, completeness: completeness ?? [] };
+    },
+    divergence: () => metrics.snapshot().backlog,
   });
+  // A scan budget over (refused or warned) is logged once per breach, alerted while it lasts.
+  const overBudget = new Set<string>();
+  const onBudget = (subject: string, check: ScanBudgetCheck): void => {
+    observer?.budget(subject, check);
+    if (jsonLog) return;
+    if (check.over && !overBudget.has(subject)) io.stderr.write(`${clearLine}${subject}: ${check.mode === 'refuse' ? 'skipped' : 'warning'}: ${escapeControl(check.message ?? '')}\nhint: ${escapeControl(check.hint ?? '')}\n`);
+    else if (!check.over && overBudget.has(subject)) io.stderr.write(`${clearLine}${subject}: within budgets.maxBytesScannedPerRun again\n`);
+    if (check.over) overBudget.add(subject);
+    else overBudget.delete(subject);
+  };
   const watch = observer;
   let loopEngine: Engine | undefined;
+  let streamingLimits: EngineLimits | undefined;
   const cadenced = fullModelEveryMs > 0 ? dag.models.filter((m) => m.header.kind === 'full') : [];
   if (runsModels) {
     const existing = new Set(await session.lake.tables());
     for (const contract of contracts.values()) if (!existing.has(`bronze.${contract.source}`)) await ensureBronzeTable(session.lake, contract);
-    loopEngine = await Engine.create({ threads: config.engine.threads ?? 2, ...(config.engine.memoryLimit ? { memoryLimit: config.engine.memoryLimit } : {}) });
+    // The streaming circuit: budgets.circuits.streaming, else the engine's settings, else 2 threads.
+    const budget = config.budgets.circuits.streaming;
+    const memoryLimit = budget.memoryLimit ?? config.engine.memoryLimit;
+    loopEngine = await Engine.create({ threads: budget.threads ?? config.engine.threads ?? 2, ...(memoryLimit ? { memoryLimit } : {}) });
+    streamingLimits = await loopEngine.limits();
+    verbose(`streaming circuit: ${streamingLimits.threads} threads, memory_limit ${streamingLimits.memoryLimit}`);
     const loopLake = session.lake.withEngine(loopEngine);
     loop = new StreamingLoop({
       lake: loopLake,
@@ -230,6 +257,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       metrics,
       ...(pollMs !== undefined ? { pollMs } : {}),
       fullModelEveryMs,
+      budgets: config.budgets,
+      onBudget: (check) => onBudget('streaming', check),
       // Read each cycle, so an apply made while serve runs is picked up by the next run.
       modelsForRun: async (models) => (await publishedModels(loopLake, loopLake.engine, models, { classify: false })).models,
       onRun: (summaries, seconds) => {
@@ -269,6 +298,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
           // Reconcile and replay jobs run as child processes in the idle scheduling class.
           recompute: recomputeInChild({ cwd: config.projectDir, configFile: config.file, lakeRoot: config.lake.root, env: { ...process.env, ...io.env } }),
           onTablesChanged: () => (catalog ? catalog.request() : tracker.request()),
+          budgets: config.budgets,
+          onBudget: (job, check) => onBudget(`job:${job}`, check),
           // Only the console's runs are followed line by line (the page shows them).
           progressOf: (job) => (job === CONSOLE_RECONCILE_JOB.name ? (line) => consoleReconcile?.progress(line) : undefined),
           onReport: (report, job) => consoleReconcile?.reported(report, job === CONSOLE_RECONCILE_JOB.name),

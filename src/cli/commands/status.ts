@@ -10,7 +10,8 @@ import type { CommandContext } from '../command-context.js';
 import type { TextSink } from '../io.js';
 import { lakePartitionStatus, partitionStatusJson, writePartitionStatus, writePartitionSummary } from '../partition-status.js';
 import type { Session } from '../session.js';
-import type { TablePartitionStatus } from '../../state/index.js';
+import { evaluateCompleteness, type CompletenessEvaluation, type TablePartitionStatus } from '../../state/index.js';
+import type { Model } from '../../models/index.js';
 import { projectModels } from './project-models.js';
 import { formatBytes, formatColumns, formatCount, formatLateness, formatTime, plural } from '../human.js';
 
@@ -34,13 +35,15 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   const jobs = await loadJobs(config.projectDir);
   // A missing local root is an error (exit 1), not an empty lake: a mistyped --lake must not look like a fresh one.
   const session = await context.session({ mustExist: true });
-  const partitions: TablePartitionStatus[] = await modelPartitions(context, session);
+  const { partitions, models } = await modelPartitions(context, session);
+  const completeness = completenessOf(partitions, models);
   const status: LakeStatus & {
     readonly jobs: readonly JobStatus[];
     readonly late?: readonly LateStatus[];
     readonly reconciliation?: ReconciliationStatus | null;
     readonly partitions?: ReturnType<typeof partitionStatusJson>['models'];
     readonly storage?: StorageUsage;
+    readonly completeness?: readonly CompletenessEvaluation[];
   } = {
     ...(await lakeStatus(session.lake)),
     jobs: await jobsStatus(jobs, session.store),
@@ -48,6 +51,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
     reconciliation: await reconciliationStatus(session.lake),
     partitions: partitionStatusJson(partitions).models,
     storage: await storageUsage(session.lake, { quotaBytes: config.budgets.storageQuota }),
+    ...(completeness.length ? { completeness } : {}),
   };
   const domains = await domainStatus(config.projectDir, context);
   if (options.json) {
@@ -58,6 +62,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   if (status.tables.length === 0) io.stdout.write('no tables yet\n');
   writeTables(status, io.stdout);
   writePartitionSummary(partitions, io.stdout);
+  writeCompleteness(completeness, io.stdout);
   writeDomains(domains, io.stdout);
   writeLate(status.late ?? [], io.stdout);
   writeReconciliation(status.reconciliation ?? null, io.stdout);
@@ -66,22 +71,36 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
 }
 
 /** The model tables' partition status; a project whose models do not load shows none (`lakeloop run` reports why). */
-async function modelPartitions(context: CommandContext, session: Session, tables?: readonly string[]): Promise<TablePartitionStatus[]> {
+async function modelPartitions(context: CommandContext, session: Session, tables?: readonly string[]): Promise<{ partitions: TablePartitionStatus[]; models: readonly Model[] }> {
   try {
     const { dag } = await projectModels(context, session);
-    return await lakePartitionStatus(session.lake, session.engine, dag.models, tables);
+    return { partitions: await lakePartitionStatus(session.lake, session.engine, dag.models, tables), models: dag.models };
   } catch (error) {
     if (!(error instanceof LakeloopError) || tables) throw error;
     context.verbose(`partition status: ${error.message}`);
-    return [];
+    return { partitions: [], models: [] };
   }
+}
+
+/** The completeness SLOs of the models that have one (`completeness:` in the header) and a table. */
+function completenessOf(partitions: readonly TablePartitionStatus[], models: readonly Model[]): CompletenessEvaluation[] {
+  return models.flatMap((m) => {
+    const table = partitions.find((t) => t.table === m.name);
+    return m.header.completeness && table ? [evaluateCompleteness(table, m.header.completeness)] : [];
+  });
+}
+
+function writeCompleteness(slos: readonly CompletenessEvaluation[], out: TextSink): void {
+  if (slos.length === 0) return;
+  out.write('\ncompleteness SLOs:\n');
+  for (const c of slos) out.write(`  ${c.model}: ${c.met ? 'met' : 'BREACHED'} — ${c.message}\n`);
 }
 
 /** `lakeloop status --partitions [table] [--json]`. */
 async function partitionsCommand(options: StatusOptions, context: CommandContext): Promise<void> {
   const session = await context.session({ mustExist: true });
   const table = typeof options.partitions === 'string' ? options.partitions : undefined;
-  const status = await modelPartitions(context, session, table ? [table] : undefined);
+  const { partitions: status } = await modelPartitions(context, session, table ? [table] : undefined);
   if (table && !status.some((t) => t.table === table)) {
     throw new UsageError(`No model table ${table}`, 'Name a silver or gold table built from a model file (lakeloop status lists the tables).');
   }
