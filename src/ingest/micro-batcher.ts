@@ -62,6 +62,8 @@ export interface BatcherStats {
   readonly pendingBytes: number;
   /** Records of requests refused whole (`RequestRefused`): not stored, counted here. */
   readonly refusedRecords: number;
+  /** Milliseconds spent landing batches (spool, check, write, commit), summed: the lander's busy time. */
+  readonly landingMs: number;
 }
 
 /** The source has more uncommitted bytes than it accepts: the caller should retry after `retryAfterSeconds`. */
@@ -173,7 +175,7 @@ export class MicroBatcher {
   private closing = false;
   /** Re-delivered records not yet added to the lake's duplicate counter. */
   private duplicateRecords = 0;
-  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0, refusedRecords: 0 };
+  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0, refusedRecords: 0, landingMs: 0 };
   private readonly minRecordBytes: number;
   private batchCounter = 0;
 
@@ -310,6 +312,7 @@ export class MicroBatcher {
 
   private async landAll(): Promise<void> {
     for (let batch = this.closed.shift(); batch; batch = this.closed.shift()) {
+      const started = performance.now();
       try {
         await this.landOne(batch);
       } catch (error) {
@@ -320,6 +323,7 @@ export class MicroBatcher {
         await this.recover().catch(() => undefined);
       } finally {
         this.pendingBytes -= batch.bytes;
+        this.stats.landingMs += performance.now() - started;
       }
     }
   }
