@@ -380,7 +380,7 @@ export class MicroBatcher {
       // the optimistic path: DuckDB reads the spool file straight into typed rows; at the first
       // record that needs the full check it gives up, having committed nothing.
       if (lineErrors.size === 0 && requests.every((r) => r.objectLines)) {
-        result = await landCleanNdjson({ lake, contract, file: spoolFile, records: line, linesBefore: 0, batch: identity, clock: this.clock, spoolDir: this.options.spoolDir, bytes: batch.bytes, extraTxns });
+        result = await landCleanNdjson({ lake, contract, file: spoolFile, records: line, linesBefore: 0, batch: identity, clock: this.clock, spoolDir: this.options.spoolDir, bytes: batch.bytes, extraTxns, pinFields: true });
       }
       if (result === undefined) {
         const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0, new Map(), lineErrors);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,22 @@ describe('collector batches while one lands', () => {
     expect(batcher.counters().batches).toBe(2);
     const snapshot = await (await lake.table('bronze.orders')).snapshot();
     expect(snapshot.files).toHaveLength(2);
+    // nothing of the landed batches stays in the spool folder (spool files, the reader's schema file)
+    expect(await readdir(join(dir, 'spool'))).toEqual([]);
+  }, 60_000);
+
+  it('a record with an undeclared field sends its batch to the exact path, which keeps the field in _rescued', async () => {
+    const lake = await Lake.open({ store: await LocalObjectStore.create(join(dir, 'lake-rescue')), engine });
+    await mkdir(join(dir, 'spool-rescue'));
+    const batcher = await MicroBatcher.create({ lake, contract, instanceId: 'rescue', spoolDir: join(dir, 'spool-rescue') });
+    const extra = Buffer.from(`${JSON.stringify({ ...JSON.parse(order(900)), gift_wrap: true })}\n`);
+    const outcomes = await Promise.all([batcher.submit(body(30), 'a'), batcher.submit(extra, 'b')]);
+    await batcher.close();
+    expect(outcomes.map((o) => o.landed)).toEqual([10, 1]);
+    const bronze = await (await lake.table('bronze.orders')).snapshot();
+    const rows = await engine.all(`SELECT order_id, CAST(_rescued AS VARCHAR) AS rescued FROM (${await bronze.scanSql(lake.store)}) WHERE _rescued IS NOT NULL`);
+    expect(rows).toEqual([{ order_id: 'ord_900', rescued: '{"gift_wrap":true}' }]);
+    expect(await readdir(join(dir, 'spool-rescue'))).toEqual([]);
   }, 60_000);
 
   it('a batch mixing clean and invalid requests lands each request with its own counts and rejects', async () => {
