@@ -69,6 +69,7 @@ class Breakdown {
 }
 
 function sqlKind(method: string, args: unknown[]): string | undefined {
+  if (method === 'copyToParquet') return 'sql: checkpoint write';
   if (!['run', 'all', 'scalar', 'describe', 'table'].includes(method)) return undefined;
   const sql = String(args[0]);
   if (method === 'describe') return sql.includes('read_ndjson') ? 'sql: detect fields (reader describe)' : 'sql: describe (cast plan)';
@@ -84,7 +85,7 @@ function sqlKind(method: string, args: unknown[]): string | undefined {
 
 function storeKind(method: string, args: unknown[]): string | undefined {
   const key = String(args[0] ?? '');
-  if (method === 'putFile') return 'store: data files (move + fsync)';
+  if (method === 'putFile') return key.includes('_delta_log') ? 'store: checkpoint put' : 'store: data files (move + fsync)';
   if (method === 'putIfAbsent') return 'store: log commit (put-if-absent)';
   if (method === 'put') return key.includes('checkpoint') ? 'store: checkpoint put' : 'store: put';
   if (['get', 'getIfExists', 'getRange'].includes(method)) return 'store: log reads (get)';
@@ -121,7 +122,8 @@ async function measure(
   first: number,
 ): Promise<BenchResult[]> {
   const { collector, breakdown } = parts;
-  const seconds = context.quick ? 3 : 10;
+  // LAKELOOP_BENCH_COLLECTOR_S: a longer phase shows whether the per-batch cost grows with the table and its keys.
+  const seconds = Number(process.env['LAKELOOP_BENCH_COLLECTOR_S'] ?? (context.quick ? 3 : 10));
   const before = (await collector.counters())['orders'];
   breakdown.clear();
   const load = loadavg();
