@@ -148,8 +148,10 @@ interface OpenBatch {
 
 /**
  * One source's collector micro-batcher: request bodies accumulate in an open batch that
- * closes at the contract's `batch.maxRecords`, `maxBytes` or `maxMs` (whichever first);
- * closed batches land one at a time through `landBatch` under the txn
+ * closes at the contract's `batch.maxRecords`, `maxBytes` or `maxMs` (whichever first), except
+ * that a batch whose `maxMs` passes while another lands keeps growing until the lander is free;
+ * closed batches land one at a time (`landCleanNdjson` when every record is an object line,
+ * else, or when it gives up, `landBatch`) under the txn
  * (`collector:<source>:<instanceId>`, next sequence number), with each keyed request's
  * `key:<source>:<K>` as an extra txn of the same commits. A request's promise settles only
  * after the commit that holds it, with its own counts. The sequence continues from the
