@@ -4,7 +4,7 @@ import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { quoteIdent } from '../engine/index.js';
 import type { Lake, TxnId } from '../table/index.js';
-import { landBatch, type LandResult } from './bronze-writer.js';
+import { landBatch, landCleanNdjson, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords } from './raw-records.js';
 import { minRecordBytes, splitRequestBody } from './request-body.js';
@@ -62,6 +62,8 @@ export interface BatcherStats {
   readonly pendingBytes: number;
   /** Records of requests refused whole (`RequestRefused`): not stored, counted here. */
   readonly refusedRecords: number;
+  /** Milliseconds spent landing batches (spool, check, write, commit), summed: the lander's busy time. */
+  readonly landingMs: number;
 }
 
 /** The source has more uncommitted bytes than it accepts: the caller should retry after `retryAfterSeconds`. */
@@ -129,6 +131,8 @@ interface PendingRequest {
   readonly bytes: number;
   /** Its records refused before parsing (too deep), by their number in the request. */
   readonly errors: ReadonlyMap<number, string>;
+  /** Every record starts with `{` (see `RequestLines.objectLines`). */
+  readonly objectLines: boolean;
   readonly resolve: (outcome: RequestOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -138,12 +142,16 @@ interface OpenBatch {
   records: number;
   bytes: number;
   timer: NodeJS.Timeout | undefined;
+  /** Its maxMs passed while another batch was landing: it closes as soon as the lander is free. */
+  due: boolean;
 }
 
 /**
  * One source's collector micro-batcher: request bodies accumulate in an open batch that
- * closes at the contract's `batch.maxRecords`, `maxBytes` or `maxMs` (whichever first);
- * closed batches land one at a time through `landBatch` under the txn
+ * closes at the contract's `batch.maxRecords`, `maxBytes` or `maxMs` (whichever first), except
+ * that a batch whose `maxMs` passes while another lands keeps growing until the lander is free;
+ * closed batches land one at a time (`landCleanNdjson` when every record is an object line,
+ * else, or when it gives up, `landBatch`) under the txn
  * (`collector:<source>:<instanceId>`, next sequence number), with each keyed request's
  * `key:<source>:<K>` as an extra txn of the same commits. A request's promise settles only
  * after the commit that holds it, with its own counts. The sequence continues from the
@@ -173,7 +181,7 @@ export class MicroBatcher {
   private closing = false;
   /** Re-delivered records not yet added to the lake's duplicate counter. */
   private duplicateRecords = 0;
-  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0, refusedRecords: 0 };
+  private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0, refusedRecords: 0, landingMs: 0 };
   private readonly minRecordBytes: number;
   private batchCounter = 0;
 
@@ -225,7 +233,7 @@ export class MicroBatcher {
         return Promise.resolve({ source: this.source, records: 0, landed: 0, quarantined: 0, summarised: 0, duplicate: true, ...landed, rejects: [] });
       }
     }
-    const { chunks, records, bytes, errors, short } = splitRequestBody(body, this.minRecordBytes);
+    const { chunks, records, bytes, errors, short, objectLines } = splitRequestBody(body, this.minRecordBytes);
     if (short > QUARANTINED_ROWS_PER_REQUEST) {
       this.stats.refusedRecords += records;
       return Promise.reject(new RequestRefused(this.source, records, short, this.minRecordBytes));
@@ -236,7 +244,7 @@ export class MicroBatcher {
     this.stats.records += records;
     const promise = new Promise<RequestOutcome>((resolve, reject) => {
       const batch = (this.open ??= this.newBatch());
-      batch.requests.push({ key: appKey, records, firstLine: batch.records, chunks, bytes, errors, resolve, reject });
+      batch.requests.push({ key: appKey, records, firstLine: batch.records, chunks, bytes, errors, objectLines, resolve, reject });
       batch.records += records;
       batch.bytes += bytes;
       this.pendingBytes += bytes;
@@ -290,9 +298,14 @@ export class MicroBatcher {
   }
 
   private newBatch(): OpenBatch {
-    const batch: OpenBatch = { requests: [], records: 0, bytes: 0, timer: undefined };
+    const batch: OpenBatch = { requests: [], records: 0, bytes: 0, timer: undefined, due: false };
     batch.timer = setTimeout(() => {
-      if (this.open === batch) this.closeOpen();
+      if (this.open !== batch) return;
+      // While a batch lands, this one keeps growing (up to maxRecords / maxBytes) and lands
+      // next: one commit per landing instead of a queue of small ones, so under load batches
+      // grow with the arrival rate and the per-batch cost is shared by more records.
+      if (this.landing) batch.due = true;
+      else this.closeOpen();
     }, this.limits.maxMs);
     return batch;
   }
@@ -308,8 +321,18 @@ export class MicroBatcher {
     });
   }
 
+  /** The next closed batch, else the open one when its maxMs passed while the lander was busy. */
+  private nextToLand(): OpenBatch | undefined {
+    const closed = this.closed.shift();
+    if (closed || !this.open?.due) return closed;
+    const batch = this.open;
+    this.open = undefined;
+    return batch;
+  }
+
   private async landAll(): Promise<void> {
-    for (let batch = this.closed.shift(); batch; batch = this.closed.shift()) {
+    for (let batch = this.nextToLand(); batch; batch = this.nextToLand()) {
+      const started = performance.now();
       try {
         await this.landOne(batch);
       } catch (error) {
@@ -320,6 +343,7 @@ export class MicroBatcher {
         await this.recover().catch(() => undefined);
       } finally {
         this.pendingBytes -= batch.bytes;
+        this.stats.landingMs += performance.now() - started;
       }
     }
   }
@@ -351,19 +375,28 @@ export class MicroBatcher {
     const version = this.nextVersion;
     const keys = [...new Set(requests.flatMap((r) => (r.key === undefined ? [] : [r.key])))];
     const extraTxns: TxnId[] = keys.map((appId) => ({ appId, version: 1 }));
-    let result: LandResult;
+    const identity = { appId: this.appId, version, sourceOffset: `${this.options.instanceId}#${version}` };
+    let result: LandResult | undefined;
     try {
-      const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0, new Map(), lineErrors);
-      result = await landBatch({
-        lake,
-        contract,
-        raw,
-        batch: { appId: this.appId, version, sourceOffset: `${this.options.instanceId}#${version}` },
-        clock: this.clock,
-        bytes: batch.bytes,
-        extraTxns,
-        rejectGroups: { firstLines: requests.map((r) => r.firstLine + 1), maxStored: QUARANTINED_ROWS_PER_REQUEST, maxListed: LISTED_REJECTS_PER_REQUEST },
-      });
+      // The usual batch (every record an object line, none refused before parsing) first takes
+      // the optimistic path: DuckDB reads the spool file straight into typed rows; at the first
+      // record that needs the full check it gives up, having committed nothing.
+      if (lineErrors.size === 0 && requests.every((r) => r.objectLines)) {
+        result = await landCleanNdjson({ lake, contract, file: spoolFile, records: line, linesBefore: 0, batch: identity, clock: this.clock, spoolDir: this.options.spoolDir, bytes: batch.bytes, extraTxns, pinFields: true });
+      }
+      if (result === undefined) {
+        const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0, new Map(), lineErrors);
+        result = await landBatch({
+          lake,
+          contract,
+          raw,
+          batch: identity,
+          clock: this.clock,
+          bytes: batch.bytes,
+          extraTxns,
+          rejectGroups: { firstLines: requests.map((r) => r.firstLine + 1), maxStored: QUARANTINED_ROWS_PER_REQUEST, maxListed: LISTED_REJECTS_PER_REQUEST },
+        });
+      }
     } finally {
       await lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
       await rm(spoolFile, { force: true });

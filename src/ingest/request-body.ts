@@ -18,6 +18,8 @@ export interface RequestLines {
   readonly errors: ReadonlyMap<number, string>;
   /** Records shorter than `minRecordBytes` (which then cannot be valid). */
   readonly short: number;
+  /** Every record starts with `{` (what `landCleanNdjson` takes; others need the full check). */
+  readonly objectLines: boolean;
 }
 
 const NEWLINE = Buffer.from('\n');
@@ -66,6 +68,7 @@ function splitNdjson(body: Buffer, minRecordBytes: number): RequestLines {
   let records = 0;
   let short = 0;
   let blank = false;
+  let objectLines = true;
   // one pass that allocates nothing per line: a body without blank lines is spooled as it is
   for (let start = 0; start < body.length; ) {
     const end = body.indexOf(0x0a, start);
@@ -73,16 +76,17 @@ function splitNdjson(body: Buffer, minRecordBytes: number): RequestLines {
     if (isBlank(body, start, stop)) blank = true;
     else {
       records += 1;
+      if (body[start] !== 0x7b) objectLines = false;
       if (stop - start < minRecordBytes) short += 1;
       // a line shorter than the limit cannot nest deeper than it: the usual record is never scanned
       if (stop - start > MAX_RECORD_DEPTH && tooDeep(body, start, stop)) errors.set(records, DEPTH_REASON);
     }
     start = stop + 1;
   }
-  if (body.length === 0) return { chunks: [], records, bytes: 0, errors, short };
+  if (body.length === 0) return { chunks: [], records, bytes: 0, errors, short, objectLines: false };
   if (!blank) {
     const whole = body[body.length - 1] === 0x0a ? [body] : [body, NEWLINE];
-    return { chunks: whole, records, bytes: body.length + (whole.length - 1), errors, short };
+    return { chunks: whole, records, bytes: body.length + (whole.length - 1), errors, short, objectLines };
   }
   const chunks: Buffer[] = [];
   let bytes = 0;
@@ -95,7 +99,7 @@ function splitNdjson(body: Buffer, minRecordBytes: number): RequestLines {
     }
     start = stop + 1;
   }
-  return { chunks, records, bytes, errors, short };
+  return { chunks, records, bytes, errors, short, objectLines };
 }
 
 function isBlank(body: Buffer, start: number, stop: number): boolean {
@@ -138,6 +142,7 @@ function splitArray(body: Buffer, open: number, minRecordBytes: number): Request
   let elementEnd = -1;
   let lineBreak = false;
   let closed = -1;
+  let objectLines = true;
   const finish = (): boolean => {
     if (elementStart < 0) return false;
     let element = body.subarray(elementStart, elementEnd);
@@ -147,6 +152,7 @@ function splitArray(body: Buffer, open: number, minRecordBytes: number): Request
     }
     chunks.push(element, NEWLINE);
     bytes += element.length + 1;
+    if (element[0] !== 0x7b) objectLines = false;
     if (element.length < minRecordBytes) short += 1;
     if (maxDepth > MAX_RECORD_DEPTH) errors.set(chunks.length / 2, DEPTH_REASON);
     elementStart = -1;
@@ -188,5 +194,5 @@ function splitArray(body: Buffer, open: number, minRecordBytes: number): Request
   }
   if (closed < 0 || inString) return undefined;
   for (let i = closed + 1; i < body.length; i++) if (!isSpace(body[i])) return undefined;
-  return { chunks, records: chunks.length / 2, bytes, errors, short };
+  return { chunks, records: chunks.length / 2, bytes, errors, short, objectLines: objectLines && chunks.length > 0 };
 }

@@ -151,9 +151,17 @@ export class LogReader {
     this.remember(version, actions, timestampMs);
     this.lastWritten = { version, actions };
     if (!this.latest || this.latest.replay.version !== version - 1) return;
-    const replay = this.latest.replay.clone();
-    replay.apply(version, actions);
-    this.latest = { replay, snapshot: this.build(replay, timestampMs) };
+    // Extended in place: a snapshot copies what it holds (files, tombstones, txns), so no
+    // snapshot shares the replay, and a copy of it would cost O(files + txns) per commit (a
+    // collector's table gains a txn per idempotency key). A failure leaves no half-applied state.
+    const { replay } = this.latest;
+    try {
+      replay.apply(version, actions);
+      this.latest = { replay, snapshot: this.build(replay, timestampMs) };
+    } catch (error) {
+      this.latest = undefined;
+      throw error;
+    }
   }
 
   private async latestSnapshot(): Promise<Snapshot> {
