@@ -33,6 +33,9 @@ const run = promisify(execFile);
 interface ChildResult {
   readonly seconds: number;
   readonly cpuSeconds: number;
+  /** lakeloop's side: the part of `seconds` / `cpuSeconds` spent loading the CLI's modules (through tsx in a checkout). */
+  readonly moduleSeconds?: number;
+  readonly moduleCpuSeconds?: number;
   readonly files: number;
   readonly batches: number;
   readonly maxRssKiB: number;
@@ -84,6 +87,10 @@ async function bulkCase(context: BenchContext, name: string, events: number, day
       lakeloopCpuSeconds,
       duckdbCpuSeconds,
       pairRatios: ours.map((r, i) => ((duck[i]?.seconds ?? 0) / r.seconds).toFixed(2)).join('/'),
+      // The same without loading the CLI's modules (as DuckDB's side, which loads its module before its clock).
+      moduleSeconds: median(ours.map((r) => r.moduleSeconds ?? 0)),
+      ratioWithoutModuleLoad: duckdbSeconds / median(ours.map((r) => r.seconds - (r.moduleSeconds ?? 0))),
+      cpuRatioWithoutModuleLoad: duckdbCpuSeconds / median(ours.map((r) => r.cpuSeconds - (r.moduleCpuSeconds ?? 0))),
       load: `${loadBefore.toFixed(1)}→${(loadavg()[0] ?? 0).toFixed(1)}`,
       batches: ours[0]?.batches ?? 0,
       filesWritten: ours[0]?.files ?? 0,
