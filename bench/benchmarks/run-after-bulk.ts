@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
-import { defaultOrderLine, lakeloop, median, seededRandom, timedCpu, writeLines } from '../support.js';
+import { defaultOrderLine, lakeloop, median, seededRandom, writeLines } from '../support.js';
 
 /**
  * Issue 17: a first `lakeloop run` over a freshly bulk-loaded bronze is within 1.5× of the same
@@ -9,8 +11,10 @@ import { defaultOrderLine, lakeloop, median, seededRandom, timedCpu, writeLines 
  * bulk file holds `events` over 60 event days and is cut into 8 batches (`--batch-bytes` of an
  * eighth of the file: as the default cut makes of the 10M-event bench file), so bronze gets up
  * to 8 files per date; the other lake lands the same file the same way, then `compact` merges
- * them to one file per date. The two runs alternate, in-process through the CLI as a user runs
- * them, after an untimed warm-up run over a small lake. 1M events by default (`LAKELOOP_BENCH_BULK_RUN_EVENTS` sets another size; `--quick` 200k).
+ * them to one file per date. The two runs alternate (which goes first, too), each `run` in a process
+ * of its own as a user runs it (in one process, the first large run paid
+ * for memory the next one reused: 2.41 then 1.26, and 1.88 then 1.08 with a small warm-up run first).
+ * 1M events by default (`LAKELOOP_BENCH_BULK_RUN_EVENTS` sets another size; `--quick` 200k).
  */
 const benchmark: Benchmark = {
   name: 'run-after-bulk',
@@ -27,17 +31,14 @@ const benchmark: Benchmark = {
     context.log(`generated ${events} events over ${days} days, ${(bytes / 1e6).toFixed(0)} MB`);
     const batchBytes = String(Math.ceil(bytes / batches));
 
-    // An untimed first run over a small lake, so that neither side's first run pays for loading the
-    // run command's modules, the JIT and DuckDB's warm-up (measured: 2.4× on the first pair without it).
-    const warmFile = join(context.workDir, 'warm.ndjson');
-    const warmRandom = seededRandom(29);
-    await writeLines(warmFile, 20_000, (n) => defaultOrderLine(n, warmRandom, days));
-    const warmLake = join(context.workDir, 'warm');
-    await lakeloop(['--lake', warmLake, 'ingest', 'orders', '--file', warmFile], root);
-    await lakeloop(['--lake', warmLake, 'run'], root);
-
-    const bulk: { seconds: number; cpuSeconds: number }[] = [];
-    const compacted: { seconds: number; cpuSeconds: number }[] = [];
+    const run = promisify(execFile);
+    /** One `lakeloop run` in a process of its own (see bench/fixtures/run-child.ts). */
+    const timedRun = async (lake: string): Promise<{ seconds: number; cpuSeconds: number; maxRssKiB: number }> => {
+      const { stdout } = await run(process.execPath, [join(root, 'bin', 'run-ts.js'), join(root, 'bench', 'fixtures', 'run-child.ts'), lake], { cwd: root, maxBuffer: 1 << 24 });
+      return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { seconds: number; cpuSeconds: number; maxRssKiB: number };
+    };
+    const bulk: { seconds: number; cpuSeconds: number; maxRssKiB: number }[] = [];
+    const compacted: { seconds: number; cpuSeconds: number; maxRssKiB: number }[] = [];
     let bulkFiles = 0;
     let compactedFiles = 0;
     const loadBefore = loadavg()[0] ?? 0;
@@ -52,10 +53,7 @@ const benchmark: Benchmark = {
       compactedFiles = compaction.tables[0]?.filesAfter ?? 0;
       // Alternating which goes first, so neither always runs on the warmer machine.
       const order = i % 2 === 0 ? (['bulk', 'compacted'] as const) : (['compacted', 'bulk'] as const);
-      for (const side of order) {
-        const timedRun = await timedCpu(() => lakeloop(['--lake', lakes[side], 'run'], root));
-        (side === 'bulk' ? bulk : compacted).push({ seconds: timedRun.seconds, cpuSeconds: timedRun.cpuSeconds });
-      }
+      for (const side of order) (side === 'bulk' ? bulk : compacted).push(await timedRun(lakes[side]));
       context.log(
         `pair ${i + 1}/${pairs}: bulk-loaded (${bulkFiles} files) ${bulk[i]?.seconds.toFixed(2)} s / ${bulk[i]?.cpuSeconds.toFixed(2)} s CPU, ` +
           `compacted (${compactedFiles} files) ${compacted[i]?.seconds.toFixed(2)} s / ${compacted[i]?.cpuSeconds.toFixed(2)} s CPU, load ${(loadavg()[0] ?? 0).toFixed(1)}`,
@@ -77,6 +75,8 @@ const benchmark: Benchmark = {
           bulkFiles,
           compactedFiles,
           cpuRatio: median(bulk.map((r) => r.cpuSeconds)) / median(compacted.map((r) => r.cpuSeconds)),
+          peakRssMiB: Math.round(Math.max(...bulk.map((r) => r.maxRssKiB)) / 1024),
+          compactedPeakRssMiB: Math.round(Math.max(...compacted.map((r) => r.maxRssKiB)) / 1024),
           pairRatios: bulk.map((r, i) => (r.seconds / (compacted[i]?.seconds ?? Number.NaN)).toFixed(2)).join('/'),
           load: `${loadBefore.toFixed(1)}→${(loadavg()[0] ?? 0).toFixed(1)}`,
         },
