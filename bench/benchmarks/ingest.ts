@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Engine, quoteLiteral } from '../../src/engine/index.js';
@@ -6,7 +7,7 @@ import { ingestFile } from '../../src/ingest/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
-import { benchOrdersContract, defaultOrderLine, median, orderLine, seededRandom, writeLines } from '../support.js';
+import { benchOrdersContract, defaultOrderLine, median, orderLine, seededRandom, timedCpu, writeLines } from '../support.js';
 
 /**
  * `lakeloop ingest` vs DuckDB's own `COPY (SELECT * FROM read_ndjson(f)) TO … (FORMAT parquet)`
@@ -17,6 +18,12 @@ import { benchOrdersContract, defaultOrderLine, median, orderLine, seededRandom,
  *   orders --file` on 10M events over 60 event days (`LAKELOOP_BENCH_INGEST_EVENTS` scales it;
  *   `--quick`: 1M), each side in its own process, so peak RSS is the side's own;
  * - `ingest-one-day`: the same on 1M events of one day (`--quick`: 200k).
+ *
+ * `ratio` is DuckDB's seconds ÷ lakeloop's (higher is better), from wall time. On the shared
+ * 2-core machine wall time swings with other people's load, so each case also reports
+ * `cpuRatio`: DuckDB's CPU seconds ÷ lakeloop's (user + system of the process doing the
+ * work, DuckDB's threads included), which moves much less with load; and the 1-minute load
+ * average at the start and end of the case.
  */
 const contract = benchOrdersContract({ maxRecords: 2_000_000, maxBytes: 1024 * 1024 * 1024 });
 
@@ -25,6 +32,10 @@ const run = promisify(execFile);
 
 interface ChildResult {
   readonly seconds: number;
+  readonly cpuSeconds: number;
+  /** lakeloop's side: the part of `seconds` / `cpuSeconds` spent loading the CLI's modules (through tsx in a checkout). */
+  readonly moduleSeconds?: number;
+  readonly moduleCpuSeconds?: number;
   readonly files: number;
   readonly batches: number;
   readonly maxRssKiB: number;
@@ -46,13 +57,19 @@ async function bulkCase(context: BenchContext, name: string, events: number, day
   context.log(`${name}: generated ${events} events over ${days} day(s), ${(bytes / 1e6).toFixed(0)} MB`);
   const ours: ChildResult[] = [];
   const duck: ChildResult[] = [];
+  const loadBefore = loadavg()[0] ?? 0;
   for (let i = 0; i < pairs; i++) {
     ours.push(await child('lakeloop', file, join(context.workDir, `${name}-lake-${i}`)));
     duck.push(await child('duckdb', file, join(context.workDir, `${name}-duck-${i}.parquet`)));
-    context.log(`${name} run ${i + 1}/${pairs}: lakeloop ${ours[i]?.seconds.toFixed(2)} s (${ours[i]?.batches} batches, ${ours[i]?.files} files), duckdb ${duck[i]?.seconds.toFixed(2)} s`);
+    context.log(
+      `${name} run ${i + 1}/${pairs}: lakeloop ${ours[i]?.seconds.toFixed(2)} s / ${ours[i]?.cpuSeconds.toFixed(2)} s CPU (${ours[i]?.batches} batches, ${ours[i]?.files} files), ` +
+        `duckdb ${duck[i]?.seconds.toFixed(2)} s / ${duck[i]?.cpuSeconds.toFixed(2)} s CPU, load ${(loadavg()[0] ?? 0).toFixed(1)}`,
+    );
   }
   const lakeloopSeconds = median(ours.map((r) => r.seconds));
   const duckdbSeconds = median(duck.map((r) => r.seconds));
+  const lakeloopCpuSeconds = median(ours.map((r) => r.cpuSeconds));
+  const duckdbCpuSeconds = median(duck.map((r) => r.cpuSeconds));
   return {
     name,
     value: Math.round(events / lakeloopSeconds),
@@ -66,6 +83,15 @@ async function bulkCase(context: BenchContext, name: string, events: number, day
       megabytes: Math.round(bytes / 1e6),
       lakeloopSeconds,
       duckdbSeconds,
+      cpuRatio: duckdbCpuSeconds / lakeloopCpuSeconds,
+      lakeloopCpuSeconds,
+      duckdbCpuSeconds,
+      pairRatios: ours.map((r, i) => ((duck[i]?.seconds ?? 0) / r.seconds).toFixed(2)).join('/'),
+      // The same without loading the CLI's modules (as DuckDB's side, which loads its module before its clock).
+      moduleSeconds: median(ours.map((r) => r.moduleSeconds ?? 0)),
+      ratioWithoutModuleLoad: duckdbSeconds / median(ours.map((r) => r.seconds - (r.moduleSeconds ?? 0))),
+      cpuRatioWithoutModuleLoad: duckdbCpuSeconds / median(ours.map((r) => r.cpuSeconds - (r.moduleCpuSeconds ?? 0))),
+      load: `${loadBefore.toFixed(1)}→${(loadavg()[0] ?? 0).toFixed(1)}`,
       batches: ours[0]?.batches ?? 0,
       filesWritten: ours[0]?.files ?? 0,
       peakRssMiB: Math.round(Math.max(...ours.map((r) => r.maxRssKiB)) / 1024),
@@ -89,18 +115,26 @@ const benchmark: Benchmark = {
     try {
       const lakeloop: number[] = [];
       const duckdb: number[] = [];
+      const lakeloopCpu: number[] = [];
+      const duckdbCpu: number[] = [];
+      const loadBefore = loadavg()[0] ?? 0;
       let files = 0;
       for (let i = 0; i < runs; i++) {
         const lake = await Lake.open({ store: await LocalObjectStore.create(join(context.workDir, `lake-${i}`)), engine });
-        const started = performance.now();
-        const summary = await ingestFile({ lake, contract, input: file });
-        lakeloop.push((performance.now() - started) / 1000);
+        const ours = await timedCpu(() => ingestFile({ lake, contract, input: file }));
+        const summary = ours.result;
+        lakeloop.push(ours.seconds);
+        lakeloopCpu.push(ours.cpuSeconds);
         files = summary.files;
         if (summary.landed !== events) throw new Error(`expected ${events} landed, got ${summary.landed} (${summary.quarantined} quarantined)`);
-        const t0 = performance.now();
-        await engine.run(`COPY (SELECT * FROM read_ndjson(${quoteLiteral(file)})) TO ${quoteLiteral(join(context.workDir, `duck-${i}.parquet`))} (FORMAT parquet, COMPRESSION zstd)`);
-        duckdb.push((performance.now() - t0) / 1000);
-        context.log(`run ${i + 1}/${runs}: lakeloop ${lakeloop[i]?.toFixed(2)} s, duckdb ${duckdb[i]?.toFixed(2)} s`);
+        const duck = await timedCpu(() =>
+          engine.run(`COPY (SELECT * FROM read_ndjson(${quoteLiteral(file)})) TO ${quoteLiteral(join(context.workDir, `duck-${i}.parquet`))} (FORMAT parquet, COMPRESSION zstd)`),
+        );
+        duckdb.push(duck.seconds);
+        duckdbCpu.push(duck.cpuSeconds);
+        context.log(
+          `run ${i + 1}/${runs}: lakeloop ${ours.seconds.toFixed(2)} s / ${ours.cpuSeconds.toFixed(2)} s CPU, duckdb ${duck.seconds.toFixed(2)} s / ${duck.cpuSeconds.toFixed(2)} s CPU, load ${(loadavg()[0] ?? 0).toFixed(1)}`,
+        );
       }
       const value = events / median(lakeloop);
       const baseline = events / median(duckdb);
@@ -116,6 +150,10 @@ const benchmark: Benchmark = {
           megabytes: Math.round(bytes / 1e6),
           lakeloopSeconds: median(lakeloop),
           duckdbSeconds: median(duckdb),
+          cpuRatio: median(duckdbCpu) / median(lakeloopCpu),
+          lakeloopCpuSeconds: median(lakeloopCpu),
+          duckdbCpuSeconds: median(duckdbCpu),
+          load: `${loadBefore.toFixed(1)}→${(loadavg()[0] ?? 0).toFixed(1)}`,
           filesWritten: files,
           // this process's peak so far: both sides of this case, in-process
           peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -1,4 +1,5 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
+import type { Engine } from '../../engine/index.js';
 import { ensureBronzeTable } from '../../ingest/index.js';
 import { loadModels, resolveModels, type Model, type ModelDag } from '../../models/index.js';
 import type { CommandContext } from '../command-context.js';
@@ -8,13 +9,15 @@ import type { Session } from '../session.js';
 export async function projectModels(
   context: CommandContext,
   session: Session,
+  /** The engine that parses the models' SQL (default: the session's; another one lets a verb parse while its session engine works). */
+  parser: Engine = session.engine,
 ): Promise<{ dag: ModelDag; sources: string[]; contracts: ReadonlyMap<string, Contract> }> {
   const config = await context.config();
   const contracts = await loadContracts(config.projectDir);
   const definitions = await loadModels(config.projectDir);
   const sources = [...contracts.keys()];
   const inLake = (await session.lake.tables()).filter((t) => t.startsWith('bronze.') || t.startsWith('quarantine.'));
-  const dag = await resolveModels(definitions, { engine: session.engine, knownTables: [...inLake, ...sources.map((s) => `bronze.${s}`)] });
+  const dag = await resolveModels(definitions, { engine: parser, knownTables: [...inLake, ...sources.map((s) => `bronze.${s}`)] });
   return { dag, sources, contracts };
 }
 
