@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CommitConflict, LakeloopError, SqlError } from '../core/index.js';
 import { quoteIdent } from '../engine/index.js';
 import { lineAt, modelFingerprint, ModelError, type Model } from '../models/index.js';
+import { PENDING_REBUILD_KEY } from '../planner/index.js';
 import { parseStats, type AddAction, type DeltaTable, type Lake, type Snapshot } from '../table/index.js';
 
 /**
@@ -63,8 +64,9 @@ const BUILT_FINGERPRINT = 'lakeloop.model.fingerprint';
 const BUILD_ID = 'lakeloop.model.build';
 
 /** The configuration a model's rebuild (`replaceDefinition`) merges into its table's: see `definitionGuard`. */
-export function rebuildConfiguration(model: Model): Record<string, string> {
-  return { [BUILT_FINGERPRINT]: modelFingerprint(model), [BUILD_ID]: randomUUID() };
+export function rebuildConfiguration(model: Model): Record<string, string | null> {
+  // A rebuild is the forced rebuild apply may have left pending (`PENDING_REBUILD_KEY`): done.
+  return { [BUILT_FINGERPRINT]: modelFingerprint(model), [BUILD_ID]: randomUUID(), [PENDING_REBUILD_KEY]: null };
 }
 
 /**

@@ -501,7 +501,8 @@ export class DeltaTable {
   /**
    * Replaces the whole table, content and definition, in ONE commit (Spark's overwrite with
    * `overwriteSchema`): a new metaData with the query's `columns` as the schema,
-   * `partitionColumns` as the layout and `configuration` merged into the table's, every live
+   * `partitionColumns` as the layout and `configuration` merged into the table's (a null
+   * value removes its key), every live
    * file removed, the query's rows added. A dropped column leaves the schema, a retyped one
    * takes its new type; readers of older versions keep their own schema (time travel is
    * unaffected).
@@ -522,7 +523,7 @@ export class DeltaTable {
     options: WriteOptions & {
       readonly columns: readonly DuckdbColumn[];
       readonly partitionColumns: readonly string[];
-      readonly configuration?: Readonly<Record<string, string>>;
+      readonly configuration?: Readonly<Record<string, string | null>>;
     },
   ): Promise<CommitResult> {
     const snapshot = await this.snapshot();
@@ -553,7 +554,7 @@ export class DeltaTable {
         readVersion: base.version,
         add: adds,
         remove: base.files.map((f) => removeFor(f, now)),
-        metadata: { ...base.metadata, schemaString: schemaToString(schema), partitionColumns, configuration: { ...base.metadata.configuration, ...options.configuration } },
+        metadata: { ...base.metadata, schemaString: schemaToString(schema), partitionColumns, configuration: mergeConfiguration(base.metadata.configuration, options.configuration) },
         readPartitions: [{}],
         operation: options.operation ?? 'CREATE OR REPLACE TABLE AS SELECT',
         operationParameters: { mode: 'Overwrite', overwriteSchema: true, partitionBy: JSON.stringify(partitionColumns) },
@@ -755,6 +756,16 @@ export class DeltaTable {
     }
     return spec;
   }
+}
+
+/** A table's configuration with `changes` applied: a null value removes its key. */
+function mergeConfiguration(configuration: Readonly<Record<string, string>>, changes: Readonly<Record<string, string | null>> = {}): Record<string, string> {
+  const merged: Record<string, string> = { ...configuration };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
 }
 
 function normalizePath(path: string): string {
