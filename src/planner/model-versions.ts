@@ -1,6 +1,6 @@
 import type { Engine } from '../engine/index.js';
 import { modelFingerprint, modelVersionOf, publishedDefinition, type Model, type ModelVersionRecord } from '../models/index.js';
-import type { DeltaTable, Lake } from '../table/index.js';
+import type { DeltaTable, Lake, Snapshot } from '../table/index.js';
 import { classifyEdit, type ModelChangeKind } from './change-classifier.js';
 
 /**
@@ -116,4 +116,52 @@ async function withUpstream(engine: Engine, definition: Model, current: Model): 
   if (!refs) return definition;
   const upstream = [...new Set(refs.filter((r) => r.catalog === '' && LAKE_LAYERS.has(r.schema.toLowerCase())).map((r) => `${r.schema.toLowerCase()}.${r.name}`))].sort();
   return upstream.join('\0') === current.upstream.join('\0') ? definition : Object.freeze({ ...definition, upstream: Object.freeze(upstream) });
+}
+
+/**
+ * Table configuration key of a forced rebuild still pending: set by `apply` on each model a
+ * breaking upstream change forces to rebuild, before it rebuilds anything, and removed by
+ * the model's own rebuild (apply, `run --full-refresh`). It lives in the table's metaData,
+ * so every later commit (streaming, reconcile, compaction) keeps it: a forced rebuild that
+ * failed stays listed by `plan` until it is done.
+ */
+export const PENDING_REBUILD_KEY = 'lakeloop.model.pendingRebuild';
+
+/** An upstream model whose applied change forces a table's rebuild: its name and the fingerprint apply published for it. */
+export interface PendingRebuild {
+  readonly model: string;
+  readonly fingerprint: string;
+}
+
+/**
+ * The forced rebuilds a table's snapshot says are pending (`PENDING_REBUILD_KEY`).
+ *
+ * @example
+ * pendingRebuildsOf(await table.snapshot()) // [{ model: 'silver.sales', fingerprint: '3b9d…' }]
+ */
+export function pendingRebuildsOf(snapshot: Snapshot): PendingRebuild[] {
+  const text = snapshot.metadata.configuration[PENDING_REBUILD_KEY];
+  if (!text) return [];
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!Array.isArray(parsed)) return [];
+    return parsed.filter((p): p is PendingRebuild => typeof p?.model === 'string' && typeof p?.fingerprint === 'string');
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The pending forced rebuilds that still hold: those whose upstream model's published version
+ * is the one that forced them (an upstream whose rebuild did not land, or that was changed
+ * again since, forces the rebuild through its own plan entry, if at all).
+ */
+export async function heldRebuilds(lake: Lake, snapshot: Snapshot): Promise<PendingRebuild[]> {
+  const held: PendingRebuild[] = [];
+  for (const pending of pendingRebuildsOf(snapshot)) {
+    const upstream = await lake.tableIfExists(pending.model);
+    const published = upstream ? await publishedVersion(upstream) : undefined;
+    if (published?.record.fingerprint === pending.fingerprint) held.push(pending);
+  }
+  return held;
 }

@@ -3,7 +3,7 @@ import { quoteIdent, type Engine } from '../engine/index.js';
 import { embeddableSql, ModelError, withDownstream, type Model } from '../models/index.js';
 import { deltaTypeOfDuckdb, deltaTypeText, duckdbTypeOf, Lake, partitionKey, sameDeltaType, type Snapshot, type TableSchema } from '../table/index.js';
 import { classifyEdit, type ModelChangeKind } from './change-classifier.js';
-import { publishedVersion } from './model-versions.js';
+import { heldRebuilds, publishedVersion, type PendingRebuild } from './model-versions.js';
 
 /** A column whose type a change alters. */
 export interface RetypedColumn {
@@ -24,7 +24,11 @@ export interface PlannedModel {
   readonly partitions: number;
   /** Whether apply rebuilds it: its own change, or a breaking change upstream (`rebuildFor`). */
   readonly rebuild: boolean;
-  /** The changed upstream models that force this rebuild (empty when its own change does). */
+  /**
+   * The upstream models whose breaking change forces this rebuild (empty when its own change
+   * does): changed ones in this plan, and applied ones whose forced rebuild of it has not
+   * succeeded yet (`PENDING_REBUILD_KEY`).
+   */
   readonly rebuildFor: readonly string[];
   /** Seconds its last recorded full build took (null: none recorded). */
   readonly estimateSeconds: number | null;
@@ -69,14 +73,16 @@ export interface BuildPlanOptions {
  */
 export async function buildPlan(lake: Lake, engine: Engine, models: readonly Model[], options: BuildPlanOptions = {}): Promise<ModelPlan> {
   const selected = options.select?.length ? new Set(options.select) : undefined;
-  const states = new Map<string, { model: Model; change: ModelChangeKind; snapshot: Snapshot | undefined; fullBuildSeconds: number | undefined }>();
+  const states = new Map<string, { model: Model; change: ModelChangeKind; snapshot: Snapshot | undefined; fullBuildSeconds: number | undefined; held: PendingRebuild[] }>();
   for (const model of models) {
     const table = await lake.tableIfExists(model.name);
     const snapshot = table ? await table.snapshot() : undefined;
     const published = table ? await publishedVersion(table, { estimate: true }) : undefined;
     // A table built before fingerprints were recorded: its file is adopted as published.
     const change: ModelChangeKind = !table ? 'added' : !published ? 'unchanged' : await classifyEdit(engine, published.record, model);
-    states.set(model.name, { model, change, snapshot, fullBuildSeconds: published?.fullBuildSeconds });
+    // A rebuild an earlier apply forced and that has not succeeded yet (its table's configuration says so).
+    const held = snapshot ? await heldRebuilds(lake, snapshot) : [];
+    states.set(model.name, { model, change, snapshot, fullBuildSeconds: published?.fullBuildSeconds, held });
   }
   const counts = (name: string): boolean => !selected || selected.has(name);
   const rebuild = new Set<string>();
@@ -92,6 +98,12 @@ export async function buildPlan(lake: Lake, engine: Engine, models: readonly Mod
     if (!counts(name)) continue;
     if (s.change === 'added' || s.change === 'non-breaking' || s.change === 'breaking') rebuild.add(name);
     if (s.change === 'breaking') force(name);
+  }
+  for (const [name, s] of states) {
+    if (!counts(name) || s.held.length === 0) continue;
+    rebuild.add(name);
+    const by = forcedBy.get(name) ?? [];
+    forcedBy.set(name, [...by, ...s.held.map((h) => h.model).filter((m) => !by.includes(m))]);
   }
 
   // Every model's output as empty relations, in DAG order: rebuilt ones with their new columns.

@@ -1,5 +1,5 @@
-import { modelVersionRecord, type Model } from '../models/index.js';
-import { latestProgress, type ModelPlan } from '../planner/index.js';
+import { modelFingerprint, modelVersionRecord, type Model } from '../models/index.js';
+import { latestProgress, PENDING_REBUILD_KEY, type ModelPlan, type PendingRebuild } from '../planner/index.js';
 import type { Lake } from '../table/index.js';
 import { runModels, type ModelRunSummary, type RunModelsOptions } from './run-models.js';
 
@@ -30,13 +30,16 @@ export interface ApplyResult {
  * columns leave, retyped ones change type, a new partition_by re-lays it out) and its
  * commit records the new fingerprint. Metadata-only changes are recorded in an empty
  * commit. A failing model fails the apply (its downstream is not rebuilt); the models
- * rebuilt without it stay published.
+ * rebuilt without it stay published. Before rebuilding anything, each model a breaking
+ * upstream change forces is marked as pending a rebuild (`PENDING_REBUILD_KEY`), which its
+ * own rebuild clears: a forced rebuild that fails (or never starts) stays in `plan`.
  *
  * @example
  * const result = await applyPlan(lake, plan, dag.models);
  */
 export async function applyPlan(lake: Lake, plan: ModelPlan, models: readonly Model[], options: ApplyPlanOptions = {}): Promise<ApplyResult> {
   const wanted = new Set(plan.rebuild);
+  await markForcedRebuilds(lake, plan, models);
   const result = await runModels(
     lake,
     models.filter((m) => wanted.has(m.name)),
@@ -66,4 +69,31 @@ export async function applyPlan(lake: Lake, plan: ModelPlan, models: readonly Mo
     recorded.push({ model: name, version: result.version });
   }
   return Object.freeze({ rebuilt: Object.freeze(rebuilt), recorded: Object.freeze(recorded) });
+}
+
+/**
+ * Marks each existing table the plan rebuilds because of an upstream change (`rebuildFor`)
+ * with the upstream versions that force it, in its configuration (one metaData commit per
+ * table whose mark changes). Written before any rebuild, so a crash or a failure at any point
+ * leaves every forced rebuild that did not land listed by `plan`.
+ */
+async function markForcedRebuilds(lake: Lake, plan: ModelPlan, models: readonly Model[]): Promise<void> {
+  for (const planned of plan.models) {
+    if (!planned.rebuild || planned.rebuildFor.length === 0) continue;
+    const table = await lake.tableIfExists(planned.name);
+    if (!table) continue;
+    const pending: PendingRebuild[] = planned.rebuildFor.flatMap((name) => {
+      const upstream = models.find((m) => m.name === name);
+      return upstream ? [{ model: name, fingerprint: modelFingerprint(upstream) }] : [];
+    });
+    const snapshot = await table.snapshot();
+    const text = JSON.stringify(pending);
+    if (snapshot.metadata.configuration[PENDING_REBUILD_KEY] === text) continue;
+    await table.commit({
+      readVersion: snapshot.version,
+      metadata: { ...snapshot.metadata, configuration: { ...snapshot.metadata.configuration, [PENDING_REBUILD_KEY]: text } },
+      operation: 'SET TBLPROPERTIES',
+      commitInfo: { lakeloop: { model: planned.name, mode: 'rebuild-pending', forcedBy: planned.rebuildFor } },
+    });
+  }
 }

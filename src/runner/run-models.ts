@@ -11,10 +11,10 @@ import {
   type ModelProgress,
   type UpstreamChanges,
 } from '../planner/index.js';
-import type { AddAction, DeltaTable, Lake, PartitionSpec } from '../table/index.js';
+import type { AddAction, DeltaTable, Lake, PartitionSpec, Snapshot } from '../table/index.js';
 import { DataTestFailed, runDataTests, testInputs, type DataTestResult } from './data-tests.js';
 import { planKeyMerge, planPartitions, type OutputPlan } from './incremental.js';
-import { createModelTable, keyDedupSql, NULL_PARTITION, rowsOf, userSql } from './model-sql.js';
+import { createModelTable, definitionGuard, keyDedupSql, NULL_PARTITION, rebuildConfiguration, rowsOf, userSql } from './model-sql.js';
 import { CostMeter, type ModelCost } from './run-cost.js';
 
 /** What one model's run did. */
@@ -117,6 +117,8 @@ interface RunState {
   readonly started: number;
   readonly replaceDefinition: boolean;
   readonly meter: CostMeter;
+  /** Refuses a write to a table rebuilt since the run read it (`definitionGuard`); none for a new table. */
+  readonly precondition?: ((snapshot: Snapshot) => void) | undefined;
 }
 
 /**
@@ -178,6 +180,8 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions, met
   const started = performance.now();
   const table = await lake.tableIfExists(model.name);
   const fullRefresh = (options.fullRefresh ?? false) && (options.fullRefreshModels?.has(model.name) ?? true);
+  // Read before the progress, so a rebuild landing after it is caught by the guard.
+  const precondition = table ? definitionGuard(model, await table.snapshot()) : undefined;
   const progress = table && !fullRefresh ? await latestProgress(table) : undefined;
   const changes = new Map<string, UpstreamChanges>();
   const upstream: Record<string, number> = {};
@@ -195,7 +199,7 @@ async function runModel(lake: Lake, model: Model, options: RunModelsOptions, met
   let observed: number | undefined;
   for (const c of changes.values()) if (c.maxEventTimeMs !== undefined) observed = Math.max(observed ?? c.maxEventTimeMs, c.maxEventTimeMs);
   const maxEventTimeMs = advanceMaxEventTime(progress?.maxEventTimeMs, observed, lake.nowMs(), model.header.maxFutureSkew);
-  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && fullRefresh, meter };
+  const state: RunState = { lake, model, changes, upstream, maxEventTimeMs, started, replaceDefinition: (options.replaceDefinition ?? false) && fullRefresh, meter, precondition };
 
   const incremental = table !== undefined && progress !== undefined && model.header.kind !== 'full' && [...changes.values()].every((c) => c.known);
   if (!incremental || !table) return runFull(state, table);
@@ -243,6 +247,7 @@ async function runIncremental(state: RunState, table: DeltaTable, plan: OutputPl
     if (Object.keys(plan.deferred).length === 0) return await unchanged(state, table);
     // Everything new was behind the horizon: record the progress (and the deferred rows) only.
     const snapshot = await table.snapshot();
+    state.precondition?.(snapshot);
     const result = await table.commit({
       readVersion: snapshot.version,
       operation: 'MODEL RUN',
@@ -315,13 +320,18 @@ async function publish(
       rowsOut = written;
     };
     if (temp) await audit(temp, Number(await engine.scalar(`SELECT count(*) FROM ${temp}`)));
-    if (existing) await addNewColumns(existing, model, added);
+    if (existing) await addNewColumns(existing, model, added, state.precondition);
     const table = existing ?? (await createModelTable(lake, model, columns));
     const mode = run.mode === 'full' ? 'full' : 'stream';
-    const options = { operation: 'MODEL RUN', commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) }, ...(temp ? {} : { audit }) };
+    const options = {
+      operation: 'MODEL RUN',
+      commitInfo: { lakeloop: progressRecord(state, mode, run.deferred, run.partitions) },
+      ...(temp ? {} : { audit }),
+      ...(state.precondition && !replacing ? { precondition: state.precondition } : {}),
+    };
     const partitionColumn = model.header.partitionBy[0];
     const result = await userSql(model, () => {
-      if (replacing) return table.replaceDefinition(rows, { ...options, columns, partitionColumns: model.header.partitionBy });
+      if (replacing) return table.replaceDefinition(rows, { ...options, columns, partitionColumns: model.header.partitionBy, configuration: rebuildConfiguration(model) });
       if (run.partitions === 'all' || partitionColumn === undefined) return table.overwrite(rows, options);
       const partitions = specs(partitionColumn, run.partitions);
       return run.replaces
@@ -384,11 +394,16 @@ function latenessOf(state: RunState, deferred: Readonly<Record<string, number>>)
  * (one ADD COLUMNS commit; rows written before read them as NULL until a --full-refresh or
  * a replay rewrites them). A changed type is refused by the writer with a hint.
  */
-async function addNewColumns(table: DeltaTable, model: Model, added: readonly { name: string; type: string }[]): Promise<void> {
+async function addNewColumns(
+  table: DeltaTable,
+  model: Model,
+  added: readonly { name: string; type: string }[],
+  precondition: ((snapshot: Snapshot) => void) | undefined,
+): Promise<void> {
   if (added.length === 0) return;
   await table.addColumns(
     added.map((c) => ({ name: c.name, type: c.type })),
-    { operation: 'ADD COLUMNS', commitInfo: { lakeloop: { model: model.name, mode: 'schema', added: added.map((c) => c.name) } } },
+    { operation: 'ADD COLUMNS', commitInfo: { lakeloop: { model: model.name, mode: 'schema', added: added.map((c) => c.name) } }, ...(precondition ? { precondition } : {}) },
   );
 }
 

@@ -1,6 +1,6 @@
 import type { Engine } from '../engine/index.js';
 import { modelFingerprint, modelVersionOf, withDownstream, type Model } from '../models/index.js';
-import { classifyEdit, type ModelChangeKind } from '../planner/index.js';
+import { classifyEdit, heldRebuilds, type ModelChangeKind } from '../planner/index.js';
 import { partitionKey, type CommitSummary, type DeltaTable, type Lake, type Snapshot } from '../table/index.js';
 
 /**
@@ -46,7 +46,7 @@ export interface TablePartitionStatus {
   readonly version: number;
   /** The change between the model file and the published version, when they differ (`lakeloop plan` would show it). */
   readonly pendingChange: ModelChangeKind | null;
-  /** Upstream models whose breaking change (pending a plan) makes this table's partitions stale too. */
+  /** Upstream models whose breaking change (pending a plan, or applied while this table's forced rebuild failed) makes its partitions stale too. */
   readonly staleFrom: readonly string[];
   /** The partitions ordered by value, and the partitions `missing` or only `pending_late` that the table lacks. */
   readonly partitions: readonly PartitionStatus[];
@@ -120,6 +120,13 @@ export async function partitionStatus(lake: Lake, models: readonly Model[], opti
   for (const [name, change] of pending) {
     if (change !== 'breaking') continue;
     for (const down of withDownstream(models, [name])) if (down.name !== name) staleFrom.set(down.name, [...(staleFrom.get(down.name) ?? []), name]);
+  }
+  // A forced rebuild an apply left pending (it failed): stale until it is rebuilt.
+  for (const [name, log] of logs) {
+    for (const held of await heldRebuilds(lake, log.snapshot)) {
+      const from = staleFrom.get(name) ?? [];
+      if (!from.includes(held.model)) staleFrom.set(name, [...from, held.model]);
+    }
   }
   const only = options.tables ? new Set(options.tables) : undefined;
   const out: TablePartitionStatus[] = [];

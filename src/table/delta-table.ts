@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { backoffDelayMs, CommitConflict, failpoint, LakeloopError, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
+import { backoffDelayMs, CommitConflict, failpoint, LakeloopError, stoppoint, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import {
@@ -98,6 +98,13 @@ export interface WriteOptions {
    * anything is uploaded or committed; throwing abandons the write (see `DataFilesRequest.audit`).
    */
   readonly audit?: (relation: string, rows: number) => Promise<void>;
+  /**
+   * Checked against the snapshot the write is planned on (the version it reads), before
+   * anything is written; throwing abandons the write. A writer that planned its rows on an
+   * earlier snapshot uses it to refuse a table whose definition was replaced since
+   * (`replaceDefinition`); one replaced after this check conflicts at commit (its metaData).
+   */
+  readonly precondition?: (snapshot: Snapshot) => void;
 }
 
 /** Options of `writeDataFiles`. */
@@ -398,6 +405,7 @@ export class DeltaTable {
   /** Appends the query's rows in one commit (a blind append: it never conflicts on data). */
   async append(selectSql: string, options: WriteOptions = {}): Promise<CommitResult> {
     const snapshot = await this.snapshot();
+    options.precondition?.(snapshot);
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
     const adds = await this.writeFiles(snapshot, selectSql, options);
@@ -418,6 +426,7 @@ export class DeltaTable {
    */
   async overwritePartitions(selectSql: string, options: WriteOptions & { partitions?: readonly PartitionSpec[] } = {}): Promise<CommitResult> {
     const snapshot = await this.snapshot();
+    options.precondition?.(snapshot);
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
     const listed = options.partitions?.map((spec) => this.checkSpec(snapshot, spec));
@@ -450,6 +459,7 @@ export class DeltaTable {
     options: WriteOptions & { remove: readonly AddAction[]; readPartitions: readonly PartitionSpec[]; fileGroupColumn?: string },
   ): Promise<CommitResult> {
     const snapshot = await this.snapshot();
+    options.precondition?.(snapshot);
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
     const live = new Set(snapshot.files.map((f) => f.path));
@@ -473,6 +483,7 @@ export class DeltaTable {
   /** Replaces the whole table's content in one commit (remove every live file + add the new ones). */
   async overwrite(selectSql: string, options: WriteOptions = {}): Promise<CommitResult> {
     const snapshot = await this.snapshot();
+    options.precondition?.(snapshot);
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
     const adds = await this.writeFiles(snapshot, selectSql, options);
@@ -489,21 +500,36 @@ export class DeltaTable {
 
   /**
    * Replaces the whole table, content and definition, in ONE commit (Spark's overwrite with
-   * `overwriteSchema`): a new metaData with the query's `columns` as the schema and
-   * `partitionColumns` as the layout, every live file removed, the query's rows added. A
-   * dropped column leaves the schema, a retyped one takes its new type; readers of older
-   * versions keep their own schema (time travel is unaffected).
+   * `overwriteSchema`): a new metaData with the query's `columns` as the schema,
+   * `partitionColumns` as the layout and `configuration` merged into the table's (a null
+   * value removes its key), every live
+   * file removed, the query's rows added. A dropped column leaves the schema, a retyped one
+   * takes its new type; readers of older versions keep their own schema (time travel is
+   * unaffected).
+   *
+   * Its rows come from the query alone, never from the table, so the replacement wins over
+   * writers racing it: a commit that lands while it writes is superseded (its files are
+   * removed too, at the next version) instead of failing the replacement; the caller's
+   * commitInfo says what the new content covers (a model records the upstream versions it
+   * read), so a later run redoes what the superseded commit did. The commit always carries
+   * a metaData, so a writer that read the table before it conflicts instead of landing on
+   * the new definition.
    *
    * @example
    * await table.replaceDefinition('SELECT * FROM t', { columns: await engine.describe('SELECT * FROM t'), partitionColumns: ['day'] });
    */
   async replaceDefinition(
     selectSql: string,
-    options: WriteOptions & { readonly columns: readonly DuckdbColumn[]; readonly partitionColumns: readonly string[] },
+    options: WriteOptions & {
+      readonly columns: readonly DuckdbColumn[];
+      readonly partitionColumns: readonly string[];
+      readonly configuration?: Readonly<Record<string, string | null>>;
+    },
   ): Promise<CommitResult> {
     const snapshot = await this.snapshot();
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
+    options.precondition?.(snapshot);
     const schema = schemaFromDuckdbColumns(options.columns);
     const partitionColumns = [...options.partitionColumns];
     checkNewSchema(this.name, schema, partitionColumns);
@@ -521,24 +547,26 @@ export class DeltaTable {
       },
     );
     failpoint('table.after-data-files');
-    const now = this.clock.nowMs();
-    return this.commitWrite(options, adds, () => ({
-      readVersion: snapshot.version,
-      add: adds,
-      remove: snapshot.files.map((f) => removeFor(f, now)),
-      // An unchanged definition needs no metaData (which would conflict with every concurrent writer).
-      ...(sameSchema(snapshot.schema, schema) && snapshot.partitionColumns.join('\0') === partitionColumns.join('\0')
-        ? {}
-        : { metadata: { ...snapshot.metadata, schemaString: schemaToString(schema), partitionColumns } }),
-      readPartitions: [{}],
-      operation: options.operation ?? 'CREATE OR REPLACE TABLE AS SELECT',
-      operationParameters: { mode: 'Overwrite', overwriteSchema: true, partitionBy: JSON.stringify(partitionColumns) },
-    }));
+    stoppoint('table.after-data-files');
+    const request = (base: Snapshot): Omit<CommitRequest, 'txn' | 'commitInfo'> => {
+      const now = this.clock.nowMs();
+      return {
+        readVersion: base.version,
+        add: adds,
+        remove: base.files.map((f) => removeFor(f, now)),
+        metadata: { ...base.metadata, schemaString: schemaToString(schema), partitionColumns, configuration: mergeConfiguration(base.metadata.configuration, options.configuration) },
+        readPartitions: [{}],
+        operation: options.operation ?? 'CREATE OR REPLACE TABLE AS SELECT',
+        operationParameters: { mode: 'Overwrite', overwriteSchema: true, partitionBy: JSON.stringify(partitionColumns) },
+      };
+    };
+    return this.commitWrite(options, adds, () => request(snapshot), async () => request(await this.snapshot()));
   }
 
   /** Schema evolution: adds nullable columns (DuckDB types) at the end, in a new metaData. Older files read them as NULL. */
   async addColumns(columns: readonly DuckdbColumn[], options: Omit<WriteOptions, 'fileNamePrefix'> = {}): Promise<CommitResult> {
     const snapshot = await this.snapshot();
+    options.precondition?.(snapshot);
     const existing = new Set(snapshot.schema.fields.map((f) => f.name.toLowerCase()));
     const added: SchemaField[] = columns.map((c) => {
       if (existing.has(c.name.toLowerCase())) throw new LakeloopError('SCHEMA', `Failed to add column ${c.name} to ${this.name}: it already exists`);
@@ -585,20 +613,37 @@ export class DeltaTable {
     return adds;
   }
 
-  /** Commits a write; when it is known not to land (skipped, or a conflict), deletes its randomly named files. */
-  private async commitWrite(options: WriteOptions, adds: readonly AddAction[], request: () => Omit<CommitRequest, 'txn' | 'commitInfo'>): Promise<CommitResult> {
+  /**
+   * Commits a write; when it is known not to land (skipped, or a conflict), deletes its randomly
+   * named files. With `supersede`, a conflict is answered by planning the commit again on the
+   * latest version (the same files), up to `retry.attempts` times.
+   */
+  private async commitWrite(
+    options: WriteOptions,
+    adds: readonly AddAction[],
+    request: () => Omit<CommitRequest, 'txn' | 'commitInfo'>,
+    supersede?: () => Promise<Omit<CommitRequest, 'txn' | 'commitInfo'>>,
+  ): Promise<CommitResult> {
     // Settled: the commit is known not to hold these files (skipped, or refused by a conflict).
     // A commit that failed otherwise may still land (an in-doubt put): its files stay for vacuum.
     let settled = false;
     try {
-      const result = await this.commit({
-        ...request(),
-        ...(options.txn ? { txn: options.txn } : {}),
-        ...(options.extraTxns?.length ? { extraTxns: options.extraTxns } : {}),
-        ...(options.commitInfo ? { commitInfo: options.commitInfo } : {}),
-      });
-      settled = result.skipped;
-      return result;
+      let planned = request();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = await this.commit({
+            ...planned,
+            ...(options.txn ? { txn: options.txn } : {}),
+            ...(options.extraTxns?.length ? { extraTxns: options.extraTxns } : {}),
+            ...(options.commitInfo ? { commitInfo: options.commitInfo } : {}),
+          });
+          settled = result.skipped;
+          return result;
+        } catch (error) {
+          if (!(error instanceof CommitConflict) || !supersede || attempt >= this.retry.attempts) throw error;
+          planned = await supersede();
+        }
+      }
     } catch (error) {
       settled = error instanceof CommitConflict;
       throw error;
@@ -711,6 +756,16 @@ export class DeltaTable {
     }
     return spec;
   }
+}
+
+/** A table's configuration with `changes` applied: a null value removes its key. */
+function mergeConfiguration(configuration: Readonly<Record<string, string>>, changes: Readonly<Record<string, string | null>> = {}): Record<string, string> {
+  const merged: Record<string, string> = { ...configuration };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
 }
 
 function normalizePath(path: string): string {

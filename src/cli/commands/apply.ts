@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../core/index.js';
 import { planHasWork } from '../../planner/index.js';
 import { applyPlan, type ApplyResult } from '../../runner/index.js';
-import { refreshCatalog } from '../catalog-refresh.js';
+import { openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
 import { plural } from '../human.js';
 import { openLineage } from '../observe-setup.js';
@@ -47,6 +47,8 @@ export async function applyCommand(selected: readonly string[], options: ApplyOp
   const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, await context.config(), session.lake, dag.models);
   const parent = lineage?.start('lakeloop.apply', 'APPLY');
+  // As `run` does: the catalog's copy is opened while the models rebuild, each view rebound as its model commits.
+  const catalog = openCatalogEarly(session);
   let result: ApplyResult;
   try {
     result = await applyPlan(session.lake, plan, dag.models, {
@@ -54,16 +56,19 @@ export async function applyCommand(selected: readonly string[], options: ApplyOp
       onModelStart: (model) => lineage?.modelStarted(model, parent?.run),
       onOutcome: (outcome) => lineage?.modelOutcome(outcome, parent?.run),
       onModelDone: (s) => {
+        void catalog.then((copy) => copy?.rebindSoon(session.lake, s.model));
         if (!options.json) io.stdout.write(`applied ${s.model}: ${plural(s.rows, 'row')}, ${plural(s.files, 'file')}, ${s.seconds.toFixed(2)} s (version ${s.version})\n`);
       },
     });
   } catch (error) {
     parent?.fail(error instanceof Error ? error.message : String(error));
+    // Models rebuilt before the failure are published: the catalog shows them too.
+    await refreshCatalog(context, session, catalog, dag.models);
     throw error;
   }
   parent?.complete({ outputs: result.recorded.map((r) => ({ name: r.model, version: r.version })) });
   if (!options.json) for (const r of result.recorded) io.stdout.write(`recorded ${r.model} metadata (version ${r.version})\n`);
-  if (result.rebuilt.length || result.recorded.length) await refreshCatalog(context, session, undefined, dag.models);
+  await refreshCatalog(context, session, catalog, dag.models);
   if (options.json) io.stdout.write(`${JSON.stringify({ plan, applied: true, rebuilt: result.rebuilt, recorded: result.recorded })}\n`);
   return result;
 }

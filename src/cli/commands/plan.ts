@@ -63,7 +63,7 @@ function describeModel(m: PlannedModel): string {
   if (m.change === 'removed') return `removed: no model file defines it; its table (${plural(m.partitions, 'partition')}) is kept and no longer run (apply does not delete tables)`;
   if (m.change === 'added') parts.push('added: new model, built from scratch');
   else if (m.change === 'unchanged') parts.push(`rebuild: downstream of ${m.rebuildFor.join(', ')}`);
-  else if (m.change === 'metadata') parts.push('metadata: tests/owner/domain/freshness/lateness only, recorded without a rebuild');
+  else if (m.change === 'metadata') parts.push(m.rebuild ? 'metadata: tests/owner/domain/freshness/lateness' : 'metadata: tests/owner/domain/freshness/lateness only, recorded without a rebuild');
   else parts.push(m.change);
   if (m.change !== 'unchanged' && m.rebuildFor.length) parts.push(`also downstream of ${m.rebuildFor.join(', ')}`);
   const { added, removed, retyped } = m.columns;
