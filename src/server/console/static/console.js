@@ -308,7 +308,10 @@ function renderReconcile(r) {
     host.replaceChildren(el('p', { id: 'reconcile-last', 'data-status': run.status },
       el('strong', { class: `status-word ${run.status === 'succeeded' ? 'ok' : 'failed'}` }, run.status.toUpperCase()),
       ` reconcile #${run.id} (${describeRequest(run.request)}) ended ${ago(run.finishedAt)}`, run.report ? ` — report ${run.report} ` : '', view,
-      run.error ? el('span', { class: 'status-word failed' }, ` ${run.error}`) : ''));
+      run.error ? el('span', { class: 'status-word failed' }, ` ${run.error}`) : ''),
+      // what it printed while running (a quick run may end between two snapshots of the page)
+      run.progress.length ? el('details', {}, el('summary', {}, `progress (${run.progress.length} lines)`),
+        el('ol', { class: 'progress', id: 'reconcile-progress' }, run.progress.map((line) => el('li', {}, line)))) : '');
   } else host.replaceChildren(el('p', { class: 'muted' }, 'no reconcile started from this page yet'));
   // The list is read again when a job of this serve wrote a report (and when a run ends).
   const key = `${r.reports ?? 0}|${r.last?.id ?? 0}`;
