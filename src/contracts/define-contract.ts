@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configIssueOf } from '../config/index.js';
-import { ConfigError, isDuration, type ConfigIssue } from '../core/index.js';
+import { ConfigError, didYouMean, isDuration, runbookIssue, type ConfigIssue } from '../core/index.js';
 import { contractColumns, ContractSchemaIssues, type ContractColumn } from './contract-columns.js';
 
 /**
@@ -46,8 +46,13 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   readonly source: string;
   /** Bumped by the owner on every change of the schema. */
   readonly version: number;
-  /** Who to ask about this data (a team or a person). */
+  /** Who to ask about this data (a team or a person); alerts about the source name them. */
   readonly owner: string;
+  /**
+   * What to do when this source alerts: an http(s) URL or a line of text
+   * (`'https://wiki.example/runbooks/orders'`). Every alert about the source carries it.
+   */
+  readonly runbook?: string;
   /** The business domain the source belongs to (e.g. `sales`): `lineage` and `status` group by it. */
   readonly domain?: string;
   readonly description?: string;
@@ -73,6 +78,8 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly source: string;
   readonly version: number;
   readonly owner: string;
+  /** What to do when this source alerts (a URL or a line of text), if given. */
+  readonly runbook: string | undefined;
   readonly domain: string | undefined;
   readonly description: string | undefined;
   readonly schema: S;
@@ -112,7 +119,15 @@ const definitionSchema = z.strictObject({
     .string({ error: 'expected a snake_case name such as "orders"' })
     .regex(/^[a-z][a-z0-9_]*$/, { error: 'expected a snake_case name such as "orders" (lowercase letters, digits, underscores)' }),
   version: positiveInt,
-  owner: z.string({ error: 'expected the owning team or person' }).min(1, { error: 'expected the owning team or person' }),
+  owner: z.string({ error: 'expected the owning team or person' }).trim().min(1, { error: 'expected the owning team or person' }),
+  runbook: z
+    .string({ error: 'expected a URL (https://…) or a line of text saying what to do when this source alerts' })
+    .check((ctx) => {
+      const problem = runbookIssue(ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
+    .transform((s) => s.trim())
+    .optional(),
   domain: z
     .string({ error: 'expected a domain name such as "sales"' })
     .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, { error: 'expected a domain name such as "sales" (letters, digits, _ and -)' })
@@ -158,7 +173,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
   const parsed = definitionSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     const source = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['source'] : undefined;
-    throw new ConfigError(label(source), parsed.error.issues.map(configIssueOf));
+    throw new ConfigError(label(source), parsed.error.issues.map(contractIssueOf));
   }
   const definition = parsed.data;
   let columns: ContractColumn[];
@@ -174,6 +189,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     source: definition.source,
     version: definition.version,
     owner: definition.owner,
+    runbook: definition.runbook,
     domain: definition.domain,
     description: definition.description,
     schema: definition.schema,
@@ -187,6 +203,21 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     columns: Object.freeze(columns),
     file,
   });
+}
+
+const DEFINITION_KEYS = Object.keys(definitionSchema.shape);
+
+/** A zod issue of a definition; an unknown top-level key says which known one it is probably meant to be (`runBook` → `runbook`). */
+function contractIssueOf(issue: z.core.$ZodIssue): ConfigIssue {
+  const base = configIssueOf(issue);
+  if (issue.code !== 'unrecognized_keys' || issue.path.length !== 0) return base;
+  // Keys are camelCase: `runBook` for `runbook` differs only in case, which `didYouMean` leaves out.
+  const hint = (key: string): string | undefined => {
+    const sameLetters = DEFINITION_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
+    return sameLetters === undefined ? didYouMean(key, DEFINITION_KEYS) : `did you mean ${sameLetters}?`;
+  };
+  const hints = issue.keys.map(hint).filter((h) => h !== undefined);
+  return { path: base.path, message: `${base.message}${hints.length ? ` (${hints.join('; ')})` : ''} (known: ${DEFINITION_KEYS.join(', ')})` };
 }
 
 function semanticIssues(key: readonly string[], eventTime: string, columns: readonly ContractColumn[]): ConfigIssue[] {
