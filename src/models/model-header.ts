@@ -16,7 +16,7 @@ const HeaderSchema = z.strictObject({
   delete_when: z.string().min(1).optional(),
   lateness: duration.optional(),
   max_future_skew: duration.optional(),
-  owner: z.string({ error: 'expected the owning team or person, e.g. owner: payments-team' }).trim().min(1, { error: 'expected the owning team or person, e.g. owner: payments-team' }).optional(),
+  owner: z.string().trim().min(1, { error: 'expected the owning team or person, e.g. owner: payments-team' }).optional(),
   runbook: z
     .string({ error: 'expected a URL (https://…) or a line of text saying what to do when this model alerts' })
     .check((ctx) => {
