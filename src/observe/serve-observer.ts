@@ -20,14 +20,22 @@ export class ObservedMetrics extends Metrics {
   }
 }
 
+/** A source (by name) or model (by table name) serve watches: its freshness SLO and who to page, from its contract or header. */
+export interface ObservedSubject {
+  readonly name: string;
+  readonly freshnessMs?: number | undefined;
+  readonly owner?: string | undefined;
+  readonly runbook?: string | undefined;
+}
+
 /** What `ServeObserver` watches and where it reports. */
 export interface ServeObserverOptions {
   readonly log: EventLog;
   readonly lineage?: LineageEmitter | undefined;
   readonly alerts?: AlertManager | undefined;
-  /** Sources and models with their freshness SLO (ms), if any; jobs by name. */
-  readonly sources: readonly { readonly name: string; readonly freshnessMs?: number | undefined }[];
-  readonly models: readonly { readonly name: string; readonly freshnessMs?: number | undefined }[];
+  /** Sources and models with their freshness SLO (ms), owner and runbook, if any; jobs by name. */
+  readonly sources: readonly ObservedSubject[];
+  readonly models: readonly ObservedSubject[];
   readonly jobs: readonly string[];
   readonly quarantineRate?: number | undefined;
   /** The partition state as last computed: held partitions per model table, completeness SLOs (undefined before the first). */
@@ -60,9 +68,13 @@ export class ServeObserver {
   /** Per source, the landings of the last minute, for the quarantine rate. */
   private readonly recent = new Map<string, { atMs: number; landed: number; quarantined: number }[]>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly owners: ReadonlyMap<string, { owner?: string | undefined; runbook?: string | undefined }>;
 
   constructor(private readonly options: ServeObserverOptions) {
     this.startedMs = this.now();
+    this.owners = new Map(
+      [...options.sources, ...options.models].filter((s) => s.owner !== undefined || s.runbook !== undefined).map((s) => [s.name, { owner: s.owner, runbook: s.runbook }]),
+    );
   }
 
   /** Evaluates the alerts every `intervalMs` (when there are webhooks). */
@@ -185,6 +197,7 @@ export class ServeObserver {
           budgets: [...this.budgets.values()],
           ...(this.options.partitions?.() ?? {}),
           ...(this.options.divergence ? { divergence: this.options.divergence() } : {}),
+          owners: this.owners,
         },
         { models: this.options.models.map((m) => m.name), jobs: this.options.jobs },
       ),

@@ -206,7 +206,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         onWarning: (message) => (jsonLog ? eventLog.event('warn', 'alert_error', { error: message }, 'alert webhook error') : io.stderr.write(`${clearLine}warning: ${message}\n`)),
         onAlert: (a) =>
           jsonLog
-            ? eventLog.event(a.status === 'firing' ? 'warn' : 'info', 'alert', { status: a.status, key: a.key, kind: a.kind, subject: a.subject }, redact(a.message))
+            ? eventLog.event(a.status === 'firing' ? 'warn' : 'info', 'alert', { status: a.status, key: a.key, kind: a.kind, subject: a.subject, ...(a.owner !== undefined ? { owner: a.owner } : {}), ...(a.runbook !== undefined ? { runbook: a.runbook } : {}) }, redact(a.message))
             : io.stderr.write(`${clearLine}alert ${a.status}: ${a.kind} ${escapeControl(a.subject)}: ${escapeControl(redact(a.message))}\n`),
       })
     : undefined;
@@ -214,8 +214,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     log: eventLog,
     lineage,
     alerts,
-    sources: [...contracts.values()].map((c) => ({ name: c.source, freshnessMs: c.freshness === undefined ? undefined : parseDuration(c.freshness) })),
-    models: dag.models.map((m) => ({ name: m.name, freshnessMs: m.header.freshness === undefined ? undefined : parseDuration(m.header.freshness) })),
+    sources: [...contracts.values()].map((c) => ({ name: c.source, freshnessMs: c.freshness === undefined ? undefined : parseDuration(c.freshness), owner: c.owner, runbook: c.runbook })),
+    models: dag.models.map((m) => ({ name: m.name, freshnessMs: m.header.freshness === undefined ? undefined : parseDuration(m.header.freshness), owner: m.header.owner, runbook: m.header.runbook })),
     jobs: [],
     quarantineRate: config.alerts.quarantineRate,
     intervalMs: alertIntervalMs,
