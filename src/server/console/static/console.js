@@ -49,7 +49,7 @@ function render(data) {
   renderLineage(state.lineage);
   renderPartitions(status.partitions);
   renderReconcile(state.reconcile ?? { available: false });
-  renderContracts(state.contracts ?? []);
+  renderContracts(state.contracts ?? [], state.modelChecklist ?? []);
 }
 
 function renderPipeline(status) {
@@ -414,13 +414,15 @@ async function startReconcile(event) {
 // ---- contracts ----------------------------------------------------------------------
 const MARK = { ok: '[OK]', missing: '[MISSING]', default: '[default]' };
 
-function renderContracts(contracts) {
+function renderContracts(contracts, models) {
   const host = $('contracts');
-  if (!contracts.length) return host.replaceChildren(el('p', { class: 'muted' }, 'no source contracts (contracts/*.ts)'));
-  host.replaceChildren(...contracts.map((c) => el('div', { class: 'contract', 'data-source': c.source },
-    el('h3', {}, c.source, el('span', { class: c.missing ? 'status-word failed' : 'status-word ok' }, c.missing ? ` — ${c.missing} missing` : ' — complete')),
+  const card = (name, attrs, c) => el('div', { class: 'contract', ...attrs },
+    el('h3', {}, name, el('span', { class: c.missing ? 'status-word failed' : 'status-word ok' }, c.missing ? ` — ${c.missing} missing` : ' — complete')),
     el('ul', { class: 'checklist' }, c.items.map((i) => el('li', { 'data-item': i.item, 'data-state': i.state },
-      el('span', { class: `mark ${i.state}` }, MARK[i.state] ?? i.state), ' ', el('strong', {}, i.label), `: ${i.detail}`))))));
+      el('span', { class: `mark ${i.state}` }, MARK[i.state] ?? i.state), ' ', el('strong', {}, i.label), `: ${i.detail}`))));
+  const sources = contracts.length ? contracts.map((c) => card(c.source, { 'data-source': c.source }, c)) : [el('p', { class: 'muted' }, 'no source contracts (contracts/*.ts)')];
+  const tables = models.length ? [el('h3', { class: 'checklist-heading' }, 'Models: owner, runbook, SLOs'), ...models.map((m) => card(m.model, { 'data-model': m.model }, m))] : [];
+  host.replaceChildren(...sources, ...tables);
 }
 
 async function control(action) {
