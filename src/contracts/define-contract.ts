@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configIssueOf } from '../config/index.js';
-import { ConfigError, didYouMean, isDuration, runbookIssue, type ConfigIssue } from '../core/index.js';
+import { ConfigError, didYouMean, isDuration, parseDuration, runbookIssue, type ConfigIssue } from '../core/index.js';
 import { contractColumns, ContractSchemaIssues, type ContractColumn } from './contract-columns.js';
 
 /**
@@ -28,6 +28,22 @@ export interface FileBatchSettings {
   readonly maxRecords?: number;
   readonly maxBytes?: number;
 }
+
+/**
+ * A source's completeness SLO: over the last `window`, the share of the records received
+ * (landed + quarantined) that landed in bronze must stay at or above `minLandedRatio`.
+ *
+ * @example
+ * { minLandedRatio: 0.99, window: '15m', windowMs: 900_000 }
+ */
+export interface SourceCompletenessObjective {
+  readonly minLandedRatio: number;
+  readonly window: string;
+  readonly windowMs: number;
+}
+
+/** The window of a source completeness SLO that does not give one. */
+export const DEFAULT_COMPLETENESS_WINDOW = '15m';
 
 type FieldOf<S extends z.ZodObject> = Extract<keyof S['shape'], string>;
 
@@ -69,6 +85,11 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   readonly batch?: BatchSettings;
   /** The freshness SLO: `serve` alerts when no batch lands for this long (a duration such as `5m`). */
   readonly freshness?: string;
+  /**
+   * The completeness SLO: `serve` alerts when, over the last `window` (default 15m), fewer
+   * than `minLandedRatio` of the records received landed in bronze (the rest quarantined).
+   */
+  readonly completeness?: { readonly minLandedRatio: number; readonly window?: string };
   /** How a file is cut into batches (default: 256 MiB or 4M records); see `FileBatchSettings`. */
   readonly fileBatch?: FileBatchSettings;
 }
@@ -90,6 +111,8 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly batch: BatchSettings;
   /** The freshness SLO (a duration), if any. */
   readonly freshness: string | undefined;
+  /** The landed-vs-received SLO, if any. */
+  readonly completeness: SourceCompletenessObjective | undefined;
   readonly fileBatch: FileBatchSettings;
   /** The schema's top-level fields as bronze columns, in schema order. */
   readonly columns: readonly ContractColumn[];
@@ -142,6 +165,18 @@ const definitionSchema = z.strictObject({
     .strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional(), maxMs: positiveInt.optional() })
     .default({}),
   freshness: z.string().refine(isDuration, { error: 'expected a duration such as 90s, 5m, 2h' }).optional(),
+  completeness: z
+    .strictObject(
+      {
+        minLandedRatio: z
+          .number({ error: 'expected the share of received records that must land, such as 0.99' })
+          .gt(0, { error: 'expected the share of received records that must land, such as 0.99 (above 0, at most 1)' })
+          .lte(1, { error: 'expected the share of received records that must land, such as 0.99 (above 0, at most 1)' }),
+        window: z.string().refine(isDuration, { error: 'expected a duration such as 5m, 15m, 1h' }).optional(),
+      },
+      { error: 'expected { minLandedRatio: 0.99, window?: "15m" }' },
+    )
+    .optional(),
   fileBatch: z.strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional() }).default({}),
 });
 
@@ -199,6 +234,14 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     cdc: definition.cdc,
     batch: Object.freeze({ ...definition.batch }),
     freshness: definition.freshness,
+    completeness:
+      definition.completeness === undefined
+        ? undefined
+        : Object.freeze({
+            minLandedRatio: definition.completeness.minLandedRatio,
+            window: definition.completeness.window ?? DEFAULT_COMPLETENESS_WINDOW,
+            windowMs: parseDuration(definition.completeness.window ?? DEFAULT_COMPLETENESS_WINDOW),
+          }),
     fileBatch: Object.freeze({ ...definition.fileBatch }),
     columns: Object.freeze(columns),
     file,

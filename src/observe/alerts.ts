@@ -1,5 +1,6 @@
 import { formatSize } from '../config/index.js';
 import { backoffDelayMs, type RetryPolicy } from '../core/index.js';
+import type { SourceCompletenessEvaluation } from './source-completeness.js';
 
 /** One webhook that receives alerts: a JSON body, or Slack's incoming-webhook body (`{ text }`). */
 export interface AlertWebhook {
@@ -193,6 +194,8 @@ export interface AlertInputs {
   readonly divergence?: { readonly active: boolean; readonly reasons: readonly string[] } | undefined;
   /** Each model's completeness SLO as last evaluated (see `state/evaluateCompleteness`). */
   readonly completeness?: readonly { readonly model: string; readonly met: boolean; readonly message: string; readonly pendingLateRows: number; readonly notExact: readonly string[]; readonly exactShare: number }[];
+  /** Each source's landed-vs-received completeness SLO over its window (`evaluateSourceCompleteness`). */
+  readonly sourceCompleteness?: readonly SourceCompletenessEvaluation[];
   /**
    * Owner and runbook by subject: a source's name (its contract) or a model's table name
    * (its header); every condition about that subject carries them.
@@ -288,6 +291,16 @@ export function evaluateAlerts(inputs: AlertInputs, known: { models: readonly st
       firing: !c.met,
       message: c.message,
       details: { model: c.model, pendingLateRows: c.pendingLateRows, notExact: c.notExact.slice(0, 100), exactShare: c.exactShare },
+    });
+  }
+  for (const c of inputs.sourceCompleteness ?? []) {
+    out.push({
+      key: `completeness:source:${c.source}`,
+      kind: 'completeness',
+      subject: c.source,
+      firing: !c.met,
+      message: c.message,
+      details: { source: c.source, received: c.received, landed: c.landed, quarantined: c.quarantined, landedRatio: c.landedRatio, minLandedRatio: c.minLandedRatio, window: c.window },
     });
   }
   const owners = inputs.owners;

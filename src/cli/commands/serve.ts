@@ -140,6 +140,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),
     ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
     ...(observer?.budgetChecks().length ? { budgetChecks: observer.budgetChecks() } : {}),
+    ...(observer?.sourceCompleteness().length ? { sourceCompleteness: observer.sourceCompleteness() } : {}),
   });
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
@@ -194,7 +195,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ? undefined
     : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
-  metrics.watchSlos(() => ({ held: tracker.held() ?? [], completeness: tracker.completeness() ?? [], budgets: observer?.budgetChecks() ?? [] }));
+  metrics.watchSlos(() => ({ held: tracker.held() ?? [], completeness: tracker.completeness() ?? [], budgets: observer?.budgetChecks() ?? [], sources: observer?.sourceCompleteness() ?? [] }));
   const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
     jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`${clearLine}warning: ${redact(message)}\n`),
@@ -214,7 +215,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     log: eventLog,
     lineage,
     alerts,
-    sources: [...contracts.values()].map((c) => ({ name: c.source, freshnessMs: c.freshness === undefined ? undefined : parseDuration(c.freshness), owner: c.owner, runbook: c.runbook })),
+    sources: [...contracts.values()].map((c) => ({ name: c.source, freshnessMs: c.freshness === undefined ? undefined : parseDuration(c.freshness), owner: c.owner, runbook: c.runbook, completeness: c.completeness })),
     models: dag.models.map((m) => ({ name: m.name, freshnessMs: m.header.freshness === undefined ? undefined : parseDuration(m.header.freshness), owner: m.header.owner, runbook: m.header.runbook })),
     jobs: [],
     quarantineRate: config.alerts.quarantineRate,
