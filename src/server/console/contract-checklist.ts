@@ -7,7 +7,7 @@ export type ChecklistState = 'ok' | 'missing' | 'default';
 
 /** One line of a contract's checklist. */
 export interface ChecklistItem {
-  /** `owner`, `runbook`, `schema`, `key`, `event_time`, `drift`, `lateness`, `freshness`, `batch`, `quarantine`. */
+  /** `owner`, `runbook`, `schema`, `key`, `event_time`, `drift`, `lateness`, `freshness`, `completeness`, `batch`, `quarantine`. */
   readonly item: string;
   readonly label: string;
   readonly state: ChecklistState;
@@ -76,6 +76,9 @@ export function contractChecklist(contracts: readonly Contract[], models: readon
         c.freshness === undefined
           ? { item: 'freshness', label: 'freshness SLO', state: 'missing', detail: `none: serve cannot alert when ${c.source} stops landing; add freshness: "5m" to the contract` }
           : { item: 'freshness', label: 'freshness SLO', state: 'ok', detail: `a batch at least every ${c.freshness}` },
+        c.completeness === undefined
+          ? { item: 'completeness', label: 'completeness SLO', state: 'missing', detail: `none: serve cannot alert when ${c.source}'s records stop landing; add completeness: { minLandedRatio: 0.99 } to the contract` }
+          : { item: 'completeness', label: 'completeness SLO', state: 'ok', detail: `at least ${Math.round(c.completeness.minLandedRatio * 1000) / 10}% of the records received in ${c.completeness.window} land` },
         batch.length
           ? { item: 'batch', label: 'batch limits', state: 'ok', detail: batch.map(([k, v]) => `${k} ${String(v)}`).join(', ') }
           : { item: 'batch', label: 'batch limits', state: 'default', detail: `the collector's defaults (maxRecords ${DEFAULT_COLLECTOR_BATCH.maxRecords}, maxBytes ${DEFAULT_COLLECTOR_BATCH.maxBytes}, maxMs ${DEFAULT_COLLECTOR_BATCH.maxMs})` },

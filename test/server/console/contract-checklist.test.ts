@@ -8,7 +8,7 @@ import { contractChecklist, modelChecklist } from '../../../src/server/index.js'
 describe('contractChecklist', () => {
   it('marks configured items ok, unset batch limits as defaults, and a source no model reads', () => {
     const schema = z.object({ id: z.int(), note: z.string().optional(), ts: z.iso.datetime({ offset: true }) });
-    const complete = defineContract({ source: 'events', version: 3, owner: 'ops', key: ['id'], eventTime: 'ts', drift: 'evolve', schema, freshness: '5m', runbook: 'https://wiki.example/runbooks/events', batch: { maxRecords: 100, maxMs: 50 } });
+    const complete = defineContract({ source: 'events', version: 3, owner: 'ops', key: ['id'], eventTime: 'ts', drift: 'evolve', schema, freshness: '5m', completeness: { minLandedRatio: 0.99 }, runbook: 'https://wiki.example/runbooks/events', batch: { maxRecords: 100, maxMs: 50 } });
     const bare = defineContract({ source: 'audit', version: 1, owner: 'sec', key: ['id'], eventTime: 'ts', schema });
     const [audit, events] = contractChecklist([complete, bare], [], [{ source: 'events', landed: 97, quarantined: 3 }]);
     const by = (list: typeof events): Record<string, [string, string]> => Object.fromEntries((list?.items ?? []).map((i) => [i.item, [i.state, i.detail]]));
@@ -21,12 +21,14 @@ describe('contractChecklist', () => {
       drift: ['ok', 'evolve'],
       lateness: ['default', 'no model reads bronze.events'],
       freshness: ['ok', 'a batch at least every 5m'],
+      completeness: ['ok', 'at least 99% of the records received in 15m land'],
       batch: ['ok', 'maxRecords 100, maxMs 50'],
       quarantine: ['ok', '3 of 100 records (3.0%)'],
     });
     expect(events?.missing).toBe(0);
     expect(audit?.source).toBe('audit');
-    expect(audit?.missing).toBe(2);
+    expect(audit?.missing).toBe(3);
+    expect(by(audit)['completeness']?.[0]).toBe('missing');
     expect(by(audit)['freshness']?.[0]).toBe('missing');
     expect(by(audit)['runbook']).toEqual(['missing', "none: add runbook: 'https://…' (or a line saying what to do) to the contract: alerts about audit carry it"]);
     expect(by(audit)['batch']?.[0]).toBe('default');
