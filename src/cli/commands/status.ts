@@ -305,6 +305,7 @@ function writeJobs(jobs: readonly JobStatus[], out: TextSink): void {
   );
   for (const job of jobs) {
     if (job.last?.error) out.write(`  ${job.name}: ${job.last.status}: ${job.last.error.message}\n`);
+    else if (job.last?.reason && job.last.status === 'skipped') out.write(`  ${job.name}: skipped: ${job.last.reason}\n`);
   }
 }
 

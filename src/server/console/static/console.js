@@ -132,6 +132,9 @@ function renderTables(lake) {
   ));
 }
 
+/** A run status's word colour: a skipped run did nothing, which is neither a success nor a failure. */
+const STATUS_CLASS = { succeeded: 'ok', running: 'running', skipped: 'skipped', skipped_overlap: 'skipped' };
+
 function renderRuns(status, jobs) {
   const streaming = status.streaming;
   const models = status.models ?? [];
@@ -162,8 +165,8 @@ function renderRuns(status, jobs) {
     el('tbody', {}, jobs.map((j) => el('tr', {},
       el('td', {}, j.name), el('td', {}, j.kind), el('td', {}, `${j.schedule} (${j.timezone})`),
       el('td', {}, j.enabled ? (j.next ?? '–') : 'disabled'),
-      el('td', {}, j.last ? el('span', { class: `status-word ${j.last.status === 'failed' ? 'failed' : 'ok'}` }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
-      el('td', {}, j.last?.error ? j.last.error.message ?? String(j.last.error) : ''))))));
+      el('td', { 'data-status': j.last?.status ?? 'never' }, j.last ? el('span', { class: `status-word ${STATUS_CLASS[j.last.status] ?? 'failed'}` }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
+      el('td', {}, j.last?.error ? j.last.error.message ?? String(j.last.error) : j.last?.reason ? `skipped: ${j.last.reason}` : ''))))));
 }
 
 let drawnLineage = '';
@@ -306,7 +309,7 @@ function renderReconcile(r) {
     const view = run.report ? el('button', { type: 'button', id: 'btn-last-report' }, 'view report') : '';
     if (view) view.addEventListener('click', () => showReport(run.report));
     host.replaceChildren(el('p', { id: 'reconcile-last', 'data-status': run.status },
-      el('strong', { class: `status-word ${run.status === 'succeeded' ? 'ok' : 'failed'}` }, run.status.toUpperCase()),
+      el('strong', { class: `status-word ${STATUS_CLASS[run.status] ?? 'failed'}` }, run.status.toUpperCase()),
       ` reconcile #${run.id} (${describeRequest(run.request)}) ended ${ago(run.finishedAt)}`, run.report ? ` — report ${run.report} ` : '', view,
       run.error ? el('span', { class: 'status-word failed' }, ` ${run.error}`) : ''));
   } else host.replaceChildren(el('p', { class: 'muted' }, 'no reconcile started from this page yet'));
