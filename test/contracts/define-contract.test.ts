@@ -82,7 +82,7 @@ describe('defineContract', () => {
       'owner: expected the owning team or person',
       'drift: expected "evolve", "rescue" or "strict"',
       'batch.maxRecords: expected a positive integer',
-      ': unknown field "retention" (known: source, version, owner, runbook, domain, description, schema, key, eventTime, drift, cdc, batch, freshness, fileBatch)',
+      ': unknown field "retention" (known: source, version, owner, runbook, domain, description, schema, key, eventTime, drift, cdc, batch, freshness, completeness, fileBatch)',
     ]);
     expect(issuesOf({ ...base, schema: { order_id: 'string' } })).toEqual(['schema: expected a zod object schema, e.g. z.object({ ... })']);
   });
