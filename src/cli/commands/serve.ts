@@ -134,7 +134,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   let partitions: PartitionStatusTracker | undefined;
   const statusExtra = (): Record<string, unknown> => ({
     ...(feed ? { sampleFeed: feed.counts() } : {}),
-    ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
+    ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds, cost: s.cost })) } } : {}),
     ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
     ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
     ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),

@@ -145,7 +145,7 @@ function renderRuns(status, jobs) {
     host.replaceChildren(
       el('p', {}, `${fmt(streaming.runs)} streaming runs${streaming.paused ? ' — paused' : ''}`),
       el('table', { id: 'runs-table' },
-        el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', {}, 'last run'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'rows written'), el('th', {}, 'partitions'), el('th', { class: 'num' }, 'seconds'), el('th', { class: 'num' }, 'ok / failed'), el('th', {}, 'when'))),
+        el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', {}, 'last run'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'rows written'), el('th', {}, 'partitions'), el('th', { class: 'num' }, 'seconds'), el('th', { class: 'num' }, 'read / written / CPU'), el('th', { class: 'num' }, 'ok / failed'), el('th', {}, 'when'))),
         el('tbody', {}, streaming.last.map((s) => {
           const c = counters.get(s.model);
           const failed = c?.runs?.failed ?? 0;
@@ -154,10 +154,12 @@ function renderRuns(status, jobs) {
             el('td', { class: 'num' }, fmt(s.version)), el('td', { class: 'num' }, fmt(s.rowsOut)),
             el('td', {}, s.partitions === 'all' ? 'all' : s.partitions.length > 3 ? `${s.partitions.length} partitions` : s.partitions.join(', ') || '–'),
             el('td', { class: 'num' }, s.seconds.toFixed(2)),
+            el('td', { class: 'num', 'data-cost': s.cost ? 'yes' : 'no' }, s.cost ? `${bytes(s.cost.bytesRead)} (${fmt(s.cost.filesRead)} files) / ${bytes(s.cost.bytesWritten)} / ${s.cost.cpuSeconds.toFixed(2)} s` : '–'),
             el('td', { class: 'num' }, el('span', { class: `status-word ${failed ? 'failed' : 'ok'}` }, `${fmt(c?.runs?.success ?? 0)} / ${fmt(failed)}${failed ? ' FAILED' : ''}`)),
             el('td', {}, ago(c?.lastRun?.at)));
         }))));
   }
+  renderBudgets(status.budgetChecks ?? []);
   const jobsHost = $('jobs');
   if (!jobs.length) return jobsHost.replaceChildren(el('p', { class: 'muted' }, 'no scheduled jobs (jobs/*.ts)'));
   jobsHost.replaceChildren(el('table', {},
@@ -167,6 +169,19 @@ function renderRuns(status, jobs) {
       el('td', {}, j.enabled ? (j.next ?? '–') : 'disabled'),
       el('td', { 'data-status': j.last?.status ?? 'never' }, j.last ? el('span', { class: `status-word ${STATUS_CLASS[j.last.status] ?? 'failed'}` }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
       el('td', {}, j.last?.error ? j.last.error.message ?? String(j.last.error) : j.last?.reason ? `skipped: ${j.last.reason}` : ''))))));
+}
+
+/** The last scan-budget check of each subject (`/status` budgetChecks): over (refused or warned) or within. */
+function renderBudgets(checks) {
+  const host = $('budgets');
+  if (!checks.length) return host.replaceChildren(el('p', { class: 'muted' }, 'no budget checked yet (budgets.maxBytesScannedPerRun in lakeloop.config.ts)'));
+  host.replaceChildren(el('table', { id: 'budgets-table' },
+    el('thead', {}, el('tr', {}, el('th', {}, 'subject'), el('th', {}, 'last check'), el('th', { class: 'num' }, 'estimated scan'), el('th', { class: 'num' }, 'budget'), el('th', {}, 'mode'), el('th', {}, 'message'))),
+    el('tbody', {}, checks.map((c) => el('tr', { 'data-subject': c.subject, 'data-over': String(c.over) },
+      el('td', {}, c.subject),
+      el('td', {}, el('span', { class: `status-word ${c.over ? 'failed' : 'ok'}` }, c.over ? (c.mode === 'refuse' ? 'OVER: REFUSED' : 'OVER: WARNED') : 'WITHIN')),
+      el('td', { class: 'num' }, bytes(c.estimatedBytes)), el('td', { class: 'num' }, bytes(c.budgetBytes)), el('td', {}, c.mode),
+      el('td', {}, c.over ? c.message : ''))))));
 }
 
 let drawnLineage = '';
