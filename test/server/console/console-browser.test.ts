@@ -146,6 +146,6 @@ describe.skipIf(!available)('the console in a browser: live counters, pause, ste
     const cost = page.locator('#runs-table tbody tr', { hasText: 'gold.daily' }).locator('td[data-cost]');
     expect(await cost.getAttribute('data-cost')).toBe('yes');
     expect(await cost.innerText()).toMatch(/^[\d.]+ (B|KiB|MiB) \(\d+ files\) \/ [\d.]+ (B|KiB|MiB) \/ [\d.]+ s$/);
-    await shot('05-runs-and-budgets.png');
+    await shot('09-runs-and-budgets.png');
   }, 30_000);
 });
