@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,9 @@ import { AlertManager, JsonEventLog, ObservedMetrics, ServeObserver, type AlertM
 import { Collector, observeRoutes } from '../../src/server/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
+import { cli, tempDir } from '../cli/cli-harness.js';
+import { writeProject } from '../helpers/project.js';
+import { CONTRACT, SALES_PROJECT, salesOfDay } from '../fixtures/sales-project.js';
 
 /**
  * A source's completeness SLO (issue 15: landed vs received): records posted to a real
@@ -155,4 +158,37 @@ describe('source completeness SLO in serve', () => {
       await watch.stop();
     }
   }, 60_000);
+});
+
+describe('source completeness SLO in lakeloop status', () => {
+  it("computes landed vs received over the window from the bronze commits' counters: met, then breached by a batch mostly quarantined", async () => {
+    const { dir: root, remove } = await tempDir('status-source-completeness');
+    try {
+      const project = await writeProject(join(root, 'project'), { ...SALES_PROJECT, 'contracts/sales.ts': CONTRACT.replace("drift: 'strict',", "drift: 'strict', completeness: { minLandedRatio: 0.95, window: '1h' },") });
+      const lakeRoot = join(root, 'lake');
+      const ingest = async (lines: readonly unknown[], n: number): Promise<void> => {
+        const file = join(root, `batch-${n}.ndjson`);
+        await writeFile(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+        expect((await cli(['--lake', lakeRoot, 'ingest', 'sales', '--file', file], project)).code).toBe(0);
+      };
+      const status = async (): Promise<{ json: { sourceCompleteness?: unknown[] }; text: string }> => {
+        const json = await cli(['--lake', lakeRoot, 'status', '--json'], project);
+        expect(json.code, json.stderr).toBe(0);
+        const text = await cli(['--lake', lakeRoot, 'status'], project);
+        return { json: JSON.parse(json.stdout.trim().split('\n').at(-1) ?? '{}') as { sourceCompleteness?: unknown[] }, text: text.stdout };
+      };
+      const sales = salesOfDay(1, 1000);
+      await ingest(sales, 1);
+      const met = await status();
+      expect(met.json.sourceCompleteness).toMatchObject([{ source: 'sales', met: true, received: sales.length, landed: sales.length, quarantined: 0, landedRatio: 1, window: '1h' }]);
+      expect(met.text).toMatch(/source completeness SLOs \(landed vs received\):\n {2}sales: met — 100\.0% of the records received in the last 1h landed/);
+      // Ten sales with a store that is not a string: quarantined by the strict contract.
+      await ingest(salesOfDay(1, 5000).slice(0, 10).map((s) => ({ ...s, store: 7 })), 2);
+      const breached = await status();
+      expect(breached.json.sourceCompleteness).toMatchObject([{ source: 'sales', met: false, received: sales.length + 10, landed: sales.length, quarantined: 10 }]);
+      expect(breached.text).toMatch(/ {2}sales: BREACHED — .* landed \(\d+ of \d+; 10 quarantined\); SLO at least 95\.0%: see quarantine\.sales for the reasons/);
+    } finally {
+      await remove();
+    }
+  }, 120_000);
 });
