@@ -12,7 +12,6 @@ export function runbookIssue(value: string): string | undefined {
   const text = value.trim();
   if (text === '') return 'expected a URL (https://…) or a line of text saying what to do when this alerts';
   if (text.length > 2000) return `expected at most 2000 characters (got ${text.length}); link to a longer runbook instead`;
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(text)) return 'expected one line (no line breaks or control characters); link to a longer runbook instead';
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
   if (scheme === null) return undefined;
