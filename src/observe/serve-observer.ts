@@ -95,7 +95,10 @@ export class ServeObserver {
     const now = this.now();
     if (counts.landed > 0) this.lastLanding.set(counts.source, now);
     const keepMs = this.keepMs.get(counts.source) ?? 60_000;
-    const window = (this.recent.get(counts.source) ?? []).filter((r) => now - r.atMs < keepMs);
+    const window = this.recent.get(counts.source) ?? [];
+    // Landings are appended in time order: only a prefix expires, so a long window costs no scan per batch.
+    const live = window.findIndex((r) => now - r.atMs < keepMs);
+    window.splice(0, live < 0 ? window.length : live);
     window.push({ atMs: now, landed: counts.landed, quarantined: counts.quarantined });
     this.recent.set(counts.source, window);
     // A sampled share of landings gets lineage: one run per batch, its bronze version as the output.
