@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../../cli/cli-harness.js';
 import { PROJECT_ROOT, spawnTs, type TsChild } from '../../helpers/child.js';
 import { LAKELOOP_ENTRY, writeProject } from '../../helpers/project.js';
-import { SALES_PROJECT, salesOfDay, type Sale } from '../../fixtures/sales-project.js';
+import { CONTRACT, SALES_PROJECT, salesOfDay, type Sale } from '../../fixtures/sales-project.js';
 
 /**
  * The console in a real headless Chromium against `serve` in a child process: the
@@ -57,6 +57,7 @@ describe.skipIf(!available)('the console in a browser: live counters, pause, ste
     // A scan budget far above what the runs read, so each streaming cycle is checked (and within it).
     project = await writeProject(join(dir, 'project'), {
       ...SALES_PROJECT,
+      'contracts/sales.ts': CONTRACT.replace("drift: 'strict',", "drift: 'strict', completeness: { minLandedRatio: 0.99 },"),
       'lakeloop.config.ts': `import { defineConfig } from ${LAKELOOP_ENTRY};\nexport default defineConfig({ budgets: { maxBytesScannedPerRun: '10GB', mode: 'warn' } });\n`,
     });
     child = spawnTs('bin/lakeloop.js', ['--lake', join(dir, 'lake'), 'serve', '--port', '0', '--poll-ms', '100', '--control-token', 'T', '--no-jobs'], {}, project);
@@ -147,5 +148,8 @@ describe.skipIf(!available)('the console in a browser: live counters, pause, ste
     expect(await cost.getAttribute('data-cost')).toBe('yes');
     expect(await cost.innerText()).toMatch(/^[\d.]+ (B|KiB|MiB) \(\d+ files\) \/ [\d.]+ (B|KiB|MiB) \/ [\d.]+ s$/);
     await shot('09-runs-and-budgets.png');
+    // The contracts checklist: the source's completeness objective, with its state in serve's window now.
+    const completeness = await text('.contract[data-source="sales"] li[data-item="completeness"]');
+    expect(completeness).toMatch(/^\[OK\] completeness SLO: at least 99% of the records received in 15m land — now met: 100\.0% of the records received in the last 15m landed \(\d+ of \d+; 0 quarantined\)/);
   }, 30_000);
 });

@@ -49,7 +49,7 @@ function render(data) {
   renderLineage(state.lineage);
   renderPartitions(status.partitions);
   renderReconcile(state.reconcile ?? { available: false });
-  renderContracts(state.contracts ?? [], state.modelChecklist ?? []);
+  renderContracts(state.contracts ?? [], state.modelChecklist ?? [], state.status?.sourceCompleteness ?? []);
 }
 
 function renderPipeline(status) {
@@ -432,13 +432,19 @@ async function startReconcile(event) {
 // ---- contracts ----------------------------------------------------------------------
 const MARK = { ok: '[OK]', missing: '[MISSING]', default: '[default]' };
 
-function renderContracts(contracts, models) {
+function renderContracts(contracts, models, live) {
   const host = $('contracts');
   const card = (name, attrs, c) => el('div', { class: 'contract', ...attrs },
     el('h3', {}, name, el('span', { class: c.missing ? 'status-word failed' : 'status-word ok' }, c.missing ? ` — ${c.missing} missing` : ' — complete')),
     el('ul', { class: 'checklist' }, c.items.map((i) => el('li', { 'data-item': i.item, 'data-state': i.state },
       el('span', { class: `mark ${i.state}` }, MARK[i.state] ?? i.state), ' ', el('strong', {}, i.label), `: ${i.detail}`))));
-  const sources = contracts.length ? contracts.map((c) => card(c.source, { 'data-source': c.source }, c)) : [el('p', { class: 'muted' }, 'no source contracts (contracts/*.ts)')];
+  // A source's completeness line gains its state now (serve's window): the objective alone says nothing about today.
+  const withLive = (c) => {
+    const now = live.find((l) => l.source === c.source);
+    if (!now) return c;
+    return { ...c, items: c.items.map((i) => (i.item === 'completeness' ? { ...i, detail: `${i.detail} — now ${now.met ? 'met' : 'BREACHED'}: ${now.message}` } : i)) };
+  };
+  const sources = contracts.length ? contracts.map((c) => card(c.source, { 'data-source': c.source }, withLive(c))) : [el('p', { class: 'muted' }, 'no source contracts (contracts/*.ts)')];
   const tables = models.length ? [el('h3', { class: 'checklist-heading' }, 'Models: owner, runbook, SLOs'), ...models.map((m) => card(m.model, { 'data-model': m.model }, m))] : [];
   host.replaceChildren(...sources, ...tables);
 }
