@@ -22,4 +22,5 @@ export type { Contract, ContractDefinition, DriftPolicy } from './contracts/defi
 export { z } from 'zod';
 // Jobs: `import { defineJob } from 'lakeloop'` in `jobs/<name>.ts`.
 export { defineJob } from './scheduler/define-job.js';
+export { jobSkipped } from './scheduler/scheduler.js';
 export type { Job, JobDefinition, JobKind, JobRunContext } from './scheduler/define-job.js';

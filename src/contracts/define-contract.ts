@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configIssueOf } from '../config/index.js';
-import { ConfigError, isDuration, type ConfigIssue } from '../core/index.js';
+import { ConfigError, didYouMean, isDuration, parseDuration, runbookIssue, type ConfigIssue } from '../core/index.js';
 import { contractColumns, ContractSchemaIssues, type ContractColumn } from './contract-columns.js';
 
 /**
@@ -29,6 +29,22 @@ export interface FileBatchSettings {
   readonly maxBytes?: number;
 }
 
+/**
+ * A source's completeness SLO: over the last `window`, the share of the records received
+ * (landed + quarantined) that landed in bronze must stay at or above `minLandedRatio`.
+ *
+ * @example
+ * { minLandedRatio: 0.99, window: '15m', windowMs: 900_000 }
+ */
+export interface SourceCompletenessObjective {
+  readonly minLandedRatio: number;
+  readonly window: string;
+  readonly windowMs: number;
+}
+
+/** The window of a source completeness SLO that does not give one. */
+export const DEFAULT_COMPLETENESS_WINDOW = '15m';
+
 type FieldOf<S extends z.ZodObject> = Extract<keyof S['shape'], string>;
 
 /**
@@ -46,8 +62,13 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   readonly source: string;
   /** Bumped by the owner on every change of the schema. */
   readonly version: number;
-  /** Who to ask about this data (a team or a person). */
+  /** Who to ask about this data (a team or a person); alerts about the source name them. */
   readonly owner: string;
+  /**
+   * What to do when this source alerts: an http(s) URL or a line of text
+   * (`'https://wiki.example/runbooks/orders'`). Every alert about the source carries it.
+   */
+  readonly runbook?: string;
   /** The business domain the source belongs to (e.g. `sales`): `lineage` and `status` group by it. */
   readonly domain?: string;
   readonly description?: string;
@@ -64,6 +85,11 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   readonly batch?: BatchSettings;
   /** The freshness SLO: `serve` alerts when no batch lands for this long (a duration such as `5m`). */
   readonly freshness?: string;
+  /**
+   * The completeness SLO: `serve` alerts when, over the last `window` (default 15m), fewer
+   * than `minLandedRatio` of the records received landed in bronze (the rest quarantined).
+   */
+  readonly completeness?: { readonly minLandedRatio: number; readonly window?: string };
   /** How a file is cut into batches (default: 256 MiB or 4M records); see `FileBatchSettings`. */
   readonly fileBatch?: FileBatchSettings;
 }
@@ -73,6 +99,8 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly source: string;
   readonly version: number;
   readonly owner: string;
+  /** What to do when this source alerts (a URL or a line of text), if given. */
+  readonly runbook: string | undefined;
   readonly domain: string | undefined;
   readonly description: string | undefined;
   readonly schema: S;
@@ -83,6 +111,8 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly batch: BatchSettings;
   /** The freshness SLO (a duration), if any. */
   readonly freshness: string | undefined;
+  /** The landed-vs-received SLO, if any. */
+  readonly completeness: SourceCompletenessObjective | undefined;
   readonly fileBatch: FileBatchSettings;
   /** The schema's top-level fields as bronze columns, in schema order. */
   readonly columns: readonly ContractColumn[];
@@ -112,7 +142,15 @@ const definitionSchema = z.strictObject({
     .string({ error: 'expected a snake_case name such as "orders"' })
     .regex(/^[a-z][a-z0-9_]*$/, { error: 'expected a snake_case name such as "orders" (lowercase letters, digits, underscores)' }),
   version: positiveInt,
-  owner: z.string({ error: 'expected the owning team or person' }).min(1, { error: 'expected the owning team or person' }),
+  owner: z.string({ error: 'expected the owning team or person' }).trim().min(1, { error: 'expected the owning team or person' }),
+  runbook: z
+    .string({ error: 'expected a URL (https://…) or a line of text saying what to do when this source alerts' })
+    .check((ctx) => {
+      const problem = runbookIssue(ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
+    .transform((s) => s.trim())
+    .optional(),
   domain: z
     .string({ error: 'expected a domain name such as "sales"' })
     .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, { error: 'expected a domain name such as "sales" (letters, digits, _ and -)' })
@@ -127,6 +165,18 @@ const definitionSchema = z.strictObject({
     .strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional(), maxMs: positiveInt.optional() })
     .default({}),
   freshness: z.string().refine(isDuration, { error: 'expected a duration such as 90s, 5m, 2h' }).optional(),
+  completeness: z
+    .strictObject(
+      {
+        minLandedRatio: z
+          .number({ error: 'expected the share of received records that must land, such as 0.99' })
+          .gt(0, { error: 'expected the share of received records that must land, such as 0.99 (above 0, at most 1)' })
+          .lte(1, { error: 'expected the share of received records that must land, such as 0.99 (above 0, at most 1)' }),
+        window: z.string().refine(isDuration, { error: 'expected a duration such as 5m, 15m, 1h' }).optional(),
+      },
+      { error: 'expected { minLandedRatio: 0.99, window?: "15m" }' },
+    )
+    .optional(),
   fileBatch: z.strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional() }).default({}),
 });
 
@@ -158,7 +208,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
   const parsed = definitionSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     const source = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['source'] : undefined;
-    throw new ConfigError(label(source), parsed.error.issues.map(configIssueOf));
+    throw new ConfigError(label(source), parsed.error.issues.map(contractIssueOf));
   }
   const definition = parsed.data;
   let columns: ContractColumn[];
@@ -174,6 +224,7 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     source: definition.source,
     version: definition.version,
     owner: definition.owner,
+    runbook: definition.runbook,
     domain: definition.domain,
     description: definition.description,
     schema: definition.schema,
@@ -183,10 +234,33 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     cdc: definition.cdc,
     batch: Object.freeze({ ...definition.batch }),
     freshness: definition.freshness,
+    completeness:
+      definition.completeness === undefined
+        ? undefined
+        : Object.freeze({
+            minLandedRatio: definition.completeness.minLandedRatio,
+            window: definition.completeness.window ?? DEFAULT_COMPLETENESS_WINDOW,
+            windowMs: parseDuration(definition.completeness.window ?? DEFAULT_COMPLETENESS_WINDOW),
+          }),
     fileBatch: Object.freeze({ ...definition.fileBatch }),
     columns: Object.freeze(columns),
     file,
   });
+}
+
+const DEFINITION_KEYS = Object.keys(definitionSchema.shape);
+
+/** A zod issue of a definition; an unknown top-level key says which known one it is probably meant to be (`runBook` → `runbook`). */
+function contractIssueOf(issue: z.core.$ZodIssue): ConfigIssue {
+  const base = configIssueOf(issue);
+  if (issue.code !== 'unrecognized_keys' || issue.path.length !== 0) return base;
+  // Keys are camelCase: `runBook` for `runbook` differs only in case, which `didYouMean` leaves out.
+  const hint = (key: string): string | undefined => {
+    const sameLetters = DEFINITION_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
+    return sameLetters === undefined ? didYouMean(key, DEFINITION_KEYS) : `did you mean ${sameLetters}?`;
+  };
+  const hints = issue.keys.map(hint).filter((h) => h !== undefined);
+  return { path: base.path, message: `${base.message}${hints.length ? ` (${hints.join('; ')})` : ''} (known: ${DEFINITION_KEYS.join(', ')})` };
 }
 
 function semanticIssues(key: readonly string[], eventTime: string, columns: readonly ContractColumn[]): ConfigIssue[] {

@@ -16,6 +16,7 @@ export {
 } from './contract-columns.js';
 export { decimal, parseDecimalType, SQL_TYPE_KEY } from './decimal.js';
 export {
+  DEFAULT_COMPLETENESS_WINDOW,
   DEFAULT_DRIFT,
   INTERNAL_PREFIX,
   RESERVED_COLUMNS,
@@ -27,6 +28,7 @@ export {
   type Contract,
   type ContractDefinition,
   type DriftPolicy,
+  type SourceCompletenessObjective,
 } from './define-contract.js';
 export {
   CDC_OPS,

@@ -6,3 +6,4 @@ export * from './duration.js';
 export * from './escape-control.js';
 export * from './edit-distance.js';
 export * from './did-you-mean.js';
+export * from './runbook.js';

@@ -7,7 +7,7 @@ import { embeddableSql } from './embeddable-sql.js';
 /**
  * The header keys that change a model's rows or its table's layout (part of its
  * fingerprint): an edit to one of them needs a rebuild. The others (`lateness`,
- * `max_future_skew`, `owner`, `domain`, `freshness`, `measures`, `tests`) are metadata: they change what a run
+ * `max_future_skew`, `owner`, `runbook`, `domain`, `freshness`, `measures`, `tests`) are metadata: they change what a run
  * checks or when it writes, never what a from-scratch build holds.
  */
 export interface RowHeader {
@@ -105,6 +105,7 @@ function metaOf(header: ModelHeader): Record<string, unknown> {
   if (header.lateness !== undefined) meta['lateness'] = header.lateness;
   if (header.maxFutureSkew !== undefined) meta['max_future_skew'] = header.maxFutureSkew;
   if (header.owner !== undefined) meta['owner'] = header.owner;
+  if (header.runbook !== undefined) meta['runbook'] = header.runbook;
   if (header.domain !== undefined) meta['domain'] = header.domain;
   if (header.freshness !== undefined) meta['freshness'] = header.freshness;
   if (header.completeness !== undefined) meta['completeness'] = { max_pending_late_rows: header.completeness.maxPendingLateRows ?? null, exact_after: header.completeness.exactAfter ?? null };

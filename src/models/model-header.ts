@@ -1,6 +1,6 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, didYouMean, isDuration, parseDuration, type ConfigIssue } from '../core/index.js';
+import { ConfigError, didYouMean, isDuration, parseDuration, runbookIssue, type ConfigIssue } from '../core/index.js';
 import { DATA_TEST_KINDS, lineAt, MODEL_KINDS, type DataTest, type DataTestSpec, type ModelHeader } from './model.js';
 
 const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -16,7 +16,15 @@ const HeaderSchema = z.strictObject({
   delete_when: z.string().min(1).optional(),
   lateness: duration.optional(),
   max_future_skew: duration.optional(),
-  owner: z.string().min(1).optional(),
+  owner: z.string().trim().min(1, { error: 'expected the owning team or person, e.g. owner: payments-team' }).optional(),
+  runbook: z
+    .string({ error: 'expected a URL (https://…) or a line of text saying what to do when this model alerts' })
+    .check((ctx) => {
+      const problem = runbookIssue(ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
+    .transform((s) => s.trim())
+    .optional(),
   domain: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, 'expected a domain name such as sales (letters, digits, _ and -)').optional(),
   freshness: duration.optional(),
   completeness: z
@@ -97,6 +105,7 @@ export function parseModelFile(file: string, text: string): ParsedModelFile {
     lateness: h.lateness,
     maxFutureSkew: h.max_future_skew,
     owner: h.owner,
+    runbook: h.runbook,
     domain: h.domain,
     freshness: h.freshness,
     completeness:

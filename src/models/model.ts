@@ -35,7 +35,10 @@ export interface ModelHeader {
   readonly lateness: string | undefined;
   /** How far ahead of the wall clock an event time may be before it stops moving the watermark (default 5m). */
   readonly maxFutureSkew: string | undefined;
+  /** Who answers for this table (`owner:` key): alerts about it name them, `owner:NAME` selects by it. */
   readonly owner: string | undefined;
+  /** What to do when this table alerts (`runbook:` key): an http(s) URL or a line of text, carried by every alert about it. */
+  readonly runbook: string | undefined;
   /** The business domain the model belongs to (`domain:` key): `lineage` and `status` group by it, `domain:NAME` selects by it. */
   readonly domain: string | undefined;
   readonly freshness: string | undefined;

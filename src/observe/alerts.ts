@@ -1,5 +1,6 @@
 import { formatSize } from '../config/index.js';
 import { backoffDelayMs, type RetryPolicy } from '../core/index.js';
+import type { SourceCompletenessEvaluation } from './source-completeness.js';
 
 /** One webhook that receives alerts: a JSON body, or Slack's incoming-webhook body (`{ text }`). */
 export interface AlertWebhook {
@@ -23,6 +24,10 @@ export interface AlertCondition {
   /** One sentence, for people. */
   readonly message: string;
   readonly details?: Readonly<Record<string, unknown>>;
+  /** Who answers for the subject (its contract's or model header's `owner`), when known. */
+  readonly owner?: string;
+  /** What to do (its contract's or model header's `runbook`), when given. */
+  readonly runbook?: string;
 }
 
 /** An alert as a webhook receives it (`format: 'json'`). */
@@ -33,6 +38,10 @@ export interface AlertMessage {
   readonly subject: string;
   readonly message: string;
   readonly at: string;
+  /** The subject's owner, so the person paged knows whose it is. */
+  readonly owner?: string;
+  /** The subject's runbook (a URL or a line of text), so the person paged knows what to do. */
+  readonly runbook?: string;
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
@@ -135,12 +144,16 @@ function message(condition: AlertCondition, status: 'firing' | 'resolved', nowMs
     subject: condition.subject,
     message: condition.message,
     at: new Date(nowMs).toISOString(),
+    ...(condition.owner !== undefined ? { owner: condition.owner } : {}),
+    ...(condition.runbook !== undefined ? { runbook: condition.runbook } : {}),
     ...(condition.details ? { details: condition.details } : {}),
   };
 }
 
 function slackText(alert: AlertMessage): string {
-  return `${alert.status === 'firing' ? ':rotating_light: FIRING' : ':white_check_mark: RESOLVED'} lakeloop ${alert.kind} ${alert.subject}: ${alert.message}`;
+  const head = `${alert.status === 'firing' ? ':rotating_light: FIRING' : ':white_check_mark: RESOLVED'} lakeloop ${alert.kind} ${alert.subject}: ${alert.message}`;
+  const who = [alert.owner !== undefined ? `owner: ${alert.owner}` : '', alert.runbook !== undefined ? `runbook: ${alert.runbook}` : ''].filter(Boolean).join(' · ');
+  return who ? `${head}\n${who}` : head;
 }
 
 /** Webhook URLs often carry a token in their path or query: a warning names the host only. */
@@ -181,6 +194,13 @@ export interface AlertInputs {
   readonly divergence?: { readonly active: boolean; readonly reasons: readonly string[] } | undefined;
   /** Each model's completeness SLO as last evaluated (see `state/evaluateCompleteness`). */
   readonly completeness?: readonly { readonly model: string; readonly met: boolean; readonly message: string; readonly pendingLateRows: number; readonly notExact: readonly string[]; readonly exactShare: number }[];
+  /** Each source's landed-vs-received completeness SLO over its window (`evaluateSourceCompleteness`). */
+  readonly sourceCompleteness?: readonly SourceCompletenessEvaluation[];
+  /**
+   * Owner and runbook by subject: a source's name (its contract) or a model's table name
+   * (its header); every condition about that subject carries them.
+   */
+  readonly owners?: ReadonlyMap<string, { readonly owner?: string | undefined; readonly runbook?: string | undefined }>;
 }
 
 /**
@@ -273,7 +293,23 @@ export function evaluateAlerts(inputs: AlertInputs, known: { models: readonly st
       details: { model: c.model, pendingLateRows: c.pendingLateRows, notExact: c.notExact.slice(0, 100), exactShare: c.exactShare },
     });
   }
-  return out;
+  for (const c of inputs.sourceCompleteness ?? []) {
+    out.push({
+      key: `completeness:source:${c.source}`,
+      kind: 'completeness',
+      subject: c.source,
+      firing: !c.met,
+      message: c.message,
+      details: { source: c.source, received: c.received, landed: c.landed, quarantined: c.quarantined, landedRatio: c.landedRatio, minLandedRatio: c.minLandedRatio, window: c.window },
+    });
+  }
+  const owners = inputs.owners;
+  if (!owners?.size) return out;
+  return out.map((condition) => {
+    const of = owners.get(condition.subject);
+    if (of === undefined) return condition;
+    return { ...condition, ...(of.owner !== undefined ? { owner: of.owner } : {}), ...(of.runbook !== undefined ? { runbook: of.runbook } : {}) };
+  });
 }
 
 function seconds(ms: number): string {

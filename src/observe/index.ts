@@ -13,3 +13,4 @@ export * from './lineage-emitter.js';
 export * from './alerts.js';
 export * from './event-log.js';
 export * from './serve-observer.js';
+export * from './source-completeness.js';

@@ -98,6 +98,8 @@ export interface SloState {
   readonly held: readonly { readonly table: string; readonly partitions: readonly string[] }[];
   /** The last scan-budget check per subject (`streaming`, `job:<name>`). */
   readonly budgets?: readonly { readonly subject: string; readonly over: boolean; readonly estimatedBytes: number; readonly budgetBytes: number }[];
+  /** Each source's landed-vs-received completeness SLO over its window. */
+  readonly sources?: readonly { readonly source: string; readonly met: boolean; readonly landedRatio: number; readonly received: number }[];
 }
 
 /** Everything `GET /status` reports about the pipeline's counters. */
@@ -238,6 +240,20 @@ export class Metrics {
     completenessGauge('lakeloop_completeness_pending_late_rows', 'Late rows of the model deferred behind the horizon that no reconcile has applied yet.', (c) => c.pendingLateRows);
     completenessGauge('lakeloop_completeness_partitions_not_exact', "Partitions older than the SLO's exact_after that are not exact.", (c) => c.notExact.length);
     completenessGauge('lakeloop_completeness_exact_share', "The share of the model table's partitions that are exact.", (c) => c.exactShare);
+    const sourceGauge = (name: string, help: string, value: (c: NonNullable<SloState['sources']>[number]) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['source'],
+        registers,
+        collect() {
+          this.reset();
+          for (const c of slos()?.sources ?? []) this.set({ source: c.source }, value(c));
+        },
+      });
+    };
+    sourceGauge('lakeloop_source_completeness_slo_met', 'Whether the source meets its completeness SLO (landed vs received over its window): 1, or 0.', (c) => (c.met ? 1 : 0));
+    sourceGauge('lakeloop_source_landed_ratio', "Records landed in bronze over records received (landed + quarantined) in the source's completeness window; 1 when none.", (c) => c.landedRatio);
     new Gauge({
       name: 'lakeloop_scan_estimate_bytes',
       help: 'The bytes the last streaming cycle or job was estimated to scan, checked against budgets.maxBytesScannedPerRun.',

@@ -4,6 +4,7 @@ import { evaluateAlerts, type AlertInputs, type AlertManager } from './alerts.js
 import type { EventLog } from './event-log.js';
 import type { LineageEmitter } from './lineage-emitter.js';
 import { Metrics, type LandingObservation, type MetricsOptions } from './metrics.js';
+import { evaluateSourceCompleteness, type SourceCompletenessEvaluation } from './source-completeness.js';
 
 /** `Metrics` that also reports each landing (the collector already feeds it every batch). */
 export class ObservedMetrics extends Metrics {
@@ -20,14 +21,24 @@ export class ObservedMetrics extends Metrics {
   }
 }
 
+/** A source (by name) or model (by table name) serve watches: its freshness SLO and who to page, from its contract or header. */
+export interface ObservedSubject {
+  readonly name: string;
+  readonly freshnessMs?: number | undefined;
+  readonly owner?: string | undefined;
+  readonly runbook?: string | undefined;
+  /** A source's landed-vs-received SLO (its contract's `completeness`). */
+  readonly completeness?: { readonly minLandedRatio: number; readonly window: string; readonly windowMs: number } | undefined;
+}
+
 /** What `ServeObserver` watches and where it reports. */
 export interface ServeObserverOptions {
   readonly log: EventLog;
   readonly lineage?: LineageEmitter | undefined;
   readonly alerts?: AlertManager | undefined;
-  /** Sources and models with their freshness SLO (ms), if any; jobs by name. */
-  readonly sources: readonly { readonly name: string; readonly freshnessMs?: number | undefined }[];
-  readonly models: readonly { readonly name: string; readonly freshnessMs?: number | undefined }[];
+  /** Sources and models with their freshness SLO (ms), owner and runbook, if any; jobs by name. */
+  readonly sources: readonly ObservedSubject[];
+  readonly models: readonly ObservedSubject[];
   readonly jobs: readonly string[];
   readonly quarantineRate?: number | undefined;
   /** The partition state as last computed: held partitions per model table, completeness SLOs (undefined before the first). */
@@ -57,12 +68,19 @@ export class ServeObserver {
   private readonly failedJobs = new Map<string, string>();
   /** Subject (`streaming`, `job:<name>`) → its last scan-budget check. */
   private readonly budgets = new Map<string, NonNullable<AlertInputs['budgets']>[number]>();
-  /** Per source, the landings of the last minute, for the quarantine rate. */
+  /** Per source, the landings of the last minute (the quarantine rate) or of its completeness window if longer. */
   private readonly recent = new Map<string, { atMs: number; landed: number; quarantined: number }[]>();
+  /** Per source, how long its landings are kept: a minute, or its completeness window. */
+  private readonly keepMs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly owners: ReadonlyMap<string, { owner?: string | undefined; runbook?: string | undefined }>;
 
   constructor(private readonly options: ServeObserverOptions) {
     this.startedMs = this.now();
+    this.owners = new Map(
+      [...options.sources, ...options.models].filter((s) => s.owner !== undefined || s.runbook !== undefined).map((s) => [s.name, { owner: s.owner, runbook: s.runbook }]),
+    );
+    for (const s of options.sources) if (s.completeness) this.keepMs.set(s.name, Math.max(60_000, s.completeness.windowMs));
   }
 
   /** Evaluates the alerts every `intervalMs` (when there are webhooks). */
@@ -76,7 +94,11 @@ export class ServeObserver {
   landing(counts: LandingObservation): void {
     const now = this.now();
     if (counts.landed > 0) this.lastLanding.set(counts.source, now);
-    const window = (this.recent.get(counts.source) ?? []).filter((r) => now - r.atMs < 60_000);
+    const keepMs = this.keepMs.get(counts.source) ?? 60_000;
+    const window = this.recent.get(counts.source) ?? [];
+    // Landings are appended in time order: only a prefix expires, so a long window costs no scan per batch.
+    const live = window.findIndex((r) => now - r.atMs < keepMs);
+    window.splice(0, live < 0 ? window.length : live);
     window.push({ atMs: now, landed: counts.landed, quarantined: counts.quarantined });
     this.recent.set(counts.source, window);
     // A sampled share of landings gets lineage: one run per batch, its bronze version as the output.
@@ -159,6 +181,17 @@ export class ServeObserver {
     return [...this.budgets.values()];
   }
 
+  /** Each source with a completeness SLO against it now: landed vs received over its window. */
+  sourceCompleteness(): SourceCompletenessEvaluation[] {
+    const now = this.now();
+    return this.options.sources.flatMap((s) => {
+      if (!s.completeness) return [];
+      const windowMs = s.completeness.windowMs;
+      const inWindow = (this.recent.get(s.name) ?? []).filter((r) => now - r.atMs < windowMs);
+      return [evaluateSourceCompleteness(s.name, s.completeness, { landed: inWindow.reduce((n, r) => n + r.landed, 0), quarantined: inWindow.reduce((n, r) => n + r.quarantined, 0) })];
+    });
+  }
+
   /** Evaluates the alert conditions now and sends what changed. */
   evaluate(): void {
     const alerts = this.options.alerts;
@@ -185,6 +218,8 @@ export class ServeObserver {
           budgets: [...this.budgets.values()],
           ...(this.options.partitions?.() ?? {}),
           ...(this.options.divergence ? { divergence: this.options.divergence() } : {}),
+          sourceCompleteness: this.sourceCompleteness(),
+          owners: this.owners,
         },
         { models: this.options.models.map((m) => m.name), jobs: this.options.jobs },
       ),

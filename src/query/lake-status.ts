@@ -117,6 +117,29 @@ async function sourceStatus(lake: Lake, name: string): Promise<SourceStatus> {
   return { source, ...totals, duplicates: await readDuplicates(lake.store, source), lastBatchMs };
 }
 
+/**
+ * A source's records landed and quarantined by the batches its bronze table committed at or
+ * after `sinceMs` (commit time), from the counters each batch commit carries: the window of
+ * its completeness SLO, read from the log alone. A source without a bronze table has none.
+ *
+ * @example
+ * await sourceCountsSince(lake, 'orders', Date.now() - 900_000); // { landed: 990, quarantined: 10, batches: 4 }
+ */
+export async function sourceCountsSince(lake: Lake, source: string, sinceMs: number): Promise<{ landed: number; quarantined: number; batches: number }> {
+  const counts = { landed: 0, quarantined: 0, batches: 0 };
+  const name = `bronze.${source}`;
+  if (!(await lake.tables()).includes(name)) return counts;
+  for (const commit of await (await lake.table(name)).history()) {
+    if (commit.timestampMs < sinceMs) continue;
+    const info = (commit.commitInfo as { lakeloop?: Record<string, unknown> } | undefined)?.lakeloop;
+    if (!info || typeof info['landed'] !== 'number') continue;
+    counts.batches += 1;
+    counts.landed += Number(info['landed'] ?? 0);
+    counts.quarantined += Number(info['quarantined'] ?? 0);
+  }
+  return counts;
+}
+
 function layerRank(layer: string): number {
   const index = LAYER_ORDER.indexOf(layer);
   return index < 0 ? LAYER_ORDER.length : index;

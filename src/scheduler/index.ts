@@ -41,6 +41,7 @@ export {
   JobTimedOut,
   Scheduler,
   SchedulerStopped,
+  jobSkipped,
   nextFireTime,
   type JobHandler,
   type SchedulerLogEvent,

@@ -12,6 +12,8 @@ export interface LastRunStatus {
   readonly seconds: number | null;
   readonly attempts: number;
   readonly error: RunError | null;
+  /** Why a skipped run did nothing. */
+  readonly reason: string | null;
 }
 
 /** One job's line in `lakeloop status`: its schedule, next fire time and last run. */
@@ -57,6 +59,7 @@ export async function jobsStatus(jobs: readonly Job[], store: ObjectStore | unde
               seconds: run.seconds,
               attempts: run.attempts,
               error: run.error,
+              reason: run.reason,
             },
     });
   }

@@ -12,12 +12,14 @@ export type RunKind = JobKind | 'run';
 const RUN_KINDS: readonly RunKind[] = Object.freeze([...JOB_KINDS, 'run']);
 
 /**
- * A run's state: `running` until it ends; `skipped_overlap` is a fire that found the
- * previous run of the same job still going and did nothing.
+ * A run's state: `running` until it ends; `skipped` is a run its handler refused before doing
+ * any work (a reconcile over the scan budget in refuse mode; see `jobSkipped`), with its
+ * `reason`; `skipped_overlap` is a fire that found the previous run of the same job still
+ * going and did nothing.
  */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'skipped_overlap';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'skipped' | 'skipped_overlap';
 
-export const RUN_STATUSES: readonly RunStatus[] = Object.freeze(['running', 'succeeded', 'failed', 'timed_out', 'skipped_overlap']);
+export const RUN_STATUSES: readonly RunStatus[] = Object.freeze(['running', 'succeeded', 'failed', 'timed_out', 'skipped', 'skipped_overlap']);
 
 /** Why a run (or one attempt of it) failed. */
 export interface RunError {
@@ -63,6 +65,8 @@ export interface RunRecord {
   readonly result: Readonly<Record<string, unknown>> | null;
   /** Why the run failed or timed out; null otherwise. */
   readonly error: RunError | null;
+  /** Why a `skipped` or `skipped_overlap` run did nothing; null otherwise (and in records written before it existed). */
+  readonly reason: string | null;
   readonly failedAttempts: readonly RunAttemptFailure[];
 }
 
@@ -81,6 +85,7 @@ const runRecordSchema = z.object({
   attempts: z.int().nonnegative(),
   result: z.record(z.string(), z.unknown()).nullable(),
   error: runErrorSchema.nullable(),
+  reason: z.string().nullable().default(null),
   failedAttempts: z.array(z.object({ attempt: z.int().positive(), at: z.iso.datetime(), error: runErrorSchema, delayMs: z.number().nonnegative() })).default([]),
 });
 

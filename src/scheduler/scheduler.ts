@@ -192,7 +192,7 @@ export class Scheduler {
       startedAt: new Date(this.clock.nowMs()).toISOString(),
     };
     if (this.active.has(job.name)) {
-      const skipped: RunRecord = { ...base, status: 'skipped_overlap', finishedAt: base.startedAt, seconds: 0, attempts: 0, result: null, error: null, failedAttempts: [] };
+      const skipped: RunRecord = { ...base, status: 'skipped_overlap', finishedAt: base.startedAt, seconds: 0, attempts: 0, result: null, error: null, reason: 'the previous run is still going', failedAttempts: [] };
       this.log({ level: 'warn', job: job.name, message: `job ${job.name}: skipped the ${trigger} run for ${base.scheduledFor}, the previous run is still going` });
       await writeRun(this.store, skipped);
       return skipped;
@@ -201,7 +201,7 @@ export class Scheduler {
     const ended = new Promise<void>((resolve) => (markEnded = resolve));
     const run: ActiveRun = { controller: new AbortController(), work: Promise.resolve(), workEnded: true, done: Promise.resolve(undefined as never), ended };
     this.active.set(job.name, run);
-    run.done = this.execute(job, run, { ...base, status: 'running', finishedAt: null, seconds: null, attempts: 0, result: null, error: null, failedAttempts: [] }).finally(() => {
+    run.done = this.execute(job, run, { ...base, status: 'running', finishedAt: null, seconds: null, attempts: 0, result: null, error: null, reason: null, failedAttempts: [] }).finally(() => {
       // The job counts as running until its work has returned, even when its timeout was recorded before.
       const release = (): void => {
         if (this.active.get(job.name) === run) this.active.delete(job.name);
@@ -220,7 +220,7 @@ export class Scheduler {
     const { signal } = run.controller;
     const timer = setTimeout(() => run.controller.abort(new JobTimedOut(job.name, job.timeoutMs)), job.timeoutMs);
     const progress = { attempts: 0, failedAttempts: [] as RunAttemptFailure[] };
-    let outcome: Pick<RunRecord, 'status' | 'result' | 'error'>;
+    let outcome: Pick<RunRecord, 'status' | 'result' | 'error' | 'reason'>;
     try {
       run.workEnded = false;
       const work = this.attempts(job, running, signal, progress).finally(() => {
@@ -230,10 +230,12 @@ export class Scheduler {
         () => {},
         () => {},
       );
-      outcome = { status: 'succeeded', result: jsonResult(await untilAborted(signal, work)), error: null };
+      const result = jsonResult(await untilAborted(signal, work));
+      const skip = skipReasonOf(result);
+      outcome = skip === undefined ? { status: 'succeeded', result, error: null, reason: null } : { status: 'skipped', result, error: null, reason: skip };
     } catch (error) {
       const reason = signal.aborted ? signal.reason : error;
-      outcome = { status: reason instanceof JobTimedOut ? 'timed_out' : 'failed', result: null, error: runError(reason) };
+      outcome = { status: reason instanceof JobTimedOut ? 'timed_out' : 'failed', result: null, error: runError(reason), reason: null };
     } finally {
       clearTimeout(timer);
     }
@@ -247,6 +249,11 @@ export class Scheduler {
       failedAttempts: [...progress.failedAttempts],
     };
     await writeRun(this.store, record);
+    if (record.status === 'skipped') {
+      // A refusal is not a failure (nothing ran, nothing to retry) and not a success either.
+      this.log({ level: 'warn', job: job.name, message: `job ${job.name} skipped: ${record.reason ?? 'no reason given'}` });
+      return record;
+    }
     const level = record.status === 'succeeded' ? 'info' : 'error';
     this.log({ level, job: job.name, message: `job ${job.name} ${record.status} after ${plural(record.attempts, 'attempt')}${record.error ? `: ${record.error.message}` : ''}` });
     return record;
@@ -369,4 +376,21 @@ function jsonResult(result: Readonly<Record<string, unknown>> | void): Record<st
   );
   const parsed: unknown = text === undefined ? {} : JSON.parse(text);
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+}
+
+/**
+ * What a job handler returns to end its run `skipped` (refused before doing any work) rather
+ * than `succeeded`: the ledger, `jobsStatus`, the log and the console show the reason. Not
+ * retried: the same refusal would follow.
+ *
+ * @example
+ * if (over) return jobSkipped('would scan 12 GiB, budget 10 GiB', { hint: 'raise budgets.maxBytesScannedPerRun' });
+ */
+export function jobSkipped(reason: string, details: Readonly<Record<string, unknown>> = {}): Readonly<Record<string, unknown>> {
+  return { ...details, status: 'skipped', reason };
+}
+
+/** The reason of a handler result made by `jobSkipped`, else undefined. */
+function skipReasonOf(result: Readonly<Record<string, unknown>> | null): string | undefined {
+  return result?.['status'] === 'skipped' && typeof result['reason'] === 'string' ? result['reason'] : undefined;
 }

@@ -5,7 +5,7 @@ import { recomputeSelection, type Model, type ModelDag, type UnknownSelector } f
 import { publishedModels } from '../planner/index.js';
 import { reconcile, reportTotals, type ReconcileReport } from '../reconcile/index.js';
 import { checkScanBudget, estimateRecomputeScan, type ScanBudgetCheck } from '../runner/index.js';
-import { jobSelectors, type Job, type JobHandler, type JobKind } from '../scheduler/index.js';
+import { jobSelectors, jobSkipped, type Job, type JobHandler, type JobKind } from '../scheduler/index.js';
 import { compactJob, vacuumJob, type Lake } from '../table/index.js';
 
 /** What the built-in job kinds run against. */
@@ -87,7 +87,7 @@ export function jobHandlers(options: JobHandlerOptions): Partial<Record<JobKind,
         priority: text('priority'),
       };
       const budget = await checkBudget(job.name, request);
-      if (budget?.over && budget.mode === 'refuse') return { status: 'skipped', reason: budget.message as string, hint: budget.hint as string, budget };
+      if (budget?.over && budget.mode === 'refuse') return jobSkipped(budget.message as string, { hint: budget.hint as string, budget });
       const onProgress = options.progressOf?.(job.name);
       const report = (await options.recompute?.(request, signal, onProgress)) ?? (await recomputeHere(request, onProgress));
       options.onReport?.(report, job.name);

@@ -82,7 +82,7 @@ describe('defineContract', () => {
       'owner: expected the owning team or person',
       'drift: expected "evolve", "rescue" or "strict"',
       'batch.maxRecords: expected a positive integer',
-      ': unknown field "retention"',
+      ': unknown field "retention" (known: source, version, owner, runbook, domain, description, schema, key, eventTime, drift, cdc, batch, freshness, completeness, fileBatch)',
     ]);
     expect(issuesOf({ ...base, schema: { order_id: 'string' } })).toEqual(['schema: expected a zod object schema, e.g. z.object({ ... })']);
   });
@@ -95,5 +95,24 @@ describe('defineContract', () => {
       expect((error as ConfigError).file).toBe('contract "orders"');
       expect((error as ConfigError).message).toContain('Invalid config contract "orders":\n  - eventTime: "created" is not a field');
     }
+  });
+});
+
+describe('defineContract owner and runbook', () => {
+  it('keeps the runbook (a URL or a line of text), trimmed, and no runbook is undefined', () => {
+    expect(defineContract({ ...base, runbook: ' https://wiki.example/runbooks/orders ' }).runbook).toBe('https://wiki.example/runbooks/orders');
+    expect(defineContract({ ...base, runbook: 'replay from the dead-letter bucket, then tell #checkout' }).runbook).toBe('replay from the dead-letter bucket, then tell #checkout');
+    expect(defineContract(base).runbook).toBeUndefined();
+  });
+
+  it('refuses a blank owner, a runbook that is not http(s) or carries credentials, and says which key a misspelt one means', () => {
+    expect(issuesOf({ ...base, owner: '   ' })).toEqual(['owner: expected the owning team or person']);
+    expect(issuesOf({ ...base, runbook: '' })).toEqual(['runbook: expected a URL (https://…) or a line of text saying what to do when this alerts']);
+    expect(issuesOf({ ...base, runbook: 7 })).toEqual(['runbook: expected a URL (https://…) or a line of text saying what to do when this source alerts']);
+    expect(issuesOf({ ...base, runbook: 'file:///etc/runbook' })).toEqual(['runbook: expected an http(s) URL or a line of text, got a file: URL']);
+    expect(issuesOf({ ...base, runbook: 'https://me:secret@wiki.example/orders' })).toEqual([
+      'runbook: the URL carries a user or password; alerts include the runbook, so link to it without credentials',
+    ]);
+    expect(issuesOf({ ...base, runBook: 'https://wiki.example/orders' })[0]).toMatch(/^: unknown field "runBook" \(did you mean runbook\?\) \(known: /);
   });
 });

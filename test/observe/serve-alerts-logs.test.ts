@@ -76,7 +76,7 @@ beforeAll(async () => {
   const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   const project = await writeProject(join(dir, 'project'), {
     ...SALES_PROJECT,
-    'contracts/sales.ts': CONTRACT.replace("drift: 'strict',", "drift: 'strict', freshness: '3s',"),
+    'contracts/sales.ts': CONTRACT.replace("drift: 'strict',", "drift: 'strict', freshness: '3s', runbook: 'https://wiki.example/runbooks/sales',"),
     'sql/silver/leaky.sql': LEAKY,
     'lakeloop.config.ts': [
       `import { defineConfig } from ${LAKELOOP_ENTRY};`,
@@ -112,10 +112,12 @@ describe('serve: alerts on loopback webhooks, JSON logs, no credentials', () => 
     expect(firing.atMs - landedAt).toBeGreaterThanOrEqual(FRESHNESS_MS);
     // Due at landedAt + SLO; seen at the next evaluation (plus a second of slack for a busy machine).
     expect(firing.atMs - landedAt).toBeLessThanOrEqual(FRESHNESS_MS + INTERVAL_MS + 1_500);
-    expect(firing.body).toMatchObject({ status: 'firing', kind: 'freshness', subject: 'sales' });
+    // The person paged learns whose source it is and what to do: the contract's owner and runbook.
+    expect(firing.body).toMatchObject({ status: 'firing', kind: 'freshness', subject: 'sales', owner: 'test', runbook: 'https://wiki.example/runbooks/sales' });
     const slack = await until(() => hooks.find((h) => h.path === '/slack' && h.atMs > landedAt && String(h.body['text']).includes('freshness')), 5_000, 'the Slack alert');
     expect(typeof slack.body['text']).toBe('string');
     expect(String(slack.body['text'])).toMatch(/FIRING.*freshness sales/);
+    expect(String(slack.body['text'])).toContain('\nowner: test · runbook: https://wiki.example/runbooks/sales');
   }, 60_000);
 
   it('no duplicate within the repeat interval while it lasts', async () => {

@@ -32,6 +32,7 @@ function record(job: string, startedAt: string, id: string, status: RunRecord['s
     finishedAt: startedAt,
     seconds: 0,
     attempts: 1,
+    reason: null,
     result: { rows: 1 },
     error: null,
     failedAttempts: [],

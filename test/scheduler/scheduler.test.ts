@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LakeloopError, ManualClock } from '../../src/core/index.js';
-import { defineJob, listRuns, Scheduler, type JobHandler, type JobRunContext, type SchedulerLogEvent } from '../../src/scheduler/index.js';
+import { defineJob, jobSkipped, jobsStatus, listRuns, Scheduler, type JobHandler, type JobRunContext, type SchedulerLogEvent } from '../../src/scheduler/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 
 const FIRE = new Date('2026-11-02T02:00:00Z');
@@ -45,6 +45,31 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 describe('Scheduler', () => {
+  it('a handler that returns jobSkipped ends the run skipped with its reason: not retried, not succeeded, logged as a warning', async () => {
+    let calls = 0;
+    const s = make(
+      {
+        reconcile: async () => {
+          calls += 1;
+          return jobSkipped('would scan 12 GiB, budgets.maxBytesScannedPerRun is 10 GiB', { hint: 'raise the budget' });
+        },
+      },
+      { kind: 'reconcile', schedule: '0 2 * * *', retries: 3 },
+    );
+    const run = await s.fire('nightly', FIRE);
+    expect(calls).toBe(1);
+    expect(run).toMatchObject({ status: 'skipped', reason: 'would scan 12 GiB, budgets.maxBytesScannedPerRun is 10 GiB', error: null, attempts: 1, result: { status: 'skipped', hint: 'raise the budget' } });
+    expect((await listRuns(store, { job: 'nightly' }))[0]).toMatchObject({ status: 'skipped', reason: 'would scan 12 GiB, budgets.maxBytesScannedPerRun is 10 GiB' });
+    expect(logs.at(-1)).toEqual({ level: 'warn', job: 'nightly', message: 'job nightly skipped: would scan 12 GiB, budgets.maxBytesScannedPerRun is 10 GiB' });
+    const [status] = await jobsStatus([defineJob({ name: 'nightly', kind: 'reconcile', schedule: '0 2 * * *' })], store);
+    expect(status?.last).toMatchObject({ status: 'skipped', reason: 'would scan 12 GiB, budgets.maxBytesScannedPerRun is 10 GiB' });
+  });
+
+  it('a result that merely has a status field is still a success', async () => {
+    const s = make({ reconcile: async () => ({ status: 'skipped' }) }, { kind: 'reconcile', schedule: '0 2 * * *' });
+    expect((await s.fire('nightly', FIRE)).status).toBe('succeeded');
+  });
+
   it('retries a failing job with exponential backoff and full jitter, then records it failed with attempts and errors', async () => {
     const attempts: number[] = [];
     const s = make(

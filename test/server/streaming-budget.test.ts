@@ -6,7 +6,7 @@ import type { Engine } from '../../src/engine/index.js';
 import type { Model } from '../../src/models/index.js';
 import { listReports } from '../../src/reconcile/index.js';
 import type { ScanBudgetCheck } from '../../src/runner/index.js';
-import { defineJob, Scheduler } from '../../src/scheduler/index.js';
+import { defineJob, jobsStatus, listRuns, Scheduler, type SchedulerLogEvent } from '../../src/scheduler/index.js';
 import { jobHandlers, StreamingLoop } from '../../src/server/index.js';
 import type { Lake } from '../../src/table/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
@@ -103,15 +103,29 @@ describe('scan budget on the streaming path', () => {
 describe('scan budget of reconcile jobs', () => {
   const job = defineJob({ name: 'nightly', kind: 'reconcile', schedule: '0 2 * * *', params: { from: day(1), to: day(1) } });
 
-  it("refuse: the job reads nothing, writes no report, and its ledger result says why; the estimate is the window's bronze files", async () => {
+  it("refuse: the job reads nothing, writes no report, and is recorded skipped (not succeeded) with why; the estimate is the window's bronze files", async () => {
     const checks: { job: string; check: ScanBudgetCheck }[] = [];
+    const logs: SchedulerLogEvent[] = [];
     const handlers = jobHandlers({ lake, models, eventTimeColumns: EVENT_TIME, budgets: budgets(1, 'refuse'), onBudget: (name, check) => checks.push({ job: name, check }) });
-    const scheduler = new Scheduler({ jobs: [job], store: lake.store, handlers });
+    const scheduler = new Scheduler({ jobs: [job], store: lake.store, handlers, log: (e) => logs.push(e) });
     const record = await scheduler.runNow('nightly');
     await scheduler.stop();
-    expect(record.status).toBe('succeeded');
+    const why = /^Job nightly \(reconcile\) would scan .*refused, nothing was read$/;
+    expect(record.status).toBe('skipped');
+    expect(record.error).toBeNull();
+    expect(record.reason).toMatch(why);
     expect(record.result).toMatchObject({ status: 'skipped', budget: { over: true, mode: 'refuse' } });
-    expect(String((record.result as { reason: string }).reason)).toMatch(/^Job nightly \(reconcile\) would scan .*refused, nothing was read$/);
+    expect(String((record.result as { reason: string }).reason)).toMatch(why);
+    // The ledger, jobsStatus (status and the console's jobs table) and the job's log line say skipped, with the reason.
+    const [ledger] = await listRuns(lake.store, { job: 'nightly', limit: 1 });
+    expect(ledger).toMatchObject({ id: record.id, status: 'skipped', reason: record.reason });
+    const [status] = await jobsStatus([job], lake.store);
+    expect(status?.last).toMatchObject({ status: 'skipped', reason: record.reason, error: null });
+    const ended = logs.filter((e) => e.job === 'nightly' && !/started/.test(e.message));
+    expect(ended).toHaveLength(1);
+    expect(ended[0]?.level).toBe('warn');
+    expect(ended[0]?.message).toMatch(/^job nightly skipped: Job nightly \(reconcile\) would scan /);
+    expect(logs.some((e) => /succeeded/.test(e.message))).toBe(false);
     expect(await listReports(lake.store, 10)).toEqual([]);
     // Only bronze is read from the lake (silver and gold are recomputed by the job): its files of the one day.
     const bronze = await (await lake.table('bronze.sales')).snapshot();

@@ -185,6 +185,7 @@ async function recordRun(
     finishedAt: finishedAt.toISOString(),
     seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
     attempts: 1,
+    reason: null,
     result: {
       models: outcomes.map((o) =>
         o.status === 'ok'

@@ -134,12 +134,13 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   let partitions: PartitionStatusTracker | undefined;
   const statusExtra = (): Record<string, unknown> => ({
     ...(feed ? { sampleFeed: feed.counts() } : {}),
-    ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds })) } } : {}),
+    ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds, cost: s.cost })) } } : {}),
     ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
     ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
     ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),
     ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
     ...(observer?.budgetChecks().length ? { budgetChecks: observer.budgetChecks() } : {}),
+    ...(observer?.sourceCompleteness().length ? { sourceCompleteness: observer.sourceCompleteness() } : {}),
   });
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
@@ -194,7 +195,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     ? undefined
     : new CatalogRefresher(session.lake, catalogFile, (error) => io.stderr.write(`${clearLine}warning: catalog refresh failed: ${escapeControl(messageOf(error))}\n`), undefined, { partitionStatus: () => tracker.refresh().catch((error: unknown) => (context.verbose(`partition status: ${messageOf(error)}`), undefined)) });
   tracker.request();
-  metrics.watchSlos(() => ({ held: tracker.held() ?? [], completeness: tracker.completeness() ?? [], budgets: observer?.budgetChecks() ?? [] }));
+  metrics.watchSlos(() => ({ held: tracker.held() ?? [], completeness: tracker.completeness() ?? [], budgets: observer?.budgetChecks() ?? [], sources: observer?.sourceCompleteness() ?? [] }));
   const eventTimeColumns = eventTimeColumnsOf(contracts);
   const lineage = openLineage(context, config, session.lake, dag.models, (message) =>
     jsonLog ? eventLog.event('warn', 'lineage_error', { error: redact(message) }, 'lineage sink error') : io.stderr.write(`${clearLine}warning: ${redact(message)}\n`),
@@ -206,7 +207,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
         onWarning: (message) => (jsonLog ? eventLog.event('warn', 'alert_error', { error: message }, 'alert webhook error') : io.stderr.write(`${clearLine}warning: ${message}\n`)),
         onAlert: (a) =>
           jsonLog
-            ? eventLog.event(a.status === 'firing' ? 'warn' : 'info', 'alert', { status: a.status, key: a.key, kind: a.kind, subject: a.subject }, redact(a.message))
+            ? eventLog.event(a.status === 'firing' ? 'warn' : 'info', 'alert', { status: a.status, key: a.key, kind: a.kind, subject: a.subject, ...(a.owner !== undefined ? { owner: a.owner } : {}), ...(a.runbook !== undefined ? { runbook: a.runbook } : {}) }, redact(a.message))
             : io.stderr.write(`${clearLine}alert ${a.status}: ${a.kind} ${escapeControl(a.subject)}: ${escapeControl(redact(a.message))}\n`),
       })
     : undefined;
@@ -214,8 +215,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     log: eventLog,
     lineage,
     alerts,
-    sources: [...contracts.values()].map((c) => ({ name: c.source, freshnessMs: c.freshness === undefined ? undefined : parseDuration(c.freshness) })),
-    models: dag.models.map((m) => ({ name: m.name, freshnessMs: m.header.freshness === undefined ? undefined : parseDuration(m.header.freshness) })),
+    sources: [...contracts.values()].map((c) => ({ name: c.source, freshnessMs: c.freshness === undefined ? undefined : parseDuration(c.freshness), owner: c.owner, runbook: c.runbook, completeness: c.completeness })),
+    models: dag.models.map((m) => ({ name: m.name, freshnessMs: m.header.freshness === undefined ? undefined : parseDuration(m.header.freshness), owner: m.header.owner, runbook: m.header.runbook })),
     jobs: [],
     quarantineRate: config.alerts.quarantineRate,
     intervalMs: alertIntervalMs,

@@ -1,7 +1,8 @@
-import { loadContracts } from '../../contracts/index.js';
+import { loadContracts, type Contract } from '../../contracts/index.js';
 import { LakeloopError, UsageError } from '../../core/index.js';
 import { loadModels } from '../../models/index.js';
-import { lakeStatus, storageUsage, type LakeStatus, type StorageUsage } from '../../query/index.js';
+import { lakeStatus, sourceCountsSince, storageUsage, type LakeStatus, type StorageUsage } from '../../query/index.js';
+import { evaluateSourceCompleteness, type SourceCompletenessEvaluation } from '../../observe/index.js';
 import { jobsStatus, loadJobs, type JobStatus } from '../../scheduler/index.js';
 import { pendingLateDetail } from '../../planner/index.js';
 import { listReports, reportTotals } from '../../reconcile/index.js';
@@ -44,6 +45,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
     readonly partitions?: ReturnType<typeof partitionStatusJson>['models'];
     readonly storage?: StorageUsage;
     readonly completeness?: readonly CompletenessEvaluation[];
+    readonly sourceCompleteness?: readonly SourceCompletenessEvaluation[];
   } = {
     ...(await lakeStatus(session.lake)),
     jobs: await jobsStatus(jobs, session.store),
@@ -53,6 +55,8 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
     storage: await storageUsage(session.lake, { quotaBytes: config.budgets.storageQuota }),
     ...(completeness.length ? { completeness } : {}),
   };
+  const sourceCompleteness = await sourceCompletenessOf(config.projectDir, session.lake, context);
+  if (sourceCompleteness.length) Object.assign(status, { sourceCompleteness });
   const domains = await domainStatus(config.projectDir, context);
   if (options.json) {
     io.stdout.write(`${JSON.stringify(domains.length ? { ...status, domains } : status)}\n`);
@@ -63,6 +67,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   writeTables(status, io.stdout);
   writePartitionSummary(partitions, io.stdout);
   writeCompleteness(completeness, io.stdout);
+  writeSourceCompleteness(sourceCompleteness, io.stdout);
   writeDomains(domains, io.stdout);
   writeLate(status.late ?? [], io.stdout);
   writeReconciliation(status.reconciliation ?? null, io.stdout);
@@ -94,6 +99,35 @@ function writeCompleteness(slos: readonly CompletenessEvaluation[], out: TextSin
   if (slos.length === 0) return;
   out.write('\ncompleteness SLOs:\n');
   for (const c of slos) out.write(`  ${c.model}: ${c.met ? 'met' : 'BREACHED'} — ${c.message}\n`);
+}
+
+/**
+ * The completeness SLOs of the sources whose contract has one, over their window up to now,
+ * from the bronze commits' counters (as serve's, which counts the landings it saw itself);
+ * none when the contracts do not load (other verbs report that).
+ */
+async function sourceCompletenessOf(projectDir: string, lake: Lake, context: CommandContext): Promise<SourceCompletenessEvaluation[]> {
+  let contracts: Contract[];
+  try {
+    contracts = [...(await loadContracts(projectDir)).values()];
+  } catch (error) {
+    if (!(error instanceof LakeloopError)) throw error;
+    context.verbose(`source completeness not shown: ${error.message}`);
+    return [];
+  }
+  const nowMs = Date.now();
+  const out: SourceCompletenessEvaluation[] = [];
+  for (const c of contracts.sort((a, b) => a.source.localeCompare(b.source))) {
+    if (!c.completeness) continue;
+    out.push(evaluateSourceCompleteness(c.source, c.completeness, await sourceCountsSince(lake, c.source, nowMs - c.completeness.windowMs)));
+  }
+  return out;
+}
+
+function writeSourceCompleteness(slos: readonly SourceCompletenessEvaluation[], out: TextSink): void {
+  if (slos.length === 0) return;
+  out.write('\nsource completeness SLOs (landed vs received):\n');
+  for (const c of slos) out.write(`  ${c.source}: ${c.met ? 'met' : 'BREACHED'} — ${c.message}\n`);
 }
 
 /** `lakeloop status --partitions [table] [--json]`. */
@@ -305,6 +339,7 @@ function writeJobs(jobs: readonly JobStatus[], out: TextSink): void {
   );
   for (const job of jobs) {
     if (job.last?.error) out.write(`  ${job.name}: ${job.last.status}: ${job.last.error.message}\n`);
+    else if (job.last?.reason && job.last.status === 'skipped') out.write(`  ${job.name}: skipped: ${job.last.reason}\n`);
   }
 }
 

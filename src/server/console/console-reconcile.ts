@@ -150,7 +150,7 @@ export class ConsoleReconcile {
         (record) => {
           run.status = record.status;
           run.ledgerId = record.id;
-          run.error = record.error ? this.redact(record.error.message) : null;
+          run.error = record.error ? this.redact(record.error.message) : record.reason !== null ? this.redact(record.reason) : null;
           const id = record.result?.['report'];
           if (typeof id === 'string') run.report = id;
         },

@@ -7,7 +7,7 @@ export type ChecklistState = 'ok' | 'missing' | 'default';
 
 /** One line of a contract's checklist. */
 export interface ChecklistItem {
-  /** `owner`, `version`, `schema`, `key`, `event_time`, `drift`, `lateness`, `freshness`, `batch`, `quarantine`. */
+  /** `owner`, `runbook`, `schema`, `key`, `event_time`, `drift`, `lateness`, `freshness`, `completeness`, `batch`, `quarantine`. */
   readonly item: string;
   readonly label: string;
   readonly state: ChecklistState;
@@ -53,6 +53,7 @@ export function contractChecklist(contracts: readonly Contract[], models: readon
       const count = counts.find((s) => s.source === c.source);
       const items: ChecklistItem[] = [
         { item: 'owner', label: 'owner', state: 'ok', detail: `${c.owner} (contract version ${c.version})` },
+        runbookItem(c.runbook, `add runbook: 'https://…' (or a line saying what to do) to the contract: alerts about ${c.source} carry it`),
         {
           item: 'schema',
           label: 'schema / columns',
@@ -75,6 +76,9 @@ export function contractChecklist(contracts: readonly Contract[], models: readon
         c.freshness === undefined
           ? { item: 'freshness', label: 'freshness SLO', state: 'missing', detail: `none: serve cannot alert when ${c.source} stops landing; add freshness: "5m" to the contract` }
           : { item: 'freshness', label: 'freshness SLO', state: 'ok', detail: `a batch at least every ${c.freshness}` },
+        c.completeness === undefined
+          ? { item: 'completeness', label: 'completeness SLO', state: 'missing', detail: `none: serve cannot alert when ${c.source}'s records stop landing; add completeness: { minLandedRatio: 0.99 } to the contract` }
+          : { item: 'completeness', label: 'completeness SLO', state: 'ok', detail: `at least ${Math.round(c.completeness.minLandedRatio * 1000) / 10}% of the records received in ${c.completeness.window} land` },
         batch.length
           ? { item: 'batch', label: 'batch limits', state: 'ok', detail: batch.map(([k, v]) => `${k} ${String(v)}`).join(', ') }
           : { item: 'batch', label: 'batch limits', state: 'default', detail: `the collector's defaults (maxRecords ${DEFAULT_COLLECTOR_BATCH.maxRecords}, maxBytes ${DEFAULT_COLLECTOR_BATCH.maxBytes}, maxMs ${DEFAULT_COLLECTOR_BATCH.maxMs})` },
@@ -83,5 +87,56 @@ export function contractChecklist(contracts: readonly Contract[], models: readon
           : { item: 'quarantine', label: 'quarantined', state: 'ok', detail: 'nothing landed yet' },
       ];
       return { source: c.source, file: c.file ?? null, items, missing: items.filter((i) => i.state === 'missing').length };
+    });
+}
+
+function runbookItem(runbook: string | undefined, hint: string): ChecklistItem {
+  return runbook === undefined ? { item: 'runbook', label: 'runbook', state: 'missing', detail: `none: ${hint}` } : { item: 'runbook', label: 'runbook', state: 'ok', detail: runbook };
+}
+
+/** One model's checklist: who answers for its table and what it promises. */
+export interface ModelChecklist {
+  readonly model: string;
+  readonly file: string | null;
+  readonly items: readonly ChecklistItem[];
+  /** How many items are `missing`. */
+  readonly missing: number;
+}
+
+/**
+ * Per model, what an operator needs when its table alerts, and what is missing: the
+ * owner, the runbook, the freshness SLO and the completeness SLO (the last only for
+ * models that declare `lateness`, since only they defer late rows to reconcile).
+ *
+ * @example
+ * modelChecklist(dag.models)[0].items.find((i) => i.item === 'owner')
+ * // { item: 'owner', label: 'owner', state: 'missing', detail: 'none: add owner: <team> to the header of sql/silver/orders.sql; alerts about silver.orders name them' }
+ */
+export function modelChecklist(models: readonly Model[]): ModelChecklist[] {
+  return [...models]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((m) => {
+      const h = m.header;
+      const completeness = h.completeness;
+      const items: ChecklistItem[] = [
+        h.owner === undefined
+          ? { item: 'owner', label: 'owner', state: 'missing', detail: `none: add owner: <team> to the model header; alerts about ${m.name} name them` }
+          : { item: 'owner', label: 'owner', state: 'ok', detail: h.owner },
+        runbookItem(h.runbook, `add runbook: https://… (or a line saying what to do) to the model header: alerts about ${m.name} carry it`),
+        h.freshness === undefined
+          ? { item: 'freshness', label: 'freshness SLO', state: 'missing', detail: `none: serve cannot alert when ${m.name} stops committing; add freshness: 15m to the header` }
+          : { item: 'freshness', label: 'freshness SLO', state: 'ok', detail: `a commit at least every ${h.freshness}` },
+        completeness !== undefined
+          ? {
+              item: 'completeness',
+              label: 'completeness SLO',
+              state: 'ok',
+              detail: [completeness.maxPendingLateRows === undefined ? '' : `at most ${completeness.maxPendingLateRows} late rows pending`, completeness.exactAfter === undefined ? '' : `exact after ${completeness.exactAfter}`].filter(Boolean).join(', '),
+            }
+          : h.lateness === undefined
+            ? { item: 'completeness', label: 'completeness SLO', state: 'default', detail: 'no lateness bound: every late row is applied by the streaming path' }
+            : { item: 'completeness', label: 'completeness SLO', state: 'missing', detail: `none: late rows wait for reconcile (lateness ${h.lateness}) with no alert; add completeness: { max_pending_late_rows: 0, exact_after: 2d }` },
+      ];
+      return { model: m.name, file: m.file, items, missing: items.filter((i) => i.state === 'missing').length };
     });
 }

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../../storage/index.js';
 import type { EndpointHandler } from '../routes.js';
 import type { StreamingActivity, StreamingCycle } from '../streaming-loop.js';
 import { ReconcileRequestError, type ConsoleReconcile, type ReconcileRequest } from './console-reconcile.js';
-import { contractChecklist, type SourceCounts } from './contract-checklist.js';
+import { contractChecklist, modelChecklist, type SourceCounts } from './contract-checklist.js';
 import type { Decision, DecisionLog } from './decision-log.js';
 import { reportSummary } from './report-summary.js';
 
@@ -191,6 +191,7 @@ export class WebConsole {
       lastDecision: decisions.last,
       reconcile: { available: reconcile !== undefined, ...(reconcile?.state ?? { running: null, last: null, reports: 0 }) },
       contracts: contractChecklist(this.options.contracts ?? [], this.options.models ?? [], counts),
+      modelChecklist: modelChecklist(this.options.models ?? []),
       ...(withDecisions ? { decisions: decisions.list() } : {}),
     };
   }

@@ -5,8 +5,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../../cli/cli-harness.js';
 import { PROJECT_ROOT, spawnTs, type TsChild } from '../../helpers/child.js';
-import { writeProject } from '../../helpers/project.js';
-import { SALES_PROJECT, salesOfDay, type Sale } from '../../fixtures/sales-project.js';
+import { LAKELOOP_ENTRY, writeProject } from '../../helpers/project.js';
+import { CONTRACT, SALES_PROJECT, salesOfDay, type Sale } from '../../fixtures/sales-project.js';
 
 /**
  * The console in a real headless Chromium against `serve` in a child process: the
@@ -54,7 +54,12 @@ describe.skipIf(!available)('the console in a browser: live counters, pause, ste
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     ({ dir, remove } = await tempDir('console-browser'));
-    project = await writeProject(join(dir, 'project'), SALES_PROJECT);
+    // A scan budget far above what the runs read, so each streaming cycle is checked (and within it).
+    project = await writeProject(join(dir, 'project'), {
+      ...SALES_PROJECT,
+      'contracts/sales.ts': CONTRACT.replace("drift: 'strict',", "drift: 'strict', completeness: { minLandedRatio: 0.99 },"),
+      'lakeloop.config.ts': `import { defineConfig } from ${LAKELOOP_ENTRY};\nexport default defineConfig({ budgets: { maxBytesScannedPerRun: '10GB', mode: 'warn' } });\n`,
+    });
     child = spawnTs('bin/lakeloop.js', ['--lake', join(dir, 'lake'), 'serve', '--port', '0', '--poll-ms', '100', '--control-token', 'T', '--no-jobs'], {}, project);
     const [line] = await Promise.all([
       child.waitForLine(/^listening on http:\/\//, 60_000),
@@ -131,5 +136,20 @@ describe.skipIf(!available)('the console in a browser: live counters, pause, ste
     await page.waitForFunction(() => document.getElementById('mode')?.textContent === 'AUTO');
     await page.waitForFunction(() => /2026-03-04/.test(document.getElementById('last-decision')?.textContent ?? ''));
     await shot('04-resumed.png');
+  }, 30_000);
+
+  it('the runs table shows what each model run read, wrote and spent; the budgets table the last check of the streaming circuit', async () => {
+    await page.locator('#runs-section').scrollIntoViewIfNeeded();
+    await page.waitForSelector('#budgets-table tr[data-subject="streaming"]');
+    const budget = page.locator('#budgets-table tr[data-subject="streaming"]');
+    expect(await budget.getAttribute('data-over')).toBe('false');
+    expect(await budget.innerText()).toMatch(/^streaming\s+WITHIN\s+[\d.]+ (B|KiB|MiB)\s+9\.3 GiB\s+warn/);
+    const cost = page.locator('#runs-table tbody tr', { hasText: 'gold.daily' }).locator('td[data-cost]');
+    expect(await cost.getAttribute('data-cost')).toBe('yes');
+    expect(await cost.innerText()).toMatch(/^[\d.]+ (B|KiB|MiB) \(\d+ files\) \/ [\d.]+ (B|KiB|MiB) \/ [\d.]+ s$/);
+    await shot('09-runs-and-budgets.png');
+    // The contracts checklist: the source's completeness objective, with its state in serve's window now.
+    const completeness = await text('.contract[data-source="sales"] li[data-item="completeness"]');
+    expect(completeness).toMatch(/^\[OK\] completeness SLO: at least 99% of the records received in 15m land — now met: 100\.0% of the records received in the last 15m landed \(\d+ of \d+; 0 quarantined\)/);
   }, 30_000);
 });

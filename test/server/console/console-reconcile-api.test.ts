@@ -217,14 +217,14 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
     expect(after.partitions).toEqual([]);
   }, 30_000);
 
-  it('carries the contracts checklist, flagging the missing freshness SLO', async () => {
+  it('carries the contracts checklist, flagging the missing freshness and completeness SLOs and runbook', async () => {
     const { url } = await start({ token: 'T' });
     const data = (await (await fetch(`${url}/api/console`)).json()) as { contracts: { source: string; missing: number; items: { item: string; state: string; detail: string }[] }[] };
     const [sales] = data.contracts;
     expect(sales?.source).toBe('sales');
     const state = Object.fromEntries((sales?.items ?? []).map((i) => [i.item, i.state]));
-    expect(state).toEqual({ owner: 'ok', schema: 'ok', key: 'ok', event_time: 'ok', drift: 'ok', lateness: 'ok', freshness: 'missing', batch: 'default', quarantine: 'ok' });
-    expect(sales?.missing).toBe(1);
+    expect(state).toEqual({ owner: 'ok', runbook: 'missing', schema: 'ok', key: 'ok', event_time: 'ok', drift: 'ok', lateness: 'ok', freshness: 'missing', completeness: 'missing', batch: 'default', quarantine: 'ok' });
+    expect(sales?.missing).toBe(3);
     expect(sales?.items.find((i) => i.item === 'lateness')?.detail).toBe('silver.sales: 2h');
     expect(sales?.items.find((i) => i.item === 'quarantine')?.detail).toBe('0 of 81 records (0.0%)');
   });

@@ -134,6 +134,10 @@ describe.skipIf(!available)('the console in a browser: partition status, reconci
     expect(await item.innerText()).toMatch(/^\[MISSING\] freshness SLO: none/);
     expect(await page.locator('.contract[data-source="sales"] li[data-item="key"]').innerText()).toBe('[OK] unique key: id');
     expect(await page.locator('.contract[data-source="sales"] li[data-item="lateness"]').innerText()).toMatch(/silver\.sales: 2h/);
+    expect(await page.locator('.contract[data-source="sales"] li[data-item="runbook"]').innerText()).toMatch(/^\[MISSING\] runbook: none: add runbook:/);
+    // The fixture's models declare neither owner nor runbook: each model's card flags both.
+    expect(await page.locator('.contract[data-model="silver.sales"] li[data-item="owner"]').getAttribute('data-state')).toBe('missing');
+    expect(await page.locator('.contract[data-model="gold.daily"] li[data-item="runbook"]').innerText()).toMatch(/^\[MISSING\] runbook: none/);
     await page.locator('#contracts-section').scrollIntoViewIfNeeded();
     await section('contracts-section', '08-contracts-checklist.png');
   }, 30_000);

@@ -49,7 +49,7 @@ function render(data) {
   renderLineage(state.lineage);
   renderPartitions(status.partitions);
   renderReconcile(state.reconcile ?? { available: false });
-  renderContracts(state.contracts ?? []);
+  renderContracts(state.contracts ?? [], state.modelChecklist ?? [], state.status?.sourceCompleteness ?? []);
 }
 
 function renderPipeline(status) {
@@ -132,6 +132,9 @@ function renderTables(lake) {
   ));
 }
 
+/** A run status's word colour: a skipped run did nothing, which is neither a success nor a failure. */
+const STATUS_CLASS = { succeeded: 'ok', running: 'running', skipped: 'skipped', skipped_overlap: 'skipped' };
+
 function renderRuns(status, jobs) {
   const streaming = status.streaming;
   const models = status.models ?? [];
@@ -142,7 +145,7 @@ function renderRuns(status, jobs) {
     host.replaceChildren(
       el('p', {}, `${fmt(streaming.runs)} streaming runs${streaming.paused ? ' — paused' : ''}`),
       el('table', { id: 'runs-table' },
-        el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', {}, 'last run'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'rows written'), el('th', {}, 'partitions'), el('th', { class: 'num' }, 'seconds'), el('th', { class: 'num' }, 'ok / failed'), el('th', {}, 'when'))),
+        el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', {}, 'last run'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'rows written'), el('th', {}, 'partitions'), el('th', { class: 'num' }, 'seconds'), el('th', { class: 'num' }, 'read / written / CPU'), el('th', { class: 'num' }, 'ok / failed'), el('th', {}, 'when'))),
         el('tbody', {}, streaming.last.map((s) => {
           const c = counters.get(s.model);
           const failed = c?.runs?.failed ?? 0;
@@ -151,10 +154,12 @@ function renderRuns(status, jobs) {
             el('td', { class: 'num' }, fmt(s.version)), el('td', { class: 'num' }, fmt(s.rowsOut)),
             el('td', {}, s.partitions === 'all' ? 'all' : s.partitions.length > 3 ? `${s.partitions.length} partitions` : s.partitions.join(', ') || '–'),
             el('td', { class: 'num' }, s.seconds.toFixed(2)),
+            el('td', { class: 'num', 'data-cost': s.cost ? 'yes' : 'no' }, s.cost ? `${bytes(s.cost.bytesRead)} (${fmt(s.cost.filesRead)} files) / ${bytes(s.cost.bytesWritten)} / ${s.cost.cpuSeconds.toFixed(2)} s` : '–'),
             el('td', { class: 'num' }, el('span', { class: `status-word ${failed ? 'failed' : 'ok'}` }, `${fmt(c?.runs?.success ?? 0)} / ${fmt(failed)}${failed ? ' FAILED' : ''}`)),
             el('td', {}, ago(c?.lastRun?.at)));
         }))));
   }
+  renderBudgets(status.budgetChecks ?? []);
   const jobsHost = $('jobs');
   if (!jobs.length) return jobsHost.replaceChildren(el('p', { class: 'muted' }, 'no scheduled jobs (jobs/*.ts)'));
   jobsHost.replaceChildren(el('table', {},
@@ -162,8 +167,21 @@ function renderRuns(status, jobs) {
     el('tbody', {}, jobs.map((j) => el('tr', {},
       el('td', {}, j.name), el('td', {}, j.kind), el('td', {}, `${j.schedule} (${j.timezone})`),
       el('td', {}, j.enabled ? (j.next ?? '–') : 'disabled'),
-      el('td', {}, j.last ? el('span', { class: `status-word ${j.last.status === 'failed' ? 'failed' : 'ok'}` }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
-      el('td', {}, j.last?.error ? j.last.error.message ?? String(j.last.error) : ''))))));
+      el('td', { 'data-status': j.last?.status ?? 'never' }, j.last ? el('span', { class: `status-word ${STATUS_CLASS[j.last.status] ?? 'failed'}` }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
+      el('td', {}, j.last?.error ? j.last.error.message ?? String(j.last.error) : j.last?.reason ? `skipped: ${j.last.reason}` : ''))))));
+}
+
+/** The last scan-budget check of each subject (`/status` budgetChecks): over (refused or warned) or within. */
+function renderBudgets(checks) {
+  const host = $('budgets');
+  if (!checks.length) return host.replaceChildren(el('p', { class: 'muted' }, 'no budget checked yet (budgets.maxBytesScannedPerRun in lakeloop.config.ts)'));
+  host.replaceChildren(el('table', { id: 'budgets-table' },
+    el('thead', {}, el('tr', {}, el('th', {}, 'subject'), el('th', {}, 'last check'), el('th', { class: 'num' }, 'estimated scan'), el('th', { class: 'num' }, 'budget'), el('th', {}, 'mode'), el('th', {}, 'message'))),
+    el('tbody', {}, checks.map((c) => el('tr', { 'data-subject': c.subject, 'data-over': String(c.over) },
+      el('td', {}, c.subject),
+      el('td', {}, el('span', { class: `status-word ${c.over ? 'failed' : 'ok'}` }, c.over ? (c.mode === 'refuse' ? 'OVER: REFUSED' : 'OVER: WARNED') : 'WITHIN')),
+      el('td', { class: 'num' }, bytes(c.estimatedBytes)), el('td', { class: 'num' }, bytes(c.budgetBytes)), el('td', {}, c.mode),
+      el('td', {}, c.over ? c.message : ''))))));
 }
 
 let drawnLineage = '';
@@ -306,7 +324,7 @@ function renderReconcile(r) {
     const view = run.report ? el('button', { type: 'button', id: 'btn-last-report' }, 'view report') : '';
     if (view) view.addEventListener('click', () => showReport(run.report));
     host.replaceChildren(el('p', { id: 'reconcile-last', 'data-status': run.status },
-      el('strong', { class: `status-word ${run.status === 'succeeded' ? 'ok' : 'failed'}` }, run.status.toUpperCase()),
+      el('strong', { class: `status-word ${STATUS_CLASS[run.status] ?? 'failed'}` }, run.status.toUpperCase()),
       ` reconcile #${run.id} (${describeRequest(run.request)}) ended ${ago(run.finishedAt)}`, run.report ? ` — report ${run.report} ` : '', view,
       run.error ? el('span', { class: 'status-word failed' }, ` ${run.error}`) : ''),
       // what it printed while running (a quick run may end between two snapshots of the page)
@@ -417,13 +435,21 @@ async function startReconcile(event) {
 // ---- contracts ----------------------------------------------------------------------
 const MARK = { ok: '[OK]', missing: '[MISSING]', default: '[default]' };
 
-function renderContracts(contracts) {
+function renderContracts(contracts, models, live) {
   const host = $('contracts');
-  if (!contracts.length) return host.replaceChildren(el('p', { class: 'muted' }, 'no source contracts (contracts/*.ts)'));
-  host.replaceChildren(...contracts.map((c) => el('div', { class: 'contract', 'data-source': c.source },
-    el('h3', {}, c.source, el('span', { class: c.missing ? 'status-word failed' : 'status-word ok' }, c.missing ? ` — ${c.missing} missing` : ' — complete')),
+  const card = (name, attrs, c) => el('div', { class: 'contract', ...attrs },
+    el('h3', {}, name, el('span', { class: c.missing ? 'status-word failed' : 'status-word ok' }, c.missing ? ` — ${c.missing} missing` : ' — complete')),
     el('ul', { class: 'checklist' }, c.items.map((i) => el('li', { 'data-item': i.item, 'data-state': i.state },
-      el('span', { class: `mark ${i.state}` }, MARK[i.state] ?? i.state), ' ', el('strong', {}, i.label), `: ${i.detail}`))))));
+      el('span', { class: `mark ${i.state}` }, MARK[i.state] ?? i.state), ' ', el('strong', {}, i.label), `: ${i.detail}`))));
+  // A source's completeness line gains its state now (serve's window): the objective alone says nothing about today.
+  const withLive = (c) => {
+    const now = live.find((l) => l.source === c.source);
+    if (!now) return c;
+    return { ...c, items: c.items.map((i) => (i.item === 'completeness' ? { ...i, detail: `${i.detail} — now ${now.met ? 'met' : 'BREACHED'}: ${now.message}` } : i)) };
+  };
+  const sources = contracts.length ? contracts.map((c) => card(c.source, { 'data-source': c.source }, withLive(c))) : [el('p', { class: 'muted' }, 'no source contracts (contracts/*.ts)')];
+  const tables = models.length ? [el('h3', { class: 'checklist-heading' }, 'Models: owner, runbook, SLOs'), ...models.map((m) => card(m.model, { 'data-model': m.model }, m))] : [];
+  host.replaceChildren(...sources, ...tables);
 }
 
 async function control(action) {
