@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ModelRunSummary } from '../runner/index.js';
-import { evaluateAlerts, type AlertInputs, type AlertManager } from './alerts.js';
+import { evaluateAlerts, type AlertCondition, type AlertInputs, type AlertManager } from './alerts.js';
 import type { EventLog } from './event-log.js';
 import type { LineageEmitter } from './lineage-emitter.js';
 import { Metrics, type LandingObservation, type MetricsOptions } from './metrics.js';
@@ -194,8 +194,14 @@ export class ServeObserver {
 
   /** Evaluates the alert conditions now and sends what changed. */
   evaluate(): void {
-    const alerts = this.options.alerts;
-    if (!alerts) return;
+    this.options.alerts?.update(this.conditions());
+  }
+
+  /**
+   * Every alert condition as evaluated now, firing or not (whether or not webhooks are
+   * configured): the console shows each table's SLOs from them.
+   */
+  conditions(): AlertCondition[] {
     const now = this.now();
     const freshness = [
       ...this.options.sources.filter((s) => s.freshnessMs !== undefined).map((s) => ({ kind: 'source' as const, name: s.name, maxAgeMs: s.freshnessMs as number, lastMs: this.lastLanding.get(s.name) })),
@@ -205,24 +211,22 @@ export class ServeObserver {
       const window = (this.recent.get(s.name) ?? []).filter((r) => now - r.atMs < 60_000);
       return { source: s.name, landed: window.reduce((n, r) => n + r.landed, 0), quarantined: window.reduce((n, r) => n + r.quarantined, 0) };
     });
-    alerts.update(
-      evaluateAlerts(
-        {
-          nowMs: now,
-          sinceMs: this.startedMs,
-          freshness,
-          failedModels: this.failedModels,
-          failedJobs: this.failedJobs,
-          quarantine,
-          ...(this.options.quarantineRate !== undefined ? { quarantineRate: this.options.quarantineRate } : {}),
-          budgets: [...this.budgets.values()],
-          ...(this.options.partitions?.() ?? {}),
-          ...(this.options.divergence ? { divergence: this.options.divergence() } : {}),
-          sourceCompleteness: this.sourceCompleteness(),
-          owners: this.owners,
-        },
-        { models: this.options.models.map((m) => m.name), jobs: this.options.jobs },
-      ),
+    return evaluateAlerts(
+      {
+        nowMs: now,
+        sinceMs: this.startedMs,
+        freshness,
+        failedModels: this.failedModels,
+        failedJobs: this.failedJobs,
+        quarantine,
+        ...(this.options.quarantineRate !== undefined ? { quarantineRate: this.options.quarantineRate } : {}),
+        budgets: [...this.budgets.values()],
+        ...(this.options.partitions?.() ?? {}),
+        ...(this.options.divergence ? { divergence: this.options.divergence() } : {}),
+        sourceCompleteness: this.sourceCompleteness(),
+        owners: this.owners,
+      },
+      { models: this.options.models.map((m) => m.name), jobs: this.options.jobs },
     );
   }
 

@@ -91,6 +91,16 @@ describe.skipIf(!available)('the console in a browser: live counters, pause, ste
     // the lineage links each table to its row in the tables section
     expect(await page.locator('#lineage a[href="#table-gold.daily"]').count()).toBe(1);
     await page.waitForSelector('tr[id="table-gold.daily"]');
+    // each table's SLOs now: the source's completeness objective is met (nothing quarantined); gold declares none
+    const slo = (table: string) => page.locator(`tr[data-table="${table}"] td[data-col="slo"]`);
+    await page.waitForFunction(() => document.querySelector('tr[data-table="bronze.sales"] td[data-col="slo"]')?.getAttribute('data-slo') === 'met');
+    expect(await slo('bronze.sales').innerText()).toBe('met: completeness');
+    expect(await slo('gold.daily').getAttribute('data-slo')).toBe('none');
+    // the last run's data tests, per model: silver's unique test passed
+    const tests = page.locator('#runs-table tr:has(a[href="#table-silver.sales"]) td[data-col="tests"]');
+    await tests.waitFor();
+    expect(await tests.getAttribute('data-tests')).toBe('pass');
+    expect(await tests.innerText()).toMatch(/^\d+ passed$/);
     await shot('01-live.png');
   }, 30_000);
 

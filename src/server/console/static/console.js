@@ -44,7 +44,7 @@ function render(data) {
   renderPipeline(status);
   renderControl(state.control ?? {}, state.lastDecision ?? state.decisions.at(-1) ?? null);
   renderDecisions(state.decisions);
-  renderTables(state.lake);
+  renderTables(state.lake, status.conditions ?? []);
   renderRuns(status, state.jobs ?? []);
   renderLineage(state.lineage);
   renderPartitions(status.partitions);
@@ -118,17 +118,39 @@ function renderDecisions(decisions) {
   list.setAttribute('start', String(decisions.length));
 }
 
-function renderTables(lake) {
+/**
+ * A table's SLOs and alerts now (from /status conditions; a bronze table answers for its
+ * source): what fires, else the freshness and completeness objectives it meets, else none.
+ */
+function sloCell(name, conditions) {
+  const source = name.startsWith('bronze.') ? name.slice('bronze.'.length) : undefined;
+  const mine = conditions.filter((c) => c.subject === name || (source !== undefined && c.subject === source && (c.key.includes(':source:') || c.kind === 'quarantine_rate')));
+  const firing = mine.filter((c) => c.firing);
+  if (firing.length) return el('td', { 'data-col': 'slo', 'data-slo': 'breach', title: firing.map((c) => c.message).join('\n') }, el('span', { class: 'status-word failed' }, `BREACH: ${firing.map((c) => c.kind).join(', ')}`));
+  const objectives = [...new Set(mine.filter((c) => c.kind === 'freshness' || c.kind === 'completeness').map((c) => c.kind))];
+  if (objectives.length) return el('td', { 'data-col': 'slo', 'data-slo': 'met' }, el('span', { class: 'status-word ok' }, `met: ${objectives.join(', ')}`));
+  return el('td', { 'data-col': 'slo', 'data-slo': 'none', class: 'muted' }, 'none declared');
+}
+
+/** The data tests of a model's last run: how many passed, and the failing ones by name. */
+function testsCell(tests) {
+  if (!tests.length) return el('td', { 'data-col': 'tests', class: 'muted' }, '–');
+  const failing = tests.filter((t) => t.status !== 'pass');
+  if (!failing.length) return el('td', { 'data-col': 'tests', 'data-tests': 'pass' }, `${tests.length} passed`);
+  return el('td', { 'data-col': 'tests', 'data-tests': 'fail' }, el('span', { class: 'status-word failed' }, failing.map((t) => `${t.status.toUpperCase()} ${t.test} (${fmt(t.failures)} rows)`).join('; ')), tests.length > failing.length ? ` · ${tests.length - failing.length} passed` : '');
+}
+
+function renderTables(lake, conditions = []) {
   const host = $('tables');
   const tables = lake?.tables ?? [];
   if (!tables.length) return host.replaceChildren(el('p', { class: 'muted' }, 'no tables yet'));
   const layers = [...new Set(tables.map((t) => t.layer))];
   host.replaceChildren(...layers.map((layer) => el('table', { 'data-layer': layer },
     el('caption', { class: 'muted', style: 'text-align:left' }, layer),
-    el('thead', {}, el('tr', {}, el('th', {}, 'table'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'files'), el('th', { class: 'num' }, 'rows'), el('th', { class: 'num' }, 'bytes'), el('th', {}, 'last commit (freshness)'))),
+    el('thead', {}, el('tr', {}, el('th', {}, 'table'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'files'), el('th', { class: 'num' }, 'rows'), el('th', { class: 'num' }, 'bytes'), el('th', {}, 'last commit (freshness)'), el('th', {}, 'SLOs now'))),
     el('tbody', {}, tables.filter((t) => t.layer === layer).map((t) => el('tr', { id: `table-${t.name}`, 'data-table': t.name, class: location.hash === `#table-${t.name}` ? 'target' : undefined },
       el('td', {}, t.name), el('td', { class: 'num', 'data-col': 'version' }, fmt(t.version)), el('td', { class: 'num' }, fmt(t.files)),
-      el('td', { class: 'num', 'data-col': 'rows' }, fmt(t.rows)), el('td', { class: 'num' }, bytes(t.sizeBytes)), el('td', {}, ago(t.lastCommit)))))),
+      el('td', { class: 'num', 'data-col': 'rows' }, fmt(t.rows)), el('td', { class: 'num' }, bytes(t.sizeBytes)), el('td', {}, ago(t.lastCommit)), sloCell(t.name, conditions))))),
   ));
 }
 
@@ -145,7 +167,7 @@ function renderRuns(status, jobs) {
     host.replaceChildren(
       el('p', {}, `${fmt(streaming.runs)} streaming runs${streaming.paused ? ' — paused' : ''}`),
       el('table', { id: 'runs-table' },
-        el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', {}, 'last run'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'rows written'), el('th', {}, 'partitions'), el('th', { class: 'num' }, 'seconds'), el('th', { class: 'num' }, 'read / written / CPU'), el('th', { class: 'num' }, 'ok / failed'), el('th', {}, 'when'))),
+        el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', {}, 'last run'), el('th', { class: 'num' }, 'version'), el('th', { class: 'num' }, 'rows written'), el('th', {}, 'partitions'), el('th', { class: 'num' }, 'seconds'), el('th', { class: 'num' }, 'read / written / CPU'), el('th', {}, 'tests'), el('th', { class: 'num' }, 'ok / failed'), el('th', {}, 'when'))),
         el('tbody', {}, streaming.last.map((s) => {
           const c = counters.get(s.model);
           const failed = c?.runs?.failed ?? 0;
@@ -155,6 +177,7 @@ function renderRuns(status, jobs) {
             el('td', {}, s.partitions === 'all' ? 'all' : s.partitions.length > 3 ? `${s.partitions.length} partitions` : s.partitions.join(', ') || '–'),
             el('td', { class: 'num' }, s.seconds.toFixed(2)),
             el('td', { class: 'num', 'data-cost': s.cost ? 'yes' : 'no' }, s.cost ? `${bytes(s.cost.bytesRead)} (${fmt(s.cost.filesRead)} files) / ${bytes(s.cost.bytesWritten)} / ${s.cost.cpuSeconds.toFixed(2)} s` : '–'),
+            testsCell(s.tests ?? []),
             el('td', { class: 'num' }, el('span', { class: `status-word ${failed ? 'failed' : 'ok'}` }, `${fmt(c?.runs?.success ?? 0)} / ${fmt(failed)}${failed ? ' FAILED' : ''}`)),
             el('td', {}, ago(c?.lastRun?.at)));
         }))));
@@ -515,6 +538,6 @@ $('btn-pause').addEventListener('click', () => control('pause'));
 $('btn-step').addEventListener('click', () => control('step'));
 $('btn-resume').addEventListener('click', () => control('resume'));
 $('reconcile-form').addEventListener('submit', startReconcile);
-window.addEventListener('hashchange', () => renderTables(state.lake));
+window.addEventListener('hashchange', () => renderTables(state.lake, state.status?.conditions ?? []));
 void refresh();
 connect();
