@@ -1,5 +1,5 @@
 import { loadContracts, type Contract } from '../../contracts/index.js';
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, parseDuration, UsageError } from '../../core/index.js';
 import { loadModels } from '../../models/index.js';
 import { lakeStatus, sourceCountsSince, storageUsage, type LakeStatus, type StorageUsage } from '../../query/index.js';
 import { evaluateSourceCompleteness, type SourceCompletenessEvaluation } from '../../observe/index.js';
@@ -55,8 +55,11 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
     storage: await storageUsage(session.lake, { quotaBytes: config.budgets.storageQuota }),
     ...(completeness.length ? { completeness } : {}),
   };
-  const sourceCompleteness = await sourceCompletenessOf(config.projectDir, session.lake, context);
+  const contracts = await projectContracts(config.projectDir, context);
+  const sourceCompleteness = await sourceCompletenessOf(contracts, session.lake);
   if (sourceCompleteness.length) Object.assign(status, { sourceCompleteness });
+  const freshness = freshnessOf(status, contracts, models, Date.now());
+  if (freshness.length) Object.assign(status, { freshness });
   const domains = await domainStatus(config.projectDir, context);
   if (options.json) {
     io.stdout.write(`${JSON.stringify(domains.length ? { ...status, domains } : status)}\n`);
@@ -66,6 +69,7 @@ export async function statusCommand(options: StatusOptions, context: CommandCont
   if (status.tables.length === 0) io.stdout.write('no tables yet\n');
   writeTables(status, io.stdout);
   writePartitionSummary(partitions, io.stdout);
+  writeFreshness(freshness, io.stdout);
   writeCompleteness(completeness, io.stdout);
   writeSourceCompleteness(sourceCompleteness, io.stdout);
   writeDomains(domains, io.stdout);
@@ -101,27 +105,67 @@ function writeCompleteness(slos: readonly CompletenessEvaluation[], out: TextSin
   for (const c of slos) out.write(`  ${c.model}: ${c.met ? 'met' : 'BREACHED'} — ${c.message}\n`);
 }
 
-/**
- * The completeness SLOs of the sources whose contract has one, over their window up to now,
- * from the bronze commits' counters (as serve's, which counts the landings it saw itself);
- * none when the contracts do not load (other verbs report that).
- */
-async function sourceCompletenessOf(projectDir: string, lake: Lake, context: CommandContext): Promise<SourceCompletenessEvaluation[]> {
-  let contracts: Contract[];
+/** The project's contracts; none when they do not load (other verbs report why). */
+async function projectContracts(projectDir: string, context: CommandContext): Promise<Contract[]> {
   try {
-    contracts = [...(await loadContracts(projectDir)).values()];
+    return [...(await loadContracts(projectDir)).values()].sort((a, b) => a.source.localeCompare(b.source));
   } catch (error) {
     if (!(error instanceof LakeloopError)) throw error;
-    context.verbose(`source completeness not shown: ${error.message}`);
+    context.verbose(`source SLOs not shown: ${error.message}`);
     return [];
   }
+}
+
+/**
+ * The completeness SLOs of the sources whose contract has one, over their window up to now,
+ * from the bronze commits' counters (as serve's, which counts the landings it saw itself).
+ */
+async function sourceCompletenessOf(contracts: readonly Contract[], lake: Lake): Promise<SourceCompletenessEvaluation[]> {
   const nowMs = Date.now();
   const out: SourceCompletenessEvaluation[] = [];
-  for (const c of contracts.sort((a, b) => a.source.localeCompare(b.source))) {
+  for (const c of contracts) {
     if (!c.completeness) continue;
     out.push(evaluateSourceCompleteness(c.source, c.completeness, await sourceCountsSince(lake, c.source, nowMs - c.completeness.windowMs)));
   }
   return out;
+}
+
+/** A freshness SLO now: the age of the table's last commit against the objective. */
+export interface FreshnessEvaluation {
+  readonly kind: 'source' | 'model';
+  readonly name: string;
+  readonly table: string;
+  /** The objective as written (`freshness: 15m`). */
+  readonly maxAge: string;
+  /** Seconds since the table's last commit; null when it has no table yet. */
+  readonly ageSeconds: number | null;
+  readonly met: boolean;
+}
+
+/**
+ * The freshness SLOs of the contracts (their bronze table) and models that declare one, as
+ * serve evaluates them: breached when the last commit is older than the objective (or there
+ * is no table yet). serve measures a source from its last landing; here that is bronze's last commit.
+ */
+function freshnessOf(status: LakeStatus, contracts: readonly Contract[], models: readonly Model[], nowMs: number): FreshnessEvaluation[] {
+  const objectives = [
+    ...contracts.flatMap((c) => (c.freshness === undefined ? [] : [{ kind: 'source' as const, name: c.source, table: `bronze.${c.source}`, maxAge: c.freshness }])),
+    ...models.flatMap((m) => (m.header.freshness === undefined ? [] : [{ kind: 'model' as const, name: m.name, table: m.name, maxAge: m.header.freshness }])),
+  ];
+  return objectives.map((o) => {
+    const table = status.tables.find((t) => t.name === o.table);
+    const ageSeconds = table ? Math.max(0, Math.round((nowMs - table.lastCommitMs) / 1000)) : null;
+    return { ...o, ageSeconds, met: ageSeconds !== null && ageSeconds * 1000 <= parseDuration(o.maxAge) };
+  });
+}
+
+function writeFreshness(slos: readonly FreshnessEvaluation[], out: TextSink): void {
+  if (slos.length === 0) return;
+  out.write('\nfreshness SLOs:\n');
+  for (const f of slos) {
+    const age = f.ageSeconds === null ? 'no table yet' : `last commit ${formatLateness(f.ageSeconds)} ago`;
+    out.write(`  ${f.kind} ${f.name}: ${f.met ? 'met' : 'BREACHED'} — ${age}, objective ${f.maxAge}\n`);
+  }
 }
 
 function writeSourceCompleteness(slos: readonly SourceCompletenessEvaluation[], out: TextSink): void {
