@@ -11,6 +11,11 @@ export interface ContractSchemaMetadata {
   readonly drift: Contract['drift'];
   /** Records are Debezium change events whose `before`/`after` images follow this schema. */
   readonly cdc: boolean;
+  /** What to do when the source alerts, when given. */
+  readonly runbook?: string;
+  /** The SLOs producers are held to, when given: freshness (a duration), completeness (landed vs received). */
+  readonly freshness?: string;
+  readonly completeness?: { readonly minLandedRatio: number; readonly window: string };
 }
 
 /**
@@ -32,6 +37,9 @@ export function contractJsonSchema(contract: Contract): Record<string, unknown> 
     eventTime: contract.eventTime,
     drift: contract.drift,
     cdc: contract.cdc,
+    ...(contract.runbook === undefined ? {} : { runbook: contract.runbook }),
+    ...(contract.freshness === undefined ? {} : { freshness: contract.freshness }),
+    ...(contract.completeness === undefined ? {} : { completeness: { minLandedRatio: contract.completeness.minLandedRatio, window: contract.completeness.window } }),
   };
   return {
     $schema: $schema ?? 'https://json-schema.org/draft/2020-12/schema',

@@ -36,6 +36,7 @@ describe('contractJsonSchema', () => {
       required: ['order_id', 'amount', 'order_ts'],
       'x-lakeloop': { source: 'orders', version: 3, owner: 'checkout', key: ['order_id'], eventTime: 'order_ts', drift: 'rescue', cdc: false },
     });
+    expect(schema['x-lakeloop']).not.toHaveProperty('runbook');
     expect((schema['properties'] as Record<string, unknown>)['amount']).toEqual({ type: 'number', minimum: 0 });
     expect((schema['properties'] as Record<string, unknown>)['channel']).toEqual({ type: 'string', enum: ['web', 'ios'], default: 'web' });
     expect((schema['properties'] as Record<string, unknown>)['note']).toEqual({ type: ['string', 'null'] });
@@ -101,5 +102,14 @@ describe('lakeloop contracts export', () => {
     expect(run.stderr).toContain(`error: Invalid config ${file}:`);
     expect(run.stderr).toContain('  - source: expected a snake_case name');
     expect(run.stderr).not.toContain('    at ');
+  });
+
+  it('carries the runbook and the SLOs producers are held to, when the contract gives them', () => {
+    const held = defineContract({ ...definition, runbook: 'https://wiki.example/runbooks/orders', freshness: '5m', completeness: { minLandedRatio: 0.99 } });
+    expect(contractJsonSchema(held)['x-lakeloop']).toMatchObject({
+      runbook: 'https://wiki.example/runbooks/orders',
+      freshness: '5m',
+      completeness: { minLandedRatio: 0.99, window: '15m' },
+    });
   });
 });
