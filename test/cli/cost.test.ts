@@ -80,6 +80,8 @@ beforeAll(async () => {
     ...SALES_PROJECT,
     'refuse.config.ts': "export default { budgets: { maxBytesScannedPerRun: '1KB', mode: 'refuse' } };\n",
     'warn.config.ts': "export default { budgets: { maxBytesScannedPerRun: '1KB', mode: 'warn', storageQuota: { gold: '1KB', silver: '1GB' } } };\n",
+    'quota.config.ts': "export default { budgets: { mode: 'refuse', storageQuota: { bronze: '1KB', gold: '1KB' } } };\n",
+    'silver-quota.config.ts': "export default { budgets: { mode: 'refuse', storageQuota: { gold: '1KB' } } };\n",
   });
   lake = join(dir, 'lake');
   engine = await Engine.create({ threads: 1 });
@@ -185,6 +187,27 @@ describe('budgets.maxBytesScannedPerRun', () => {
     const json = run.json<RunJson>();
     expect(json.budget).toMatchObject({ estimatedBytes: 0, over: false });
     expect(run.stderr).not.toContain('maxBytesScannedPerRun');
+  }, 120_000);
+});
+
+describe('budgets.storageQuota in refuse mode', () => {
+  it('refuses an ingest into a bronze over its quota before reading the file, and a run writing a layer over its quota; a run of a layer within quota goes on', async () => {
+    const bronze = await versionOf('bronze.sales');
+    const file = join(dir, 'over-quota.ndjson');
+    await writeFile(file, `${salesOfDay(9, 9000).slice(0, 3).map((s) => JSON.stringify(s)).join('\n')}\n`);
+    const ingest = await lakeloop('--config', join(project, 'quota.config.ts'), 'ingest', 'sales', '--file', file);
+    expect(ingest.code).toBe(1);
+    expect(ingest.stderr).toMatch(/Refused before ingesting sales: bronze holds .*, over its quota of 1\.0 KB \(budgets\.storageQuota\.bronze/);
+    expect(ingest.stderr).toContain("budgets.mode: 'warn'");
+    expect(await versionOf('bronze.sales')).toBe(bronze);
+    // gold is over 1KB: a run of gold is refused before it reads anything
+    const gold = await versionOf('gold.daily');
+    const run = await lakeloop('--config', join(project, 'silver-quota.config.ts'), 'run', 'gold.daily', '--full-refresh');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Refused before running gold\.daily: gold holds/);
+    expect(await versionOf('gold.daily')).toBe(gold);
+    // silver has no quota: its run goes on
+    expect((await lakeloop('--config', join(project, 'silver-quota.config.ts'), 'run', 'silver.sales', '--full-refresh')).code).toBe(0);
   }, 120_000);
 });
 

@@ -3,7 +3,7 @@ import { loadContracts } from '../../contracts/index.js';
 import { LakeloopError, unknownNamesHint, UsageError } from '../../core/index.js';
 import { bytesOf, Engine } from '../../engine/index.js';
 import { ingestFile, type IngestSummary, type RecordFormat } from '../../ingest/index.js';
-import { warnOverQuota } from '../cost-checks.js';
+import { refuseOverQuota, warnOverQuota } from '../cost-checks.js';
 import type { CommandContext } from '../command-context.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
@@ -45,6 +45,8 @@ export async function ingestCommand(source: string, input: string | undefined, o
     });
   }
   const session = await context.session();
+  // Over bronze's storage quota in refuse mode: nothing is read, the file stays where it is.
+  await refuseOverQuota(session.lake, config.budgets, ['bronze', 'quarantine'], `ingesting ${source}`);
   // The catalog's copy is made and opened, and the models its partition status compares with
   // are loaded, while the file lands (JavaScript and a second DuckDB instance, idle otherwise):
   // only rebinding is left after (~0.15 s of a 1M-event ingest's ~2 s, measured).

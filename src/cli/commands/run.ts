@@ -6,7 +6,7 @@ import { runKey, writeRun, type RunRecord } from '../../scheduler/index.js';
 import type { ObjectStore } from '../../storage/index.js';
 import { openCatalogEarly, refreshCatalog } from '../catalog-refresh.js';
 import type { CommandContext } from '../command-context.js';
-import { warnOverQuota } from '../cost-checks.js';
+import { refuseOverQuota, warnOverQuota } from '../cost-checks.js';
 import { formatBytes, formatCount, plural } from '../human.js';
 import { selectModelsOrFail } from './model-selection.js';
 import { openLineage } from '../observe-setup.js';
@@ -52,6 +52,7 @@ export async function runCommand(selected: readonly string[], options: RunOption
   };
   // The scan budget is checked from the logs before anything is read or written.
   const { budgets } = await context.config();
+  await refuseOverQuota(session.lake, budgets, models.map((m) => m.name.split('.')[0] ?? ''), `running ${models.length === 1 ? models[0]?.name : `${models.length} models`}`);
   const budget = budgets.maxBytesScannedPerRun === undefined ? undefined : checkScanBudget(await estimateScan(session.lake, models, { ...refresh, eventTimeColumns }), budgets);
   if (budget?.over) {
     if (budget.mode === 'refuse') {
