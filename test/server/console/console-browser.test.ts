@@ -80,6 +80,8 @@ describe.skipIf(!available)('the console in a browser: live counters, pause, ste
   it('loads / and its counters move while events are posted', async () => {
     await page.goto(`${url}/`);
     await page.waitForFunction(() => document.getElementById('connection')?.textContent?.startsWith('live'));
+    // 'live' is said when the stream opens; the first snapshot may come a moment later
+    await page.waitForFunction(() => document.getElementById('mode')?.textContent !== '–');
     expect(await text('#mode')).toBe('AUTO');
     await post(salesOfDay(1, 1000));
     await page.waitForFunction(() => document.getElementById('stat-landed')?.textContent === '40');
