@@ -6,11 +6,31 @@
  * so a test can crash in the middle of a long job without racing a timer.
  * Unset (always, outside tests) it costs one size check.
  */
-const armed = new Map<string, number>();
-for (const entry of (process.env['LAKELOOP_FAILPOINTS'] ?? '').split(',')) {
-  const [name = '', at = '1'] = entry.trim().split('@');
-  if (name) armed.set(name, Math.max(1, Number(at) || 1));
+/** The points an environment variable arms (`name` or `name@N`, comma-separated): name → hits left. */
+function armedBy(variable: string): Map<string, number> {
+  const points = new Map<string, number>();
+  for (const entry of (process.env[variable] ?? '').split(',')) {
+    const [name = '', at = '1'] = entry.trim().split('@');
+    if (name) points.set(name, Math.max(1, Number(at) || 1));
+  }
+  return points;
 }
+
+/** Whether this hit of `name` is the one `points` arms it for (then it is disarmed). */
+function reached(points: Map<string, number>, name: string): boolean {
+  if (points.size === 0) return false;
+  const left = points.get(name);
+  if (left === undefined) return false;
+  if (left > 1) {
+    points.set(name, left - 1);
+    return false;
+  }
+  points.delete(name);
+  return true;
+}
+
+const armed = armedBy('LAKELOOP_FAILPOINTS');
+const stops = armedBy('LAKELOOP_STOPPOINTS');
 
 /** The crash points the engine defines, in the order a commit passes them. */
 export type FailpointName =
@@ -21,12 +41,6 @@ export type FailpointName =
   | 'table.checkpoint.after-parquet'
   | 'ingest.after-quarantine';
 
-const stops = new Map<string, number>();
-for (const entry of (process.env['LAKELOOP_STOPPOINTS'] ?? '').split(',')) {
-  const [name = '', at = '1'] = entry.trim().split('@');
-  if (name) stops.set(name, Math.max(1, Number(at) || 1));
-}
-
 /**
  * Freezes the process here with SIGSTOP when `LAKELOOP_STOPPOINTS` lists `name` (same
  * `name@N` syntax as `LAKELOOP_FAILPOINTS`), once: a test sees the process stopped (state
@@ -34,20 +48,10 @@ for (const entry of (process.env['LAKELOOP_STOPPOINTS'] ?? '').split(',')) {
  * point, then sends SIGCONT — a race made deterministic without a timer.
  */
 export function stoppoint(name: FailpointName): void {
-  if (stops.size === 0) return;
-  const left = stops.get(name);
-  if (left === undefined) return;
-  if (left <= 1) {
-    stops.delete(name);
-    process.kill(process.pid, 'SIGSTOP');
-  } else stops.set(name, left - 1);
+  if (reached(stops, name)) process.kill(process.pid, 'SIGSTOP');
 }
 
 /** Dies here with SIGKILL when `name` is armed and this is the hit it is armed for. */
 export function failpoint(name: FailpointName): void {
-  if (armed.size === 0) return;
-  const left = armed.get(name);
-  if (left === undefined) return;
-  if (left <= 1) process.kill(process.pid, 'SIGKILL');
-  else armed.set(name, left - 1);
+  if (reached(armed, name)) process.kill(process.pid, 'SIGKILL');
 }

@@ -132,18 +132,25 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   // A job's model selectors are checked against the project now, not when it first fires.
   checkJobSelectors(jobs, dag);
   let partitions: PartitionStatusTracker | undefined;
-  const statusExtra = (): Record<string, unknown> => ({
-    ...(feed ? { sampleFeed: feed.counts() } : {}),
-    ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds, cost: s.cost, tests: s.tests.map(({ test, status, failures }) => ({ test, status, failures })) })) } } : {}),
-    ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
-    ...(partitions?.summary() ? { partitions: partitions.summary() } : {}),
-    ...(partitions?.completeness()?.length ? { completeness: partitions.completeness() } : {}),
-    ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
-    ...(observer?.budgetChecks().length ? { budgetChecks: observer.budgetChecks() } : {}),
-    ...(observer?.sourceCompleteness().length ? { sourceCompleteness: observer.sourceCompleteness() } : {}),
-    // every SLO and alert condition now, firing or not (the console's tables show them)
-    ...(observer ? { conditions: observer.conditions().map(({ key, kind, subject, firing, message }) => ({ key, kind, subject, firing, message })) } : {}),
-  });
+  const statusExtra = (): Record<string, unknown> => {
+    // each read once per request (the console's snapshot asks every second)
+    const summary = partitions?.summary();
+    const completeness = partitions?.completeness() ?? [];
+    const budgetChecks = observer?.budgetChecks() ?? [];
+    const sourceCompleteness = observer?.sourceCompleteness() ?? [];
+    return {
+      ...(feed ? { sampleFeed: feed.counts() } : {}),
+      ...(loop ? { streaming: { runs: loop.state.runs, paused: loop.paused, last: loop.state.last.map((s) => ({ model: s.model, mode: s.mode, version: s.version, upstream: s.upstream, rowsOut: s.rowsOut, partitions: s.partitions, deferred: s.deferred, seconds: s.seconds, cost: s.cost, tests: s.tests.map(({ test, status, failures }) => ({ test, status, failures })) })) } } : {}),
+      ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
+      ...(summary ? { partitions: summary } : {}),
+      ...(completeness.length ? { completeness } : {}),
+      ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
+      ...(budgetChecks.length ? { budgetChecks } : {}),
+      ...(sourceCompleteness.length ? { sourceCompleteness } : {}),
+      // every SLO and alert condition now, firing or not (the console's tables show them)
+      ...(observer ? { conditions: observer.conditions().map(({ key, kind, subject, firing, message }) => ({ key, kind, subject, firing, message })) } : {}),
+    };
+  };
   // The console's decision log: landed batches are told with the run that reads them.
   const decisions = new DecisionLog({ foldLandings: runsModels });
   const web = await WebConsole.create({
