@@ -1,4 +1,4 @@
-import { ConfigError, LakeloopError, NotImplemented, UsageError } from '../core/index.js';
+import { ConfigError, LakeloopError, NotImplemented, UsageError, WorkSkipped } from '../core/index.js';
 
 /** The CLI's exit codes (SPEC §3). */
 export const ExitCode = Object.freeze({
@@ -8,6 +8,8 @@ export const ExitCode = Object.freeze({
   failure: 1,
   /** It could not start: bad arguments, an invalid config, a verb not built yet. */
   usage: 2,
+  /** The work it asked for was refused by a policy before it started and recorded `skipped` (`WorkSkipped`): nothing failed, nothing was done. */
+  skipped: 3,
 });
 
 /**
@@ -18,6 +20,7 @@ export const ExitCode = Object.freeze({
  * a failure.
  */
 export function exitCodeOf(error: unknown): number {
+  if (error instanceof WorkSkipped) return ExitCode.skipped;
   if (error instanceof UsageError || error instanceof ConfigError || error instanceof NotImplemented) return ExitCode.usage;
   // By code, not `instanceof ModelError`: importing models/ here would load DuckDB for `--help`.
   if (error instanceof LakeloopError && error.code === 'MODEL_INVALID') return ExitCode.usage;

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import type { ResolvedConfig } from '../config/index.js';
-import { LakeloopError } from '../core/index.js';
+import { LakeloopError, WorkSkipped } from '../core/index.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { honourNoColor, type CliIo } from './io.js';
@@ -76,7 +76,8 @@ function report(error: unknown, io: CliIo, verbose: boolean): number {
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof LakeloopError) {
-    io.stderr.write(`error: ${error.message}\n`);
+    // A skip is not an error: said as what it is, with its own exit code.
+    io.stderr.write(`${error instanceof WorkSkipped ? 'skipped' : 'error'}: ${error.message}\n`);
     if (error.hint !== undefined) io.stderr.write(`hint: ${error.hint}\n`);
     if (verbose) {
       for (let cause = error.cause; cause !== undefined; cause = cause instanceof Error ? cause.cause : undefined) {

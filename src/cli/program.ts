@@ -103,7 +103,7 @@ export function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) =>
     .option('--to <D>', 'reconcile: last day of the window (YYYY-MM-DD)')
     .option('--models <m...>', 'reconcile: only these models (names) and those downstream of them')
     .option('--dry-run', 'reconcile: write the report, publish nothing')
-    .option('--wait', 'reconcile: wait for it to end and print its report summary (exit 1 if it failed or held partitions)')
+    .option('--wait', 'reconcile: wait for it to end and print its report summary (exit 1 if it failed or held partitions, 3 if serve skipped it: over the scan budget)')
     .option('--json', "print serve's answer as one JSON object (last line)")
     .action(async (action: string, options: ControlOptions, command: Command) => {
       const { controlCommand } = await import('./commands/control.js');

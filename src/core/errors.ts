@@ -144,6 +144,17 @@ export class BudgetExceeded extends LakeloopError {
   }
 }
 
+/**
+ * Work refused before it started by a policy and recorded `skipped` (a reconcile over the scan
+ * budget): not a failure — nothing broke, nothing was changed — but not done either. The CLI
+ * prints `skipped: <reason>` and exits 3, so that a script can tell it from success and failure.
+ */
+export class WorkSkipped extends LakeloopError {
+  constructor(reason: string, hint?: string) {
+    super('SKIPPED', reason, hint === undefined ? {} : { hint });
+  }
+}
+
 /** Throws when `condition` is false: a broken invariant is a bug, not a user error. */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`lakeloop internal error: ${message}`);

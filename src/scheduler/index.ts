@@ -47,4 +47,4 @@ export {
   type SchedulerLogEvent,
   type SchedulerOptions,
 } from './scheduler.js';
-export { jobsStatus, type JobStatus, type LastRunStatus } from './job-status.js';
+export { jobsStatus, type JobStatus, type JobsStatusOptions, type LastRunStatus } from './job-status.js';

@@ -67,6 +67,12 @@ export interface RunRecord {
   readonly error: RunError | null;
   /** Why a `skipped` or `skipped_overlap` run did nothing; null otherwise (and in records written before it existed). */
   readonly reason: string | null;
+  /**
+   * Who asked for a `manual` run from outside the process (the console's reconcile: `console`
+   * for the page's button, `api` for `lakeloop control reconcile` and other clients); absent
+   * otherwise. A field of its own, not a new trigger, so that older readers still parse the record.
+   */
+  readonly requestedBy?: string;
   readonly failedAttempts: readonly RunAttemptFailure[];
 }
 
@@ -86,6 +92,7 @@ const runRecordSchema = z.object({
   result: z.record(z.string(), z.unknown()).nullable(),
   error: runErrorSchema.nullable(),
   reason: z.string().nullable().default(null),
+  requestedBy: z.string().optional(),
   failedAttempts: z.array(z.object({ attempt: z.int().positive(), at: z.iso.datetime(), error: runErrorSchema, delayMs: z.number().nonnegative() })).default([]),
 });
 

@@ -125,11 +125,11 @@ export class Scheduler {
   /**
    * Runs a job once now (manual trigger, also for a disabled job) and resolves with its
    * ledger entry; `params`, when given, replace the job's for this run (the console's
-   * reconcile asks for its own window).
+   * reconcile asks for its own window); `requestedBy` goes to the ledger record (who asked).
    */
-  async runNow(name: string, params?: Readonly<Record<string, unknown>>): Promise<RunRecord> {
+  async runNow(name: string, params?: Readonly<Record<string, unknown>>, options: { requestedBy?: string } = {}): Promise<RunRecord> {
     const job = this.job(name);
-    return this.begin(params === undefined ? job : { ...job, params }, 'manual', new Date(this.clock.nowMs()));
+    return this.begin(params === undefined ? job : { ...job, params }, 'manual', new Date(this.clock.nowMs()), options.requestedBy);
   }
 
   /** Whether a run of the job is in progress (its work has not returned yet). */
@@ -182,12 +182,13 @@ export class Scheduler {
     });
   }
 
-  private async begin(job: Job, trigger: RunTrigger, scheduledFor: Date): Promise<RunRecord> {
+  private async begin(job: Job, trigger: RunTrigger, scheduledFor: Date, requestedBy?: string): Promise<RunRecord> {
     const base = {
       id: randomBytes(4).toString('hex'),
       job: job.name,
       kind: job.kind,
       trigger,
+      ...(requestedBy === undefined ? {} : { requestedBy }),
       scheduledFor: scheduledFor.toISOString(),
       startedAt: new Date(this.clock.nowMs()).toISOString(),
     };

@@ -1,4 +1,4 @@
-import { LakeloopError, UsageError } from '../../core/index.js';
+import { LakeloopError, UsageError, WorkSkipped } from '../../core/index.js';
 import type { CommandContext } from '../command-context.js';
 
 export interface ControlOptions {
@@ -82,6 +82,7 @@ interface ConsoleRun {
   readonly progress: readonly string[];
   readonly report: string | null;
   readonly error: string | null;
+  readonly hint?: string | null;
 }
 
 interface ReportSummaryBody {
@@ -93,7 +94,11 @@ interface ReportSummaryBody {
   };
 }
 
-/** Prints the run started; with `--wait`, its progress lines and, at the end, its report's summary (exit 1 when it failed or held partitions). */
+/**
+ * Prints the run started; with `--wait`, its progress lines and, at the end, its report's
+ * summary: exit 1 when it failed or held partitions, `WorkSkipped` (exit 3, `skipped: <reason>`)
+ * when serve refused it before it started (the scan budget), exit 0 when it reconciled.
+ */
 async function followReconcile(origin: string, started: ConsoleRun, options: ControlOptions, context: CommandContext): Promise<void> {
   const { io } = context;
   if (!options.wait) {
@@ -127,6 +132,9 @@ async function followReconcile(origin: string, started: ConsoleRun, options: Con
     const s = report?.summary;
     const counts = s ? `: ${s.partitions.match} matched, ${s.partitions.corrected} corrected, ${s.partitions.held} held, ${s.partitions.failed} failed; rows ${s.rows.before} → ${s.rows.after}, ${s.lateRows} late rows applied` : '';
     io.stdout.write(`reconcile #${run.id} ${run.status}${run.report ? ` (report ${run.report})` : ''}${counts}\n`);
+  }
+  if (run.status === 'skipped' || run.status === 'skipped_overlap') {
+    throw new WorkSkipped(run.error ?? `reconcile #${run.id} was skipped (no reason given)`, run.hint ?? "Read serve's log for the job console-reconcile.");
   }
   if (run.status !== 'succeeded') {
     throw new LakeloopError('CONTROL_RECONCILE_FAILED', `reconcile #${run.id} ${run.status}: ${run.error ?? 'no reason given'}`, {

@@ -156,7 +156,8 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   const web = await WebConsole.create({
     status: () => ({ lake: config.lake.root, ...metrics.snapshot(), ...statusExtra() }),
     tables: () => lakeStatus(session.lake),
-    jobs: () => jobsStatus(jobs, session.store),
+    // The console's reconciles are runs of a job of their own: listed with the scheduled ones once one ran.
+    jobs: () => jobsStatus(jobs, session.store, { onDemand: runsModels ? [CONSOLE_RECONCILE_JOB] : [] }),
     lineage: lineageGraph([...contracts.keys()], dag.models),
     decisions,
     get control() {
@@ -323,7 +324,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     const runner = new Scheduler({ jobs: [CONSOLE_RECONCILE_JOB], store: session.store, handlers, log: jobLog });
     consoleScheduler = runner;
     consoleReconcile = new ConsoleReconcile({
-      run: (params) => runner.runNow(CONSOLE_RECONCILE_JOB.name, params),
+      run: (params, requestedBy) => runner.runNow(CONSOLE_RECONCILE_JOB.name, params, { requestedBy }),
       models: dag.models.map((m) => m.name),
       redact,
       onEnd: (run) =>

@@ -12,12 +12,20 @@ export interface ReconcileRequest {
   readonly dryRun?: boolean | undefined;
 }
 
+/**
+ * Who started a console reconcile: `console`, the page's button (it says so with the
+ * `X-Lakeloop-Client: console` header); `api`, any other client of `POST /api/control/reconcile`
+ * (`lakeloop control reconcile`, curl).
+ */
+export type ReconcileRequester = 'console' | 'api';
+
 /** One reconcile started from the console, as the page shows it. */
 export interface ConsoleReconcileRun {
   /** 1, 2, … in this serve. */
   readonly id: number;
   readonly request: ReconcileRequest;
   readonly requestedAt: string;
+  readonly requestedBy: ReconcileRequester;
   status: RunRecord['status'];
   /** The newest progress lines of the recompute (at most `PROGRESS_LINES`), oldest first. */
   progress: string[];
@@ -28,7 +36,10 @@ export interface ConsoleReconcileRun {
   report: string | null;
   /** The report's partitions per status, once written. */
   totals: { readonly match: number; readonly corrected: number; readonly held: number; readonly failed: number } | null;
+  /** Why it failed, or why it was skipped (a refusal by the scan budget). */
   error: string | null;
+  /** What to do about a skip or failure, when the job said (the scan budget's hint). */
+  hint: string | null;
 }
 
 /** The reconcile state `GET /api/console` carries. */
@@ -44,9 +55,9 @@ export interface ConsoleReconcileOptions {
   /**
    * Runs the reconcile job once with these params and resolves with its ledger entry (serve:
    * `Scheduler.runNow` of its console job, whose handler is the nightly job's: a child
-   * process in the idle scheduling class, its own DuckDB).
+   * process in the idle scheduling class, its own DuckDB), recording who asked in the ledger.
    */
-  readonly run: (params: Readonly<Record<string, unknown>>) => Promise<RunRecord>;
+  readonly run: (params: Readonly<Record<string, unknown>>, requestedBy: ReconcileRequester) => Promise<RunRecord>;
   /** The model names a request may select. */
   readonly models: readonly string[];
   /** Told when a run starts, makes progress or ends. */
@@ -82,8 +93,8 @@ export class ReconcileRequestError extends Error {}
  * timeout, the separate circuit), its progress lines and its report id as they come.
  *
  * @example
- * const reconciles = new ConsoleReconcile({ run: (params) => scheduler.runNow('console-reconcile', params), models: ['silver.sales', 'gold.daily'] });
- * reconciles.start({ dryRun: true }); // { id: 1, status: 'running', progress: [], ... }; undefined while one runs
+ * const reconciles = new ConsoleReconcile({ run: (params, requestedBy) => scheduler.runNow('console-reconcile', params, { requestedBy }), models: ['silver.sales', 'gold.daily'] });
+ * reconciles.start({ dryRun: true }, 'console'); // { id: 1, status: 'running', requestedBy: 'console', progress: [], ... }; undefined while one runs
  */
 export class ConsoleReconcile {
   private active: ConsoleReconcileRun | null = null;
@@ -128,12 +139,13 @@ export class ConsoleReconcile {
   }
 
   /** Starts a run of `request`; undefined while one is running (the caller answers 409). */
-  start(request: ReconcileRequest): ConsoleReconcileRun | undefined {
+  start(request: ReconcileRequest, requestedBy: ReconcileRequester = 'api'): ConsoleReconcileRun | undefined {
     if (this.active) return undefined;
     const run: ConsoleReconcileRun = {
       id: ++this.count,
       request,
       requestedAt: new Date().toISOString(),
+      requestedBy,
       status: 'running',
       progress: [],
       ledgerId: null,
@@ -141,18 +153,20 @@ export class ConsoleReconcile {
       report: null,
       totals: null,
       error: null,
+      hint: null,
     };
     this.active = run;
     const params = { ...(request.from ? { from: request.from } : {}), ...(request.to ? { to: request.to } : {}), ...(request.models ? { models: [...request.models] } : {}), dryRun: request.dryRun === true };
     this.ended = this.options
-      .run(params)
+      .run(params, requestedBy)
       .then(
         (record) => {
           run.status = record.status;
           run.ledgerId = record.id;
           run.error = record.error ? this.redact(record.error.message) : record.reason !== null ? this.redact(record.reason) : null;
-          const id = record.result?.['report'];
-          if (typeof id === 'string') run.report = id;
+          const { report, hint } = record.result ?? {};
+          if (typeof report === 'string') run.report = report;
+          if (typeof hint === 'string') run.hint = this.redact(hint);
         },
         (error: unknown) => {
           run.status = 'failed';

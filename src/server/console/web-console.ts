@@ -9,7 +9,7 @@ import { STATUS_PRECEDENCE, statusCounts, type TablePartitionStatus } from '../.
 import type { ObjectStore } from '../../storage/index.js';
 import type { EndpointHandler } from '../routes.js';
 import type { StreamingActivity, StreamingCycle } from '../streaming-loop.js';
-import { ReconcileRequestError, type ConsoleReconcile, type ReconcileRequest } from './console-reconcile.js';
+import { ReconcileRequestError, type ConsoleReconcile, type ReconcileRequest, type ReconcileRequester } from './console-reconcile.js';
 import { contractChecklist, modelChecklist, type SourceCounts } from './contract-checklist.js';
 import type { Decision, DecisionLog } from './decision-log.js';
 import { reportSummary } from './report-summary.js';
@@ -69,6 +69,8 @@ export interface PartitionStatusSnapshot {
 const PARTITIONS_LISTED = 500;
 /** A report id as `reconcile` and `replay` make them (`reconcile-20261207T200219Z-ab12cd34`): nothing else names a file. */
 const REPORT_ID = /^(?:reconcile|replay)-\d{8}T\d{6}Z-[0-9a-f]{1,32}$/;
+/** The header the page sends with its control requests, so that a reconcile it starts is recorded as the console's. */
+const CLIENT_HEADER = 'x-lakeloop-client';
 /** The largest body `POST /api/control/reconcile` reads. */
 const MAX_CONTROL_BODY_BYTES = 16 * 1024;
 
@@ -114,7 +116,8 @@ export class WebConsole {
   ) {
     // A new decision means a commit: the tables are read again then, so they agree with the counters.
     this.tables = cachedFor(1_000, options.tables, () => options.decisions.last);
-    this.jobs = cachedFor(1_000, options.jobs);
+    // Read again when a console reconcile starts or ends: its job's line follows the run.
+    this.jobs = cachedFor(1_000, options.jobs, () => reconcileRunsOf(options.reconcile));
     // Read again when a job of this serve wrote a report, else at most every 5 s (reports of other processes).
     this.reportList = cachedFor(5_000, () => (options.reports ? listReports(options.reports, 20) : Promise.resolve([])), () => options.reconcile?.state.reports);
   }
@@ -325,7 +328,7 @@ export class WebConsole {
       return sendJson(res, 400, { error: `Bad reconcile request: ${error.message}`, hint: 'POST a JSON object: {"from":"2026-03-01","to":"2026-03-07","models":["gold.daily"],"dryRun":true}, every field optional.' });
     }
     const running = reconcile.state.running;
-    const run = reconcile.start(request);
+    const run = reconcile.start(request, requesterOf(req));
     if (!run) {
       return sendJson(res, 409, { error: `A reconcile started from the console is running (since ${running?.requestedAt ?? 'just now'})`, hint: 'Wait for it to end: GET /api/console shows reconcile.running.' });
     }
@@ -333,6 +336,17 @@ export class WebConsole {
     decisions.recordControl(`reconcile started by the operator (${what}): recomputed from bronze in the separate circuit, ${request.dryRun ? 'the report only' : 'corrections published when done'}`);
     sendJson(res, 202, { action: 'reconcile', run });
   }
+}
+
+/** The page says it is the page (`X-Lakeloop-Client: console`); any other client is the API's. */
+function requesterOf(req: IncomingMessage): ReconcileRequester {
+  return req.headers[CLIENT_HEADER] === 'console' ? 'console' : 'api';
+}
+
+/** Which console reconciles have started and ended, as a key that changes with either. */
+function reconcileRunsOf(reconcile: ConsoleReconcile | undefined): string {
+  const state = reconcile?.state;
+  return `${state?.running?.id ?? '-'}|${state?.last?.id ?? '-'}`;
 }
 
 /**

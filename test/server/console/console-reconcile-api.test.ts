@@ -7,7 +7,8 @@ import type { Engine } from '../../../src/engine/index.js';
 import type { Model } from '../../../src/models/index.js';
 import { Metrics } from '../../../src/observe/index.js';
 import { lakeStatus } from '../../../src/query/index.js';
-import { listRuns, Scheduler } from '../../../src/scheduler/index.js';
+import { jobsStatus, listRuns, Scheduler, type JobStatus } from '../../../src/scheduler/index.js';
+import type { ResolvedBudgets } from '../../../src/config/index.js';
 import { Collector, CONSOLE_RECONCILE_JOB, ConsoleReconcile, DecisionLog, jobHandlers, lineageGraph, WebConsole } from '../../../src/server/index.js';
 import type { Lake } from '../../../src/table/index.js';
 import { cli, tempDir } from '../../cli/cli-harness.js';
@@ -51,7 +52,7 @@ interface Started {
   hold: { promise: Promise<void>; open: () => void };
 }
 
-async function start(options: { token?: string; reconcile?: boolean } = {}): Promise<Started> {
+async function start(options: { token?: string; reconcile?: boolean; budgets?: ResolvedBudgets } = {}): Promise<Started> {
   const metrics = new Metrics({ processMetrics: false });
   const decisions = new DecisionLog({ foldLandings: true });
   const tracker = new PartitionStatusTracker(lake, engine, models);
@@ -69,15 +70,17 @@ async function start(options: { token?: string; reconcile?: boolean } = {}): Pro
     progressOf: (job) => (job === CONSOLE_RECONCILE_JOB.name ? (line) => consoleReconcile?.progress(line) : undefined),
     onReport: (report, job) => consoleReconcile?.reported(report, job === CONSOLE_RECONCILE_JOB.name),
     onTablesChanged: () => tracker.request(),
+    ...(options.budgets ? { budgets: options.budgets } : {}),
   });
   const scheduler = new Scheduler({ jobs: [CONSOLE_RECONCILE_JOB], store: lake.store, handlers });
-  const reconcile = new ConsoleReconcile({ run: (params) => scheduler.runNow(CONSOLE_RECONCILE_JOB.name, params), models: models.map((m) => m.name) });
+  const reconcile = new ConsoleReconcile({ run: (params, requestedBy) => scheduler.runNow(CONSOLE_RECONCILE_JOB.name, params, { requestedBy }), models: models.map((m) => m.name) });
   if (options.reconcile !== false) consoleReconcile = reconcile;
   const contracts = await loadContracts(project);
   const web = await WebConsole.create({
     status: () => ({ lake: lakeRoot, ...metrics.snapshot(), partitions: tracker.summary() }),
     tables: () => lakeStatus(lake),
-    jobs: async () => [],
+    // as serve lists them: no scheduled job here, the console's once it ran
+    jobs: () => jobsStatus([], lake.store, { onDemand: [CONSOLE_RECONCILE_JOB] }),
     lineage: lineageGraph(['sales'], models),
     decisions,
     controlToken: options.token,
@@ -96,6 +99,12 @@ async function start(options: { token?: string; reconcile?: boolean } = {}): Pro
     await collector.close();
   });
   return { url: collector.url, tracker, reconcile, hold };
+}
+
+/** The console job's line in the snapshot's jobs (what the page's Jobs table shows). */
+async function consoleJob(url: string): Promise<JobStatus | undefined> {
+  const data = (await (await fetch(`${url}/api/console`)).json()) as { jobs: JobStatus[] };
+  return data.jobs.find((j) => j.name === CONSOLE_RECONCILE_JOB.name);
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = { authorization: 'Bearer T' }): Promise<Response> =>
@@ -185,14 +194,26 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
       running = (await consoleState()).running;
     }
     expect(running?.progress).toEqual(['waiting for the test to let the run go']);
+    // The Jobs table lists it while it runs, like a scheduled job's run: asked for through the API (no page header).
+    // (the jobs are read at most once a second: the first read may have come before the run's ledger entry)
+    let during = await consoleJob(url);
+    for (let tries = 0; during?.last?.status !== 'running' && tries < 40; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      during = await consoleJob(url);
+    }
+    expect(during).toMatchObject({ name: 'console-reconcile', kind: 'reconcile', onDemand: true, next: null, last: { status: 'running', trigger: 'manual', requestedBy: 'api', seconds: null } });
     hold.open();
     await reconcile.settled();
     const last = (await consoleState()).last;
-    expect(last).toMatchObject({ status: 'succeeded' });
+    expect(last).toMatchObject({ status: 'succeeded', requestedBy: 'api' });
     expect(last?.report).toMatch(/^reconcile-\d{8}T\d{6}Z-[0-9a-f]{8}$/);
     // The run is the job's, in the run ledger like a scheduled one.
     const [ledger] = await listRuns(lake.store, { job: CONSOLE_RECONCILE_JOB.name, limit: 1 });
-    expect(ledger).toMatchObject({ id: last?.ledgerId, kind: 'reconcile', trigger: 'manual', status: 'succeeded' });
+    expect(ledger).toMatchObject({ id: last?.ledgerId, kind: 'reconcile', trigger: 'manual', requestedBy: 'api', status: 'succeeded' });
+    // ... and after it ended (the jobs are read again when a console run ends), with its duration.
+    const ended = await consoleJob(url);
+    expect(ended?.last).toMatchObject({ status: 'succeeded', startedAt: ledger?.startedAt, seconds: ledger?.seconds });
+    expect(ended?.last?.seconds).toBeGreaterThan(0);
 
     const list = (await (await fetch(`${url}/api/reconcile/reports`)).json()) as { reports: Record<string, any>[] };
     expect(list.reports[0]).toMatchObject({
@@ -215,6 +236,28 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
     const after = (await (await fetch(`${url}/api/partitions?table=silver.sales`)).json()) as { counts: Record<string, number>; partitions: { partition: string }[] };
     expect(after.counts).toEqual({ exact: 2 });
     expect(after.partitions).toEqual([]);
+  }, 30_000);
+
+  it('a reconcile the page starts (X-Lakeloop-Client: console) is the console\'s in the Jobs table', async () => {
+    const { url, reconcile, hold } = await start({ token: 'T' });
+    hold.open();
+    const fromPage = await post(url, { dryRun: true }, { authorization: 'Bearer T', 'x-lakeloop-client': 'console' });
+    expect(fromPage.status).toBe(202);
+    await reconcile.settled();
+    expect(await consoleJob(url)).toMatchObject({ last: { status: 'succeeded', trigger: 'manual', requestedBy: 'console' } });
+  });
+
+  it('lakeloop control reconcile --wait: a run the scan budget refuses is skipped (exit 3, skipped: <reason>), and SKIPPED in the Jobs table', async () => {
+    // A budget of one byte in refuse mode: the job's handler refuses before recomputing (skipped, not failed).
+    const budgets: ResolvedBudgets = { maxBytesScannedPerRun: 1, mode: 'refuse', storageQuota: {}, circuits: { streaming: {}, reconcile: {} } };
+    const refusing = await start({ token: 'T', budgets });
+    const run = await cli(['control', 'reconcile', '--url', refusing.url, '--token', 'T', '--wait'], project);
+    expect(run.stdout).toMatch(/^reconcile #1 skipped$/m);
+    expect(run.stderr).toMatch(/^skipped: Job console-reconcile \(reconcile\) .*over budgets\.maxBytesScannedPerRun of 1 B: refused, nothing was read$/m);
+    expect(run.stderr).toMatch(/^hint: Raise budgets\.maxBytesScannedPerRun/m);
+    expect(run.stderr).not.toMatch(/^error:/m);
+    expect(run.code).toBe(3);
+    expect(await consoleJob(refusing.url)).toMatchObject({ last: { status: 'skipped', requestedBy: 'api', error: null, reason: expect.stringMatching(/over budgets\.maxBytesScannedPerRun/) } });
   }, 30_000);
 
   it('carries the contracts checklist, flagging the missing freshness and completeness SLOs and runbook', async () => {

@@ -184,14 +184,23 @@ function renderRuns(status, jobs) {
   }
   renderBudgets(status.budgetChecks ?? []);
   const jobsHost = $('jobs');
-  if (!jobs.length) return jobsHost.replaceChildren(el('p', { class: 'muted' }, 'no scheduled jobs (jobs/*.ts)'));
-  jobsHost.replaceChildren(el('table', {},
-    el('thead', {}, el('tr', {}, el('th', {}, 'job'), el('th', {}, 'kind'), el('th', {}, 'schedule'), el('th', {}, 'next fire'), el('th', {}, 'last run'), el('th', {}, 'error'))),
-    el('tbody', {}, jobs.map((j) => el('tr', {},
-      el('td', {}, j.name), el('td', {}, j.kind), el('td', {}, `${j.schedule} (${j.timezone})`),
-      el('td', {}, j.enabled ? (j.next ?? '–') : 'disabled'),
-      el('td', { 'data-status': j.last?.status ?? 'never' }, j.last ? el('span', { class: `status-word ${STATUS_CLASS[j.last.status] ?? 'failed'}` }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
+  if (!jobs.length) return jobsHost.replaceChildren(el('p', { class: 'muted' }, 'no scheduled jobs (jobs/*.ts) and no reconcile started from this page or the API yet'));
+  jobsHost.replaceChildren(el('table', { id: 'jobs-table' },
+    el('thead', {}, el('tr', {}, el('th', {}, 'job'), el('th', {}, 'kind'), el('th', {}, 'schedule'), el('th', {}, 'next fire'), el('th', {}, 'last run'), el('th', {}, 'trigger'), el('th', { class: 'num' }, 'duration'), el('th', {}, 'error'))),
+    el('tbody', {}, jobs.map((j) => el('tr', { 'data-job': j.name },
+      el('td', {}, j.name), el('td', {}, j.kind), el('td', {}, j.onDemand ? 'on demand (Reconcile above, lakeloop control reconcile)' : `${j.schedule} (${j.timezone})`),
+      el('td', {}, j.onDemand ? '–' : j.enabled ? (j.next ?? '–') : 'disabled'),
+      el('td', { 'data-col': 'last', 'data-status': j.last?.status ?? 'never' }, j.last ? el('span', { class: `status-word ${STATUS_CLASS[j.last.status] ?? 'failed'}`, title: j.last.startedAt }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
+      el('td', { 'data-col': 'trigger' }, j.last ? j.last.requestedBy ?? j.last.trigger : '–'),
+      el('td', { class: 'num', 'data-col': 'duration' }, duration(j.last)),
       el('td', {}, j.last?.error ? j.last.error.message ?? String(j.last.error) : j.last?.reason ? `skipped: ${j.last.reason}` : ''))))));
+}
+
+/** A run's wall time: as recorded once it ended, the time so far while it runs. */
+function duration(run) {
+  if (!run) return '–';
+  if (run.seconds !== null && run.seconds !== undefined) return `${run.seconds.toFixed(1)} s`;
+  return run.status === 'running' ? `${Math.max(0, Math.round((Date.now() - Date.parse(run.startedAt)) / 1000))} s so far` : '–';
 }
 
 /** The last scan-budget check of each subject (`/status` budgetChecks): over (refused or warned) or within. */
@@ -334,13 +343,18 @@ function describeRequest(request) {
   return parts.join(', ');
 }
 
+/** Where a run was asked for, when not from this page's form. */
+function startedBy(run) {
+  return run.requestedBy === 'api' ? ' from the API' : '';
+}
+
 function renderReconcile(r) {
   $('btn-reconcile').disabled = !r.available || Boolean(r.running) || state.control?.tokenConfigured === false;
   const host = $('reconcile-status');
   if (!r.available) host.replaceChildren(el('p', { class: 'muted' }, 'reconcile from the page is off: this serve runs no models'));
   else if (r.running) {
     const run = r.running;
-    host.replaceChildren(el('p', { id: 'reconcile-running' }, el('strong', { class: 'status-word running' }, 'RUNNING'), ` reconcile #${run.id} (${describeRequest(run.request)}), started ${ago(run.requestedAt)}`),
+    host.replaceChildren(el('p', { id: 'reconcile-running' }, el('strong', { class: 'status-word running' }, 'RUNNING'), ` reconcile #${run.id} (${describeRequest(run.request)}), started ${ago(run.requestedAt)}${startedBy(run)}`),
       el('ol', { class: 'progress', id: 'reconcile-progress' }, run.progress.length ? run.progress.map((line) => el('li', {}, line)) : el('li', { class: 'muted' }, 'starting the recompute…')));
   } else if (r.last) {
     const run = r.last;
@@ -348,8 +362,9 @@ function renderReconcile(r) {
     if (view) view.addEventListener('click', () => showReport(run.report));
     host.replaceChildren(el('p', { id: 'reconcile-last', 'data-status': run.status },
       el('strong', { class: `status-word ${STATUS_CLASS[run.status] ?? 'failed'}` }, run.status.toUpperCase()),
-      ` reconcile #${run.id} (${describeRequest(run.request)}) ended ${ago(run.finishedAt)}`, run.report ? ` — report ${run.report} ` : '', view,
-      run.error ? el('span', { class: 'status-word failed' }, ` ${run.error}`) : ''),
+      ` reconcile #${run.id} (${describeRequest(run.request)})${startedBy(run)} ended ${ago(run.finishedAt)}`, run.report ? ` — report ${run.report} ` : '', view,
+      run.error ? el('span', { class: `status-word ${STATUS_CLASS[run.status] ?? 'failed'}` }, ` ${run.error}`) : '',
+      run.hint ? el('span', { class: 'muted' }, ` — ${run.hint}`) : ''),
       // what it printed while running (a quick run may end between two snapshots of the page)
       run.progress.length ? el('details', {}, el('summary', {}, `progress (${run.progress.length} lines)`),
         el('ol', { class: 'progress', id: 'reconcile-progress' }, run.progress.map((line) => el('li', {}, line)))) : '');
@@ -440,7 +455,8 @@ async function startReconcile(event) {
   try {
     const response = await fetch('/api/control/reconcile', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      // Says it is the page: the run is recorded as started from the console, not the API.
+      headers: { 'content-type': 'application/json', 'x-lakeloop-client': 'console', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(request),
     });
     const body = await response.json().catch(() => ({}));
