@@ -165,6 +165,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     },
     controlToken,
     partitions: () => partitions?.details(),
+    refreshPartitions: () => partitions?.request(),
     get reconcile() {
       return consoleReconcile;
     },

@@ -8,3 +8,4 @@ export * from './lineage-graph.js';
 export * from './console-reconcile.js';
 export * from './contract-checklist.js';
 export * from './report-summary.js';
+export * from './partitions-behind.js';

@@ -12,6 +12,7 @@ import type { StreamingActivity, StreamingCycle } from '../streaming-loop.js';
 import { ReconcileRequestError, type ConsoleReconcile, type ReconcileRequest, type ReconcileRequester } from './console-reconcile.js';
 import { contractChecklist, modelChecklist, type SourceCounts } from './contract-checklist.js';
 import type { Decision, DecisionLog } from './decision-log.js';
+import { partitionsBehind } from './partitions-behind.js';
 import { reportSummary } from './report-summary.js';
 
 /** What the console's controls drive: the streaming loop (`StreamingLoop` is one). */
@@ -50,6 +51,12 @@ export interface WebConsoleOptions {
    * after commits, never for a request); undefined before the first computation.
    */
   readonly partitions?: () => PartitionStatusSnapshot | undefined;
+  /**
+   * Asks for the partition status to be computed again (serve: the tracker's `request`); called
+   * when a model table's version is ahead of it (a commit it has not caught up with yet, or one
+   * made by another process, which serve does not otherwise notice).
+   */
+  readonly refreshPartitions?: () => void;
   /** Reconciles started from the page (`POST /api/control/reconcile`); absent: that control answers 409. */
   readonly reconcile?: ConsoleReconcile | undefined;
   /** The lake's store, where `_lakeloop/reports/` holds the reconcile and replay reports. */
@@ -179,12 +186,16 @@ export class WebConsole {
     const { control, decisions, reconcile } = this.options;
     const [tables, jobs] = await Promise.all([this.tables(), this.jobs()]);
     const counts = (tables as { sources?: readonly SourceCounts[] } | null)?.sources ?? [];
+    const behind = partitionsBehind(this.options.partitions?.()?.tables ?? [], tables);
+    if (behind.length) this.options.refreshPartitions?.();
     return {
       generatedAt: new Date().toISOString(),
       status: this.options.status(),
       lake: tables,
       jobs,
       lineage: this.options.lineage,
+      // Model tables whose partition status (status.partitions) is for an older version: shown as computing.
+      partitionsBehind: behind,
       control: {
         mode: control === undefined ? 'off' : control.paused ? 'paused' : 'auto',
         tokenConfigured: this.options.controlToken !== undefined,

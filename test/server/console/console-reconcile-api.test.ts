@@ -85,6 +85,7 @@ async function start(options: { token?: string; reconcile?: boolean; budgets?: R
     decisions,
     controlToken: options.token,
     partitions: () => tracker.details(),
+    refreshPartitions: () => tracker.request(),
     reconcile: consoleReconcile,
     reports: lake.store,
     contracts: [...contracts.values()],
@@ -271,4 +272,32 @@ describe('the console API: partitions, reconcile, reports, contracts', () => {
     expect(sales?.items.find((i) => i.item === 'lateness')?.detail).toBe('silver.sales: 2h');
     expect(sales?.items.find((i) => i.item === 'quarantine')?.detail).toBe('0 of 81 records (0.0%)');
   });
+  it('says which model tables moved since their partition status was computed, and asks for it again until it catches up', async () => {
+    const { url, tracker } = await start({ token: 'T' });
+    await tracker.refresh();
+    type Snapshot = { lake: { tables: { name: string; version: number }[] }; status: { partitions: Record<string, { version: number }> }; partitionsBehind: { table: string; computedFor: number; current: number }[] };
+    const snapshot = async (): Promise<Snapshot> => (await (await fetch(`${url}/api/console`)).json()) as Snapshot;
+    const before = await snapshot();
+    expect(before.partitionsBehind).toEqual([]);
+    const computedFor = before.status.partitions['gold.daily']?.version as number;
+    // Another process commits (serve never hears of it): the cached status describes older versions now.
+    expect((await cli(['--lake', lakeRoot, 'run', '--full-refresh'], project)).code).toBe(0);
+    // (the tables are read at most once a second)
+    let moved = await snapshot();
+    for (let tries = 0; moved.partitionsBehind.length === 0 && tries < 30; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      moved = await snapshot();
+    }
+    const current = (name: string): number => moved.lake.tables.find((t) => t.name === name)?.version ?? -1;
+    expect(current('gold.daily')).toBeGreaterThan(computedFor);
+    expect(moved.partitionsBehind).toContainEqual({ table: 'gold.daily', computedFor, current: current('gold.daily') });
+    // The snapshot that saw it asked for the status again: it catches up without another commit.
+    let caughtUp = await snapshot();
+    for (let tries = 0; caughtUp.partitionsBehind.length > 0 && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      caughtUp = await snapshot();
+    }
+    expect(caughtUp.partitionsBehind).toEqual([]);
+    expect(caughtUp.status.partitions['gold.daily']?.version).toBe(current('gold.daily'));
+  }, 30_000);
 });

@@ -47,7 +47,7 @@ function render(data) {
   renderTables(state.lake, status.conditions ?? []);
   renderRuns(status, state.jobs ?? []);
   renderLineage(state.lineage);
-  renderPartitions(status.partitions);
+  renderPartitions(status.partitions, state.partitionsBehind ?? []);
   renderReconcile(state.reconcile ?? { available: false });
   renderContracts(state.contracts ?? [], state.modelChecklist ?? [], state.status?.sourceCompleteness ?? []);
 }
@@ -263,10 +263,23 @@ function lateness(seconds) {
   return `${(seconds / 86400).toFixed(1)} d`;
 }
 
-function renderPartitions(summary) {
+/**
+ * A table whose status was computed for an older version than the table is at now: its old
+ * counts would read as current, so the row says it is computing and for which version it was
+ * last computed, until the background computation catches up.
+ */
+function computingCell(behind) {
+  return el('td', { colspan: STATUSES.length, class: 'computing', 'data-col': 'computing' },
+    el('strong', {}, 'computing…'), ` (last computed for version ${fmt(behind.computedFor)})`);
+}
+
+function renderPartitions(summary, behindList) {
   const host = $('partition-status');
   const tables = Object.entries(summary ?? {});
-  $('partitions-note').textContent = summary ? 'computed in the background after each commit; a table is read again only when its version moved' : 'not computed yet (after the first commits)';
+  const behind = new Map(behindList.map((b) => [b.table, b]));
+  $('partitions-note').textContent = !summary ? 'not computed yet (after the first commits)'
+    : behind.size ? `computing in the background: ${[...behind.keys()].join(', ')} moved since the last computation`
+    : 'computed in the background after each commit; a table is read again only when its version moved';
   if (!tables.length) {
     host.replaceChildren(el('p', { class: 'muted' }, 'no model tables yet'));
     return;
@@ -279,9 +292,10 @@ function renderPartitions(summary) {
       const button = el('button', { type: 'button', 'data-table': name, 'aria-expanded': String(openPartitions?.table === name) }, notExact ? `show ${fmt(notExact)}` : 'none');
       if (!notExact) button.disabled = true;
       button.addEventListener('click', () => togglePartitions(name));
-      return el('tr', { 'data-table': name },
-        el('td', {}, el('a', { href: `#table-${name}` }, name)), el('td', { class: 'num' }, fmt(t.version)),
-        STATUSES.map((k) => el('td', { class: `num status-${k}${counts[k] && k !== 'exact' ? ' flagged' : ''}`, 'data-status': k }, fmt(counts[k] ?? 0))),
+      const moved = behind.get(name);
+      return el('tr', { 'data-table': name, 'data-state': moved ? 'computing' : 'current' },
+        el('td', {}, el('a', { href: `#table-${name}` }, name)), el('td', { class: 'num', 'data-col': 'version' }, fmt(moved ? moved.current : t.version)),
+        moved ? computingCell(moved) : STATUSES.map((k) => el('td', { class: `num status-${k}${counts[k] && k !== 'exact' ? ' flagged' : ''}`, 'data-status': k }, fmt(counts[k] ?? 0))),
         el('td', {}, t.pendingChange && t.pendingChange !== 'unchanged' ? `pending (${t.pendingChange})` : '–'),
         el('td', {}, button));
     }))));
@@ -304,7 +318,7 @@ function togglePartitions(table) {
     openPartitions = { table, key: JSON.stringify(state.status?.partitions?.[table] ?? null) };
     void loadPartitions(table);
   }
-  renderPartitions(state.status?.partitions);
+  renderPartitions(state.status?.partitions, state.partitionsBehind ?? []);
 }
 
 async function loadPartitions(table) {
@@ -315,7 +329,8 @@ async function loadPartitions(table) {
     if (openPartitions?.table !== table) return;
     if (!response.ok) return host.replaceChildren(el('p', { class: 'muted' }, `${body.error ?? response.status}`));
     host.replaceChildren(
-      el('h3', {}, `${table}: ${fmt(body.nonExact)} ${body.nonExact === 1 ? 'partition' : 'partitions'} not exact`, el('span', { class: 'muted' }, ` (version ${fmt(body.version)}, computed ${ago(body.computedAt)})`)),
+      el('h3', {}, `${table}: ${fmt(body.nonExact)} ${body.nonExact === 1 ? 'partition' : 'partitions'} not exact`, el('span', { class: 'muted' }, ` (version ${fmt(body.version)}, computed ${ago(body.computedAt)})`),
+        (state.partitionsBehind ?? []).some((b) => b.table === table && b.current > body.version) ? el('span', { class: 'computing' }, ' — the table has moved since: computing…') : ''),
       body.partitions.length === 0 ? el('p', { class: 'muted' }, 'every partition is exact') :
       el('table', { id: 'partition-list', 'data-table': table },
         el('thead', {}, el('tr', {}, el('th', {}, 'partition'), el('th', {}, 'status'), el('th', { class: 'num' }, 'pending late rows'), el('th', { class: 'num' }, 'oldest lateness'), el('th', {}, 'last written by'))),
