@@ -90,20 +90,30 @@ describe.skipIf(!available)('the console in a browser: partition status, reconci
     await page.fill('#token', 'T');
     // Whether the page ever showed the run as running, whatever the timing of the snapshots.
     await page.evaluate(() => {
-      const seen = { running: false, progress: false };
+      const seen = { running: false, progress: false, jobRunning: false };
       (window as unknown as { seen: typeof seen }).seen = seen;
       new MutationObserver(() => {
         if (document.getElementById('reconcile-running')) seen.running = true;
         if (document.querySelector('#reconcile-progress li:not(.muted)')) seen.progress = true;
       }).observe(document.getElementById('reconcile-status') as Node, { childList: true, subtree: true });
+      new MutationObserver(() => {
+        if (document.querySelector('#jobs-table tr[data-job="console-reconcile"] td[data-col="last"][data-status="running"]')) seen.jobRunning = true;
+      }).observe(document.getElementById('jobs') as Node, { childList: true, subtree: true });
     });
     await page.click('#btn-reconcile');
     // The screenshot of the run going, once its first progress line is shown (if it has not ended by then).
     await page.waitForSelector('#reconcile-progress li:not(.muted), #reconcile-last');
     if (await page.locator('#reconcile-running').count()) await section('reconcile-section', '06-reconcile-running.png');
     await page.waitForSelector('#reconcile-last[data-status="succeeded"]', { timeout: 25_000 });
-    const seen = await page.evaluate(() => (window as unknown as { seen: { running: boolean; progress: boolean } }).seen);
+    const seen = await page.evaluate(() => (window as unknown as { seen: { running: boolean; progress: boolean; jobRunning: boolean } }).seen);
     expect(seen.running).toBe(true);
+    // The Jobs table lists the run like a scheduled job's, while it ran and after: started from the console, with its duration.
+    expect(seen.jobRunning).toBe(true);
+    const job = 'tr[data-job="console-reconcile"]';
+    await page.waitForSelector(`#jobs-table ${job} td[data-col="last"][data-status="succeeded"]`);
+    expect(await page.locator(`#jobs-table ${job} td[data-col="trigger"]`).innerText()).toBe('console');
+    expect(await page.locator(`#jobs-table ${job} td[data-col="duration"]`).innerText()).toMatch(/^\d+\.\d s$/);
+    expect(await page.locator(`#jobs-table ${job}`).innerText()).toMatch(/on demand/);
     // the progress lines, seen while it ran or kept with the ended run (it may end between two snapshots)
     expect(seen.progress || (await page.locator('#reconcile-last ~ details #reconcile-progress li').count()) > 0).toBe(true);
     const reportId = /report (reconcile-\S+)/.exec(await page.locator('#reconcile-last').innerText())?.[1] as string;
@@ -153,5 +163,32 @@ describe.skipIf(!available)('the console in a browser: partition status, reconci
     expect(ran.code).toBe(0);
     expect(ran.stdout).toMatch(/reconcile #2 succeeded \(report reconcile-\S+\): \d+ matched, 0 corrected, 0 held, 0 failed/);
     await page.waitForFunction(() => document.querySelectorAll('#reports-table tbody tr').length === 2);
+    // In the Jobs table as the API's run (the CLI is a client of the API, not the page).
+    await page.waitForFunction(() => document.querySelector('#jobs-table tr[data-job="console-reconcile"] td[data-col="trigger"]')?.textContent === 'api');
+    await page.locator('#runs-section').scrollIntoViewIfNeeded();
+    await section('runs-section', '09-jobs-console-reconcile.png');
+  }, 30_000);
+  it('shows a table that moved since its partition status was computed as computing, until it catches up', async () => {
+    // Another process rewrites the models: serve hears of it only through its tables snapshot.
+    await page.evaluate(() => {
+      const seen = { computing: '' };
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      new MutationObserver(() => {
+        const cell = document.querySelector('#partition-table tr[data-table="gold.daily"][data-state="computing"] td[data-col="computing"]');
+        if (cell && !seen.computing) seen.computing = cell.textContent ?? '';
+      }).observe(document.getElementById('partition-status') as Node, { childList: true, subtree: true });
+    });
+    const before = Number(await page.locator('#partition-table tr[data-table="gold.daily"] td[data-col="version"]').innerText());
+    expect((await cli(['--lake', join(dir, 'lake'), 'run', '--full-refresh'], project, {})).code).toBe(0);
+    const computing = await page.waitForSelector('#partition-table tr[data-table="gold.daily"][data-state="computing"]', { timeout: 10_000 }).catch(() => null);
+    if (computing) await section('partitions-section', '10-partitions-computing.png');
+    // ... and then the counts again, for the table's version now.
+    await page.waitForFunction((v) => {
+      const row = document.querySelector('#partition-table tr[data-table="gold.daily"]');
+      return row?.getAttribute('data-state') === 'current' && Number(row.querySelector('td[data-col="version"]')?.textContent) > v;
+    }, before, { timeout: 15_000 });
+    const seen = await page.evaluate(() => (window as unknown as { seen: { computing: string } }).seen);
+    expect(seen.computing).toBe(`computing… (last computed for version ${before})`);
+    expect(await page.locator('#partition-table tr[data-table="gold.daily"] td[data-status="exact"]').count()).toBe(1);
   }, 30_000);
 });

@@ -188,7 +188,7 @@ function renderRuns(status, jobs) {
   jobsHost.replaceChildren(el('table', { id: 'jobs-table' },
     el('thead', {}, el('tr', {}, el('th', {}, 'job'), el('th', {}, 'kind'), el('th', {}, 'schedule'), el('th', {}, 'next fire'), el('th', {}, 'last run'), el('th', {}, 'trigger'), el('th', { class: 'num' }, 'duration'), el('th', {}, 'error'))),
     el('tbody', {}, jobs.map((j) => el('tr', { 'data-job': j.name },
-      el('td', {}, j.name), el('td', {}, j.kind), el('td', {}, j.onDemand ? 'on demand (Reconcile above, lakeloop control reconcile)' : `${j.schedule} (${j.timezone})`),
+      el('td', {}, j.name), el('td', {}, j.kind), j.onDemand ? el('td', { title: 'no schedule: runs when the Reconcile form or lakeloop control reconcile asks' }, 'on demand') : el('td', {}, `${j.schedule} (${j.timezone})`),
       el('td', {}, j.onDemand ? '–' : j.enabled ? (j.next ?? '–') : 'disabled'),
       el('td', { 'data-col': 'last', 'data-status': j.last?.status ?? 'never' }, j.last ? el('span', { class: `status-word ${STATUS_CLASS[j.last.status] ?? 'failed'}`, title: j.last.startedAt }, `${j.last.status.toUpperCase()} ${ago(j.last.startedAt)}`) : 'never ran'),
       el('td', { 'data-col': 'trigger' }, j.last ? j.last.requestedBy ?? j.last.trigger : '–'),
@@ -299,10 +299,10 @@ function renderPartitions(summary, behindList) {
         el('td', {}, t.pendingChange && t.pendingChange !== 'unchanged' ? `pending (${t.pendingChange})` : '–'),
         el('td', {}, button));
     }))));
-  // The drill-down follows the table: read again when its counts or version moved.
+  // The drill-down follows the table: read again when its counts or version moved, or it starts or stops computing.
   if (openPartitions) {
     const t = summary?.[openPartitions.table];
-    const key = JSON.stringify(t ?? null);
+    const key = JSON.stringify([t ?? null, behind.get(openPartitions.table)?.current ?? null]);
     if (key !== openPartitions.key) {
       openPartitions.key = key;
       void loadPartitions(openPartitions.table);
@@ -315,7 +315,7 @@ function togglePartitions(table) {
     openPartitions = null;
     $('partition-detail').replaceChildren();
   } else {
-    openPartitions = { table, key: JSON.stringify(state.status?.partitions?.[table] ?? null) };
+    openPartitions = { table, key: JSON.stringify([state.status?.partitions?.[table] ?? null, (state.partitionsBehind ?? []).find((b) => b.table === table)?.current ?? null]) };
     void loadPartitions(table);
   }
   renderPartitions(state.status?.partitions, state.partitionsBehind ?? []);
