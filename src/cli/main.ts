@@ -9,9 +9,9 @@ import type { Session } from './session.js';
 
 /**
  * Runs the `lakeloop` command line and returns its exit code: 0 ok, 1 failure, 2 usage
- * error (bad arguments, invalid config, a verb not built yet). A `LakeloopError` prints
- * `error: <message>` and `hint: <what to do>` on stderr, without a stack; anything else
- * is a bug and prints its stack. `io` lets tests capture output and set the cwd.
+ * error (bad arguments, invalid config, a verb not built yet), 3 skipped (`WorkSkipped`).
+ * A `LakeloopError` prints `error: <message>` (a skip: `skipped: <reason>`) and `hint: <what
+ * to do>` on stderr, without a stack; anything else is a bug and prints its stack. `io` lets tests capture output and set the cwd.
  *
  * @example
  * const code = await main(['query', 'select 42 as n', '--format', 'json']);

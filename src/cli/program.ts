@@ -334,7 +334,8 @@ function rootHelp(program: Command, helper: Help): string {
   out.push(
     '',
     'Exit codes: 0 ok; 1 a failure (an unknown table, a failing SQL statement or model run, no lake at the root);',
-    '2 a usage error (bad arguments, an invalid config, contract, model or job file).',
+    '2 a usage error (bad arguments, an invalid config, contract, model or job file);',
+    '3 skipped: refused by a policy before it started, nothing failed (control reconcile --wait over the scan budget).',
     'Run `lakeloop <verb> --help` for a verb\'s arguments and options.',
     '',
   );
