@@ -166,7 +166,7 @@ describe.skipIf(!available)('the console in a browser: partition status, reconci
     // In the Jobs table as the API's run (the CLI is a client of the API, not the page).
     await page.waitForFunction(() => document.querySelector('#jobs-table tr[data-job="console-reconcile"] td[data-col="trigger"]')?.textContent === 'api');
     await page.locator('#runs-section').scrollIntoViewIfNeeded();
-    await section('runs-section', '09-jobs-console-reconcile.png');
+    await section('runs-section', '10-jobs-console-reconcile.png');
   }, 30_000);
   it('shows a table that moved since its partition status was computed as computing, until it catches up', async () => {
     // Another process rewrites the models: serve hears of it only through its tables snapshot.
@@ -181,7 +181,7 @@ describe.skipIf(!available)('the console in a browser: partition status, reconci
     const before = Number(await page.locator('#partition-table tr[data-table="gold.daily"] td[data-col="version"]').innerText());
     expect((await cli(['--lake', join(dir, 'lake'), 'run', '--full-refresh'], project, {})).code).toBe(0);
     const computing = await page.waitForSelector('#partition-table tr[data-table="gold.daily"][data-state="computing"]', { timeout: 10_000 }).catch(() => null);
-    if (computing) await section('partitions-section', '10-partitions-computing.png');
+    if (computing) await section('partitions-section', '11-partitions-computing.png');
     // ... and then the counts again, for the table's version now.
     await page.waitForFunction((v) => {
       const row = document.querySelector('#partition-table tr[data-table="gold.daily"]');
