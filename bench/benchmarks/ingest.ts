@@ -7,6 +7,7 @@ import { ingestFile } from '../../src/ingest/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { Lake } from '../../src/table/index.js';
 import type { Benchmark, BenchContext, BenchResult } from '../benchmark.js';
+import { buildCompiled, userProject } from '../fixtures/compiled-build.js';
 import { benchOrdersContract, defaultOrderLine, median, orderLine, seededRandom, timedCpu, writeLines } from '../support.js';
 
 /**
@@ -16,7 +17,11 @@ import { benchOrdersContract, defaultOrderLine, median, orderLine, seededRandom,
  * - `ingest`: 1M events as ONE batch (a contract allowing 2M records / 1 GiB), in this process;
  * - `ingest-bulk`: the default project's `orders` contract and config through `lakeloop ingest
  *   orders --file` on 10M events over 60 event days (`LAKELOOP_BENCH_INGEST_EVENTS` scales it;
- *   `--quick`: 1M), each side in its own process, so peak RSS is the side's own;
+ *   `--quick`: 1M), each side in its own process, so peak RSS is the side's own. lakeloop's side
+ *   is the path users run: the CLI compiled to JavaScript (built from this checkout's sources
+ *   at the start of the case, never a `dist/` that may be stale) in plain Node, the project a
+ *   copy of the default one importing `'lakeloop'`. The same through tsx in the checkout (as
+ *   tests run it) is printed alongside as `tsx*`;
  * - `ingest-one-day`: the same on 1M events of one day (`--quick`: 200k).
  *
  * `ratio` is DuckDB's seconds ÷ lakeloop's (higher is better), from wall time. On the shared
@@ -49,21 +54,51 @@ async function child(mode: 'lakeloop' | 'duckdb', file: string, target: string):
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ChildResult;
 }
 
+/** The compiled CLI and a user's copy of the default project, built once per bench run (see `buildCompiled`). */
+interface UserPath {
+  readonly build: string;
+  readonly project: string;
+}
+
+let userPath: Promise<UserPath> | undefined;
+
+function userPathIn(workDir: string): Promise<UserPath> {
+  userPath ??= (async () => {
+    const build = await buildCompiled(join(workDir, 'compiled'));
+    return { build, project: await userProject(join(workDir, 'project'), build) };
+  })();
+  return userPath;
+}
+
+/** lakeloop's side as a user runs it: the compiled CLI in plain Node (bench/fixtures/ingest-child-compiled.mjs). */
+async function compiledChild(path: UserPath, file: string, target: string): Promise<ChildResult> {
+  const { stdout } = await run(process.execPath, [join(ROOT, 'bench', 'fixtures', 'ingest-child-compiled.mjs'), path.build, path.project, file, target], {
+    cwd: path.project,
+    maxBuffer: 1 << 24,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ChildResult;
+}
+
 /** The default project's bulk load of `events` over `days` event days: lakeloop and DuckDB alternating, `pairs` times. */
 async function bulkCase(context: BenchContext, name: string, events: number, days: number, pairs: number): Promise<BenchResult> {
   const file = join(context.workDir, `${name}.ndjson`);
   const random = seededRandom(11);
   const bytes = await writeLines(file, events, (n) => defaultOrderLine(n, random, days));
   context.log(`${name}: generated ${events} events over ${days} day(s), ${(bytes / 1e6).toFixed(0)} MB`);
+  const path = await userPathIn(context.workDir);
   const ours: ChildResult[] = [];
   const duck: ChildResult[] = [];
+  const tsx: ChildResult[] = [];
   const loadBefore = loadavg()[0] ?? 0;
+  // Each round: the compiled CLI, DuckDB, then the checkout's tsx CLI, so both lakeloop sides sit next to a DuckDB run.
   for (let i = 0; i < pairs; i++) {
-    ours.push(await child('lakeloop', file, join(context.workDir, `${name}-lake-${i}`)));
+    ours.push(await compiledChild(path, file, join(context.workDir, `${name}-lake-${i}`)));
     duck.push(await child('duckdb', file, join(context.workDir, `${name}-duck-${i}.parquet`)));
+    tsx.push(await child('lakeloop', file, join(context.workDir, `${name}-tsx-lake-${i}`)));
+    const seconds = (r: ChildResult | undefined): string => `${r?.seconds.toFixed(2)} s / ${r?.cpuSeconds.toFixed(2)} s CPU`;
     context.log(
-      `${name} run ${i + 1}/${pairs}: lakeloop ${ours[i]?.seconds.toFixed(2)} s / ${ours[i]?.cpuSeconds.toFixed(2)} s CPU (${ours[i]?.batches} batches, ${ours[i]?.files} files), ` +
-        `duckdb ${duck[i]?.seconds.toFixed(2)} s / ${duck[i]?.cpuSeconds.toFixed(2)} s CPU, load ${(loadavg()[0] ?? 0).toFixed(1)}`,
+      `${name} run ${i + 1}/${pairs}: lakeloop compiled ${seconds(ours[i])} (${ours[i]?.batches} batches, ${ours[i]?.files} files; modules ${ours[i]?.moduleCpuSeconds?.toFixed(2)} s CPU), ` +
+        `duckdb ${seconds(duck[i])}, lakeloop tsx ${seconds(tsx[i])} (modules ${tsx[i]?.moduleCpuSeconds?.toFixed(2)} s CPU), load ${(loadavg()[0] ?? 0).toFixed(1)}`,
     );
   }
   const lakeloopSeconds = median(ours.map((r) => r.seconds));
@@ -89,8 +124,14 @@ async function bulkCase(context: BenchContext, name: string, events: number, day
       pairRatios: ours.map((r, i) => ((duck[i]?.seconds ?? 0) / r.seconds).toFixed(2)).join('/'),
       // The same without loading the CLI's modules (as DuckDB's side, which loads its module before its clock).
       moduleSeconds: median(ours.map((r) => r.moduleSeconds ?? 0)),
+      moduleCpuSeconds: median(ours.map((r) => r.moduleCpuSeconds ?? 0)),
       ratioWithoutModuleLoad: duckdbSeconds / median(ours.map((r) => r.seconds - (r.moduleSeconds ?? 0))),
       cpuRatioWithoutModuleLoad: duckdbCpuSeconds / median(ours.map((r) => r.cpuSeconds - (r.moduleCpuSeconds ?? 0))),
+      // The checkout's CLI through tsx (engine and contracts modules loaded before its clock).
+      tsxRatio: duckdbSeconds / median(tsx.map((r) => r.seconds)),
+      tsxCpuRatio: duckdbCpuSeconds / median(tsx.map((r) => r.cpuSeconds)),
+      tsxCpuSeconds: median(tsx.map((r) => r.cpuSeconds)),
+      tsxModuleCpuSeconds: median(tsx.map((r) => r.moduleCpuSeconds ?? 0)),
       load: `${loadBefore.toFixed(1)}→${(loadavg()[0] ?? 0).toFixed(1)}`,
       batches: ours[0]?.batches ?? 0,
       filesWritten: ours[0]?.files ?? 0,

@@ -1,6 +1,5 @@
 import { DuckDBInstance, version as duckdbLibraryVersion, type DuckDBConnection } from '@duckdb/node-api';
 import { messageOf, SqlError } from '../core/index.js';
-import { arrowIpcStream } from './arrow-ipc.js';
 import { quotePath } from './literal-path.js';
 
 /** A JSON-safe value as the engine returns it: BIGINT/HUGEINT/DECIMAL come back as strings. */
@@ -169,6 +168,8 @@ export class Engine {
     } catch (error) {
       throw new SqlError(messageOf(error), sql, { cause: error });
     }
+    // Loaded on first use: apache-arrow costs ~0.2 s of CPU to load, which every other command (ingest, run) would pay.
+    const { arrowIpcStream } = await import('./arrow-ipc.js');
     return { bytes: arrowIpcStream(reader.columnNames(), reader.columnTypes(), reader.getColumns()), rows: reader.currentRowCount };
   }
 

@@ -49,6 +49,14 @@ export interface DataFilesRequest {
    */
   readonly clustered?: boolean;
   /**
+   * The caller knows every row holds the same partition values (a bronze batch of one event
+   * date): the rows are written as one file by a plain COPY, without `PARTITION_BY`'s hashing
+   * and per-partition writers (1M rows of one date: ~0.14 s CPU less). The writer's stats must
+   * then show one value per partition column, else the write fails before anything is uploaded.
+   * Ignored with `fileGroupColumn`.
+   */
+  readonly onePartition?: boolean;
+  /**
    * A column of the query that is not written: rows of one partition with different values
    * in it go to different files (null is a value). For a partitioned write.
    */
@@ -92,7 +100,8 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
     // A clustered write's files are cut into row groups both threads encode, in no particular row order.
     const layout = request.clustered ? `, ROW_GROUP_SIZE ${CLUSTERED_ROW_GROUP_SIZE}, PRESERVE_ORDER false` : '';
     let copy: string;
-    if (partitioned) {
+    const onePartition = partitioned && request.onePartition === true && request.fileGroupColumn === undefined;
+    if (partitioned && !onePartition) {
       // Files by the raw partition values (formatting them per row costs more than the hash).
       const tuple = partitionFields.map((f) => quoteIdent(f.name)).join(', ');
       const group = request.fileGroupColumn === undefined ? undefined : quoteIdent(request.fileGroupColumn);
@@ -113,6 +122,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
     const described =
       describeCopiedFiles(written, fields, partitionFields, constants, unstated) ??
       (written.length === 0 ? [] : await describeFiles(engine, written.map((row) => String(row['filename'])), fields, partitionFields, unstated));
+    // describeFiles asserts one partition per file: a wrong onePartition promise stops there, before any upload.
     if (described.length === 0) {
       if (request.expectedRows) throw rowCountError(table, request.expectedRows, 0);
       await request.audit?.(`(SELECT * FROM (${inner}) WHERE false)`, 0);

@@ -93,6 +93,8 @@ export interface WriteOptions {
   readonly expectedRows?: number;
   /** Row order inside the files does not matter: small row groups both threads encode (see `DataFilesRequest.clustered`). */
   readonly clustered?: boolean;
+  /** Every row holds the same partition values: one file, written without `PARTITION_BY` (see `DataFilesRequest.onePartition`). */
+  readonly onePartition?: boolean;
   /**
    * Write-audit-publish: told the rows just written (a relation over the local files) before
    * anything is uploaded or committed; throwing abandons the write (see `DataFilesRequest.audit`).
@@ -592,7 +594,7 @@ export class DeltaTable {
     allowedPartitions?: readonly PartitionSpec[],
   ): Promise<AddAction[]> {
     checkWritable(this.name, snapshot.version, snapshot.protocol, snapshot.schema, snapshot.metadata.configuration, false);
-    const { fileNamePrefix, expectedRows, clustered, fileGroupColumn, audit } = options;
+    const { fileNamePrefix, expectedRows, clustered, onePartition, fileGroupColumn, audit } = options;
     const adds = await writeDataFiles(
       { store: this.store, engine: this.options.engine, clock: this.clock, table: this.name, tablePath: this.path },
       {
@@ -605,6 +607,7 @@ export class DeltaTable {
         ...(allowedPartitions ? { allowedPartitions } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),
         ...(clustered ? { clustered } : {}),
+        ...(onePartition ? { onePartition } : {}),
         ...(fileGroupColumn !== undefined ? { fileGroupColumn } : {}),
         ...(audit ? { audit } : {}),
       },

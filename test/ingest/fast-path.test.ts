@@ -140,6 +140,31 @@ describe('the fast path of ingest --file', () => {
     }
   });
 
+  it('a batch of one event date is written as one file without PARTITION_BY: the same rows, path and stats as the exact path', async () => {
+    const c = contract('rescue');
+    const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ ...record(i + 1), ts: `2026-04-03T${String(i % 24).padStart(2, '0')}:00:00Z` }));
+    const path = await ndjson(lines);
+    const fastLake = await openLake();
+    const copies: string[] = [];
+    const all = engine.all.bind(engine);
+    // Records the statements' text only; the real engine runs them.
+    engine.all = async (sql, params) => {
+      if (/^\s*COPY\b/i.test(sql)) copies.push(sql);
+      return all(sql, params);
+    };
+    try {
+      expect(await fastLanding(fastLake, c, path, 3000)).toMatchObject({ landed: 3000, files: 1 });
+    } finally {
+      engine.all = all;
+    }
+    expect(copies.map((sql) => sql.includes('PARTITION_BY'))).toEqual([false]);
+    const exactLake = await openLake();
+    await exactLanding(exactLake, c, path);
+    const [fast, exact] = [await contents(fastLake, c), await contents(exactLake, c)];
+    expect(fast.files).toEqual([expect.objectContaining({ partitionValues: { event_date: '2026-04-03' }, path: expect.stringMatching(/^event_date=2026-04-03\//) })]);
+    expect(fast).toEqual(exact);
+  });
+
   it('numbers each row (_ingest_id = its line) and gives the batch one _source_offset and _batch_id, with exact file stats for them', async () => {
     const c = contract();
     const path = await ndjson(Array.from({ length: 500 }, (_, i) => JSON.stringify(record(i + 1, 3))));
