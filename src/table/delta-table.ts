@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { backoffDelayMs, CommitConflict, failpoint, LakeloopError, stoppoint, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
+import { assert, backoffDelayMs, CommitConflict, failpoint, LakeloopError, stoppoint, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import {
@@ -402,9 +402,15 @@ export class DeltaTable {
     return `${this.store.description}|${this.path}|${version}`;
   }
 
-  /** Appends the query's rows in one commit (a blind append: it never conflicts on data). */
-  async append(selectSql: string, options: WriteOptions = {}): Promise<CommitResult> {
-    const snapshot = await this.snapshot();
+  /**
+   * Appends the query's rows in one commit (a blind append: it never conflicts on data).
+   * `planOn`: a snapshot of this table the caller has just read, to plan on instead of reading
+   * the log again (a collector batch reads it once); commits that landed since are judged at
+   * commit, as for any writer that lost the race (put-if-absent of the log entry is the arbiter).
+   */
+  async append(selectSql: string, options: WriteOptions & { readonly planOn?: Snapshot } = {}): Promise<CommitResult> {
+    assert(options.planOn === undefined || options.planOn.table === this.name, `append to ${this.name} planned on a snapshot of ${options.planOn?.table}`);
+    const snapshot = options.planOn ?? (await this.snapshot());
     options.precondition?.(snapshot);
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
