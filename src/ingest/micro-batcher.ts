@@ -283,6 +283,8 @@ export class MicroBatcher {
     this.closing = true;
     await this.flush();
     await this.saveDuplicates();
+    await Promise.all([...this.pinnedFields.values()].map((file) => rm(file, { force: true })));
+    this.pinnedFields.clear();
   }
 
   /** Adds the re-delivered records counted since the last save to the lake's counter (for `status`). */
