@@ -73,7 +73,8 @@ function body(request: number): Buffer {
 
 const dir = await mkdtemp(join(tmpdir(), 'lakeloop-collector-batch-'));
 try {
-  const engine = timedProxy(await Engine.create(process.env['THREADS'] ? { threads: Number(process.env['THREADS']) } : {}), sqlKind);
+  // The collector's circuit as serve opens it (1 thread); LAKELOOP_BENCH_COLLECTOR_THREADS compares another count.
+  const engine = timedProxy(await Engine.create({ threads: Number(process.env['LAKELOOP_BENCH_COLLECTOR_THREADS'] ?? 1) }), sqlKind);
   const store: ObjectStore = timedProxy(await LocalObjectStore.create(join(dir, 'lake')), storeKind);
   const lake = await Lake.open({ store, engine });
   const contract = benchOrdersContract({ maxRecords: 1_000_000, maxMs: 3_600_000 });
