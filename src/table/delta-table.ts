@@ -547,7 +547,7 @@ export class DeltaTable {
         selectSql,
         schema,
         partitionColumns,
-        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
+        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: livePathsWith(snapshot, fileNamePrefix) } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),
         ...(audit ? { audit } : {}),
       },
@@ -607,7 +607,7 @@ export class DeltaTable {
         partitionColumns: snapshot.partitionColumns,
         // Tables created before the property: their readers know the files hold the partition columns by these stats.
         ...(partitionColumnsInFiles(snapshot.metadata.configuration) ? {} : { partitionColumnStats: true }),
-        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
+        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: livePathsWith(snapshot, fileNamePrefix) } : {}),
         ...(allowedPartitions ? { allowedPartitions } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),
         ...(clustered ? { clustered } : {}),
@@ -762,6 +762,18 @@ export class DeltaTable {
     }
     return spec;
   }
+}
+
+/**
+ * The decoded paths of the live files that could have a name written with `prefix`: those
+ * whose path holds it, or holds an escape to decode (a file's decoded path equals its path
+ * without one). Enough for the writer's never-reuse-a-name check, without decoding every
+ * live file's path per write (a collector's bronze gains files with every batch).
+ */
+function livePathsWith(snapshot: Snapshot, prefix: string): Set<string> {
+  const paths = new Set<string>();
+  for (const file of snapshot.files) if (file.path.includes(prefix) || file.path.includes('%')) paths.add(decodeAddPath(file.path));
+  return paths;
 }
 
 /** A table's configuration with `changes` applied: a null value removes its key. */
