@@ -471,7 +471,6 @@ function formatSeconds(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
-
 /**
  * The DuckDB instance the collector lands its batches on: `budgets.circuits.collector`, else
  * 1 thread and `engine.memoryLimit`. One thread because a batch is a few thousand records,
