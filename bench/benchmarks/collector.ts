@@ -183,7 +183,11 @@ const benchmark: Benchmark = {
     'events over 30 days (collector), then of the last 10 minutes (collector-recent)',
   async run(context: BenchContext): Promise<BenchResult[]> {
     const breakdown = new Breakdown();
-    const engine = breakdown.proxy(await Engine.create({}), sqlKind);
+    // The collector's circuit as serve opens it (budgets.circuits.collector: 1 thread by default);
+    // LAKELOOP_BENCH_COLLECTOR_THREADS compares another thread count.
+    const threads = Number(process.env['LAKELOOP_BENCH_COLLECTOR_THREADS'] ?? 1);
+    context.log(`collector circuit: ${threads} DuckDB thread(s)`);
+    const engine = breakdown.proxy(await Engine.create({ threads }), sqlKind);
     const store: ObjectStore = breakdown.proxy(await LocalObjectStore.create(join(context.workDir, 'lake')), storeKind);
     const lake = await Lake.open({ store, engine });
     const collector = await Collector.create({ lake, contracts: new Map([['orders', contract]]), port: 0, instanceId: 'bench' });

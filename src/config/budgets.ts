@@ -16,9 +16,10 @@ export interface BudgetsConfig {
   /**
    * Memory and threads per circuit (DuckDB instance): `streaming`, serve's loop (default:
    * `engine`'s settings, else 2 threads); `reconcile`, the separate circuit of reconcile,
-   * replay and their jobs (default 1 thread, 1GB; `--threads` / `--memory-limit` win).
+   * replay and their jobs (default 1 thread, 1GB; `--threads` / `--memory-limit` win);
+   * `collector`, where serve's collector lands its batches (default 1 thread, `engine.memoryLimit`).
    */
-  readonly circuits?: { readonly streaming?: CircuitBudget; readonly reconcile?: CircuitBudget };
+  readonly circuits?: { readonly streaming?: CircuitBudget; readonly reconcile?: CircuitBudget; readonly collector?: CircuitBudget };
 }
 
 /** One circuit's limits: DuckDB's `threads` and `memory_limit`. */
@@ -33,7 +34,7 @@ export interface ResolvedBudgets {
   readonly maxBytesScannedPerRun?: number;
   readonly mode: 'warn' | 'refuse';
   readonly storageQuota: { readonly bronze?: number; readonly silver?: number; readonly gold?: number };
-  readonly circuits: { readonly streaming: CircuitBudget; readonly reconcile: CircuitBudget };
+  readonly circuits: { readonly streaming: CircuitBudget; readonly reconcile: CircuitBudget; readonly collector?: CircuitBudget };
 }
 
 const UNITS: Readonly<Record<string, number>> = {
@@ -95,9 +96,10 @@ const size = z.union([z.number({ error: SIZE_ERROR }).nonnegative({ error: SIZE_
 export const BUDGET_KEYS = Object.freeze({
   budgets: ['maxBytesScannedPerRun', 'mode', 'storageQuota', 'circuits'],
   'budgets.storageQuota': ['bronze', 'silver', 'gold'],
-  'budgets.circuits': ['streaming', 'reconcile'],
+  'budgets.circuits': ['streaming', 'reconcile', 'collector'],
   'budgets.circuits.streaming': ['threads', 'memoryLimit'],
   'budgets.circuits.reconcile': ['threads', 'memoryLimit'],
+  'budgets.circuits.collector': ['threads', 'memoryLimit'],
 });
 
 const THREADS_ERROR = 'expected a whole number of threads, 1 or more';
@@ -114,7 +116,10 @@ export function budgetsSchema(unknownKeys: (path: string) => z.core.$ZodErrorMap
           .strictObject({ bronze: size.optional(), silver: size.optional(), gold: size.optional() }, { error: unknownKeys('budgets.storageQuota') })
           .default({}),
         circuits: z
-          .strictObject({ streaming: circuit('budgets.circuits.streaming').default({}), reconcile: circuit('budgets.circuits.reconcile').default({}) }, { error: unknownKeys('budgets.circuits') })
+          .strictObject(
+            { streaming: circuit('budgets.circuits.streaming').default({}), reconcile: circuit('budgets.circuits.reconcile').default({}), collector: circuit('budgets.circuits.collector').optional() },
+            { error: unknownKeys('budgets.circuits') },
+          )
           .default({ streaming: {}, reconcile: {} }),
       },
       { error: unknownKeys('budgets') },

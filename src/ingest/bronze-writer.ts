@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { assert, failpoint, LakeloopError, SqlError, type Clock } from '../core/index.js';
 import { contractFastSql, contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, quotePath, quotePaths, type Engine } from '../engine/index.js';
-import { duckdbTypeOf, type DeltaTable, type Lake, type TxnId } from '../table/index.js';
+import { duckdbTypeOf, type DeltaTable, type Lake, type Snapshot, type TxnId } from '../table/index.js';
 import type { RawRecords } from './raw-records.js';
 
 /** Who sent a batch and where it sits in their stream: the key of exactly-once landing. */
@@ -108,6 +108,8 @@ export async function landBatch(options: {
   readonly extraTxns?: readonly TxnId[];
   /** Count (and cap the stored) rejects per group of lines; without it every reject is stored. */
   readonly rejectGroups?: RejectGroups;
+  /** Bronze's latest snapshot as the caller just read it: the batch is planned on it instead of reading the log again. */
+  readonly planOn?: Snapshot;
 }): Promise<LandResult> {
   const { lake, contract, raw, batch, clock } = options;
   const engine = lake.engine;
@@ -118,7 +120,7 @@ export async function landBatch(options: {
   const base = { source: contract.source, received: raw.records, batchId, addedColumns: [] as string[] };
 
   const bronze = await ensureBronzeTable(lake, contract);
-  const before = await bronze.snapshot();
+  const before = options.planOn ?? (await bronze.snapshot());
   if ((before.txns.get(batch.appId) ?? -1) >= batch.version) {
     return { ...base, landed: 0, quarantined: 0, duplicates: raw.records, files: 0, bronzeVersion: before.version };
   }
@@ -200,7 +202,9 @@ export async function landBatch(options: {
     const drop = ['_line', '_raw', '_reject_reason', '_reject_field'];
     const system = recordColumns({ batchId, sourceOffset: batch.sourceOffset, now, line: '_line', legacy: hasLegacyIds(before.schema.fields) });
     const landedRows = `SELECT * EXCLUDE (${drop.join(', ')}), ${system} FROM ${checked} WHERE _reject_reason IS NULL`;
-    const result = await bronze.append(landedRows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo });
+    // Added columns committed a new schema: the write then plans on the latest version.
+    const planOn = addedColumns.length === 0 ? { planOn: before } : {};
+    const result = await bronze.append(landedRows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, ...planOn });
     if (result.skipped) return { ...base, addedColumns, landed: 0, quarantined: 0, duplicates: raw.records, files: 0, bronzeVersion: result.version };
     return { ...base, addedColumns, landed, quarantined, duplicates: 0, files: result.addedFiles, bronzeVersion: result.version, ...(groupRejects ? { groupRejects } : {}) };
   } finally {
@@ -243,6 +247,13 @@ export async function landCleanNdjson(options: {
    * detections cost more than the pinned read's extra scan (3,200 records: ~9 against ~20 ms CPU).
    */
   readonly pinFields?: boolean;
+  /**
+   * With `pinFields`: schema files already written and checked, kept for later batches (a
+   * collector's, for the life of its spool folder) instead of one written, described and removed per batch.
+   */
+  readonly pinnedFields?: PinnedFields;
+  /** Bronze's latest snapshot as the caller just read it: the batch is planned on it instead of reading the log again. */
+  readonly planOn?: Snapshot;
 }): Promise<LandResult | undefined> {
   const { lake, contract, batch, clock } = options;
   if (contract.cdc || options.records === 0) return undefined;
@@ -254,7 +265,7 @@ export async function landCleanNdjson(options: {
   const base = (records: number) => ({ source: contract.source, received: records, batchId, addedColumns: [] as string[] });
 
   const bronze = await ensureBronzeTable(lake, contract);
-  const before = await bronze.snapshot();
+  const before = options.planOn ?? (await bronze.snapshot());
   if ((before.txns.get(batch.appId) ?? -1) >= batch.version) {
     const records = await options.records;
     if (records === undefined) return undefined;
@@ -264,7 +275,7 @@ export async function landCleanNdjson(options: {
   const fields = [...contract.columns.map((c) => c.name), ...extra.map((c) => c.name)];
   // A field named rowid would hide the temp table's rowid, which numbers the lines.
   if (fields.some((name) => name.toLowerCase() === 'rowid')) return undefined;
-  const reader = await fieldReader(engine, options.spoolDir, options.file, fields, options.pinFields === true);
+  const reader = await fieldReader(engine, options.spoolDir, options.file, fields, options.pinFields === true ? (options.pinnedFields ?? true) : false);
   // The reader's scratch file goes once the rows are read (a long-running collector lands many batches in one spool folder).
   const dropScratch = async (): Promise<undefined> => void (reader.scratch !== undefined && (await rm(reader.scratch, { force: true })));
   const input = reader.relation;
@@ -289,10 +300,14 @@ export async function landCleanNdjson(options: {
     const system = recordColumns({ batchId, sourceOffset: batch.sourceOffset, now, line: '__ll_line', legacy: hasLegacyIds(before.schema.fields) });
     const rows = `SELECT * EXCLUDE (__ll_line), ${system} FROM ${source}`;
     const onePartition = await holdsOneDate(engine, typed);
-    result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, expectedRows: records, clustered: true, onePartition });
+    result = await bronze.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'INGEST', commitInfo, expectedRows: records, clustered: true, onePartition, planOn: before });
   } catch (error) {
     // Nothing was committed: a record needs the full check (or the reader refused the file).
-    if (error instanceof SqlError || (error instanceof LakeloopError && error.code === 'ROW_COUNT')) return undefined;
+    if (error instanceof SqlError || (error instanceof LakeloopError && error.code === 'ROW_COUNT')) {
+      // A kept schema file is written again by the next batch, in case it is what failed (removed meanwhile).
+      if (reader.pinned !== undefined) await forgetPinned(options.pinnedFields, fields);
+      return undefined;
+    }
     throw error;
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${typed}`);
@@ -327,9 +342,14 @@ async function fieldReader(
   spoolDir: string,
   file: string,
   fields: readonly string[],
-  pin: boolean,
-): Promise<{ relation: string | undefined; scratch?: string }> {
+  pin: boolean | PinnedFields,
+): Promise<{ relation: string | undefined; scratch?: string; pinned?: string }> {
   const projection = fields.map(quoteIdent).join(', ');
+  const pinnedRelation = (schemaFile: string): string =>
+    `(SELECT ${projection} FROM read_ndjson(${quotePaths([schemaFile, file])}, records = true, maximum_depth = 1, sample_size = 1, maximum_sample_files = 1) WHERE file_index = 1)`;
+  const kept = typeof pin === 'object' ? pin : undefined;
+  const known = kept?.get(pinKey(fields));
+  if (known !== undefined) return { relation: pinnedRelation(known), pinned: known };
   // A small sample first (the reader detects again when the statement runs, so each detection
   // counts twice: ~17 ms for 2,048 records, ~45 ms for 10,000); a larger one when the small one lacks a field.
   for (const sample of pin ? [] : [FIRST_FIELD_SAMPLE, FIELD_SAMPLE]) {
@@ -344,7 +364,30 @@ async function fieldReader(
   await writeFile(schemaFile, `${JSON.stringify(Object.fromEntries(fields.map((name) => [name, null])))}\n`);
   const pinned = `read_ndjson(${quotePaths([schemaFile, file])}, records = true, maximum_depth = 1, sample_size = 1, maximum_sample_files = 1)`;
   const columns = await engine.describe(`SELECT * FROM ${pinned}`).catch(() => []);
-  return { relation: sameColumns(columns, fields) ? `(SELECT ${projection} FROM ${pinned} WHERE file_index = 1)` : undefined, scratch: schemaFile };
+  if (!sameColumns(columns, fields)) return { relation: undefined, scratch: schemaFile };
+  if (!kept) return { relation: pinnedRelation(schemaFile), scratch: schemaFile };
+  kept.set(pinKey(fields), schemaFile);
+  return { relation: pinnedRelation(schemaFile), pinned: schemaFile };
+}
+
+/**
+ * Schema files of pinned readers (see `fieldReader`) by field list, kept across batches: the
+ * file's content depends only on the fields, and DuckDB reads the same columns from it each
+ * time, so it is written and described once per field list (a new column under `evolve` is a
+ * new list), not once per batch. The caller removes them with the folder they are in.
+ */
+export type PinnedFields = Map<string, string>;
+
+function pinKey(fields: readonly string[]): string {
+  return JSON.stringify(fields);
+}
+
+/** Forgets (and removes) the kept schema file of `fields`. */
+async function forgetPinned(kept: PinnedFields | undefined, fields: readonly string[]): Promise<void> {
+  const file = kept?.get(pinKey(fields));
+  if (file === undefined) return;
+  kept?.delete(pinKey(fields));
+  await rm(file, { force: true });
 }
 
 /** Records the one-file reader detects its columns from: first the smaller sample, then the larger when a field was missing. */

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { quoteIdent } from '../engine/index.js';
-import type { Lake, TxnId } from '../table/index.js';
-import { landBatch, landCleanNdjson, type LandResult } from './bronze-writer.js';
+import type { Lake, Snapshot, TxnId } from '../table/index.js';
+import { landBatch, landCleanNdjson, type LandResult, type PinnedFields } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
 import { loadRawRecords } from './raw-records.js';
 import { minRecordBytes, splitRequestBody } from './request-body.js';
@@ -184,6 +184,8 @@ export class MicroBatcher {
   private stats = { requests: 0, records: 0, landed: 0, quarantined: 0, duplicates: 0, batches: 0, failedBatches: 0, refusedRecords: 0, landingMs: 0 };
   private readonly minRecordBytes: number;
   private batchCounter = 0;
+  /** The fast path's reader schema files, reused by every batch with the same fields (they live in the spool folder). */
+  private readonly pinnedFields: PinnedFields = new Map();
 
   private constructor(
     private readonly options: MicroBatcherOptions,
@@ -281,6 +283,8 @@ export class MicroBatcher {
     this.closing = true;
     await this.flush();
     await this.saveDuplicates();
+    await Promise.all([...this.pinnedFields.values()].map((file) => rm(file, { force: true })));
+    this.pinnedFields.clear();
   }
 
   /** Adds the re-delivered records counted since the last save to the lake's counter (for `status`). */
@@ -350,8 +354,11 @@ export class MicroBatcher {
 
   private async landOne(batch: OpenBatch): Promise<void> {
     const { lake, contract } = this.options;
-    // a key landed meanwhile (by another instance) is a duplicate, not re-landed
-    const bronzeTxns = await this.txnsOf(`bronze.${this.source}`);
+    // A key landed meanwhile (by another instance) is a duplicate, not re-landed. This is the
+    // batch's one read of bronze's log: the batch is planned on the same snapshot.
+    const bronze = await this.bronzeSnapshot();
+    const bronzeTxns = bronze?.txns ?? new Map<string, number>();
+    const planOn = bronze ? { planOn: bronze } : {};
     const requests: PendingRequest[] = [];
     for (const request of batch.requests) {
       if (request.key !== undefined && (bronzeTxns.get(request.key) ?? 0) >= 1) {
@@ -377,14 +384,16 @@ export class MicroBatcher {
     const extraTxns: TxnId[] = keys.map((appId) => ({ appId, version: 1 }));
     const identity = { appId: this.appId, version, sourceOffset: `${this.options.instanceId}#${version}` };
     let result: LandResult | undefined;
+    let rawLoaded = false;
     try {
       // The usual batch (every record an object line, none refused before parsing) first takes
       // the optimistic path: DuckDB reads the spool file straight into typed rows; at the first
       // record that needs the full check it gives up, having committed nothing.
       if (lineErrors.size === 0 && requests.every((r) => r.objectLines)) {
-        result = await landCleanNdjson({ lake, contract, file: spoolFile, records: line, linesBefore: 0, batch: identity, clock: this.clock, spoolDir: this.options.spoolDir, bytes: batch.bytes, extraTxns, pinFields: true });
+        result = await landCleanNdjson({ lake, contract, file: spoolFile, records: line, linesBefore: 0, batch: identity, clock: this.clock, spoolDir: this.options.spoolDir, bytes: batch.bytes, extraTxns, pinFields: true, pinnedFields: this.pinnedFields, ...planOn });
       }
       if (result === undefined) {
+        rawLoaded = true;
         const raw = await loadRawRecords(lake.engine, spoolFile, 'ndjson', table, this.options.spoolDir, 0, new Map(), lineErrors);
         result = await landBatch({
           lake,
@@ -395,10 +404,11 @@ export class MicroBatcher {
           bytes: batch.bytes,
           extraTxns,
           rejectGroups: { firstLines: requests.map((r) => r.firstLine + 1), maxStored: QUARANTINED_ROWS_PER_REQUEST, maxListed: LISTED_REJECTS_PER_REQUEST },
+          ...planOn,
         });
       }
     } finally {
-      await lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+      if (rawLoaded) await lake.engine.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
       await rm(spoolFile, { force: true });
     }
     // A skipped batch means another process committed this number for our appId (two
@@ -426,6 +436,12 @@ export class MicroBatcher {
         rejects: (group?.rejects ?? []).map((r) => ({ ...r, line: r.line - request.firstLine })),
       });
     });
+  }
+
+  /** Bronze's latest snapshot; undefined before its first batch created it. */
+  private async bronzeSnapshot(): Promise<Snapshot | undefined> {
+    const table = await this.options.lake.tableIfExists(`bronze.${this.source}`);
+    return table?.snapshot();
   }
 
   private async txnsOf(name: string): Promise<ReadonlyMap<string, number>> {

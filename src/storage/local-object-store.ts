@@ -19,6 +19,8 @@ const TEMP_MARK = '.lakeloop-tmp-';
  */
 export class LocalObjectStore implements ObjectStore {
   readonly description: string;
+  /** 30 files of a batch moved and fsynced: ~35 ms at 4 in flight, ~16–23 ms at 8–16 (libuv's 4 threads stay busy). */
+  readonly putFileConcurrency = 16;
 
   private constructor(private readonly root: string) {
     this.description = root;

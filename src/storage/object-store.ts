@@ -63,6 +63,11 @@ export interface ObjectStore {
    * also when the upload fails.
    */
   putFile(key: ObjectKey, localPath: string, options?: PutFileOptions): Promise<void>;
+  /**
+   * How many `putFile` calls a writer keeps in flight (default 4): the local store takes more,
+   * since each is a few small filesystem calls around one fsync, which overlap well.
+   */
+  readonly putFileConcurrency?: number;
   /** Writes only if no object exists at `key`; atomic against concurrent writers where `conditionalWrites` is true. */
   putIfAbsent(key: ObjectKey, body: Buffer | string): Promise<PutIfAbsentResult>;
   /** Metadata of an object, or `undefined` when absent. */

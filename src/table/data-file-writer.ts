@@ -157,7 +157,7 @@ export async function writeDataFiles(context: DataFileWriterContext, request: Da
       return ka < kb ? -1 : ka > kb ? 1 : a.localPath < b.localPath ? -1 : a.localPath > b.localPath ? 1 : 0;
     });
     const modificationTime = context.clock.nowMs();
-    return mapLimit(described, 4, async (file, index) => {
+    return mapLimit(described, context.store.putFileConcurrency ?? 4, async (file, index) => {
       const relative = `${partitionDirectory(request.partitionColumns, file.partitionValues)}part-${String(index).padStart(5, '0')}-${prefix}.c000.zstd.parquet`;
       if (request.fileNamePrefix !== undefined && request.livePaths?.has(relative)) {
         throw new LakeloopError('WRITE', `Failed to write to ${table}: file ${relative} is already live; a deterministic name must not be reused`, {

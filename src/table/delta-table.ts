@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { backoffDelayMs, CommitConflict, failpoint, LakeloopError, stoppoint, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
+import { assert, backoffDelayMs, CommitConflict, failpoint, LakeloopError, stoppoint, systemClock, TableNotFound, type Clock, type RetryPolicy } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import {
@@ -404,9 +404,15 @@ export class DeltaTable {
     return `${this.store.description}|${this.path}|${version}`;
   }
 
-  /** Appends the query's rows in one commit (a blind append: it never conflicts on data). */
-  async append(selectSql: string, options: WriteOptions = {}): Promise<CommitResult> {
-    const snapshot = await this.snapshot();
+  /**
+   * Appends the query's rows in one commit (a blind append: it never conflicts on data).
+   * `planOn`: a snapshot of this table the caller has just read, to plan on instead of reading
+   * the log again (a collector batch reads it once); commits that landed since are judged at
+   * commit, as for any writer that lost the race (put-if-absent of the log entry is the arbiter).
+   */
+  async append(selectSql: string, options: WriteOptions & { readonly planOn?: Snapshot } = {}): Promise<CommitResult> {
+    assert(options.planOn === undefined || options.planOn.table === this.name, `append to ${this.name} planned on a snapshot of ${options.planOn?.table}`);
+    const snapshot = options.planOn ?? (await this.snapshot());
     options.precondition?.(snapshot);
     const skipped = alreadyApplied(snapshot, options.txn);
     if (skipped) return skipped;
@@ -543,7 +549,7 @@ export class DeltaTable {
         selectSql,
         schema,
         partitionColumns,
-        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
+        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: livePathsWith(snapshot, fileNamePrefix) } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),
         ...(audit ? { audit } : {}),
       },
@@ -603,7 +609,7 @@ export class DeltaTable {
         partitionColumns: snapshot.partitionColumns,
         // Tables created before the property: their readers know the files hold the partition columns by these stats.
         ...(partitionColumnsInFiles(snapshot.metadata.configuration) ? {} : { partitionColumnStats: true }),
-        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: new Set(snapshot.files.map((f) => decodeAddPath(f.path))) } : {}),
+        ...(fileNamePrefix !== undefined ? { fileNamePrefix, livePaths: livePathsWith(snapshot, fileNamePrefix) } : {}),
         ...(allowedPartitions ? { allowedPartitions } : {}),
         ...(expectedRows !== undefined ? { expectedRows } : {}),
         ...(clustered ? { clustered } : {}),
@@ -759,6 +765,18 @@ export class DeltaTable {
     }
     return spec;
   }
+}
+
+/**
+ * The decoded paths of the live files that could have a name written with `prefix`: those
+ * whose path holds it, or holds an escape to decode (a file's decoded path equals its path
+ * without one). Enough for the writer's never-reuse-a-name check, without decoding every
+ * live file's path per write (a collector's bronze gains files with every batch).
+ */
+function livePathsWith(snapshot: Snapshot, prefix: string): Set<string> {
+  const paths = new Set<string>();
+  for (const file of snapshot.files) if (file.path.includes(prefix) || file.path.includes('%')) paths.add(decodeAddPath(file.path));
+  return paths;
 }
 
 /** A table's configuration with `changes` applied: a null value removes its key. */

@@ -168,6 +168,9 @@ export class LogReader {
     const cached = this.latest;
     if (!cached) return this.load(undefined);
     const { store, tablePath } = this.context;
+    // No next commit means nothing newer (a log has no gaps): one HEAD, where a listing of the
+    // log folder costs a request that grows with the log (every batch of a collector asks).
+    if (!(await store.head(commitKey(tablePath, cached.replay.version + 1)))) return cached.snapshot;
     const prefix = logPrefix(tablePath);
     const objects = await store.listAll(prefix, { startAfter: commitKey(tablePath, cached.replay.version) });
     const listing = classifyLog(prefix, objects);

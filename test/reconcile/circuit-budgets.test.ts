@@ -12,7 +12,7 @@ import { day, SALES_PROJECT, salesOfDay } from '../fixtures/sales-project.js';
  * Memory and threads per circuit (`budgets.circuits`, issue 15): validated with clear
  * messages; the reconcile circuit runs with them (its report carries the limits DuckDB
  * reports through `current_setting`), and `--threads` / `--memory-limit` win over them.
- * (serve's streaming circuit: test/server/serve-slo-budget.test.ts reads it from /status.)
+ * (serve's streaming and collector circuits: test/server/serve-slo-budget.test.ts reads them from /status.)
  */
 let dir: string;
 let project: string;
@@ -50,6 +50,7 @@ describe('budgets.circuits', () => {
   it('parses threads and memory limits per circuit; names bad values and unknown keys', () => {
     const config = validateConfig({ budgets: { circuits: { streaming: { threads: 2, memoryLimit: '2GB' }, reconcile: { memoryLimit: '512MiB' } } } }, 'f', '/repo');
     expect(config.budgets.circuits).toEqual({ streaming: { threads: 2, memoryLimit: '2GB' }, reconcile: { memoryLimit: '512MiB' } });
+    expect(validateConfig({ budgets: { circuits: { collector: { threads: 2 } } } }, 'f', '/repo').budgets.circuits.collector).toEqual({ threads: 2 });
     const issues = (value: unknown): string => {
       try {
         validateConfig(value, 'lakeloop.config.ts', '/repo');
@@ -62,7 +63,8 @@ describe('budgets.circuits', () => {
     expect(issues({ budgets: { circuits: { streaming: { threads: 0 } } } })).toContain('budgets.circuits.streaming.threads: expected a whole number of threads, 1 or more');
     expect(issues({ budgets: { circuits: { reconcile: { memoryLimit: 'lots' } } } })).toContain("budgets.circuits.reconcile.memoryLimit: expected a size such as '2GB' or '512MiB'");
     expect(issues({ budgets: { circuits: { reconcile: { memoryLimt: '1GB' } } } })).toMatch(/did you mean 'memoryLimit'.*expected one of: threads, memoryLimit/);
-    expect(issues({ budgets: { circuits: { batch: {} } } })).toContain('expected one of: streaming, reconcile');
+    expect(issues({ budgets: { circuits: { collector: { threads: 1.5 } } } })).toContain('budgets.circuits.collector.threads: expected a whole number of threads, 1 or more');
+    expect(issues({ budgets: { circuits: { batch: {} } } })).toContain('expected one of: streaming, reconcile, collector');
   });
 
   it("the reconcile circuit runs with budgets.circuits.reconcile (as DuckDB reports it in the report); the flags win", async () => {

@@ -81,7 +81,7 @@ beforeAll(async () => {
       `import { defineConfig } from ${LAKELOOP_ENTRY};`,
       'export default defineConfig({',
       `  alerts: { webhooks: [{ url: '${base}/json', format: 'json' }] },`,
-      "  budgets: { maxBytesScannedPerRun: '1B', mode: 'warn', circuits: { streaming: { threads: 1, memoryLimit: '500MB' } } },",
+      "  budgets: { maxBytesScannedPerRun: '1B', mode: 'warn', circuits: { streaming: { threads: 1, memoryLimit: '500MB' }, collector: { threads: 2, memoryLimit: '300MB' } } },",
       '});',
     ].join('\n'),
   });
@@ -120,6 +120,11 @@ describe('serve: scan budget (warn) and the completeness SLO', () => {
     expect(status.circuits?.streaming?.threads).toBe(1);
     // DuckDB renders 500MB (decimal) in binary units.
     expect(status.circuits?.streaming?.memoryLimit).toBe('476.8 MiB');
+  }, 30_000);
+
+  it('the collector lands on a circuit of its own, with budgets.circuits.collector', async () => {
+    const status = (await (await fetch(`${url}/status`)).json()) as { circuits?: { collector?: { threads: number; memoryLimit: string } } };
+    expect(status.circuits?.collector).toEqual({ threads: 2, memoryLimit: '286.1 MiB' });
   }, 30_000);
 
   it('/status and /metrics show the completeness SLO met', async () => {

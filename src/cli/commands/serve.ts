@@ -29,6 +29,7 @@ import type { ScanBudgetCheck } from '../../runner/index.js';
 import { recomputeInChild } from '../recompute-child.js';
 import { eventTimeColumnsOf, projectModels } from './project-models.js';
 import type { CommandContext } from '../command-context.js';
+import type { ResolvedConfig } from '../../config/index.js';
 import { formatCount, plural } from '../human.js';
 import { commandRedactor, openLineage } from '../observe-setup.js';
 import { drawsOnTerminal } from '../io.js';
@@ -144,7 +145,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
       ...(scheduler ? { jobs: scheduler.nextRuns() } : {}),
       ...(summary ? { partitions: summary } : {}),
       ...(completeness.length ? { completeness } : {}),
-      ...(streamingLimits ? { circuits: { streaming: streamingLimits } } : {}),
+      circuits: { ...(streamingLimits ? { streaming: streamingLimits } : {}), collector: collectorLimits },
       ...(budgetChecks.length ? { budgetChecks } : {}),
       ...(sourceCompleteness.length ? { sourceCompleteness } : {}),
       // every SLO and alert condition now, firing or not (the console's tables show them)
@@ -174,8 +175,10 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
     models: dag.models,
   });
   context.onClose(() => web.close());
+  const collectorEngine = await openCollectorCircuit(config);
+  const collectorLimits = await collectorEngine.limits();
   const collector = await Collector.create({
-    lake: session.lake,
+    lake: session.lake.withEngine(collectorEngine),
     contracts,
     host,
     port,
@@ -386,6 +389,7 @@ export async function serveCommand(options: ServeOptions, context: CommandContex
   await pulled.stop();
   await web.close();
   await collector.close();
+  await collectorEngine.close();
   if (loop) {
     io.stdout.write('running the models over the last batches…\n');
     await loop.stop({ drain: true });
@@ -469,3 +473,15 @@ function formatSeconds(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
+/**
+ * The DuckDB instance the collector lands its batches on: `budgets.circuits.collector`, else
+ * 1 thread and `engine.memoryLimit`. One thread because a batch is a few thousand records,
+ * where a second thread saves little time and costs a whole core: DuckDB 1.5's calling thread
+ * spins while it waits for the other's last task (measured: ~30% more CPU per batch, the
+ * fast-path check and read twice the CPU; docs/performance.md, "collector").
+ */
+async function openCollectorCircuit(config: ResolvedConfig): Promise<Engine> {
+  const budget = config.budgets.circuits.collector ?? {};
+  const memoryLimit = budget.memoryLimit ?? config.engine.memoryLimit;
+  return Engine.create({ threads: budget.threads ?? 1, ...(memoryLimit ? { memoryLimit } : {}) });
+}
