@@ -1,12 +1,14 @@
 import { TableCorrupt } from '../core/index.js';
 import type { AddAction, MetaDataAction, ParsedActions, ProtocolAction, RemoveAction } from './actions.js';
+import { IDEMPOTENCY_KEY_PREFIX, IdempotencyKeyTxns, keyRetentionMs } from './idempotency-keys.js';
 import { decodeAddPath } from './partition-paths.js';
 
 /**
  * The table state built by replaying actions in version order: the newest protocol and
  * metaData win, an `add` makes a file live (and clears its tombstone), a `remove` makes it
- * a tombstone, `txn` records the last version per appId. Mutable while building; a
- * `Snapshot` is made from a finished one.
+ * a tombstone, `txn` records the last version per appId (idempotency keys with their time
+ * apart, in `keys`, so they can expire). Mutable while building; a `Snapshot` is made from a
+ * finished one.
  */
 export class LogReplay {
   version = -1;
@@ -16,15 +18,44 @@ export class LogReplay {
   readonly files = new Map<string, AddAction>();
   /** canonical (decoded) path → remove, for files removed and not re-added. */
   readonly tombstones = new Map<string, RemoveAction>();
+  /** appId → last version, for every txn but the idempotency keys that carry a time. */
   readonly txns = new Map<string, number>();
+  /** Idempotency keys (`key:…` with a `lastUpdated`), oldest first; see `expireKeys`. */
+  keys = new IdempotencyKeyTxns();
 
   constructor(private readonly table: string) {}
+
+  /** How long this table keeps idempotency keys (its metaData's property; Infinity: for ever). */
+  get keyRetentionMs(): number {
+    if (this.retention === undefined || this.retention.of !== this.metaData) {
+      this.retention = { of: this.metaData, ms: this.metaData ? keyRetentionMs(this.metaData.configuration) : Number.POSITIVE_INFINITY };
+    }
+    return this.retention.ms;
+  }
+
+  /** The retention parsed from the metaData it was read from (parsed again only when a commit changes it). */
+  private retention: { of: MetaDataAction | undefined; ms: number } | undefined;
+
+  /** Forgets the idempotency keys older than the table's retention at `nowMs`, so they stop costing memory. */
+  expireKeys(nowMs: number): void {
+    const retention = this.keyRetentionMs;
+    if (Number.isFinite(retention)) this.keys.expire(nowMs - retention);
+  }
 
   /** Applies one commit's (or checkpoint's) actions as version `version`. */
   apply(version: number, actions: ParsedActions): void {
     if (actions.protocol) this.protocol = actions.protocol;
     if (actions.metaData) this.metaData = actions.metaData;
-    for (const txn of actions.txns) this.txns.set(txn.appId, txn.version);
+    for (const txn of actions.txns) {
+      // A key without a time (another writer's) cannot expire: it stays with the other txns.
+      if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX) && typeof txn.lastUpdated === 'number') {
+        this.txns.delete(txn.appId);
+        this.keys.set(txn.appId, { version: txn.version, lastUpdated: txn.lastUpdated, committedIn: version });
+      } else {
+        if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX)) this.keys.delete(txn.appId);
+        this.txns.set(txn.appId, txn.version);
+      }
+    }
     for (const action of actions.fileActions) {
       if ('add' in action) {
         const key = this.canonical(action.add.path, version);
@@ -48,6 +79,8 @@ export class LogReplay {
     for (const [k, v] of this.files) copy.files.set(k, v);
     for (const [k, v] of this.tombstones) copy.tombstones.set(k, v);
     for (const [k, v] of this.txns) copy.txns.set(k, v);
+    copy.keys = this.keys.clone();
+    copy.retention = this.retention;
     return copy;
   }
 
