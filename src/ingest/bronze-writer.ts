@@ -5,6 +5,7 @@ import { assert, failpoint, LakeloopError, SqlError, type Clock } from '../core/
 import { contractFastSql, contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, quotePath, quotePaths, type Engine } from '../engine/index.js';
 import { duckdbTypeOf, type DeltaTable, type Lake, type TxnId } from '../table/index.js';
+import { idempotencyWindowConfiguration } from './idempotency-window.js';
 import type { RawRecords } from './raw-records.js';
 
 /** Who sent a batch and where it sits in their stream: the key of exactly-once landing. */
@@ -364,7 +365,12 @@ export async function ensureBronzeTable(lake: Lake, contract: Contract): Promise
       { name: '_ingested_at', type: 'TIMESTAMP WITH TIME ZONE' },
       { name: '_source_offset', type: 'VARCHAR' },
     ]);
-  return lake.createTable(name, { columns, partitionColumns: ['event_date'], description: contract.description ?? `bronze of source ${contract.source}` });
+  return lake.createTable(name, {
+    columns,
+    partitionColumns: ['event_date'],
+    description: contract.description ?? `bronze of source ${contract.source}`,
+    configuration: idempotencyWindowConfiguration(contract),
+  });
 }
 
 /**

@@ -26,6 +26,12 @@ export class SnapshotTxns implements ReadonlyMap<string, number> {
     return key !== undefined && this.live(key, this.cutoffMs()) ? key.version : undefined;
   }
 
+  /** When a live idempotency key was committed (its txn's `lastUpdated`); undefined for any other appId. */
+  keyLastUpdated(appId: string): number | undefined {
+    const key = this.keyStore.get(appId);
+    return key !== undefined && this.live(key, this.cutoffMs()) ? key.lastUpdated : undefined;
+  }
+
   has(appId: string): boolean {
     return this.get(appId) !== undefined;
   }
