@@ -36,6 +36,11 @@ export class SnapshotTxns implements ReadonlyMap<string, number> {
     return this.get(appId) !== undefined;
   }
 
+  /** Idempotency keys the reader holds in memory (live, or expired and not dropped yet): what the window bounds. */
+  get keysHeld(): number {
+    return this.keyStore.size;
+  }
+
   /** Counts the live keys: O(keys held), unlike the other lookups. */
   get size(): number {
     let size = this.plain.size;
