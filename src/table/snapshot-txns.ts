@@ -11,25 +11,31 @@ import type { IdempotencyKeyTxns, KeyTxn } from './idempotency-keys.js';
  * snapshot.txns.get('collector:orders:host-8080'); // 42
  */
 export class SnapshotTxns implements ReadonlyMap<string, number> {
-  constructor(
-    private readonly plain: ReadonlyMap<string, number>,
-    private readonly keyStore: IdempotencyKeyTxns,
-    private readonly version: number,
-    /** Keys whose `lastUpdated` is at or before this have expired (-Infinity: none expire). */
-    private readonly cutoffMs: () => number,
-  ) {}
+  // ES private fields: not own properties, so two views compare equal (`toEqual`) by their entries.
+  readonly #plain: ReadonlyMap<string, number>;
+  readonly #keyStore: IdempotencyKeyTxns;
+  readonly #version: number;
+  /** Keys whose `lastUpdated` is at or before this have expired (-Infinity: none expire). */
+  readonly #cutoffMs: () => number;
+
+  constructor(plain: ReadonlyMap<string, number>, keyStore: IdempotencyKeyTxns, version: number, cutoffMs: () => number) {
+    this.#plain = plain;
+    this.#keyStore = keyStore;
+    this.#version = version;
+    this.#cutoffMs = cutoffMs;
+  }
 
   get(appId: string): number | undefined {
-    const version = this.plain.get(appId);
+    const version = this.#plain.get(appId);
     if (version !== undefined) return version;
-    const key = this.keyStore.get(appId);
-    return key !== undefined && this.live(key, this.cutoffMs()) ? key.version : undefined;
+    const key = this.#keyStore.get(appId);
+    return key !== undefined && this.#live(key, this.#cutoffMs()) ? key.version : undefined;
   }
 
   /** When a live idempotency key was committed (its txn's `lastUpdated`); undefined for any other appId. */
   keyLastUpdated(appId: string): number | undefined {
-    const key = this.keyStore.get(appId);
-    return key !== undefined && this.live(key, this.cutoffMs()) ? key.lastUpdated : undefined;
+    const key = this.#keyStore.get(appId);
+    return key !== undefined && this.#live(key, this.#cutoffMs()) ? key.lastUpdated : undefined;
   }
 
   has(appId: string): boolean {
@@ -38,31 +44,31 @@ export class SnapshotTxns implements ReadonlyMap<string, number> {
 
   /** Idempotency keys the reader holds in memory (live, or expired and not dropped yet): what the window bounds. */
   get keysHeld(): number {
-    return this.keyStore.size;
+    return this.#keyStore.size;
   }
 
   /** Counts the live keys: O(keys held), unlike the other lookups. */
   get size(): number {
-    let size = this.plain.size;
-    const cutoff = this.cutoffMs();
-    for (const [, key] of this.keyStore) if (this.live(key, cutoff)) size++;
+    let size = this.#plain.size;
+    const cutoff = this.#cutoffMs();
+    for (const [, key] of this.#keyStore) if (this.#live(key, cutoff)) size++;
     return size;
   }
 
   /** The live idempotency keys, oldest first, with their time. */
   *keyTxns(): IterableIterator<TxnAction & { readonly lastUpdated: number }> {
-    const cutoff = this.cutoffMs();
-    for (const [appId, key] of this.keyStore) if (this.live(key, cutoff)) yield { appId, version: key.version, lastUpdated: key.lastUpdated };
+    const cutoff = this.#cutoffMs();
+    for (const [appId, key] of this.#keyStore) if (this.#live(key, cutoff)) yield { appId, version: key.version, lastUpdated: key.lastUpdated };
   }
 
   /** Every live txn as a checkpoint writes it: the idempotency keys with their `lastUpdated`, so they expire from it too. */
   *actions(): IterableIterator<TxnAction> {
-    for (const [appId, version] of this.plain) yield { appId, version };
+    for (const [appId, version] of this.#plain) yield { appId, version };
     yield* this.keyTxns();
   }
 
   *entries(): MapIterator<[string, number]> {
-    yield* this.plain.entries();
+    yield* this.#plain.entries();
     for (const key of this.keyTxns()) yield [key.appId, key.version];
   }
 
@@ -82,7 +88,7 @@ export class SnapshotTxns implements ReadonlyMap<string, number> {
     return this.entries();
   }
 
-  private live(key: KeyTxn, cutoff: number): boolean {
-    return key.committedIn <= this.version && key.lastUpdated > cutoff;
+  #live(key: KeyTxn, cutoff: number): boolean {
+    return key.committedIn <= this.#version && key.lastUpdated > cutoff;
   }
 }
