@@ -50,7 +50,7 @@ export const DEFAULT_COMPLETENESS_WINDOW = '15m';
  * say: long enough for a producer's retries with backoff and for a restart of `serve`, short
  * enough that the keys of the window cost little (docs/operations.md gives the numbers).
  */
-export const DEFAULT_IDEMPOTENCY_WINDOW = '15m';
+export const DEFAULT_IDEMPOTENCY_WINDOW = '10m';
 
 type FieldOf<S extends z.ZodObject> = Extract<keyof S['shape'], string>;
 
@@ -92,7 +92,7 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   readonly batch?: BatchSettings;
   /**
    * How long the collector remembers an `Idempotency-Key` (a duration such as `15m`, `1h`;
-   * default 15m): a retry within it is answered `duplicate` and writes nothing; after it the
+   * default 10m): a retry within it is answered `duplicate` and writes nothing; after it the
    * request lands again in bronze (silver's dedup by `key` keeps gold unchanged).
    */
   readonly idempotencyWindow?: string;

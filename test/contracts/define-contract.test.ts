@@ -33,8 +33,8 @@ describe('defineContract', () => {
     expect(contract.columns.map((c) => c.name)).toEqual(['order_id', 'amount', 'note', 'meta', 'order_ts']);
   });
 
-  it('takes an idempotency window as a duration of at least 1s, 15m when not given', () => {
-    expect(defineContract(base)).toMatchObject({ idempotencyWindow: '15m', idempotencyWindowMs: 900_000 });
+  it('takes an idempotency window as a duration of at least 1s, 10m when not given', () => {
+    expect(defineContract(base)).toMatchObject({ idempotencyWindow: '10m', idempotencyWindowMs: 600_000 });
     expect(defineContract({ ...base, idempotencyWindow: '2h' })).toMatchObject({ idempotencyWindow: '2h', idempotencyWindowMs: 7_200_000 });
     expect(issuesOf({ ...base, idempotencyWindow: 'forever' })).toEqual(['idempotencyWindow: expected a duration of at least 1s, such as 15m, 1h, 1d']);
     expect(issuesOf({ ...base, idempotencyWindow: '500ms' })).toEqual(['idempotencyWindow: expected a duration of at least 1s, such as 15m, 1h, 1d']);
