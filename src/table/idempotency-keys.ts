@@ -84,7 +84,7 @@ export class IdempotencyKeyTxns {
 
   /** Records a key's txn, last in the order (a key landed again moves to the end). */
   set(appId: string, txn: KeyTxn): void {
-    this.entries.delete(appId);
+    if (this.entries.has(appId)) this.entries.delete(appId);
     this.entries.set(appId, txn);
   }
 

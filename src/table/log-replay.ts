@@ -33,6 +33,9 @@ export class LogReplay {
     return this.retention.ms;
   }
 
+  /** Keys without a time among `txns` (another writer's; usually none, so a key's txn need not look there). */
+  private timelessKeys = 0;
+
   /** The retention parsed from the metaData it was read from (parsed again only when a commit changes it). */
   private retention: { of: MetaDataAction | undefined; ms: number } | undefined;
 
@@ -49,10 +52,13 @@ export class LogReplay {
     for (const txn of actions.txns) {
       // A key without a time (another writer's) cannot expire: it stays with the other txns.
       if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX) && typeof txn.lastUpdated === 'number') {
-        this.txns.delete(txn.appId);
+        if (this.timelessKeys > 0 && this.txns.delete(txn.appId)) this.timelessKeys--;
         this.keys.set(txn.appId, { version: txn.version, lastUpdated: txn.lastUpdated, committedIn: version });
       } else {
-        if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX)) this.keys.delete(txn.appId);
+        if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX)) {
+          this.keys.delete(txn.appId);
+          if (!this.txns.has(txn.appId)) this.timelessKeys++;
+        }
         this.txns.set(txn.appId, txn.version);
       }
     }
@@ -81,6 +87,7 @@ export class LogReplay {
     for (const [k, v] of this.txns) copy.txns.set(k, v);
     copy.keys = this.keys.clone();
     copy.retention = this.retention;
+    copy.timelessKeys = this.timelessKeys;
     return copy;
   }
 
