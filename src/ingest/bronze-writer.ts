@@ -190,7 +190,12 @@ export async function landBatch(options: {
       } else if (groups) groupRejects = groups.firstLines.map(() => ({ quarantined: 0, summarised: 0, rejects: [] }));
 
       if (quarantined > 0) {
-        const quarantine = await lake.createTable(`quarantine.${contract.source}`, { columns: QUARANTINE_COLUMNS, partitionColumns: ['quarantine_date'] });
+        // its commits record the batch's idempotency keys too: they expire as bronze's do
+        const quarantine = await lake.createTable(`quarantine.${contract.source}`, {
+          columns: QUARANTINE_COLUMNS,
+          partitionColumns: ['quarantine_date'],
+          configuration: idempotencyWindowConfiguration(contract),
+        });
         await quarantine.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
         failpoint('ingest.after-quarantine');
       }

@@ -213,9 +213,11 @@ export class MicroBatcher {
   /** Reads bronze's (and quarantine's) txns to resume the batch sequence and know the landed keys. */
   static async create(options: MicroBatcherOptions): Promise<MicroBatcher> {
     const batcher = new MicroBatcher(options, 1);
-    // A new bronze gets the window when it is created (`ensureBronzeTable`).
-    const bronze = await options.lake.tableIfExists(`bronze.${batcher.source}`);
-    if (bronze) await recordIdempotencyWindow(bronze, options.contract);
+    // Quarantine's commits record the keys too. New tables get the window when they are created.
+    for (const name of [`bronze.${batcher.source}`, `quarantine.${batcher.source}`]) {
+      const table = await options.lake.tableIfExists(name);
+      if (table) await recordIdempotencyWindow(table, options.contract);
+    }
     await batcher.recover();
     return batcher;
   }

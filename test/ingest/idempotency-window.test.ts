@@ -146,6 +146,21 @@ describe('the collector idempotency window', () => {
     await batcher.close();
   });
 
+  it('expires the keys quarantine recorded with a batch that had rejects', async () => {
+    const { lake, clock, spoolDir } = await setup('quarantine');
+    const batcher = await MicroBatcher.create({ lake, contract: withWindow('10m'), instanceId: 'test', spoolDir, clock });
+    const bad = Buffer.concat([body(1, 2), Buffer.from('{"order_id":"ord_x","amount":"not a number"}\n')]);
+    expect(await batcher.submit(bad, 'k1')).toMatchObject({ landed: 2, quarantined: 1 });
+    const quarantine = await lake.table('quarantine.orders');
+    expect((await quarantine.snapshot()).metadata.configuration[IDEMPOTENCY_KEY_RETENTION]).toBe('interval 10 minutes');
+    expect((await quarantine.snapshot()).txns.has('key:orders:k1')).toBe(true);
+    clock.advance(11 * MINUTE);
+    const after = await quarantine.snapshot();
+    expect(after.txns.has('key:orders:k1')).toBe(false);
+    expect(after.txns.get('collector:orders:test')).toBe(1);
+    await batcher.close();
+  });
+
   it('records a changed window on an existing bronze when the collector starts', async () => {
     const { lake, clock, spoolDir } = await setup('changed');
     const first = await MicroBatcher.create({ lake, contract: withWindow('10m'), instanceId: 'test', spoolDir, clock });
