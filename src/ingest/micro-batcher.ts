@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { quoteIdent } from '../engine/index.js';
-import type { Lake, SnapshotTxns, TxnId } from '../table/index.js';
+import { IDEMPOTENCY_KEY_PREFIX, type Lake, type SnapshotTxns, type TxnId } from '../table/index.js';
 import { landBatch, landCleanNdjson, type LandResult } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
 import { recordIdempotencyWindow } from './idempotency-window.js';
@@ -230,7 +230,7 @@ export class MicroBatcher {
    */
   submit(body: Buffer, idempotencyKey?: string): Promise<RequestOutcome> {
     if (this.closing) return Promise.reject(new LakeloopError('CLOSING', `The collector of ${this.source} is shutting down`, { retryable: true, hint: 'Retry shortly.' }));
-    const appKey = idempotencyKey === undefined ? undefined : `key:${this.source}:${idempotencyKey}`;
+    const appKey = idempotencyKey === undefined ? undefined : `${IDEMPOTENCY_KEY_PREFIX}${this.source}:${idempotencyKey}`;
     if (appKey !== undefined) {
       const waiting = this.pendingKeys.get(appKey);
       if (waiting) {
@@ -454,7 +454,7 @@ export class MicroBatcher {
     const bronze = await this.txnsOf(`bronze.${this.source}`);
     const quarantine = await this.txnsOf(`quarantine.${this.source}`);
     this.nextVersion = Math.max(bronze?.get(this.appId) ?? 0, quarantine?.get(this.appId) ?? 0, this.nextVersion - 1) + 1;
-    const prefix = `key:${this.source}:`;
+    const prefix = `${IDEMPOTENCY_KEY_PREFIX}${this.source}:`;
     for (const key of bronze?.keyTxns() ?? []) {
       if (key.appId.startsWith(prefix) && !this.landedKeys.has(key.appId)) this.landedKeys.set(key.appId, { batchId: null, bronzeVersion: null }, key.lastUpdated);
     }
