@@ -7,6 +7,7 @@ import type { Contract } from '../../src/contracts/index.js';
 import { ManualClock, parseDuration } from '../../src/core/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { ingestFile, MicroBatcher } from '../../src/ingest/index.js';
+import { lakeStatus } from '../../src/query/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { checkpointKey, IDEMPOTENCY_KEY_RETENTION, Lake } from '../../src/table/index.js';
 
@@ -125,6 +126,7 @@ describe('the collector idempotency window', () => {
     clock.advance(5 * MINUTE); // old: 11 minutes, young: 5
     const restarted = await MicroBatcher.create({ lake: await Lake.open({ store: lake.store, engine, clock }), contract, instanceId: 'test', spoolDir, clock });
     expect(restarted.counters().idempotencyKeys).toBe(1);
+    expect((await lakeStatus(lake)).sources).toEqual([expect.objectContaining({ source: 'orders', idempotencyKeys: 1 })]);
     expect(await restarted.submit(body(2), 'young')).toMatchObject({ duplicate: true });
     expect(await restarted.submit(body(1), 'old')).toMatchObject({ duplicate: false, landed: 5 });
     await restarted.close();
