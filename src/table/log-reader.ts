@@ -205,7 +205,8 @@ export class LogReader {
     if (checkpoint !== undefined) {
       const files = listing.checkpoints.get(checkpoint);
       assert(files, 'a checkpoint picked from a listing is in it');
-      replay.apply(checkpoint, await readCheckpoint({ store: this.context.store, engine: this.context.engine, table, cache: this.context.checkpointCache }, files));
+      const actions = await readCheckpoint({ store: this.context.store, engine: this.context.engine, table, cache: this.context.checkpointCache }, files);
+      replay.apply(checkpoint, actions, files.objects[0]?.lastModifiedMs);
       start = checkpoint + 1;
     } else {
       const first = minOf(listing.commits.keys());
@@ -271,7 +272,7 @@ export class LogReader {
       this.remember(version, actions, listing.commits.get(version)?.lastModifiedMs ?? 0);
       return actions;
     });
-    parsed.forEach((actions, i) => replay.apply(versions[i] as number, actions));
+    parsed.forEach((actions, i) => replay.apply(versions[i] as number, actions, listing.commits.get(versions[i] as number)?.lastModifiedMs));
     return this.commitMeta.get(end)?.timestampMs ?? 0;
   }
 

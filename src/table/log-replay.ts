@@ -45,15 +45,23 @@ export class LogReplay {
     if (Number.isFinite(retention)) this.keys.expire(nowMs - retention);
   }
 
-  /** Applies one commit's (or checkpoint's) actions as version `version`. */
-  apply(version: number, actions: ParsedActions): void {
+  /**
+   * Applies one commit's (or checkpoint's) actions as version `version`. `writtenMs` is when
+   * its file was written, if known: the time of an idempotency key that has no `lastUpdated`
+   * and no commit timestamp to take instead (checkpoints of earlier releases dropped
+   * `lastUpdated`, so a bronze from before the window would otherwise keep those keys for ever).
+   * A key is never older than the commit or checkpoint holding it, so it never expires early.
+   */
+  apply(version: number, actions: ParsedActions, writtenMs?: number): void {
     if (actions.protocol) this.protocol = actions.protocol;
     if (actions.metaData) this.metaData = actions.metaData;
+    const commitMs = typeof actions.commitInfo?.timestamp === 'number' ? actions.commitInfo.timestamp : writtenMs;
     for (const txn of actions.txns) {
-      // A key without a time (another writer's) cannot expire: it stays with the other txns.
-      if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX) && typeof txn.lastUpdated === 'number') {
+      const lastUpdated = typeof txn.lastUpdated === 'number' ? txn.lastUpdated : commitMs;
+      // A key of unknown time (another writer's, of unknown date) cannot expire: it stays with the other txns.
+      if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX) && lastUpdated !== undefined) {
         if (this.timelessKeys > 0 && this.txns.delete(txn.appId)) this.timelessKeys--;
-        this.keys.set(txn.appId, { version: txn.version, lastUpdated: txn.lastUpdated, committedIn: version });
+        this.keys.set(txn.appId, { version: txn.version, lastUpdated, committedIn: version });
       } else {
         if (txn.appId.startsWith(IDEMPOTENCY_KEY_PREFIX)) {
           this.keys.delete(txn.appId);

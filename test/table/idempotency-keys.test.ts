@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
-import { checkpointKey, formatInterval, IDEMPOTENCY_KEY_RETENTION, Lake, parseInterval, type DeltaTable } from '../../src/table/index.js';
+import { checkpointKey, commitKey, formatInterval, IDEMPOTENCY_KEY_RETENTION, Lake, parseInterval, type DeltaTable } from '../../src/table/index.js';
 
 /**
  * Idempotency keys (`key:…` txns) expire after the table's lakeloop.idempotencyKeyRetentionDuration,
@@ -120,6 +120,24 @@ describe('idempotency key retention', () => {
     const snapshot = await reader.snapshot();
     expect(snapshot.txns.has('key:t:young')).toBe(false);
     expect(snapshot.txns.get('collector:t:host')).toBe(4);
+  });
+
+  it('gives a key without lastUpdated (an earlier release\'s checkpoint) the time of the commit holding it, so it expires too, never earlier', async () => {
+    const start = Date.now();
+    const clock = new ManualClock(start);
+    const lake = await freshLake('timeless', clock, 0);
+    await createTable(lake, 'interval 10 minutes');
+    // as an earlier release or another writer would have it: no lastUpdated; one commit with a timestamp, one without
+    await lake.store.putIfAbsent(commitKey('bronze/t', 1), `${JSON.stringify({ commitInfo: { timestamp: start, operation: 'WRITE' } })}\n${JSON.stringify({ txn: { appId: 'key:t:a', version: 1 } })}\n`);
+    await lake.store.putIfAbsent(commitKey('bronze/t', 2), `${JSON.stringify({ commitInfo: { operation: 'WRITE' } })}\n${JSON.stringify({ txn: { appId: 'key:t:b', version: 1 } })}\n`);
+    const table = await lake.table('bronze.t');
+    const snapshot = await table.snapshot();
+    expect(snapshot.txns.keyLastUpdated('key:t:a')).toBe(start);
+    expect(snapshot.txns.keyLastUpdated('key:t:b')).toBeGreaterThanOrEqual(start - 60_000); // the commit file's time
+    clock.advance(9 * MINUTE);
+    expect(Object.fromEntries((await table.snapshot()).txns)).toEqual({ 'key:t:a': 1, 'key:t:b': 1 });
+    clock.advance(3 * MINUTE);
+    expect(Object.fromEntries((await table.snapshot()).txns)).toEqual({});
   });
 
   it('holds only the keys of the window in memory as commits go on', async () => {
