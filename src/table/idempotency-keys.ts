@@ -116,10 +116,4 @@ export class IdempotencyKeyTxns {
   [Symbol.iterator](): IterableIterator<[string, KeyTxn]> {
     return this.entries.entries();
   }
-
-  clone(): IdempotencyKeyTxns {
-    const copy = new IdempotencyKeyTxns();
-    for (const [appId, txn] of this.entries) copy.entries.set(appId, txn);
-    return copy;
-  }
 }

@@ -84,7 +84,7 @@ export class LogReplay {
     this.version = version;
   }
 
-  /** An independent copy, to extend a cached state without changing it. */
+  /** A copy to extend a cached state without changing what that state's snapshots see. */
   clone(): LogReplay {
     const copy = new LogReplay(this.table);
     copy.version = this.version;
@@ -93,7 +93,10 @@ export class LogReplay {
     for (const [k, v] of this.files) copy.files.set(k, v);
     for (const [k, v] of this.tombstones) copy.tombstones.set(k, v);
     for (const [k, v] of this.txns) copy.txns.set(k, v);
-    copy.keys = this.keys.clone();
+    // The keys are shared, not copied (a reader following another process's commits would copy
+    // them all at each refresh): a snapshot sees only those committed at or before its version,
+    // so the keys a failed extension of the copy added stay invisible to the state it came from.
+    copy.keys = this.keys;
     copy.retention = this.retention;
     copy.timelessKeys = this.timelessKeys;
     return copy;

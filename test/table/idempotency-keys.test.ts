@@ -144,11 +144,15 @@ describe('idempotency key retention', () => {
     const clock = new ManualClock(Date.UTC(2026, 8, 1, 12));
     const lake = await freshLake('bounded', clock);
     const table = await createTable(lake, 'interval 10 minutes');
+    // another process's reader of the table: it follows the commits by extending a copy of its state
+    const follower = await (await freshLake('bounded', clock)).table('bronze.t');
     let most = 0;
     for (let i = 1; i <= 40; i++) {
       await table.append(`SELECT ${i} AS id`, { txn: { appId: 'collector:t:host', version: i }, extraTxns: [{ appId: `key:t:${i}a`, version: 1 }, { appId: `key:t:${i}b`, version: 1 }] });
       const snapshot = await table.snapshot();
-      most = Math.max(most, snapshot.txns.keysHeld);
+      const followed = await follower.snapshot();
+      expect(Object.fromEntries(followed.txns)).toEqual(Object.fromEntries(snapshot.txns));
+      most = Math.max(most, snapshot.txns.keysHeld, followed.txns.keysHeld);
       clock.advance(MINUTE);
     }
     // 2 keys a minute, 10 minutes kept: at most 20 held (plus the pair just landed)
