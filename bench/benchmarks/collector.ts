@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import type { Contract } from '../../src/contracts/index.js';
+import { parseDuration } from '../../src/core/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { Collector } from '../../src/server/index.js';
 import { LocalObjectStore, type ObjectStore } from '../../src/storage/index.js';
@@ -16,7 +18,12 @@ import { benchOrdersContract, orderLine, seededRandom } from '../support.js';
  * event times over 30 days (each batch writes a file into each of ~30 date partitions), then
  * with event times of the last 10 minutes, as a live producer sends them (one or two dates).
  */
-const contract = benchOrdersContract({ maxRecords: 5_000, maxMs: 100 });
+/** LAKELOOP_BENCH_COLLECTOR_WINDOW (a duration): the contract's idempotencyWindow, shorter than a phase to see its keys expire. */
+const contract = withWindow(benchOrdersContract({ maxRecords: 5_000, maxMs: 100 }), process.env['LAKELOOP_BENCH_COLLECTOR_WINDOW']);
+
+function withWindow(base: Contract, window: string | undefined): Contract {
+  return window === undefined ? base : { ...base, idempotencyWindow: window, idempotencyWindowMs: parseDuration(window) };
+}
 
 const EVENTS_PER_REQUEST = 100;
 const CLIENTS = 64;
@@ -141,6 +148,7 @@ async function measure(
   log(`load average ${load.map((l) => l.toFixed(2)).join(' ')} before, ${loadavg().map((l) => l.toFixed(2)).join(' ')} after`);
   log(`${events} events in ${client.seconds.toFixed(1)} s over ${client.requests} requests, ${batches} batches (${Math.round(events / batches)} events each)`);
   log(`CPU: collector ${serverCpu.toFixed(2)} s (${cpuPerEvent} µs/event), clients ${client.cpuSeconds.toFixed(2)} s (${((client.cpuSeconds * 1e6) / Math.max(1, events)).toFixed(1)} µs/event)`);
+  log(`idempotency keys remembered: ${after?.idempotencyKeys ?? 'n/a'} (window ${contract.idempotencyWindow ?? 'none'})`);
   log(`per batch: ${(landingMs / batches).toFixed(1)} ms landing (wall, mean), of which:`);
   let accounted = 0;
   for (const [kind, ms] of [...breakdown.spent.entries()].sort((a, b) => b[1] - a[1])) {

@@ -45,6 +45,13 @@ export interface SourceCompletenessObjective {
 /** The window of a source completeness SLO that does not give one. */
 export const DEFAULT_COMPLETENESS_WINDOW = '15m';
 
+/**
+ * How long the collector remembers a request's `Idempotency-Key` when the contract does not
+ * say: long enough for a producer's retries with backoff and for a restart of `serve`, short
+ * enough that the keys of the window cost little (docs/operations.md gives the numbers).
+ */
+export const DEFAULT_IDEMPOTENCY_WINDOW = '10m';
+
 type FieldOf<S extends z.ZodObject> = Extract<keyof S['shape'], string>;
 
 /**
@@ -83,6 +90,12 @@ export interface ContractDefinition<S extends z.ZodObject = z.ZodObject> {
   /** Records are Debezium envelopes (`op`, `before`, `after`, `ts_ms`, `source`) whose images follow `schema`. */
   readonly cdc?: boolean;
   readonly batch?: BatchSettings;
+  /**
+   * How long the collector remembers an `Idempotency-Key` (a duration such as `15m`, `1h`;
+   * default 10m): a retry within it is answered `duplicate` and writes nothing; after it the
+   * request lands again in bronze (silver's dedup by `key` keeps gold unchanged).
+   */
+  readonly idempotencyWindow?: string;
   /** The freshness SLO: `serve` alerts when no batch lands for this long (a duration such as `5m`). */
   readonly freshness?: string;
   /**
@@ -109,6 +122,9 @@ export interface Contract<S extends z.ZodObject = z.ZodObject> {
   readonly drift: DriftPolicy;
   readonly cdc: boolean;
   readonly batch: BatchSettings;
+  /** How long the collector remembers an idempotency key (a duration; the default applied). */
+  readonly idempotencyWindow: string;
+  readonly idempotencyWindowMs: number;
   /** The freshness SLO (a duration), if any. */
   readonly freshness: string | undefined;
   /** The landed-vs-received SLO, if any. */
@@ -164,6 +180,10 @@ const definitionSchema = z.strictObject({
   batch: z
     .strictObject({ maxRecords: positiveInt.optional(), maxBytes: positiveInt.optional(), maxMs: positiveInt.optional() })
     .default({}),
+  idempotencyWindow: z
+    .string({ error: 'expected a duration such as 15m, 1h, 1d' })
+    .refine((text) => isDuration(text) && parseDuration(text) >= 1_000, { error: 'expected a duration of at least 1s, such as 15m, 1h, 1d' })
+    .default(DEFAULT_IDEMPOTENCY_WINDOW),
   freshness: z.string().refine(isDuration, { error: 'expected a duration such as 90s, 5m, 2h' }).optional(),
   completeness: z
     .strictObject(
@@ -233,6 +253,8 @@ export function validateContract(value: unknown, file: string | undefined): Cont
     drift: definition.drift,
     cdc: definition.cdc,
     batch: Object.freeze({ ...definition.batch }),
+    idempotencyWindow: definition.idempotencyWindow,
+    idempotencyWindowMs: parseDuration(definition.idempotencyWindow),
     freshness: definition.freshness,
     completeness:
       definition.completeness === undefined

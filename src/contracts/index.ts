@@ -17,6 +17,7 @@ export {
 export { decimal, parseDecimalType, SQL_TYPE_KEY } from './decimal.js';
 export {
   DEFAULT_COMPLETENESS_WINDOW,
+  DEFAULT_IDEMPOTENCY_WINDOW,
   DEFAULT_DRIFT,
   INTERNAL_PREFIX,
   RESERVED_COLUMNS,

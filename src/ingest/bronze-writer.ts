@@ -5,6 +5,7 @@ import { assert, failpoint, LakeloopError, SqlError, type Clock } from '../core/
 import { contractFastSql, contractSql, unknownFieldsSql, type Contract, type ContractColumnType, type ExtraColumn } from '../contracts/index.js';
 import { quoteIdent, quoteLiteral, quotePath, quotePaths, type Engine } from '../engine/index.js';
 import { duckdbTypeOf, type DeltaTable, type Lake, type Snapshot, type TxnId } from '../table/index.js';
+import { idempotencyWindowConfiguration } from './idempotency-window.js';
 import type { RawRecords } from './raw-records.js';
 
 /** Who sent a batch and where it sits in their stream: the key of exactly-once landing. */
@@ -191,7 +192,12 @@ export async function landBatch(options: {
       } else if (groups) groupRejects = groups.firstLines.map(() => ({ quarantined: 0, summarised: 0, rejects: [] }));
 
       if (quarantined > 0) {
-        const quarantine = await lake.createTable(`quarantine.${contract.source}`, { columns: QUARANTINE_COLUMNS, partitionColumns: ['quarantine_date'] });
+        // its commits record the batch's idempotency keys too: they expire as bronze's do
+        const quarantine = await lake.createTable(`quarantine.${contract.source}`, {
+          columns: QUARANTINE_COLUMNS,
+          partitionColumns: ['quarantine_date'],
+          configuration: idempotencyWindowConfiguration(contract),
+        });
         await quarantine.append(rows, { txn, extraTxns, fileNamePrefix: filePrefix, operation: 'QUARANTINE', commitInfo });
         failpoint('ingest.after-quarantine');
       }
@@ -417,7 +423,12 @@ export async function ensureBronzeTable(lake: Lake, contract: Contract): Promise
       { name: '_ingested_at', type: 'TIMESTAMP WITH TIME ZONE' },
       { name: '_source_offset', type: 'VARCHAR' },
     ]);
-  return lake.createTable(name, { columns, partitionColumns: ['event_date'], description: contract.description ?? `bronze of source ${contract.source}` });
+  return lake.createTable(name, {
+    columns,
+    partitionColumns: ['event_date'],
+    description: contract.description ?? `bronze of source ${contract.source}`,
+    configuration: idempotencyWindowConfiguration(contract),
+  });
 }
 
 /**

@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { LakeloopError, systemClock, type Clock } from '../core/index.js';
 import type { Contract } from '../contracts/index.js';
 import { quoteIdent } from '../engine/index.js';
-import type { Lake, Snapshot, TxnId } from '../table/index.js';
+import { IDEMPOTENCY_KEY_PREFIX, type Lake, type Snapshot, type SnapshotTxns, type TxnId } from '../table/index.js';
 import { landBatch, landCleanNdjson, type LandResult, type PinnedFields } from './bronze-writer.js';
 import { recordDuplicates } from './duplicate-counter.js';
+import { recordIdempotencyWindow } from './idempotency-window.js';
+import { LandedKeys } from './landed-keys.js';
 import { loadRawRecords } from './raw-records.js';
 import { minRecordBytes, splitRequestBody } from './request-body.js';
 
@@ -64,6 +66,8 @@ export interface BatcherStats {
   readonly refusedRecords: number;
   /** Milliseconds spent landing batches (spool, check, write, commit), summed: the lander's busy time. */
   readonly landingMs: number;
+  /** Idempotency keys remembered as landed: those of the contract's `idempotencyWindow`, not every key ever sent. */
+  readonly idempotencyKeys: number;
 }
 
 /** The source has more uncommitted bytes than it accepts: the caller should retry after `retryAfterSeconds`. */
@@ -153,7 +157,9 @@ interface OpenBatch {
  * closed batches land one at a time (`landCleanNdjson` when every record is an object line,
  * else, or when it gives up, `landBatch`) under the txn
  * (`collector:<source>:<instanceId>`, next sequence number), with each keyed request's
- * `key:<source>:<K>` as an extra txn of the same commits. A request's promise settles only
+ * `key:<source>:<K>` as an extra txn of the same commits; keys are remembered for the
+ * contract's `idempotencyWindow` (here and in bronze, whose txns expire after it), so a retry
+ * within it is a duplicate and one after it lands again. A request's promise settles only
  * after the commit that holds it, with its own counts. The sequence continues from the
  * highest version bronze or quarantine recorded for the appId, so a restart (or a kill
  * between the quarantine and bronze commits) never reuses a number.
@@ -176,8 +182,8 @@ export class MicroBatcher {
   private pendingBytes = 0;
   /** Keys whose request is accepted but not yet committed: a repeat waits for the same outcome. */
   private readonly pendingKeys = new Map<string, Promise<RequestOutcome>>();
-  /** Keys known to be in bronze (its txns at start, plus this process's commits). */
-  private readonly landedKeys = new Map<string, { batchId: string | null; bronzeVersion: number | null }>();
+  /** Keys known to be in bronze and inside the window (its txns at start, plus this process's commits). */
+  private readonly landedKeys: LandedKeys;
   private closing = false;
   /** Re-delivered records not yet added to the lake's duplicate counter. */
   private duplicateRecords = 0;
@@ -203,11 +209,17 @@ export class MicroBatcher {
     this.clock = options.clock ?? systemClock;
     this.nextVersion = startVersion;
     this.minRecordBytes = minRecordBytes(options.contract);
+    this.landedKeys = new LandedKeys(options.contract.idempotencyWindowMs);
   }
 
   /** Reads bronze's (and quarantine's) txns to resume the batch sequence and know the landed keys. */
   static async create(options: MicroBatcherOptions): Promise<MicroBatcher> {
     const batcher = new MicroBatcher(options, 1);
+    // Quarantine's commits record the keys too. New tables get the window when they are created.
+    for (const name of [`bronze.${batcher.source}`, `quarantine.${batcher.source}`]) {
+      const table = await options.lake.tableIfExists(name);
+      if (table) await recordIdempotencyWindow(table, options.contract);
+    }
     await batcher.recover();
     return batcher;
   }
@@ -220,7 +232,7 @@ export class MicroBatcher {
    */
   submit(body: Buffer, idempotencyKey?: string): Promise<RequestOutcome> {
     if (this.closing) return Promise.reject(new LakeloopError('CLOSING', `The collector of ${this.source} is shutting down`, { retryable: true, hint: 'Retry shortly.' }));
-    const appKey = idempotencyKey === undefined ? undefined : `key:${this.source}:${idempotencyKey}`;
+    const appKey = idempotencyKey === undefined ? undefined : `${IDEMPOTENCY_KEY_PREFIX}${this.source}:${idempotencyKey}`;
     if (appKey !== undefined) {
       const waiting = this.pendingKeys.get(appKey);
       if (waiting) {
@@ -228,7 +240,7 @@ export class MicroBatcher {
         this.duplicateRecords += splitRequestBody(body).records;
         return waiting.then((outcome) => ({ ...outcome, duplicate: true }));
       }
-      const landed = this.landedKeys.get(appKey);
+      const landed = this.landedKeys.get(appKey, this.clock.nowMs());
       if (landed) {
         this.stats.duplicates += 1;
         this.duplicateRecords += splitRequestBody(body).records;
@@ -298,7 +310,7 @@ export class MicroBatcher {
 
   /** Counters since start. */
   counters(): BatcherStats {
-    return { ...this.stats, pendingBytes: this.pendingBytes };
+    return { ...this.stats, pendingBytes: this.pendingBytes, idempotencyKeys: this.landedKeys.size };
   }
 
   private newBatch(): OpenBatch {
@@ -354,15 +366,18 @@ export class MicroBatcher {
 
   private async landOne(batch: OpenBatch): Promise<void> {
     const { lake, contract } = this.options;
+    // Earlier than the commit's own time: this process forgets a key no later than bronze does.
+    const startedMs = this.clock.nowMs();
     // A key landed meanwhile (by another instance) is a duplicate, not re-landed. This is the
     // batch's one read of bronze's log: the batch is planned on the same snapshot.
     const bronze = await this.bronzeSnapshot();
-    const bronzeTxns = bronze?.txns ?? new Map<string, number>();
+    const bronzeTxns = bronze?.txns;
     const planOn = bronze ? { planOn: bronze } : {};
     const requests: PendingRequest[] = [];
     for (const request of batch.requests) {
-      if (request.key !== undefined && (bronzeTxns.get(request.key) ?? 0) >= 1) {
-        this.landedKeys.set(request.key, { batchId: null, bronzeVersion: null });
+      const landedAtMs = request.key === undefined || bronzeTxns === undefined ? undefined : landedAt(bronzeTxns, request.key, startedMs);
+      if (request.key !== undefined && landedAtMs !== undefined) {
+        this.landedKeys.set(request.key, { batchId: null, bronzeVersion: null }, landedAtMs);
         this.stats.duplicates += 1;
         request.resolve({ source: this.source, records: request.records, landed: 0, quarantined: 0, summarised: 0, duplicate: true, batchId: null, bronzeVersion: null, rejects: [] });
       } else requests.push(request);
@@ -422,7 +437,7 @@ export class MicroBatcher {
     this.options.onBatch?.(result);
     requests.forEach((request, i) => {
       const group = result.groupRejects?.[i];
-      if (request.key !== undefined) this.landedKeys.set(request.key, { batchId: result.batchId, bronzeVersion: result.bronzeVersion });
+      if (request.key !== undefined) this.landedKeys.set(request.key, { batchId: result.batchId, bronzeVersion: result.bronzeVersion }, startedMs);
       const quarantined = group?.quarantined ?? 0;
       request.resolve({
         source: this.source,
@@ -444,17 +459,29 @@ export class MicroBatcher {
     return table?.snapshot();
   }
 
-  private async txnsOf(name: string): Promise<ReadonlyMap<string, number>> {
+  /** The table's txns, undefined when it does not exist yet. */
+  private async txnsOf(name: string): Promise<SnapshotTxns | undefined> {
     const { lake } = this.options;
     const table = await lake.tableIfExists(name);
-    return table ? (await table.snapshot()).txns : new Map();
+    return table ? (await table.snapshot()).txns : undefined;
   }
 
   private async recover(): Promise<void> {
     const bronze = await this.txnsOf(`bronze.${this.source}`);
     const quarantine = await this.txnsOf(`quarantine.${this.source}`);
-    this.nextVersion = Math.max(bronze.get(this.appId) ?? 0, quarantine.get(this.appId) ?? 0, this.nextVersion - 1) + 1;
-    const prefix = `key:${this.source}:`;
-    for (const [appId] of bronze) if (appId.startsWith(prefix) && !this.landedKeys.has(appId)) this.landedKeys.set(appId, { batchId: null, bronzeVersion: null });
+    this.nextVersion = Math.max(bronze?.get(this.appId) ?? 0, quarantine?.get(this.appId) ?? 0, this.nextVersion - 1) + 1;
+    const prefix = `${IDEMPOTENCY_KEY_PREFIX}${this.source}:`;
+    for (const key of bronze?.keyTxns() ?? []) {
+      if (key.appId.startsWith(prefix) && !this.landedKeys.has(key.appId)) this.landedKeys.set(key.appId, { batchId: null, bronzeVersion: null }, key.lastUpdated);
+    }
   }
+}
+
+/**
+ * When bronze recorded `appKey`: its txn's time, or `otherwise` for a key another writer
+ * recorded without one (it never expires in bronze); undefined when bronze does not hold it
+ * (never landed, or expired).
+ */
+function landedAt(txns: SnapshotTxns, appKey: string, otherwise: number): number | undefined {
+  return txns.keyLastUpdated(appKey) ?? ((txns.get(appKey) ?? 0) >= 1 ? otherwise : undefined);
 }

@@ -41,6 +41,8 @@ export interface SourceStatus {
   /** Input bytes of those batches, where known. */
   readonly bytes: number;
   readonly lastBatchMs: number | null;
+  /** Collector idempotency keys bronze remembers now: those of the contract's `idempotencyWindow`. */
+  readonly idempotencyKeys: number;
 }
 
 /** What `lakeloop status` reports about the lake's storage. */
@@ -100,7 +102,8 @@ export async function lakeStatus(lake: Lake): Promise<LakeStatus> {
 
 /** Sums the ingestion counters that every bronze batch commit carries. */
 async function sourceStatus(lake: Lake, name: string): Promise<SourceStatus> {
-  const history = await (await lake.table(name)).history();
+  const table = await lake.table(name);
+  const history = await table.history();
   const totals = { received: 0, landed: 0, quarantined: 0, batches: 0, bytes: 0 };
   let lastBatchMs: number | null = null;
   for (const commit of history) {
@@ -114,7 +117,9 @@ async function sourceStatus(lake: Lake, name: string): Promise<SourceStatus> {
     lastBatchMs = Math.max(lastBatchMs ?? 0, commit.timestampMs);
   }
   const source = name.slice('bronze.'.length);
-  return { source, ...totals, duplicates: await readDuplicates(lake.store, source), lastBatchMs };
+  let idempotencyKeys = 0;
+  for (const _key of (await table.snapshot()).txns.keyTxns()) idempotencyKeys++;
+  return { source, ...totals, duplicates: await readDuplicates(lake.store, source), lastBatchMs, idempotencyKeys };
 }
 
 /**

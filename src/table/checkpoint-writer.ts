@@ -36,8 +36,8 @@ export interface LastCheckpoint {
 /**
  * Writes `snapshot` as `<version>.checkpoint.parquet` (staged as NDJSON, converted by
  * DuckDB's COPY), then points `_last_checkpoint` at it unless a newer checkpoint is
- * already recorded. The checkpoint holds the protocol, metaData, txns, live files
- * (`dataChange: false`) and every tombstone.
+ * already recorded. The checkpoint holds the protocol, metaData, txns (idempotency keys only
+ * while live, with their `lastUpdated`), live files (`dataChange: false`) and every tombstone.
  */
 export async function writeCheckpoint(
   context: { readonly store: ObjectStore; readonly engine: Engine; readonly tablePath: string },
@@ -47,7 +47,7 @@ export async function writeCheckpoint(
   const lines: string[] = [
     JSON.stringify({ protocol: snapshot.protocol }),
     JSON.stringify({ metaData: snapshot.metadata }),
-    ...[...snapshot.txns].map(([appId, version]) => JSON.stringify({ txn: { appId, version } })),
+    ...[...snapshot.txns.actions()].map((txn) => JSON.stringify({ txn })),
     ...snapshot.files.map((add) => JSON.stringify({ add: { ...add, dataChange: false } })),
     ...snapshot.tombstones.map((remove) => JSON.stringify({ remove: { ...remove, dataChange: false } })),
   ];

@@ -185,6 +185,7 @@ export class DeltaTable {
       engine: options.engine,
       table: this.name,
       tablePath: path,
+      clock: this.clock,
       fileColumns: new FileColumns(options.engine),
       useCheckpoints: options.useCheckpoints ?? true,
       checkpointCache: options.checkpointCache === undefined ? defaultCheckpointCache() : (options.checkpointCache ?? undefined),

@@ -14,3 +14,5 @@ export { READER_VERSION, WRITER_VERSION, WRITE_PARTITION_COLUMNS } from './proto
 export * from './compaction.js';
 export * from './vacuum.js';
 export * from './table-maintenance.js';
+export { IDEMPOTENCY_KEY_PREFIX, IDEMPOTENCY_KEY_RETENTION, formatInterval, parseInterval, keyRetentionMs } from './idempotency-keys.js';
+export type { SnapshotTxns } from './snapshot-txns.js';

@@ -1,4 +1,4 @@
-import { assert, LakeloopError, TableCorrupt, TableNotFound } from '../core/index.js';
+import { assert, LakeloopError, systemClock, TableCorrupt, TableNotFound, type Clock } from '../core/index.js';
 import type { Engine } from '../engine/index.js';
 import type { ObjectInfo, ObjectStore } from '../storage/index.js';
 import { parseCommitFile, type CommitInfoAction, type ParsedActions } from './actions.js';
@@ -6,6 +6,7 @@ import type { CheckpointCache } from './checkpoint-cache.js';
 import { readCheckpoint } from './checkpoint-reader.js';
 import { readLastCheckpoint } from './checkpoint-writer.js';
 import type { FileColumns } from './file-columns.js';
+import { IDEMPOTENCY_KEY_PREFIX } from './idempotency-keys.js';
 import { classifyLog, commitKey, hasDeltaLog, logPrefix, padVersion, type LogListing } from './log-files.js';
 import { LogReplay } from './log-replay.js';
 import { checkReadable } from './protocol-support.js';
@@ -31,6 +32,7 @@ export interface CommitSummary {
   readonly operationMetrics: Readonly<Record<string, unknown>>;
   readonly numAddedFiles: number;
   readonly numRemovedFiles: number;
+  /** The commit's txns, its idempotency keys (`key:…`) left out. */
   readonly txns: readonly { readonly appId: string; readonly version: number }[];
   /** the whole commitInfo, including lakeloop's `operationMetrics` and caller extras. */
   readonly commitInfo: CommitInfoAction;
@@ -47,6 +49,8 @@ export interface LogReaderContext {
   readonly useCheckpoints: boolean;
   /** Keeps read checkpoints as JSON lines for the next reader (none: always read with DuckDB). */
   readonly checkpointCache?: CheckpointCache | undefined;
+  /** What idempotency keys expire by (default: the system's). */
+  readonly clock?: Clock;
 }
 
 interface CommitMeta {
@@ -54,6 +58,7 @@ interface CommitMeta {
   readonly commitInfo: CommitInfoAction;
   readonly numAddedFiles: number;
   readonly numRemovedFiles: number;
+  /** The commit's txns but its idempotency keys (kept for every commit read: the keys would grow without bound). */
   readonly txns: readonly { appId: string; version: number }[];
 }
 
@@ -151,9 +156,10 @@ export class LogReader {
     this.remember(version, actions, timestampMs);
     this.lastWritten = { version, actions };
     if (!this.latest || this.latest.replay.version !== version - 1) return;
-    // Extended in place: a snapshot copies what it holds (files, tombstones, txns), so no
-    // snapshot shares the replay, and a copy of it would cost O(files + txns) per commit (a
-    // collector's table gains a txn per idempotency key). A failure leaves no half-applied state.
+    // Extended in place: a snapshot copies what it holds (files, tombstones, txns) but the
+    // idempotency keys, which it sees up to its own version (`SnapshotTxns`), so no copy costs
+    // O(keys) per commit (a collector's table gains one per request). A failure leaves no
+    // half-applied state.
     const { replay } = this.latest;
     try {
       replay.apply(version, actions);
@@ -202,7 +208,8 @@ export class LogReader {
     if (checkpoint !== undefined) {
       const files = listing.checkpoints.get(checkpoint);
       assert(files, 'a checkpoint picked from a listing is in it');
-      replay.apply(checkpoint, await readCheckpoint({ store: this.context.store, engine: this.context.engine, table, cache: this.context.checkpointCache }, files));
+      const actions = await readCheckpoint({ store: this.context.store, engine: this.context.engine, table, cache: this.context.checkpointCache }, files);
+      replay.apply(checkpoint, actions, files.objects[0]?.lastModifiedMs);
       start = checkpoint + 1;
     } else {
       const first = minOf(listing.commits.keys());
@@ -268,7 +275,7 @@ export class LogReader {
       this.remember(version, actions, listing.commits.get(version)?.lastModifiedMs ?? 0);
       return actions;
     });
-    parsed.forEach((actions, i) => replay.apply(versions[i] as number, actions));
+    parsed.forEach((actions, i) => replay.apply(versions[i] as number, actions, listing.commits.get(versions[i] as number)?.lastModifiedMs));
     return this.commitMeta.get(end)?.timestampMs ?? 0;
   }
 
@@ -310,14 +317,16 @@ export class LogReader {
       commitInfo: info,
       numAddedFiles: actions.adds.length,
       numRemovedFiles: actions.removes.length,
-      txns: actions.txns.map((t) => ({ appId: t.appId, version: t.version })),
+      txns: actions.txns.flatMap((t) => (t.appId.startsWith(IDEMPOTENCY_KEY_PREFIX) ? [] : [{ appId: t.appId, version: t.version }])),
     });
   }
 
   private build(replay: LogReplay, timestampMs: number): Snapshot {
     const { table, tablePath, fileColumns } = this.context;
     if (replay.protocol) checkReadable(table, replay.version, replay.protocol);
-    return new Snapshot(table, replay, timestampMs, { tablePath, fileColumns });
+    const clock = this.context.clock ?? systemClock;
+    replay.expireKeys(clock.nowMs());
+    return new Snapshot(table, replay, timestampMs, { tablePath, fileColumns, clock });
   }
 }
 

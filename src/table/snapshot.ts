@@ -1,4 +1,4 @@
-import { ObjectNotFound, TableCorrupt } from '../core/index.js';
+import { ObjectNotFound, TableCorrupt, type Clock } from '../core/index.js';
 import { quoteIdent, quoteLiteral, quotePaths } from '../engine/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { AddAction, MetaDataAction, ProtocolAction, RemoveAction } from './actions.js';
@@ -9,11 +9,17 @@ import { commitKey, tableKey } from './log-files.js';
 import type { LogReplay } from './log-replay.js';
 import { decodeAddPath, partitionKey } from './partition-paths.js';
 import { partitionColumnsInFiles } from './protocol-support.js';
+import { SnapshotTxns } from './snapshot-txns.js';
 
 /** What a snapshot needs to build scans: the table's location and a footer cache. */
 export interface ScanContext {
   readonly tablePath: string;
   readonly fileColumns: FileColumns;
+}
+
+/** What a snapshot needs besides scans: the clock idempotency keys expire by. */
+export interface SnapshotContext extends ScanContext {
+  readonly clock: Clock;
 }
 
 /**
@@ -36,8 +42,11 @@ export class Snapshot {
   readonly files: readonly AddAction[];
   /** Files removed and not re-added, ordered by path. */
   readonly tombstones: readonly RemoveAction[];
-  /** appId → last committed txn version. */
-  readonly txns: ReadonlyMap<string, number>;
+  /**
+   * appId → last committed txn version. Idempotency keys (`key:…`) are in it while they are
+   * younger than the table's `lakeloop.idempotencyKeyRetentionDuration` (see `idempotency-keys.ts`).
+   */
+  readonly txns: SnapshotTxns;
 
   private recordCount: number | null | undefined;
 
@@ -46,7 +55,7 @@ export class Snapshot {
     table: string,
     replay: LogReplay,
     timestampMs: number,
-    private readonly context: ScanContext,
+    private readonly context: SnapshotContext,
   ) {
     const { protocol, metaData } = replay;
     if (!protocol) throw new TableCorrupt(table, replay.version, 'the log has no protocol action');
@@ -71,8 +80,11 @@ export class Snapshot {
     this.partitionColumns = Object.freeze([...metaData.partitionColumns]);
     this.files = Object.freeze([...replay.files.values()].sort(byPath));
     this.tombstones = Object.freeze([...replay.tombstones.values()].sort(byPath));
-    this.txns = new Map(replay.txns);
-    Object.freeze(this.txns);
+    const plain = new Map(replay.txns);
+    Object.freeze(plain);
+    const retentionMs = replay.keyRetentionMs;
+    const cutoffMs = Number.isFinite(retentionMs) ? (): number => context.clock.nowMs() - retentionMs : (): number => Number.NEGATIVE_INFINITY;
+    this.txns = new SnapshotTxns(plain, replay.keys, replay.version, cutoffMs);
   }
 
   /** Sum of the files' `stats.numRecords`; null when any file lacks stats. */

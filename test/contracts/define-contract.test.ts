@@ -33,6 +33,13 @@ describe('defineContract', () => {
     expect(contract.columns.map((c) => c.name)).toEqual(['order_id', 'amount', 'note', 'meta', 'order_ts']);
   });
 
+  it('takes an idempotency window as a duration of at least 1s, 10m when not given', () => {
+    expect(defineContract(base)).toMatchObject({ idempotencyWindow: '10m', idempotencyWindowMs: 600_000 });
+    expect(defineContract({ ...base, idempotencyWindow: '2h' })).toMatchObject({ idempotencyWindow: '2h', idempotencyWindowMs: 7_200_000 });
+    expect(issuesOf({ ...base, idempotencyWindow: 'forever' })).toEqual(['idempotencyWindow: expected a duration of at least 1s, such as 15m, 1h, 1d']);
+    expect(issuesOf({ ...base, idempotencyWindow: '500ms' })).toEqual(['idempotencyWindow: expected a duration of at least 1s, such as 15m, 1h, 1d']);
+  });
+
   it('names an event-time field that is not in the schema, and lists the fields', () => {
     const issues = issuesOf({ ...base, eventTime: 'created' });
     expect(issues).toEqual(['eventTime: "created" is not a field of the schema (fields: order_id, amount, note, meta, order_ts)']);
@@ -82,7 +89,7 @@ describe('defineContract', () => {
       'owner: expected the owning team or person',
       'drift: expected "evolve", "rescue" or "strict"',
       'batch.maxRecords: expected a positive integer',
-      ': unknown field "retention" (known: source, version, owner, runbook, domain, description, schema, key, eventTime, drift, cdc, batch, freshness, completeness, fileBatch)',
+      ': unknown field "retention" (known: source, version, owner, runbook, domain, description, schema, key, eventTime, drift, cdc, batch, idempotencyWindow, freshness, completeness, fileBatch)',
     ]);
     expect(issuesOf({ ...base, schema: { order_id: 'string' } })).toEqual(['schema: expected a zod object schema, e.g. z.object({ ... })']);
   });

@@ -304,7 +304,7 @@ function writeTables(status: LakeStatus, out: TextSink): void {
     out.write('\nsources:\n');
     out.write(
       formatColumns(
-        ['source', 'received', 'landed', 'quarantined', 'duplicates', 'batches', 'bytes in', 'last batch'],
+        ['source', 'received', 'landed', 'quarantined', 'duplicates', 'batches', 'bytes in', 'last batch', 'keys kept'],
         status.sources.map((s) => [
           s.source,
           formatCount(s.received),
@@ -314,8 +314,9 @@ function writeTables(status: LakeStatus, out: TextSink): void {
           formatCount(s.batches),
           formatBytes(s.bytes),
           s.lastBatchMs === null ? '-' : formatTime(s.lastBatchMs),
+          formatCount(s.idempotencyKeys),
         ]),
-        { right: [false, true, true, true, true, true, true, false], indent: 2 },
+        { right: [false, true, true, true, true, true, true, false, true], indent: 2 },
       ),
     );
   }
