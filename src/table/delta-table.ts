@@ -731,7 +731,7 @@ export class DeltaTable {
    * to the table's size, per commit.
    */
   private async checkpointDue(snapshot: Snapshot): Promise<boolean> {
-    const actions = snapshot.files.length + snapshot.tombstones.length + snapshot.txns.size;
+    const actions = snapshot.unorderedFiles.length + snapshot.unorderedTombstones.length + snapshot.txns.size;
     if (actions < LARGE_CHECKPOINT_ACTIONS) return true;
     const last = await readLastCheckpoint(this.store, this.path);
     if (!last || last.version >= snapshot.version) return last === undefined;
@@ -776,7 +776,7 @@ export class DeltaTable {
  */
 function livePathsWith(snapshot: Snapshot, prefix: string): Set<string> {
   const paths = new Set<string>();
-  for (const file of snapshot.files) if (file.path.includes(prefix) || file.path.includes('%')) paths.add(decodeAddPath(file.path));
+  for (const file of snapshot.unorderedFiles) if (file.path.includes(prefix) || file.path.includes('%')) paths.add(decodeAddPath(file.path));
   return paths;
 }
 

@@ -38,10 +38,16 @@ export class Snapshot {
   readonly metadata: MetaDataAction;
   readonly schema: TableSchema;
   readonly partitionColumns: readonly string[];
-  /** Live files, ordered by path. */
-  readonly files: readonly AddAction[];
-  /** Files removed and not re-added, ordered by path. */
-  readonly tombstones: readonly RemoveAction[];
+  /**
+   * The live files in no particular order: for what does not need the order (counts, lookups).
+   * A writer's snapshot after each commit skips the sort that way (a collector's bronze gains
+   * files with every batch; sorting 15,000 paths took ~8 ms of each batch).
+   */
+  readonly unorderedFiles: readonly AddAction[];
+  /** The tombstones in no particular order. */
+  readonly unorderedTombstones: readonly RemoveAction[];
+  private sortedFiles: readonly AddAction[] | undefined;
+  private sortedTombstones: readonly RemoveAction[] | undefined;
   /**
    * appId → last committed txn version. Idempotency keys (`key:…`) are in it while they are
    * younger than the table's `lakeloop.idempotencyKeyRetentionDuration` (see `idempotency-keys.ts`).
@@ -78,8 +84,8 @@ export class Snapshot {
     this.metadata = Object.freeze(metaData);
     this.schema = Object.freeze(schema);
     this.partitionColumns = Object.freeze([...metaData.partitionColumns]);
-    this.files = Object.freeze([...replay.files.values()].sort(byPath));
-    this.tombstones = Object.freeze([...replay.tombstones.values()].sort(byPath));
+    this.unorderedFiles = Object.freeze([...replay.files.values()]);
+    this.unorderedTombstones = Object.freeze([...replay.tombstones.values()]);
     const plain = new Map(replay.txns);
     Object.freeze(plain);
     const retentionMs = replay.keyRetentionMs;
@@ -87,11 +93,21 @@ export class Snapshot {
     this.txns = new SnapshotTxns(plain, replay.keys, replay.version, cutoffMs);
   }
 
+  /** Live files, ordered by path (sorted on first use). */
+  get files(): readonly AddAction[] {
+    return (this.sortedFiles ??= Object.freeze([...this.unorderedFiles].sort(byPath)));
+  }
+
+  /** Files removed and not re-added, ordered by path (sorted on first use). */
+  get tombstones(): readonly RemoveAction[] {
+    return (this.sortedTombstones ??= Object.freeze([...this.unorderedTombstones].sort(byPath)));
+  }
+
   /** Sum of the files' `stats.numRecords`; null when any file lacks stats. */
   numRecords(): number | null {
     if (this.recordCount === undefined) {
       let total = 0;
-      for (const file of this.files) {
+      for (const file of this.unorderedFiles) {
         const stats = parseStats(file);
         if (!stats) {
           total = Number.NaN;
