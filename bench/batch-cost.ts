@@ -12,53 +12,16 @@ import { ingestFile } from '../src/ingest/index.js';
 import { CatalogCopy } from '../src/query/index.js';
 import { LocalObjectStore, type ObjectStore } from '../src/storage/index.js';
 import { Lake } from '../src/table/index.js';
+import { Breakdown, sqlKind, storeKind } from './breakdown.js';
 import { defaultOrderLine, seededRandom, writeLines } from './support.js';
 
 const [records = 50_000, batches = 40, days = 60] = process.argv.slice(2).map(Number);
-const spent = new Map<string, number>();
-const add = (kind: string, ms: number): void => void spent.set(kind, (spent.get(kind) ?? 0) + ms);
-
-function timedProxy<T extends object>(target: T, kindOf: (method: string, args: unknown[]) => string | undefined): T {
-  return new Proxy(target, {
-    get(object, property, receiver) {
-      const value = Reflect.get(object, property, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const kind = kindOf(String(property), args);
-        const result = (value as (...a: unknown[]) => unknown).apply(object, args);
-        if (kind === undefined || !(result instanceof Promise)) return result;
-        const started = performance.now();
-        return result.finally(() => add(kind, performance.now() - started));
-      };
-    },
-  });
-}
-
-function sqlKind(method: string, args: unknown[]): string | undefined {
-  if (method === 'copyToParquet') return 'checkpoint (parquet write)';
-  if (!['run', 'all', 'scalar', 'describe', 'table'].includes(method)) return undefined;
-  const sql = String(args[0]);
-  if (method === 'describe') return sql.includes('read_ndjson') ? 'detect fields (reader describe)' : 'describe (cast plan)';
-  if (/__ll_typed/.test(sql) && /^CREATE/.test(sql)) return 'read + contract check (typed temp table)';
-  if (/^COPY/.test(sql) && /_delta_log|checkpoint/.test(sql)) return 'checkpoint (parquet write)';
-  if (/^COPY/.test(sql)) return 'write (partitioned COPY + RETURN_STATS)';
-  if (/^DROP/.test(sql)) return 'drop temp table';
-  return `other sql`;
-}
-
-function storeKind(method: string, args: unknown[]): string | undefined {
-  const key = String(args[0] ?? '');
-  if (method === 'putFile') return 'upload (move + fsync data files)';
-  if (method === 'putIfAbsent') return 'commit (put-if-absent of the log entry)';
-  if (method === 'put') return key.includes('checkpoint') ? 'checkpoint (put)' : key.includes('counters') ? 'duplicate counter' : `store put`;
-  if (['get', 'getIfExists', 'getRange', 'head', 'list', 'listAll', 'listPrefixes'].includes(method)) return 'log reads (get/list/head)';
-  return undefined;
-}
+const breakdown = new Breakdown();
 
 const dir = await mkdtemp(join(tmpdir(), 'lakeloop-batch-cost-'));
 try {
-  const engine = timedProxy(await Engine.create({ memoryLimit: '2GB' }), sqlKind);
-  const store: ObjectStore = timedProxy(await LocalObjectStore.create(join(dir, 'lake')), storeKind);
+  const engine = breakdown.proxy(await Engine.create({ memoryLimit: '2GB' }), sqlKind);
+  const store: ObjectStore = breakdown.proxy(await LocalObjectStore.create(join(dir, 'lake')), storeKind);
   const lake = await Lake.open({ store, engine });
   const random = seededRandom(11);
   const wall: number[] = [];
@@ -66,7 +29,7 @@ try {
   for (let b = 0; b < batches + 1; b++) {
     const file = join(dir, `batch-${b}.ndjson`);
     await writeLines(file, records, (n) => defaultOrderLine(b * records + n, random, days));
-    if (b === 1) spent.clear(); // batch 0 creates the table and warms up
+    if (b === 1) breakdown.clear(); // batch 0 creates the table and warms up
     const started = performance.now();
     const summary = await ingestFile({ lake, contract: orders, input: file });
     if (b >= 1) wall.push(performance.now() - started);
@@ -74,7 +37,7 @@ try {
     await rm(file);
   }
   const mean = wall.reduce((a, b) => a + b, 0) / wall.length;
-  const rows = [...spent.entries()].sort((a, b) => b[1] - a[1]);
+  const rows = [...breakdown.spent.entries()].sort((a, b) => b[1] - a[1]);
   console.log(`${batches} batches of ${records} records over ${days} day(s): ${mean.toFixed(0)} ms per batch (wall, mean; min ${Math.min(...wall).toFixed(0)}, max ${Math.max(...wall).toFixed(0)}), ${files} files`);
   let accounted = 0;
   for (const [kind, ms] of rows) {
@@ -82,7 +45,7 @@ try {
     console.log(`  ${(ms / batches).toFixed(1).padStart(8)} ms  ${kind}`);
   }
   console.log(`  ${(mean - accounted).toFixed(1).padStart(8)} ms  the rest (Node: cutting, spooling, stats from the COPY's rows, actions, JSON)`);
-  spent.clear();
+  breakdown.clear();
   const started = performance.now();
   const copy = await CatalogCopy.open(join(dir, 'catalog.duckdb'));
   await copy.publish(lake);
