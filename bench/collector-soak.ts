@@ -40,7 +40,7 @@ try {
   const contract = { ...benchOrdersContract({ maxRecords: 1_000_000, maxMs: 3_600_000 }), idempotencyWindow: window, idempotencyWindowMs: parseDuration(window) };
   const batcher = await MicroBatcher.create({ lake, contract, instanceId: 'soak', spoolDir: dir });
   console.log(`soak: ${seconds} s, window ${window}, batches of ${REQUESTS * PER_REQUEST} events, load average ${loadavg()[0]?.toFixed(2)}`);
-  console.log('  elapsed  batches  events/s  µs/event  keys(batcher)  keys(bronze)  files  heap MiB  rss MiB');
+  console.log('  elapsed  batches  events/s  µs/event  keys(batcher)  keys(bronze)  files  heap MiB  external MiB  duckdb MiB  rss MiB');
   const started = performance.now();
   let next = 0;
   let batches = 0;
@@ -58,6 +58,8 @@ try {
       const elapsed = (performance.now() - intervalStart) / 1000;
       const snapshot = await (await lake.table('bronze.orders')).snapshot();
       const memory = process.memoryUsage();
+      // DuckDB's own accounting (buffer manager), outside Node's heap.
+      const duckdb = Number(await engine.scalar('SELECT sum(memory_usage_bytes) FROM duckdb_memory()'));
       const row = [
         `${((performance.now() - started) / 1000).toFixed(0)} s`.padStart(9),
         String(batches).padStart(8),
@@ -67,6 +69,8 @@ try {
         String(snapshot.txns.size).padStart(13),
         String(snapshot.unorderedFiles.length).padStart(6),
         mib(memory.heapUsed).padStart(9),
+        mib(memory.external).padStart(13),
+        mib(duckdb).padStart(11),
         mib(memory.rss).padStart(8),
       ];
       console.log(row.join(' '));
