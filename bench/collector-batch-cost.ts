@@ -11,7 +11,7 @@ import { MicroBatcher } from '../src/ingest/index.js';
 import { LocalObjectStore, type ObjectStore } from '../src/storage/index.js';
 import { Lake } from '../src/table/index.js';
 import { Breakdown, sqlKind, storeKind } from './breakdown.js';
-import { benchOrdersContract, orderLine, seededRandom } from './support.js';
+import { benchOrdersContract, orderRequestBody } from './support.js';
 
 const [batchesArg = '60', eventsArg = '3200', spread = 'days'] = process.argv.slice(2);
 const batches = Number(batchesArg);
@@ -20,16 +20,6 @@ const WARM_UP = 5;
 const PER_REQUEST = 100;
 const breakdown = new Breakdown();
 
-function body(request: number): Buffer {
-  const random = seededRandom(request + 1);
-  const now = Date.now();
-  let text = '';
-  for (let i = 0; i < PER_REQUEST; i++) {
-    const line = orderLine(request * PER_REQUEST + i, random);
-    text += spread === 'recent' ? line.replace(/"order_ts":"[^"]*"/, `"order_ts":"${new Date(now - Math.floor(random() * 600_000)).toISOString()}"`) : line;
-  }
-  return Buffer.from(text);
-}
 
 const dir = await mkdtemp(join(tmpdir(), 'lakeloop-collector-batch-'));
 try {
@@ -45,7 +35,7 @@ try {
   let cpuMs = 0;
   const load = loadavg();
   for (let b = 0; b < batches; b++) {
-    const bodies = Array.from({ length: requests }, () => body(next++));
+    const bodies = Array.from({ length: requests }, () => orderRequestBody(next++, PER_REQUEST, spread === 'recent'));
     if (b === WARM_UP) breakdown.clear();
     const started = performance.now();
     const cpu = process.cpuUsage();

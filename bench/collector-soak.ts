@@ -12,7 +12,7 @@ import { Engine } from '../src/engine/index.js';
 import { MicroBatcher } from '../src/ingest/index.js';
 import { LocalObjectStore } from '../src/storage/index.js';
 import { Lake } from '../src/table/index.js';
-import { benchOrdersContract, orderLine, seededRandom } from './support.js';
+import { benchOrdersContract, orderRequestBody } from './support.js';
 
 const [secondsArg = '300', window = '60s'] = process.argv.slice(2);
 const seconds = Number(secondsArg);
@@ -20,16 +20,6 @@ const PER_REQUEST = 100;
 const REQUESTS = 32;
 const REPORT_EVERY_MS = 30_000;
 
-function body(request: number): Buffer {
-  const random = seededRandom(request + 1);
-  const now = Date.now();
-  let text = '';
-  for (let i = 0; i < PER_REQUEST; i++) {
-    const line = orderLine(request * PER_REQUEST + i, random);
-    text += line.replace(/"order_ts":"[^"]*"/, `"order_ts":"${new Date(now - Math.floor(random() * 600_000)).toISOString()}"`);
-  }
-  return Buffer.from(text);
-}
 
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
 
@@ -48,7 +38,7 @@ try {
   let intervalCpu = process.cpuUsage();
   let intervalEvents = 0;
   while (performance.now() - started < seconds * 1000) {
-    const acks = Array.from({ length: REQUESTS }, () => batcher.submit(body(next), `k-${next++}`));
+    const acks = Array.from({ length: REQUESTS }, () => batcher.submit(orderRequestBody(next, PER_REQUEST, true), `k-${next++}`));
     await batcher.flush();
     await Promise.all(acks);
     batches += 1;

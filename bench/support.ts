@@ -140,3 +140,19 @@ export async function writeLines(path: string, count: number, line: (n: number) 
   await once(out, 'finish');
   return bytes;
 }
+
+/**
+ * One collector request: `events` orders numbered from `request * events`, seeded by the request;
+ * `recent` stamps each with a time in the last 10 minutes (as a live producer sends them),
+ * else they keep `orderLine`'s dates over 30 days.
+ */
+export function orderRequestBody(request: number, events: number, recent: boolean): Buffer {
+  const random = seededRandom(request + 1);
+  const now = Date.now();
+  let text = '';
+  for (let i = 0; i < events; i++) {
+    const line = orderLine(request * events + i, random);
+    text += recent ? line.replace(/"order_ts":"[^"]*"/, `"order_ts":"${new Date(now - Math.floor(random() * 600_000)).toISOString()}"`) : line;
+  }
+  return Buffer.from(text);
+}

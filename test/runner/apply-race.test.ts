@@ -8,7 +8,7 @@ import { runModels } from '../../src/runner/index.js';
 import type { Lake } from '../../src/table/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
 import { openProjectLake, writeProject } from '../helpers/project.js';
-import { day, GOLD, SALES_PROJECT, salesOfDay } from '../fixtures/sales-project.js';
+import { day, GOLD, goldSalesOn, SALES_PROJECT, salesOfDay } from '../fixtures/sales-project.js';
 
 /**
  * A streaming run that chose its models before an `apply` landed (serve reads the published
@@ -30,12 +30,6 @@ async function ingestDay(d: number): Promise<void> {
   const file = join(dir, `batch-${++batches}.ndjson`);
   await writeFile(file, `${salesOfDay(d, d * 1000).map((s) => JSON.stringify(s)).join('\n')}\n`);
   expect((await cli(['--lake', lakeRoot, 'ingest', 'sales', '--file', file], project)).code).toBe(0);
-}
-
-async function salesOn(d: number): Promise<number[]> {
-  const scan = await (await (await lake.table('gold.daily')).snapshot()).scanSql(lake.store);
-  const rows = await engine.all(`SELECT sales FROM (${scan}) WHERE sale_date = DATE '${day(d)}' ORDER BY store`);
-  return rows.map((r) => Number(r['sales']));
 }
 
 beforeAll(async () => {
@@ -69,8 +63,8 @@ describe('a run planned before an apply', () => {
     ]);
     const failure = raced.outcomes[1];
     expect(failure?.status === 'error' && failure.error.code).toBe('COMMIT_CONFLICT');
-    expect(await salesOn(1)).toEqual([13_000, 14_000, 13_000]);
-    expect(await salesOn(2)).toEqual([]);
+    expect(await goldSalesOn(lake, engine, 1)).toEqual([13_000, 14_000, 13_000]);
+    expect(await goldSalesOn(lake, engine, 2)).toEqual([]);
     expect((await publishedVersion(await lake.table('gold.daily')))?.version).toBe(rebuilt?.version);
 
     const reopened = await openProjectLake(project, lakeRoot);
@@ -79,6 +73,6 @@ describe('a run planned before an apply', () => {
     expect(modelFingerprint(next[1] as Model)).toBe(rebuilt?.record.fingerprint);
     const run = await runModels(lake, next, { eventTimeColumns: EVENT_TIME });
     expect(run.failures).toEqual([]);
-    expect(await salesOn(2)).toEqual([13_000, 14_000, 13_000]);
+    expect(await goldSalesOn(lake, engine, 2)).toEqual([13_000, 14_000, 13_000]);
   }, 120_000);
 });

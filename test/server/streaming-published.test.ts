@@ -9,7 +9,7 @@ import type { ModelRunSummary } from '../../src/runner/index.js';
 import type { Lake } from '../../src/table/index.js';
 import { cli, tempDir } from '../cli/cli-harness.js';
 import { openProjectLake, writeProject } from '../helpers/project.js';
-import { day, GOLD, SALES_PROJECT, salesOfDay } from '../fixtures/sales-project.js';
+import { day, GOLD, goldSalesOn, SALES_PROJECT, salesOfDay } from '../fixtures/sales-project.js';
 
 /**
  * serve's streaming loop with an edited model (SPEC §6 "Model versions"): it keeps running
@@ -39,12 +39,6 @@ async function nextRun(loop: StreamingLoop, runs: ModelRunSummary[][]): Promise<
     if (Date.now() > deadline) throw new Error('the streaming loop did not run');
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-async function salesOn(d: number): Promise<number[]> {
-  const scan = await (await (await lake.table('gold.daily')).snapshot()).scanSql(lake.store);
-  const rows = await engine.all(`SELECT sales FROM (${scan}) WHERE sale_date = DATE '${day(d)}' ORDER BY store`);
-  return rows.map((r) => Number(r['sales']));
 }
 
 beforeAll(async () => {
@@ -80,13 +74,13 @@ describe('the streaming loop and an edited model', () => {
     try {
       await ingestDay(2);
       await nextRun(loop, runs);
-      expect(await salesOn(2)).toEqual([13, 14, 13]);
+      expect(await goldSalesOn(lake, engine, 2)).toEqual([13, 14, 13]);
       const applied = await cli(['--lake', lakeRoot, 'apply', '--yes'], project);
       expect(applied.code, applied.stderr).toBe(0);
-      expect(await salesOn(1)).toEqual([13_000, 14_000, 13_000]);
+      expect(await goldSalesOn(lake, engine, 1)).toEqual([13_000, 14_000, 13_000]);
       await ingestDay(3);
       await nextRun(loop, runs);
-      expect(await salesOn(3)).toEqual([13_000, 14_000, 13_000]);
+      expect(await goldSalesOn(lake, engine, 3)).toEqual([13_000, 14_000, 13_000]);
     } finally {
       await loop.stop();
     }
