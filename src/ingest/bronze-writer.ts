@@ -288,18 +288,26 @@ export async function landCleanNdjson(options: {
   if (input === undefined) return dropScratch();
   const checked = contractFastSql(contract, input, { extraColumns: extra });
   if (checked === undefined) return dropScratch();
-  const records = await options.records;
-  if (records === undefined || records === 0) return dropScratch();
 
   const id = randomUUID().slice(0, 8);
   const typed = quoteIdent(`__ll_typed_${id}`);
+  // The rows are read while Node may still be counting the lines (a one-batch file): the count
+  // only decides, after both are done, whether the rows land. Handled below, never unhandled.
+  const creating = engine.run(`CREATE OR REPLACE TEMP TABLE ${typed} AS ${checked}`);
+  creating.catch(() => undefined);
+  const records = await options.records;
+  if (records === undefined || records === 0) {
+    await creating.catch(() => undefined);
+    await engine.run(`DROP TABLE IF EXISTS ${typed}`);
+    return dropScratch();
+  }
   const now = `make_timestamptz(${clock.nowMs() * 1000}::BIGINT)`;
   const commitInfo = {
     lakeloop: { source: contract.source, batchId, sourceOffset: batch.sourceOffset, received: records, landed: records, quarantined: 0, bytes: options.bytes ?? null },
   };
   let result;
   try {
-    await engine.run(`CREATE OR REPLACE TEMP TABLE ${typed} AS ${checked}`);
+    await creating;
     // The typed rows number the lines (a temp table keeps file order; the reader alone cannot
     // number them without a single-threaded window); each date's file is written in any row order.
     const source = `(SELECT *, rowid + ${options.linesBefore + 1} AS __ll_line FROM ${typed})`;

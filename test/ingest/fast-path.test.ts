@@ -180,6 +180,22 @@ describe('the fast path of ingest --file', () => {
     }
   });
 
+  it('a one-batch file read while its lines are counted: a blank line or an indented record makes the count refuse the early read, and the rows keep their file line numbers', async () => {
+    for (const odd of ['', '  ' + JSON.stringify(record(9_001, 3))]) {
+      const c = contract();
+      const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify(record(i + 1, 3)));
+      lines.splice(150, 0, odd);
+      const path = await ndjson(lines);
+      const lake = await openLake();
+      const summary = await ingestFile({ lake, contract: c, input: path, clock, idempotencyKey: KEY });
+      expect(summary).toMatchObject({ received: odd === '' ? 300 : 301, landed: odd === '' ? 300 : 301, quarantined: 0 });
+      const rows = (await contents(lake, c)).bronze as Record<string, unknown>[];
+      // Line 151 is the odd one: the records after it keep their own line numbers, not their row positions.
+      const expected = lines.map((line, i) => [line.trim() === '' ? undefined : (JSON.parse(line) as { id: string }).id, String(i + 1)]).filter(([id]) => id !== undefined);
+      expect(rows.map((r) => [r['id'], String(r['_ingest_id'])])).toEqual(expected);
+    }
+  });
+
   it("a bronze table from before numbered rows (_ingest_id a string) keeps its form on both paths: '<batch>:<line>'", async () => {
     const c = contract();
     const path = await ndjson(Array.from({ length: 300 }, (_, i) => JSON.stringify(record(i + 1, 3))));
