@@ -15,7 +15,7 @@ export async function importUserModule(file: string, mtimeMs: number, expected: 
   // The query makes an edited file load afresh in a long-lived process (tests, `serve`)
   // instead of coming from the module cache.
   const url = `${pathToFileURL(file).href}?mtime=${Math.floor(mtimeMs)}`;
-  await registerUserModuleLoaderIfCompiled();
+  await registerUserModuleLoaderIfCompiled(file);
   let module: Record<string, unknown>;
   try {
     module = (await import(url)) as Record<string, unknown>;
