@@ -222,19 +222,24 @@ let chosenDir: Promise<string | undefined> | undefined;
  * a real directory of this user's that no one else can write. Undefined: compile every time.
  */
 function cacheDir(options: Transpile): Promise<string | undefined> {
-  chosenDir ??= (async () => {
-    if (options.cacheDir === 'off') return undefined;
-    if (options.cacheDir !== undefined && options.cacheDir !== '') return (await usable(options.cacheDir, false)) ? options.cacheDir : undefined;
-    const modules = join(options.projectDir, 'node_modules');
-    if ((await stat(modules).catch(() => undefined))?.isDirectory()) {
-      const dir = join(modules, '.cache', 'lakeloop', 'ts');
-      if (await usable(dir, false)) return dir;
-    }
-    const uid = typeof process.getuid === 'function' ? `-${process.getuid()}` : '';
-    const dir = join(tmpdir(), `lakeloop-ts${uid}`);
-    return (await usable(dir, true)) ? dir : undefined;
-  })();
+  chosenDir ??= chooseCacheDir(options).then((dir) => {
+    debugLine(dir === undefined ? 'no cache folder' : `cache folder ${dir}`);
+    return dir;
+  });
   return chosenDir;
+}
+
+async function chooseCacheDir(options: Transpile): Promise<string | undefined> {
+  if (options.cacheDir === 'off') return undefined;
+  if (options.cacheDir !== undefined && options.cacheDir !== '') return (await usable(options.cacheDir, false)) ? options.cacheDir : undefined;
+  const modules = join(options.projectDir, 'node_modules');
+  if ((await stat(modules).catch(() => undefined))?.isDirectory()) {
+    const dir = join(modules, '.cache', 'lakeloop', 'ts');
+    if (await usable(dir, false)) return dir;
+  }
+  const uid = typeof process.getuid === 'function' ? `-${process.getuid()}` : '';
+  const dir = join(tmpdir(), `lakeloop-ts${uid}`);
+  return (await usable(dir, true)) ? dir : undefined;
 }
 
 /** Creates `dir` if needed; a shared folder (tmp) must be this user's alone, since its entries are run as code. */
