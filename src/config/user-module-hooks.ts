@@ -3,8 +3,8 @@
 // This file imports only Node's built-ins, and esbuild only on a cache miss: a command
 // whose project files are unchanged starts neither esbuild nor tsx.
 import { createHash, randomUUID } from 'node:crypto';
-import { statSync, writeSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, statSync, writeSync } from 'node:fs';
+import { access, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -189,7 +189,7 @@ async function readEntry(entry: string, key: string): Promise<string | undefined
 async function writeEntry(dir: string, entry: string, path: string, text: string): Promise<void> {
   const temp = `${entry}.${randomUUID().slice(0, 8)}.tmp`;
   try {
-    await writeFile(temp, text, { mode: 0o600 });
+    await writeFile(temp, text);
     await rename(temp, entry);
     const names = await readdir(dir);
     const prefix = `${sha256(path).slice(0, 16)}-`;
@@ -242,13 +242,18 @@ async function chooseCacheDir(options: Transpile): Promise<string | undefined> {
   return (await usable(dir, true)) ? dir : undefined;
 }
 
-/** Creates `dir` if needed; a shared folder (tmp) must be this user's alone, since its entries are run as code. */
+/**
+ * Creates `dir` if needed and checks this process can write it (a node_modules installed by
+ * another user falls through to tmp); a shared folder (tmp) is created 0700 and must be
+ * this user's alone, since its entries are run as code.
+ */
 async function usable(dir: string, mustBePrivate: boolean): Promise<boolean> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, mustBePrivate ? { recursive: true, mode: 0o700 } : { recursive: true });
     const info = await lstat(dir);
     if (!info.isDirectory()) return false;
     if (mustBePrivate && typeof process.getuid === 'function' && (info.uid !== process.getuid() || (info.mode & 0o022) !== 0)) return false;
+    await access(dir, constants.W_OK);
     return true;
   } catch {
     return false;
