@@ -5,9 +5,10 @@
 // The choice is made by the presence of src/, not of dist/: a dist/ left behind by
 // `npm run build` or `npm pack` in a checkout must never be run instead of the sources.
 // A project's own TypeScript files (lakeloop.config.ts, contracts/*.ts, jobs/*.ts) load
-// through tsx in both: registered here in a checkout, and by the compiled package on the
-// first such file (src/config/user-module-loader.ts), so `--version` or `--help` start
-// without tsx's loader thread.
+// through tsx in a checkout (registered here), and in the compiled package through its own
+// hooks with a transpile cache (tsx for CommonJS projects), registered on the first such
+// file (src/config/user-module-loader.ts), so `--version` or `--help` start without a
+// loader thread.
 import { existsSync } from 'node:fs';
 
 // The AWS SDK warns on every start that its releases after January 2027 need Node 22;

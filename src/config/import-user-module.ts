@@ -4,7 +4,7 @@ import { registerUserModuleLoaderIfCompiled } from './user-module-loader.js';
 
 /**
  * Imports the default export of a user's TypeScript file (`lakeloop.config.ts`,
- * `contracts/*.ts`, `jobs/*.ts`) through tsx's loader (see `registerUserModuleLoader`). A failure
+ * `contracts/*.ts`, `jobs/*.ts`) through the loader `registerUserModuleLoader` registers. A failure
  * is a `ConfigError` naming the file; a `ConfigError` thrown while the module ran (e.g.
  * by `defineContract`) keeps its issues and is re-labelled with the file.
  *
@@ -15,7 +15,7 @@ export async function importUserModule(file: string, mtimeMs: number, expected: 
   // The query makes an edited file load afresh in a long-lived process (tests, `serve`)
   // instead of coming from the module cache.
   const url = `${pathToFileURL(file).href}?mtime=${Math.floor(mtimeMs)}`;
-  await registerUserModuleLoaderIfCompiled();
+  await registerUserModuleLoaderIfCompiled(file);
   let module: Record<string, unknown>;
   try {
     module = (await import(url)) as Record<string, unknown>;
@@ -29,7 +29,7 @@ export async function importUserModule(file: string, mtimeMs: number, expected: 
   return module['default'];
 }
 
-/** The first useful line(s) of an import failure: esbuild/tsx put the file:line:col in the message. */
+/** The first useful line(s) of an import failure: lakeloop's hooks and tsx (esbuild's "Transform failed" prefix dropped) put the file:line:col in the message. */
 function loadFailureReason(error: unknown): string {
   const message = (error instanceof Error ? error.message : String(error)).replace(/^Transform failed with \d+ errors?:\s*/, '');
   const lines = message

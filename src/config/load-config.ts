@@ -20,7 +20,8 @@ export const CONFIG_FILE_NAMES: readonly string[] = Object.freeze([
  * Every failure is a `ConfigError` naming the file.
  *
  * The file is imported with Node's `import()`, so `.ts` configs need a TypeScript-aware
- * loader: the `lakeloop` bin registers tsx, and vitest transforms TypeScript itself.
+ * loader: in a checkout the `lakeloop` bin registers tsx, the installed package its own hooks
+ * (see `registerUserModuleLoader`), and vitest transforms TypeScript itself.
  *
  * @example
  * const config = await loadConfig(process.cwd());

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packAndInstall, sh } from '../../bench/fixtures/packed-install.js';
@@ -54,5 +54,7 @@ describe('the packed lakeloop, installed into a project of its own', () => {
     // jobs/nightly-reconcile.ts loads too
     const status = JSON.parse((await lakeloop(['status', '--json'])).trim().split('\n').at(-1) ?? '{}') as { jobs: { name: string }[] };
     expect(status.jobs.map((j) => j.name)).toEqual(['nightly-reconcile']);
+    // the project's TypeScript went through lakeloop's own hooks: one transpile cache entry per file
+    expect((await readdir(join(project, 'node_modules', '.cache', 'lakeloop', 'ts'))).filter((f) => f.endsWith('.mjs'))).toHaveLength(3);
   });
 });
