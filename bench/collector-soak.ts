@@ -94,10 +94,14 @@ try {
       const catalog = await engine.all(
         'SELECT (SELECT count(*) FROM duckdb_tables()) AS tables, (SELECT count(*) FROM duckdb_views() WHERE NOT internal) AS views, (SELECT count(*) FROM duckdb_temporary_files()) AS temp_files',
       );
+      // DuckDB's buffer-manager memory by what holds it (only the tags holding any).
+      const tags = (await engine.all('SELECT tag, memory_usage_bytes AS bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY bytes DESC'))
+        .map((r) => `${String(r['tag']).toLowerCase()} ${mib(Number(r['bytes']))}`)
+        .join(', ');
       console.log(
         `           heap reserved ${mib(heap.total_heap_size)} physical ${mib(heap.total_physical_size)} malloced ${mib(heap.malloced_memory)} (peak ${mib(heap.peak_malloced_memory)}) ` +
-          `| rss anon ${mib(resident.anon)} file ${mib(resident.file)} | duckdb tables ${catalog[0]?.['tables']} views ${catalog[0]?.['views']} temp files ${catalog[0]?.['temp_files']}` +
-          `${compact ? ` | compactions ${compactions}` : ''}`,
+          `| rss anon ${mib(resident.anon)} file ${mib(resident.file)} | duckdb ${tags || 'none'}, tables ${catalog[0]?.['tables']} views ${catalog[0]?.['views']} temp files ${catalog[0]?.['temp_files']}` +
+          `${compact ? ` | compactions ${compactions}, tombstones ${snapshot.unorderedTombstones.length}` : ''}`,
       );
     }
     if (snapshotDir && (reports === 0 || performance.now() - started >= seconds * 1000)) {
