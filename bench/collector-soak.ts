@@ -10,6 +10,7 @@
 //   --gc               collect garbage before each report (needs `node --expose-gc`): what is retained;
 //   --memory           a second line per report: V8's heap reserved/physical/malloced, the process's
 //                      anonymous and file-backed resident memory (/proc/self/status) and DuckDB's catalog;
+//   --set=<name>=<v>   `SET <name> = <v>` on the engine first (repeatable), e.g. --set=allocator_background_threads=true;
 //   --snapshot=<dir>   write a V8 heap snapshot at the first and the last report (compare them with
 //                      `node bench/heap-diff.mjs a b`).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -33,6 +34,7 @@ const collect = flags.has('--gc') ? (globalThis as { gc?: () => void }).gc : und
 if (flags.has('--gc') && !collect) throw new Error('--gc needs node --expose-gc');
 const detailed = flags.has('--memory');
 const snapshotDir = flagValue('--snapshot');
+const settings = process.argv.filter((a) => a.startsWith('--set=')).map((a) => a.slice('--set='.length).split('=') as [string, string]);
 const PER_REQUEST = 100;
 const REQUESTS = 32;
 const REPORT_EVERY_MS = 30_000;
@@ -50,11 +52,12 @@ async function residentByKind(): Promise<{ anon: number; file: number }> {
 const dir = await mkdtemp(join(tmpdir(), 'lakeloop-collector-soak-'));
 try {
   const engine = await Engine.create({ threads: 1 });
+  for (const [name, value] of settings) await engine.run(`SET ${name} = ${value}`);
   const lake = await Lake.open({ store: await LocalObjectStore.create(join(dir, 'lake')), engine });
   const contract = { ...benchOrdersContract({ maxRecords: 1_000_000, maxMs: 3_600_000 }), idempotencyWindow: window, idempotencyWindowMs: parseDuration(window) };
   const batcher = await MicroBatcher.create({ lake, contract, instanceId: 'soak', spoolDir: dir });
   console.log(
-    `soak: ${seconds} s, window ${window}, batches of ${REQUESTS * PER_REQUEST} events${compact ? ', compacting bronze every 30 s' : ''}${collect ? ', gc before each report' : ''}, load average ${loadavg()[0]?.toFixed(2)}`,
+    `soak: ${seconds} s, window ${window}, batches of ${REQUESTS * PER_REQUEST} events${compact ? ', compacting bronze every 30 s' : ''}${collect ? ', gc before each report' : ''}${settings.map(([n, v]) => `, ${n} = ${v}`).join('')}, load average ${loadavg()[0]?.toFixed(2)}`,
   );
   console.log('  elapsed  batches  events/s  µs/event  keys(batcher)  keys(bronze)  files  heap MiB  external MiB  duckdb MiB  rss MiB');
   const started = performance.now();
