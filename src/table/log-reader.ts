@@ -59,8 +59,8 @@ export interface LogReaderContext {
  * The commits whose summaries (time, commitInfo, txns) a reader keeps, the newest: enough for
  * the recent history planners and status read, while a long-running writer's log (a collector
  * commits a batch a second or more, for weeks) does not grow the process by a summary per
- * commit (~1.5 KB of heap each: 10 batches a second would be 1.3 GB a day). Older commits are
- * read again from the log when asked for.
+ * commit (~850 B of heap each for a collector's batch: 10 batches a second would be 0.7 GB a
+ * day). Older commits are read again from the log when asked for.
  */
 export const REMEMBERED_COMMITS = 10_000;
 
