@@ -1,5 +1,5 @@
 import { readDuplicates } from '../ingest/index.js';
-import { smallFiles, type Lake } from '../table/index.js';
+import { smallFiles, type CommitSummary, type DeltaTable, type Lake } from '../table/index.js';
 
 /** One table's line in `lakeloop status`. */
 export interface TableStatus {
@@ -100,13 +100,55 @@ export async function lakeStatus(lake: Lake): Promise<LakeStatus> {
   return { root: lake.store.description, sources, tables, layers };
 }
 
+/** A source's counters summed over its bronze commits up to `version`. */
+interface SourceTotals {
+  readonly version: number;
+  readonly received: number;
+  readonly landed: number;
+  readonly quarantined: number;
+  readonly batches: number;
+  readonly bytes: number;
+  readonly lastBatchMs: number | null;
+}
+
+/**
+ * Each bronze handle's totals as last summed: the next status (the console asks every second)
+ * adds the commits since, instead of reading the whole history again. A long-running
+ * collector's bronze has more commits than a log reader remembers (`REMEMBERED_COMMITS`), so
+ * summing from the start would read the older ones from the log every time.
+ */
+const totalsByTable = new WeakMap<DeltaTable, SourceTotals>();
+
 /** Sums the ingestion counters that every bronze batch commit carries. */
 async function sourceStatus(lake: Lake, name: string): Promise<SourceStatus> {
   const table = await lake.table(name);
-  const history = await table.history();
-  const totals = { received: 0, landed: 0, quarantined: 0, batches: 0, bytes: 0 };
-  let lastBatchMs: number | null = null;
-  for (const commit of history) {
+  const totals = await sourceTotals(table);
+  const source = name.slice('bronze.'.length);
+  let idempotencyKeys = 0;
+  for (const _key of (await table.snapshot()).txns.keyTxns()) idempotencyKeys++;
+  const { version: _version, ...counts } = totals;
+  return { source, ...counts, duplicates: await readDuplicates(lake.store, source), idempotencyKeys };
+}
+
+async function sourceTotals(table: DeltaTable): Promise<SourceTotals> {
+  const known = totalsByTable.get(table);
+  let commits: CommitSummary[];
+  const latest = (await table.snapshot()).version;
+  if (known === undefined || known.version > latest) commits = await table.history();
+  else {
+    // A commit may land between the two reads: ask again until the commits reach the last summed.
+    let limit = latest - known.version;
+    for (;;) {
+      commits = limit === 0 ? [] : await table.history({ limit });
+      const oldest = commits[commits.length - 1]?.version ?? known.version + 1;
+      if (oldest <= known.version + 1 || commits.length < limit) break;
+      limit += oldest - known.version - 1;
+    }
+  }
+  const base = known !== undefined && known.version <= latest ? known : { version: -1, received: 0, landed: 0, quarantined: 0, batches: 0, bytes: 0, lastBatchMs: null };
+  const totals = { ...base, version: Math.max(base.version, commits[0]?.version ?? latest) };
+  for (const commit of commits) {
+    if (commit.version <= base.version) continue;
     const info = (commit.commitInfo as { lakeloop?: Record<string, unknown> } | undefined)?.lakeloop;
     if (!info || typeof info['landed'] !== 'number') continue;
     totals.batches += 1;
@@ -114,12 +156,10 @@ async function sourceStatus(lake: Lake, name: string): Promise<SourceStatus> {
     totals.landed += Number(info['landed'] ?? 0);
     totals.quarantined += Number(info['quarantined'] ?? 0);
     totals.bytes += Number(info['bytes'] ?? 0);
-    lastBatchMs = Math.max(lastBatchMs ?? 0, commit.timestampMs);
+    totals.lastBatchMs = Math.max(totals.lastBatchMs ?? 0, commit.timestampMs);
   }
-  const source = name.slice('bronze.'.length);
-  let idempotencyKeys = 0;
-  for (const _key of (await table.snapshot()).txns.keyTxns()) idempotencyKeys++;
-  return { source, ...totals, duplicates: await readDuplicates(lake.store, source), lastBatchMs, idempotencyKeys };
+  totalsByTable.set(table, totals);
+  return totals;
 }
 
 /**

@@ -50,6 +50,8 @@ export interface DeltaTableOptions {
   readonly commitRetry?: RetryPolicy;
   /** Where read checkpoints are kept as JSON lines (default: `CheckpointCache.fromEnv()`; null: none). */
   readonly checkpointCache?: CheckpointCache | null;
+  /** How many commit summaries (for `history`) the handle keeps, the newest (default `REMEMBERED_COMMITS`). */
+  readonly rememberedCommits?: number;
 }
 
 /**
@@ -189,6 +191,7 @@ export class DeltaTable {
       fileColumns: new FileColumns(options.engine),
       useCheckpoints: options.useCheckpoints ?? true,
       checkpointCache: options.checkpointCache === undefined ? defaultCheckpointCache() : (options.checkpointCache ?? undefined),
+      ...(options.rememberedCommits !== undefined ? { rememberedCommits: options.rememberedCommits } : {}),
     });
   }
 
@@ -252,6 +255,11 @@ export class DeltaTable {
   /** The newest commits first (`limit` of them), from each commit's commitInfo. */
   history(options: { limit?: number } = {}): Promise<CommitSummary[]> {
     return this.reader.history(options.limit);
+  }
+
+  /** How many commit summaries the handle holds now: at most `rememberedCommits`, however long its log. */
+  get rememberedCommitCount(): number {
+    return this.reader.rememberedCommitCount;
   }
 
   /**

@@ -7,6 +7,7 @@ export { type LastCheckpoint, readLastCheckpoint } from './checkpoint-writer.js'
 export { CheckpointCache } from './checkpoint-cache.js';
 export { Snapshot, mapLimit } from './snapshot.js';
 export type { SnapshotSelector, CommitSummary } from './log-reader.js';
+export { REMEMBERED_COMMITS } from './log-reader.js';
 export * from './delta-table.js';
 export * from './lake.js';
 export { ENGINE_INFO } from './engine-info.js';

@@ -26,6 +26,8 @@ export interface LakeOptions {
   readonly onNotice?: (message: string) => void;
   /** The tables' checkpoint cache (default: `CheckpointCache.fromEnv()` of the process; null: none). */
   readonly checkpointCache?: CheckpointCache | null;
+  /** How many commit summaries each table's handle keeps (default `REMEMBERED_COMMITS`). */
+  readonly rememberedCommits?: number;
 }
 
 const NAME = /^([a-z]+)\.([A-Za-z0-9_][A-Za-z0-9_-]*)$/;
@@ -50,12 +52,13 @@ export class Lake {
     private readonly clock: Clock | undefined,
     private readonly checkpointInterval: number | undefined,
     private readonly checkpointCache: CheckpointCache | null | undefined,
+    private readonly rememberedCommits: number | undefined,
   ) {}
 
   static async open(options: LakeOptions): Promise<Lake> {
     const conditional = await options.store.conditionalWrites();
     if (!conditional) options.onNotice?.(singleWriterNotice(options.store.description));
-    return new Lake(options.store, options.engine, conditional, options.clock, options.checkpointInterval, options.checkpointCache);
+    return new Lake(options.store, options.engine, conditional, options.clock, options.checkpointInterval, options.checkpointCache, options.rememberedCommits);
   }
 
   /** The key prefix of a table (`bronze.orders` → `bronze/orders`); throws `UsageError` for a malformed name. */
@@ -143,13 +146,14 @@ export class Lake {
 
   /** A handle on the same lake whose tables read and write through another DuckDB instance (a separate circuit). */
   withEngine(engine: Engine): Lake {
-    return new Lake(this.store, engine, this.conditionalWrites, this.clock, this.checkpointInterval, this.checkpointCache);
+    return new Lake(this.store, engine, this.conditionalWrites, this.clock, this.checkpointInterval, this.checkpointCache, this.rememberedCommits);
   }
 
-  private tableOptions(name: string): { engine: Engine; name: string; clock?: Clock; checkpointInterval?: number; checkpointCache?: CheckpointCache | null } {
+  private tableOptions(name: string): { engine: Engine; name: string; clock?: Clock; checkpointInterval?: number; checkpointCache?: CheckpointCache | null; rememberedCommits?: number } {
     return {
       engine: this.engine,
       name,
+      ...(this.rememberedCommits !== undefined ? { rememberedCommits: this.rememberedCommits } : {}),
       ...(this.checkpointCache !== undefined ? { checkpointCache: this.checkpointCache } : {}),
       ...(this.clock ? { clock: this.clock } : {}),
       ...(this.checkpointInterval !== undefined ? { checkpointInterval: this.checkpointInterval } : {}),

@@ -51,14 +51,25 @@ export interface LogReaderContext {
   readonly checkpointCache?: CheckpointCache | undefined;
   /** What idempotency keys expire by (default: the system's). */
   readonly clock?: Clock;
+  /** How many commits' summaries the reader keeps (default `REMEMBERED_COMMITS`). */
+  readonly rememberedCommits?: number;
 }
+
+/**
+ * The commits whose summaries (time, commitInfo, txns) a reader keeps, the newest: enough for
+ * the recent history planners and status read, while a long-running writer's log (a collector
+ * commits a batch a second or more, for weeks) does not grow the process by a summary per
+ * commit (~850 B of heap each for a collector's batch: 10 batches a second would be 0.7 GB a
+ * day). Older commits are read again from the log when asked for.
+ */
+export const REMEMBERED_COMMITS = 10_000;
 
 interface CommitMeta {
   readonly timestampMs: number;
   readonly commitInfo: CommitInfoAction;
   readonly numAddedFiles: number;
   readonly numRemovedFiles: number;
-  /** The commit's txns but its idempotency keys (kept for every commit read: the keys would grow without bound). */
+  /** The commit's txns but its idempotency keys (a collector commit carries one per request: too many to keep). */
   readonly txns: readonly { appId: string; version: number }[];
 }
 
@@ -70,11 +81,20 @@ interface CommitMeta {
  */
 export class LogReader {
   private latest: { replay: LogReplay; snapshot: Snapshot } | undefined;
+  /** Summaries of the newest commits read or written, at most `rememberedCommits` (oldest dropped first). */
   private readonly commitMeta = new Map<number, CommitMeta>();
+  private readonly rememberedCommits: number;
   /** The last commit this reader's table wrote (commits are immutable once written). */
   private lastWritten: { version: number; actions: ParsedActions } | undefined;
 
-  constructor(private readonly context: LogReaderContext) {}
+  constructor(private readonly context: LogReaderContext) {
+    this.rememberedCommits = context.rememberedCommits ?? REMEMBERED_COMMITS;
+  }
+
+  /** How many commit summaries this reader holds now (bounded by `rememberedCommits`). */
+  get rememberedCommitCount(): number {
+    return this.commitMeta.size;
+  }
 
   /** The snapshot selected (latest by default). */
   async snapshot(at: SnapshotSelector = {}): Promise<Snapshot> {
@@ -104,8 +124,16 @@ export class LogReader {
 
   /** Reads and parses one commit file; undefined when it does not exist. */
   async readCommit(version: number, lastModifiedMs?: number): Promise<ParsedActions | undefined> {
+    return (await this.readCommitMeta(version, lastModifiedMs))?.actions;
+  }
+
+  /** A commit's actions and its summary (remembered); undefined when its file does not exist. */
+  private async readCommitMeta(version: number, lastModifiedMs?: number): Promise<{ actions: ParsedActions; meta: CommitMeta } | undefined> {
     // The commit this process just wrote needs no GET (a runner counts its adds right after).
-    if (this.lastWritten?.version === version) return this.lastWritten.actions;
+    if (this.lastWritten?.version === version) {
+      const { actions } = this.lastWritten;
+      return { actions, meta: this.commitMeta.get(version) ?? this.remember(version, actions, 0) };
+    }
     const key = commitKey(this.context.tablePath, version);
     const body = await this.context.store.getIfExists(key);
     if (!body) return undefined;
@@ -114,8 +142,7 @@ export class LogReader {
     if (typeof parsed.commitInfo?.timestamp !== 'number' && lastModifiedMs === undefined) {
       modified = (await this.context.store.head(key))?.lastModifiedMs ?? 0;
     }
-    this.remember(version, parsed, modified);
-    return parsed;
+    return { actions: parsed, meta: this.remember(version, parsed, modified) };
   }
 
   /** The newest commits first, at most `limit` (all by default); stops at commits a log cleanup removed. */
@@ -124,7 +151,7 @@ export class LogReader {
     const oldest = Math.max(0, latest - (limit ?? Number.MAX_SAFE_INTEGER) + 1);
     const candidates: number[] = [];
     for (let v = latest; v >= oldest; v--) candidates.push(v);
-    const found = await mapLimit(candidates, 16, async (v) => this.commitMeta.get(v) ?? (await this.readCommit(v), this.commitMeta.get(v)));
+    const found = await mapLimit(candidates, 16, async (v) => this.commitMeta.get(v) ?? (await this.readCommitMeta(v))?.meta);
     const missing = found.findIndex((meta) => meta === undefined);
     const versions = missing < 0 ? candidates : candidates.slice(0, missing);
     const metas = found.slice(0, versions.length);
@@ -267,19 +294,21 @@ export class LogReader {
     const versions: number[] = [];
     for (let v = start; v <= end; v++) versions.push(v);
     const { store, table, tablePath } = this.context;
+    let endMs = 0;
     const parsed = await mapLimit(versions, 16, async (version) => {
       const key = commitKey(tablePath, version);
       const body = await store.getIfExists(key);
       if (!body) throw new TableCorrupt(table, version, `commit ${key} disappeared while reading the log`);
       const actions = parseCommitFile(body.toString('utf8'), { table, version, file: key });
-      this.remember(version, actions, listing.commits.get(version)?.lastModifiedMs ?? 0);
+      const meta = this.remember(version, actions, listing.commits.get(version)?.lastModifiedMs ?? 0);
+      if (version === end) endMs = meta.timestampMs;
       return actions;
     });
     parsed.forEach((actions, i) => replay.apply(versions[i] as number, actions, listing.commits.get(versions[i] as number)?.lastModifiedMs));
-    return this.commitMeta.get(end)?.timestampMs ?? 0;
+    return endMs;
   }
 
-  /** The latest version whose timestamp is ≤ `timestampMs` (every commit's timestamp is read once, then remembered). */
+  /** The latest version whose timestamp is ≤ `timestampMs` (the newest commits' timestamps are remembered, older ones read again). */
   private async versionAt(timestampMs: number): Promise<number> {
     const prefix = logPrefix(this.context.tablePath);
     const listing = classifyLog(prefix, await this.context.store.listAll(prefix));
@@ -303,22 +332,29 @@ export class LogReader {
   private async metaOf(version: number, info: ObjectInfo | undefined): Promise<CommitMeta> {
     const known = this.commitMeta.get(version);
     if (known) return known;
-    const parsed = await this.readCommit(version, info?.lastModifiedMs);
-    const meta = this.commitMeta.get(version);
-    if (!parsed || !meta) throw new TableCorrupt(this.context.table, version, `commit ${padVersion(version)}.json disappeared while reading the log`);
+    const meta = (await this.readCommitMeta(version, info?.lastModifiedMs))?.meta;
+    if (!meta) throw new TableCorrupt(this.context.table, version, `commit ${padVersion(version)}.json disappeared while reading the log`);
     return meta;
   }
 
-  private remember(version: number, actions: ParsedActions, lastModifiedMs: number): void {
+  private remember(version: number, actions: ParsedActions, lastModifiedMs: number): CommitMeta {
     const info = actions.commitInfo ?? {};
     const timestampMs = typeof info.timestamp === 'number' ? info.timestamp : lastModifiedMs;
-    this.commitMeta.set(version, {
+    const meta: CommitMeta = {
       timestampMs,
       commitInfo: info,
       numAddedFiles: actions.adds.length,
       numRemovedFiles: actions.removes.length,
       txns: actions.txns.flatMap((t) => (t.appId.startsWith(IDEMPOTENCY_KEY_PREFIX) ? [] : [{ appId: t.appId, version: t.version }])),
-    });
+    };
+    this.commitMeta.delete(version);
+    this.commitMeta.set(version, meta);
+    // Oldest read first out: a Map iterates in insertion order (a re-read moves a commit to the end).
+    for (const oldest of this.commitMeta.keys()) {
+      if (this.commitMeta.size <= this.rememberedCommits) break;
+      this.commitMeta.delete(oldest);
+    }
+    return meta;
   }
 
   private build(replay: LogReplay, timestampMs: number): Snapshot {

@@ -35,6 +35,15 @@ describe('Engine', () => {
     expect([bytesOf('1GB'), bytesOf('512 MiB'), bytesOf('4 gb'), bytesOf(undefined), bytesOf('lots')]).toEqual([1e9, 512 * 2 ** 20, 4e9, Number.NaN, Number.NaN]);
   });
 
+  it('does not keep the Parquet files it reads in memory (DuckDB\'s external file cache is off)', async () => {
+    const path = join(dir, 'cached.parquet');
+    await engine.copyToParquet("SELECT range AS id, repeat('x', 100) || range AS s FROM range(200000)", path);
+    for (let i = 0; i < 3; i++) expect(Number(await engine.scalar(`SELECT count(DISTINCT s) FROM read_parquet('${path}')`))).toBe(200000);
+    expect(await engine.scalar("SELECT current_setting('enable_external_file_cache')")).toBe(false);
+    const held = await engine.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'EXTERNAL_FILE_CACHE'");
+    expect(Number(held)).toBe(0);
+  });
+
   it('writes zstd Parquet with COPY and reads its footer: rows, row groups, min/max/null counts', async () => {
     const path = join(dir, 'a.parquet');
     await engine.copyToParquet("SELECT range AS id, CASE WHEN range % 10 = 0 THEN NULL ELSE 'x' || range END AS s FROM range(10000)", path, { rowGroupSize: 4096 });
