@@ -29,9 +29,12 @@ export interface StreamingLoopOptions {
   /** Told after each run (one summary per model) and on failures. */
   readonly onRun?: ((summaries: readonly ModelRunSummary[], seconds: number) => void) | undefined;
   readonly onError?: ((error: unknown) => void) | undefined;
-  /** Merging the small files streaming runs leave in the models' tables; `false` turns it off. */
+  /**
+   * Merging the small files streaming runs leave in the models' tables, and those landing
+   * leaves in the bronze tables the models read; `false` turns it off.
+   */
   readonly compaction?: StreamingCompaction | false;
-  /** Told after each compaction commit, and of a compaction that failed (tried again next round). */
+  /** Told after each compaction commit (model and bronze tables), and of a compaction that failed (tried again next round). */
   readonly onCompact?: ((result: CompactionResult) => void) | undefined;
   readonly onCompactError?: ((table: string, error: unknown) => void) | undefined;
   /** Maps the models due to what a run executes (`publishedModels`: an edited model runs as published until `lakeloop apply`). */
@@ -47,12 +50,16 @@ export interface StreamingLoopOptions {
 }
 
 /**
- * Every streaming run adds a file or two to today's partition of each model it writes. So
- * that reads stay fast all day, the loop merges them between runs: every `everyMs`, each
- * table written since is compacted, one table per cycle (`compactTable`, one `OPTIMIZE`
- * commit without data change), in the partitions the runs rewrote (never a cold one, which
- * is reconcile's), where a partition holds `minFiles` small files older than `minAgeMs`;
- * the newest files stay small, so a re-sent key rewrites a small file.
+ * Every streaming run adds a file or two to today's partition of each model it writes, and
+ * every collector batch one to each event date's partition of bronze. So that reads stay
+ * fast all day, the loop merges them between runs: every `everyMs`, each model table
+ * written since and each bronze table the models read that got commits since is compacted,
+ * one table per cycle (`compactTable`, one `OPTIMIZE` commit without data change), where a
+ * partition holds `minFiles` small files older than `minAgeMs`; the newest files stay
+ * small, so a re-sent key rewrites a small file. A model table is compacted in the
+ * partitions the runs rewrote (never a cold one, which is reconcile's); a bronze table in
+ * any partition (late data lands in cold ones; nothing but compaction removes bronze
+ * files, and landing's blind appends never conflict with it).
  */
 export interface StreamingCompaction {
   readonly everyMs: number;
@@ -125,7 +132,10 @@ export class StreamingLoop {
   /** Model tables written since the last compaction, and when that was. */
   /** Model table → the partitions streaming runs rewrote since it was last queued for compaction. */
   private written = new Map<string, Map<string, PartitionSpec>>();
-  private compactQueue: [string, Map<string, PartitionSpec>][] = [];
+  /** Bronze tables the models read that got commits since they were last queued for compaction. */
+  private bronzeLanded = new Set<string>();
+  /** Tables to compact, one per cycle, with their partitions (undefined: every partition, bronze). */
+  private compactQueue: [string, Map<string, PartitionSpec> | undefined][] = [];
   private compactedAtMs = Date.now();
   /** Full model → when its last streaming run started (`nowMs`). */
   private fullRunAt = new Map<string, number>();
@@ -356,7 +366,8 @@ export class StreamingLoop {
   }
 
   /**
-   * Once `everyMs` has passed, the tables written since are queued for compaction, and each
+   * Once `everyMs` has passed, the tables written since (and the bronze tables landed in
+   * since) are queued for compaction, and each
    * cycle compacts one of them: the work is spread over cycles, so no single cycle waits
    * for every table. A failure is reported and the table is queued again next round.
    */
@@ -364,27 +375,36 @@ export class StreamingLoop {
     const settings = this.options.compaction === undefined ? DEFAULT_STREAMING_COMPACTION : this.options.compaction;
     if (settings === false) return;
     if (this.compactQueue.length === 0) {
-      if (this.written.size === 0 || Date.now() - this.compactedAtMs < settings.everyMs) return;
+      if ((this.written.size === 0 && this.bronzeLanded.size === 0) || Date.now() - this.compactedAtMs < settings.everyMs) return;
       this.compactedAtMs = Date.now();
-      this.compactQueue.push(...this.written);
+      // The models' tables first: their files are what the runs read back (key merges).
+      this.compactQueue.push(...this.written, ...[...this.bronzeLanded].map((name) => [name, undefined] as [string, undefined]));
       this.written.clear();
+      this.bronzeLanded.clear();
     }
-    const [name, specs] = this.compactQueue.shift() as [string, Map<string, PartitionSpec>];
+    const [name, specs] = this.compactQueue.shift() as [string, Map<string, PartitionSpec> | undefined];
     try {
       const table = await this.options.lake.table(name);
       const result = await compactTable(table, {
         minFiles: settings.minFiles,
         targetFileBytes: settings.targetFileBytes,
         modifiedBefore: this.options.lake.nowMs() - settings.minAgeMs,
-        partitions: [...specs.values()],
+        ...(specs ? { partitions: [...specs.values()] } : {}),
         attempts: 1,
       });
-      if (result.committed) this.options.onCompact?.(result);
+      if (result.committed) {
+        // Bronze's new version is only the compaction: no cycle needs to run for it (a run
+        // would find no data change anyway). Versions landed meanwhile are still unseen.
+        if (!specs && this.seen.get(name) === result.version - 1) this.seen.set(name, result.version);
+        this.options.onCompact?.(result);
+      }
     } catch (error) {
-      // A writer that changed the partition meanwhile wins; the next round tries again.
-      const again = this.written.get(name) ?? new Map<string, PartitionSpec>();
-      for (const [value, spec] of specs) again.set(value, spec);
-      this.written.set(name, again);
+      // A writer that removed one of the merged files meanwhile wins; the next round tries again.
+      if (specs) {
+        const again = this.written.get(name) ?? new Map<string, PartitionSpec>();
+        for (const [value, spec] of specs) again.set(value, spec);
+        this.written.set(name, again);
+      } else this.bronzeLanded.add(name);
       this.options.onCompactError?.(name, error);
     }
   }
@@ -401,7 +421,10 @@ export class StreamingLoop {
         if (error instanceof TableNotFound) continue;
         throw error;
       }
-      if (this.seen.get(name) !== version) changed = true;
+      if (this.seen.get(name) !== version) {
+        changed = true;
+        this.bronzeLanded.add(name);
+      }
       this.seen.set(name, version);
     }
     return changed;

@@ -61,9 +61,11 @@ export const DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024;
  * than `targetFileBytes` has them rewritten into as few files as fit the target, all in ONE
  * `OPTIMIZE` commit whose adds and removes carry `dataChange: false` (same rows, same
  * schema; txn ids untouched) and whose `commitInfo.lakeloop.mode` is `compact`, so
- * downstream runs do not take it for new data. It reads the compacted partitions, so a
- * concurrent writer that changed one of them wins: the compaction is planned again (up to
- * `attempts` times) or fails with `CommitConflict`; rows are never lost or doubled.
+ * downstream runs do not take it for new data. It depends only on the files it merges: a
+ * concurrent blind append to the same partitions is compatible (the commit goes to the next
+ * version), while a concurrent writer that removed one of those files (a partition replace,
+ * a reconcile, another compaction) wins: the compaction is planned again (up to `attempts`
+ * times) or fails with `CommitConflict`; rows are never lost or doubled.
  * A table with nothing to do gets no commit.
  *
  * @example
@@ -182,7 +184,9 @@ async function rewrite(
       readVersion: snapshot.version,
       add: written.map((add) => ({ ...add, dataChange: false })),
       remove: merged.map(retire),
-      readPartitions: plan.map((p) => p.spec),
+      // It depends on the files it merges, not on their partitions: blind appends landing
+      // there meanwhile (a collector) are compatible, a writer that removed one of them wins.
+      rewritesRemovedOnly: true,
       operation: 'OPTIMIZE',
       operationParameters: { predicate: '[]', zOrderBy: '[]', minFiles: settings.minFiles, targetFileBytes: settings.targetFileBytes },
       commitInfo: { lakeloop: { mode: 'compact' } },

@@ -5,7 +5,7 @@ import { decodeAddPath, partitionMatches, type PartitionSpec } from './partition
 export interface PendingCommit {
   /** decoded paths of the files this commit removes. */
   readonly removedPaths: ReadonlySet<string>;
-  /** the partitions whose content this commit depends on: those of its removes plus its readPartitions. */
+  /** the partitions whose content this commit depends on: those of its removes (unless it only rewrites them: compaction) plus its readPartitions. */
   readonly touchedPartitions: readonly PartitionSpec[];
   readonly txn: { readonly appId: string; readonly version: number } | undefined;
   /** further txns this commit records; a winner that applied one of them conflicts. */

@@ -134,6 +134,14 @@ export interface CommitRequest {
   readonly commitInfo?: Readonly<Record<string, unknown>>;
   /** Partitions whose content this commit depends on (`{}` = the whole table). */
   readonly readPartitions?: readonly PartitionSpec[];
+  /**
+   * true: the commit only rewrites the files it removes (compaction: `dataChange: false`,
+   * same rows), so it depends on those files alone, not on their partitions: a winner that
+   * added files there (a blind append) is compatible, one that removed one of them still
+   * conflicts, as Delta's OPTIMIZE against concurrent appends. Default false: the partitions
+   * of the removes count as read.
+   */
+  readonly rewritesRemovedOnly?: boolean;
 }
 
 /** What a commit did. */
@@ -311,7 +319,7 @@ export class DeltaTable {
     const pending: PendingCommit = {
       removedPaths: new Set(removes.map((r) => decodeAddPath(r.path))),
       touchedPartitions: [
-        ...removes.map((r) => restrict(partitionColumns, r.partitionValues ?? {})),
+        ...(request.rewritesRemovedOnly ? [] : removes.map((r) => restrict(partitionColumns, r.partitionValues ?? {}))),
         ...(request.readPartitions ?? []),
       ],
       txn: request.txn,

@@ -185,21 +185,45 @@ describe('compactTable', () => {
     expect(after.files.filter((f) => f.partitionValues['day'] === '2024-01-01')).toHaveLength(1);
   });
 
-  it('an append that lands while compaction rewrites the same partition makes it plan again: nothing lost', async () => {
+  it('a blind append that lands in the same partition while compaction rewrites it is compatible: the compaction commits at the next version, every row once', async () => {
     const race = interceptingStore(fx.store);
     const compactor = await DeltaTable.open(race.store, 'bronze/events', { engine: fx.engine, clock, name: 'bronze.events' });
     const writer = await DeltaTable.open(fx.store, 'bronze/events', { engine: fx.engine, clock });
     const before = await table.snapshot();
+    const expected = await content(fx.engine, fx.store, before);
     race.beforeNextCommit(() => writer.append(rows('2024-01-01', 500, 503), { txn: { appId: 'collector', version: 7 } }));
-    const result = await compactTable(compactor);
-    // The first plan lost to the append (same partition); the second one included its file.
-    expect(result).toMatchObject({ committed: true, version: before.version + 2, filesRewritten: 13, filesWritten: 2 });
+    // One plan only: the put lost to the append, the commit was retried at the next version as it was.
+    const result = await compactTable(compactor, { attempts: 1 });
+    expect(result).toMatchObject({ committed: true, version: before.version + 2, filesRewritten: 12, filesWritten: 2 });
+    const log = await readFile(join(fx.dir, 'bronze', 'events', '_delta_log', `${String(before.version + 2).padStart(20, '0')}.json`), 'utf8');
+    expect(log).toContain('"operation":"OPTIMIZE"');
     const after = await writer.snapshot();
     expect(after.numRecords()).toBe((before.numRecords() ?? 0) + 3);
     expect(after.txns.get('collector')).toBe(7);
-    const ids = await fx.engine.all(`SELECT count(*) AS n, count(DISTINCT (id, day)) AS k FROM (${await after.scanSql(fx.store)}) WHERE id >= 500`);
-    expect(ids).toEqual([{ n: '3', k: '3' }]);
-    // the losing plan's files were deleted, not left to vacuum
+    // day 1: the compacted file and the appended one
+    expect(after.files.filter((f) => f.partitionValues['day'] === '2024-01-01')).toHaveLength(2);
+    const all = await fx.engine.all(`SELECT count(*) AS n, count(DISTINCT (id, day)) AS k FROM (${await after.scanSql(fx.store)})`);
+    expect(all).toEqual([{ n: String((before.numRecords() ?? 0) + 3), k: String((before.numRecords() ?? 0) + 3) }]);
+    const old = JSON.stringify(await fx.engine.all(`SELECT * FROM (${await after.scanSql(fx.store)}) WHERE id < 500 ORDER BY ALL`));
+    expect(old).toBe(expected);
+    expect(await referencedFiles()).toEqual(await dataFilesOnDisk());
+  });
+
+  it('a compaction racing another compaction of the same files fails with CommitConflict: the rows are those of before, once', async () => {
+    const race = interceptingStore(fx.store);
+    const compactor = await DeltaTable.open(race.store, 'bronze/events', { engine: fx.engine, clock, name: 'bronze.events' });
+    const other = await DeltaTable.open(fx.store, 'bronze/events', { engine: fx.engine, clock, name: 'bronze.events' });
+    const before = await table.snapshot();
+    const expected = await content(fx.engine, fx.store, before);
+    race.beforeNextCommit(() => compactTable(other));
+    const error = await compactTable(compactor, { attempts: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommitConflict);
+    expect((error as Error).message).toMatch(/also removed .*, which this commit removes/);
+    const after = await other.snapshot();
+    expect(after.version).toBe(before.version + 1);
+    expect(after.files).toHaveLength(2 + 2);
+    expect(await content(fx.engine, fx.store, after)).toBe(expected);
+    // the losing compaction's files were deleted, not left to vacuum
     expect(await referencedFiles()).toEqual(await dataFilesOnDisk());
   });
 
