@@ -64,8 +64,9 @@ async function register(firstFile: string | undefined): Promise<void> {
  */
 function chooseTypeScriptLoader(file: string): UserModuleHooksData['transpile'] {
   if (process.env['LAKELOOP_TS_LOADER'] === 'tsx') return undefined;
-  const projectDir = packageFolder(dirname(file));
-  if (projectDir === undefined || readJson(join(projectDir, 'package.json'))?.['type'] !== 'module') return undefined;
+  const project = nearestPackage(dirname(file));
+  if (project === undefined || project.json?.['type'] !== 'module') return undefined;
+  const projectDir = project.dir;
   let tsconfig = '{}';
   const tsconfigText = readText(join(projectDir, 'tsconfig.json'));
   if (tsconfigText !== undefined) {
@@ -90,9 +91,11 @@ function chooseTypeScriptLoader(file: string): UserModuleHooksData['transpile'] 
   });
 }
 
-function packageFolder(dir: string): string | undefined {
+/** The folder of the nearest package.json at or above `dir`, and its content (undefined when it does not parse). */
+function nearestPackage(dir: string): { dir: string; json: Record<string, unknown> | undefined } | undefined {
   for (let at = dir; ; at = dirname(at)) {
-    if (readText(join(at, 'package.json')) !== undefined) return at;
+    const text = readText(join(at, 'package.json'));
+    if (text !== undefined) return { dir: at, json: parseJson(text) };
     if (dirname(at) === at) return undefined;
   }
 }

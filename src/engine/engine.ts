@@ -102,18 +102,18 @@ export class Engine {
     if (options.threads !== undefined) settings['threads'] = String(options.threads);
     if (options.memoryLimit !== undefined) settings['memory_limit'] = options.memoryLimit;
     if (options.tempDirectory !== undefined) settings['temp_directory'] = options.tempDirectory;
-    const instance = await DuckDBInstance.create(options.databasePath ?? ':memory:', settings);
-    const connection = await instance.connect();
-    const engine = new Engine(instance, connection);
-    await engine.run("SET TimeZone = 'UTC'");
     // DuckDB keeps every Parquet file it reads in memory (its external file cache) until the
     // memory limit (80% of RAM by default, per instance). lakeloop's engines read local files
     // only (S3 objects are downloaded first), which the OS already caches, and the files a
     // long-running serve reads are mostly read once (a compaction's small files, then removed):
     // the cache grew serve's memory by the size of every file compacted (~36 MiB a round).
-    await engine.run('SET enable_external_file_cache = false');
+    settings['enable_external_file_cache'] = 'false';
     // Each open file buffers up to a row group: a small circuit (reconcile's 1GB) keeps DuckDB's default.
-    if (!(bytesOf(options.memoryLimit) < OPEN_PARTITION_FILES_MIN_MEMORY)) await engine.run(`SET partitioned_write_max_open_files = ${OPEN_PARTITION_FILES}`);
+    if (!(bytesOf(options.memoryLimit) < OPEN_PARTITION_FILES_MIN_MEMORY)) settings['partitioned_write_max_open_files'] = String(OPEN_PARTITION_FILES);
+    const instance = await DuckDBInstance.create(options.databasePath ?? ':memory:', settings);
+    const connection = await instance.connect();
+    const engine = new Engine(instance, connection);
+    await engine.run("SET TimeZone = 'UTC'");
     return engine;
   }
 
